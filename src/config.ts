@@ -1,0 +1,104 @@
+/**
+ * Instance configuration from environment variables. Every variable is validated at start; a bad
+ * one stops the instance with `GW_CONFIG_INVALID` and a message naming the variable, what it must
+ * be and what it was. The README's configuration table lists the same variables.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GatewayError } from './errors.ts';
+import { isLogLevel, type LogLevel } from './log.ts';
+
+export interface GatewayConfig {
+  readonly kafkaBrokers: readonly string[];
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  readonly advertisedUrl: string;
+  readonly groupId: string;
+  readonly viewsDir: string;
+  readonly topicPrefix: string;
+  readonly topicPartitions: number;
+  readonly deadLetterTopic: string;
+  readonly maxPageSize: number;
+  readonly readyMaxLag: number;
+  readonly maxQueryDepth: number;
+  readonly logLevel: LogLevel;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+function fail(name: string, expected: string, got: string | undefined): never {
+  const shown = got === undefined ? 'it is not set' : `got ${JSON.stringify(got)}`;
+  throw new GatewayError('GW_CONFIG_INVALID', `${name} must be ${expected}; ${shown}`, { details: { variable: name } });
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) fail(name, `an integer from ${min} to ${max}`, raw);
+  return value;
+}
+
+function brokers(env: Env): string[] {
+  const raw = env.KAFKA_BROKERS;
+  if (raw === undefined || raw.trim() === '') fail('KAFKA_BROKERS', 'a comma-separated list of host:port', raw);
+  const list = raw.split(',').map((entry) => entry.trim());
+  for (const entry of list) {
+    const match = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(entry);
+    if (!match || Number(match[2]) < 1 || Number(match[2]) > 65535) {
+      fail('KAFKA_BROKERS', 'a comma-separated list of host:port', raw);
+    }
+  }
+  return list;
+}
+
+function name(env: Env, variable: string, fallback: string, allowEmpty = false): string {
+  const raw = env[variable];
+  if (raw === undefined || (raw === '' && !allowEmpty)) return fallback;
+  if (raw === '' && allowEmpty) return raw;
+  // Kafka's legal topic/group characters.
+  if (!/^[A-Za-z0-9._-]{1,200}$/.test(raw)) fail(variable, 'letters, digits, ".", "_" or "-" (at most 200)', raw);
+  return raw;
+}
+
+/** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
+export function loadConfig(env: Env = process.env): GatewayConfig {
+  const kafkaBrokers = brokers(env);
+  const host = env.HOST || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:[\]-]+$/.test(host)) fail('HOST', 'an interface address or host name', host);
+  const port = integer(env, 'PORT', 4000, 0, 65535);
+  const groupId = name(env, 'GROUP_ID', 'graphql-gateway');
+  const dataDir = path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.data', groupId));
+  const advertisedUrl = env.ADVERTISED_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  let parsedUrl: URL | undefined;
+  try {
+    parsedUrl = new URL(advertisedUrl);
+  } catch {
+    parsedUrl = undefined;
+  }
+  if (!parsedUrl || !['http:', 'https:'].includes(parsedUrl.protocol) || parsedUrl.pathname !== '/' || parsedUrl.search) {
+    fail('ADVERTISED_URL', 'an http(s) URL of this instance without path, e.g. http://10.0.0.5:4000', advertisedUrl);
+  }
+  const logLevel = env.LOG_LEVEL || 'info';
+  if (!isLogLevel(logLevel)) fail('LOG_LEVEL', 'one of debug, info, warn, error, silent', logLevel);
+  const topicPrefix = name(env, 'TOPIC_PREFIX', '', true);
+  return {
+    kafkaBrokers,
+    host,
+    port,
+    dataDir,
+    advertisedUrl: parsedUrl.origin,
+    groupId,
+    viewsDir: path.resolve(env.VIEWS_DIR || path.join(REPO_ROOT, 'views')),
+    topicPrefix,
+    topicPartitions: integer(env, 'TOPIC_PARTITIONS', 6, 1, 10_000),
+    deadLetterTopic: name(env, 'DEAD_LETTER_TOPIC', `${topicPrefix}gateway.dead-letter`),
+    maxPageSize: integer(env, 'MAX_PAGE_SIZE', 500, 1, 10_000),
+    readyMaxLag: integer(env, 'READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
+    maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
+    logLevel,
+  };
+}

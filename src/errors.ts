@@ -1,0 +1,102 @@
+/**
+ * The gateway's error registry: every error a client, an operator or a peer can see has a stable
+ * code `GW_<AREA>_<PROBLEM>`, says whether retrying can help, and maps to an HTTP status at the
+ * GraphQL boundary. Recovery code branches on `retriable` and `code`, never on message text.
+ * The README's error table lists the same codes; `test/unit/errors.test.ts` keeps them in step.
+ */
+
+export interface ErrorSpec {
+  /** Whether the same request may succeed later without a change by the caller. */
+  readonly retriable: boolean;
+  /** HTTP status used when the error ends a request. */
+  readonly status: number;
+  /** One line for the README table. */
+  readonly summary: string;
+}
+
+export const ERRORS = {
+  GW_CONFIG_INVALID: {
+    retriable: false,
+    status: 500,
+    summary: 'An environment variable is missing or malformed; the instance does not start.',
+  },
+  GW_VIEW_INVALID: {
+    retriable: false,
+    status: 500,
+    summary: 'A view declaration is inconsistent (unknown field, relation target, index).',
+  },
+  GW_RECORD_MALFORMED: {
+    retriable: false,
+    status: 422,
+    summary: 'A Kafka record is not a UTF-8 JSON object; it goes to the dead-letter topic.',
+  },
+  GW_RECORD_INVALID: {
+    retriable: false,
+    status: 422,
+    summary: 'A Kafka record does not match its view (missing field, wrong type, unknown enum value, key mismatch); it goes to the dead-letter topic.',
+  },
+  GW_QUERY_BAD_ARGUMENT: {
+    retriable: false,
+    status: 400,
+    summary: 'A query argument is out of range or contradictory (page size, both first and last, bad filter).',
+  },
+  GW_QUERY_BAD_CURSOR: {
+    retriable: false,
+    status: 400,
+    summary: 'A cursor is not one this gateway issued for this connection and ordering.',
+  },
+  GW_QUERY_BAD_ID: {
+    retriable: false,
+    status: 400,
+    summary: 'A global id does not decode to a known type and key.',
+  },
+  GW_QUERY_TOO_COMPLEX: {
+    retriable: false,
+    status: 400,
+    summary: 'A query exceeds the configured depth, alias or token limits.',
+  },
+  GW_STORE_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary: 'The local store is not open (starting up or shutting down).',
+  },
+  GW_PARTITION_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary: 'A view partition needed by the query is not served by this instance yet.',
+  },
+  GW_INTERNAL: {
+    retriable: true,
+    status: 500,
+    summary: 'An unexpected failure; details are logged, not returned.',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export interface GatewayErrorOptions {
+  cause?: unknown;
+  /** Machine-readable facts for the client, copied into GraphQL `extensions`. */
+  details?: Record<string, unknown>;
+}
+
+/** An expected failure with a registry code. Anything else reaching a client is masked. */
+export class GatewayError extends Error {
+  readonly code: ErrorCode;
+  readonly retriable: boolean;
+  readonly status: number;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, options: GatewayErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'GatewayError';
+    this.code = code;
+    this.retriable = ERRORS[code].retriable;
+    this.status = ERRORS[code].status;
+    this.details = options.details;
+  }
+}
+
+export function isGatewayError(error: unknown): error is GatewayError {
+  return error instanceof GatewayError;
+}

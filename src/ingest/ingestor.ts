@@ -1,0 +1,193 @@
+/**
+ * Ingest: consumes the view topics, decodes each record against its view, sends rejects to the
+ * dead-letter topic, and applies each partition batch to the store in one write together with the
+ * partition's next offset.
+ *
+ * Ordering per partition: KafkaJS hands a partition's batches one at a time, and a batch is
+ * applied (or retried whole) before the next, so per key updates apply in offset order.
+ * Rejects are produced, and acknowledged by the broker, before the batch that skips them is
+ * applied: a crash in between re-reads them and may dead-letter them twice, never zero times.
+ */
+import { EventEmitter } from 'node:events';
+import type { KafkaClient, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
+import type { Logger } from '../log.ts';
+import type { RowChange, ViewStore } from '../store/view-store.ts';
+import type { ViewModel } from '../views/model.ts';
+import { decodeRecord } from './decode.ts';
+
+export interface IngestorOptions {
+  readonly kafka: KafkaClient;
+  readonly stores: ReadonlyMap<string, ViewStore>;
+  readonly groupId: string;
+  readonly deadLetterTopic: string;
+  readonly topicPartitions: number;
+  readonly logger: Logger;
+}
+
+export interface PartitionProgress {
+  readonly topic: string;
+  readonly partition: number;
+  /** Next offset to apply (everything below is applied); undefined before the first record. */
+  readonly nextOffset: string | undefined;
+  /** The broker's end offset as last seen. */
+  readonly endOffset: string;
+  readonly lag: number;
+}
+
+export interface IngestCounters {
+  records: number;
+  applied: number;
+  deadLettered: number;
+  batches: number;
+}
+
+/** Emitted as `applied` after a batch is durable in the store. */
+export interface AppliedEvent {
+  readonly view: ViewModel;
+  readonly partition: number;
+  readonly nextOffset: string;
+  readonly changes: readonly RowChange[];
+}
+
+export interface Ingestor {
+  /** Creates missing topics and returns partition counts per view id. */
+  prepare(): Promise<Map<string, number>>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  progress(): PartitionProgress[];
+  /** Partitions of a topic currently assigned to this instance. */
+  assigned(topic: string): readonly number[];
+  readonly counters: IngestCounters;
+  readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
+}
+
+function lagOf(nextOffset: string | undefined, endOffset: string): number {
+  const end = Number(endOffset);
+  return Math.max(0, end - Number(nextOffset ?? 0));
+}
+
+export function createIngestor(options: IngestorOptions): Ingestor {
+  const { kafka, stores, logger } = options;
+  const byTopic = new Map<string, ViewStore>();
+  for (const store of stores.values()) byTopic.set(store.view.topic, store);
+  const endOffsets = new Map<string, string>();
+  const assigned = new Map<string, readonly number[]>();
+  const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0 };
+  const events = new EventEmitter<{ applied: [AppliedEvent] }>();
+  let consumer: RecordConsumer | undefined;
+  let deadLetters: RecordProducer | undefined;
+
+  const refreshEndOffsets = async (): Promise<void> => {
+    for (const topic of byTopic.keys()) {
+      for (const entry of await kafka.offsets(topic)) endOffsets.set(`${topic}/${entry.partition}`, entry.high);
+    }
+  };
+
+  const onBatch = async (batch: RecordBatch): Promise<void> => {
+    const store = byTopic.get(batch.topic);
+    if (!store) return;
+    endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
+    const stored = store.nextOffset(batch.partition);
+    const from = stored === undefined ? -1n : BigInt(stored);
+    const changes: RowChange[] = [];
+    const rejects: Array<{ key: Buffer | null; value: string; headers: Record<string, string> }> = [];
+    let last: bigint | undefined;
+    for (const record of batch.records) {
+      const offset = BigInt(record.offset);
+      if (offset < from) continue; // already applied before a restart or a re-seek
+      last = offset;
+      counters.records++;
+      const decoded = decodeRecord(store.view, record.key, record.value);
+      if (decoded.ok) {
+        changes.push({ key: decoded.key, row: decoded.row });
+        continue;
+      }
+      rejects.push({
+        key: record.key,
+        value: JSON.stringify({
+          code: decoded.code,
+          reason: decoded.reason,
+          view: store.view.id,
+          topic: record.topic,
+          partition: record.partition,
+          offset: record.offset,
+          key: record.key?.toString('base64') ?? null,
+          value: record.value?.toString('base64') ?? null,
+        }),
+        headers: {
+          'gw-code': decoded.code,
+          'gw-source': `${record.topic}/${record.partition}/${record.offset}`,
+        },
+      });
+    }
+    if (last === undefined) return;
+    if (rejects.length > 0) {
+      deadLetters ??= await kafka.producer();
+      await deadLetters.send(options.deadLetterTopic, rejects);
+      counters.deadLettered += rejects.length;
+      logger.warn('records dead-lettered', {
+        topic: batch.topic,
+        partition: batch.partition,
+        count: rejects.length,
+        first: JSON.parse(rejects[0]!.value).reason,
+      });
+    }
+    const nextOffset = String(last + 1n);
+    store.apply(batch.partition, changes, nextOffset);
+    counters.applied += changes.length;
+    counters.batches++;
+    events.emit('applied', { view: store.view, partition: batch.partition, nextOffset, changes });
+  };
+
+  return {
+    counters,
+    events,
+
+    async prepare() {
+      const specs = [...byTopic.keys()].map((topic) => ({ topic, partitions: options.topicPartitions, compacted: true }));
+      specs.push({ topic: options.deadLetterTopic, partitions: 1, compacted: false });
+      const counts = await kafka.ensureTopics(specs);
+      await refreshEndOffsets();
+      const out = new Map<string, number>();
+      for (const [topic, store] of byTopic) out.set(store.view.id, counts.get(topic) ?? options.topicPartitions);
+      return out;
+    },
+
+    async start() {
+      consumer = kafka.consumer({
+        groupId: options.groupId,
+        topics: [...byTopic.keys()],
+        startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
+        onBatch,
+        onAssignment: (assignment) => {
+          assigned.clear();
+          for (const [topic, partitions] of assignment) assigned.set(topic, partitions);
+          logger.info('partitions assigned', { assignment: Object.fromEntries(assignment) });
+        },
+        onCrash: (error, willRestart) => logger.error('consumer crashed', { error, willRestart }),
+      });
+      await consumer.start();
+    },
+
+    async stop() {
+      await consumer?.stop();
+      await deadLetters?.stop();
+    },
+
+    assigned(topic) {
+      return assigned.get(topic) ?? [];
+    },
+
+    progress() {
+      const out: PartitionProgress[] = [];
+      for (const [topic, store] of byTopic) {
+        for (const partition of assigned.get(topic) ?? []) {
+          const nextOffset = store.nextOffset(partition);
+          const endOffset = endOffsets.get(`${topic}/${partition}`) ?? '0';
+          out.push({ topic, partition, nextOffset, endOffset, lag: lagOf(nextOffset, endOffset) });
+        }
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,256 @@
+/**
+ * The one module that imports KafkaJS. Everything else sees the small interfaces below, so the
+ * client library can be replaced in one place (KafkaJS has had no release since 2023).
+ *
+ * Offsets are strings of decimal digits throughout, as Kafka offsets exceed 2^53 in principle.
+ */
+import kafkajs from 'kafkajs';
+import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Logger } from '../log.ts';
+
+const { Kafka: KafkaClass, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
+
+export interface KafkaRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+export interface RecordBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly records: readonly KafkaRecord[];
+  /** Offset of the next record the broker will append (the partition's end offset). */
+  readonly highWatermark: string;
+}
+
+export interface TopicSpec {
+  readonly topic: string;
+  readonly partitions: number;
+  readonly compacted: boolean;
+}
+
+export interface OutgoingRecord {
+  readonly key: string | Buffer | null;
+  readonly value: string | Buffer | null;
+  readonly headers?: Record<string, string>;
+  /** Explicit partition; otherwise the Java-compatible murmur2 partitioner decides. */
+  readonly partition?: number;
+}
+
+export interface ProducedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  /** Offset of the first record of the request in this partition. */
+  readonly baseOffset: string;
+}
+
+export interface RecordProducer {
+  send(topic: string, records: readonly OutgoingRecord[]): Promise<ProducedRecord[]>;
+  stop(): Promise<void>;
+}
+
+export interface PartitionOffsets {
+  readonly partition: number;
+  /** First offset still in the log. */
+  readonly low: string;
+  /** Next offset to be written. */
+  readonly high: string;
+}
+
+export interface ConsumerOptions {
+  readonly groupId: string;
+  readonly topics: readonly string[];
+  /**
+   * Where to start reading a newly assigned partition: the store's next offset, or undefined to
+   * read from the start of the log. Records below it that still arrive are skipped by the caller.
+   */
+  readonly startOffset: (topic: string, partition: number) => string | undefined;
+  /** Applies one partition's records; the next batch for that partition waits for it. */
+  readonly onBatch: (batch: RecordBatch) => Promise<void>;
+  readonly onAssignment?: (assignment: ReadonlyMap<string, readonly number[]>) => void;
+  readonly onCrash?: (error: Error, willRestart: boolean) => void;
+  readonly maxBytesPerPartition?: number;
+}
+
+export interface RecordConsumer {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface KafkaClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly logger: Logger;
+}
+
+export interface KafkaClient {
+  /** Creates the topics that do not exist yet; returns the partition count of every topic. */
+  ensureTopics(specs: readonly TopicSpec[]): Promise<Map<string, number>>;
+  offsets(topic: string): Promise<PartitionOffsets[]>;
+  producer(): Promise<RecordProducer>;
+  consumer(options: ConsumerOptions): RecordConsumer;
+  stop(): Promise<void>;
+}
+
+/**
+ * Retries an admin call while the broker answers with a retriable error (for example "not the
+ * leader" just after a topic was created), driven by KafkaJS's `retriable` flag.
+ */
+async function retrying<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (error) {
+      const retriable = (error as { retriable?: boolean }).retriable === true;
+      if (!retriable || attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
+    }
+  }
+}
+
+function toRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
+  return { topic, partition, offset: message.offset, key: message.key ?? null, value: message.value ?? null };
+}
+
+function kafkaLogger(logger: Logger) {
+  return () =>
+    ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
+      const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
+      if (level <= KafkaLogLevel.ERROR) logger.error(`kafka: ${message}`, fields);
+      else if (level === KafkaLogLevel.WARN) logger.warn(`kafka: ${message}`, fields);
+      else logger.debug(`kafka: ${message}`, fields);
+    };
+}
+
+export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
+  const kafka: Kafka = new KafkaClass({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkaLogger(options.logger),
+    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+  });
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
+  const connectAdmin = () => (adminConnected ??= admin.connect());
+  const started: Array<{ stop(): Promise<void> }> = [];
+
+  return {
+    async ensureTopics(specs) {
+      await connectAdmin();
+      const existing = new Set(await admin.listTopics());
+      const missing = specs.filter((spec) => !existing.has(spec.topic));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: true,
+          topics: missing.map((spec) => ({
+            topic: spec.topic,
+            numPartitions: spec.partitions,
+            replicationFactor: -1,
+            configEntries: spec.compacted ? [{ name: 'cleanup.policy', value: 'compact' }] : [],
+          })),
+        });
+      }
+      const metadata = await retrying(() => admin.fetchTopicMetadata({ topics: specs.map((spec) => spec.topic) }));
+      return new Map(metadata.topics.map((topic) => [topic.name, topic.partitions.length]));
+    },
+
+    async offsets(topic) {
+      await connectAdmin();
+      const offsets = await retrying(() => admin.fetchTopicOffsets(topic));
+      return offsets.map((entry) => ({ partition: entry.partition, low: entry.low, high: entry.high }));
+    },
+
+    async producer() {
+      const producer: Producer = kafka.producer({
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
+      await producer.connect();
+      const handle = {
+        async send(topic: string, records: readonly OutgoingRecord[]): Promise<ProducedRecord[]> {
+          const result = await producer.send({
+            topic,
+            acks: -1,
+            messages: records.map((record) => ({
+              key: record.key,
+              value: record.value,
+              headers: record.headers,
+              partition: record.partition,
+            })),
+          });
+          return result.map((entry) => ({
+            topic: entry.topicName,
+            partition: entry.partition,
+            baseOffset: entry.baseOffset ?? '-1',
+          }));
+        },
+        stop: () => producer.disconnect(),
+      };
+      started.push(handle);
+      return handle;
+    },
+
+    consumer(consumerOptions) {
+      const consumer: Consumer = kafka.consumer({
+        groupId: consumerOptions.groupId,
+        maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 4 << 20,
+        maxBytes: 32 << 20,
+        maxWaitTimeInMs: 250,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 1_000,
+        rebalanceTimeout: 30_000,
+      });
+      consumer.on(consumer.events.GROUP_JOIN, async (event) => {
+        const assignment = new Map<string, number[]>(Object.entries(event.payload.memberAssignment));
+        for (const [topic, partitions] of assignment) {
+          const lows = new Map((await retrying(() => admin.fetchTopicOffsets(topic))).map((entry) => [entry.partition, entry.low]));
+          for (const partition of partitions) {
+            const offset = consumerOptions.startOffset(topic, partition) ?? lows.get(partition) ?? '0';
+            consumer.seek({ topic, partition, offset });
+          }
+        }
+        consumerOptions.onAssignment?.(assignment);
+      });
+      consumer.on(consumer.events.CRASH, (event) => {
+        consumerOptions.onCrash?.(event.payload.error, event.payload.restart);
+      });
+      const handle = {
+        async start() {
+          await connectAdmin();
+          await consumer.connect();
+          await consumer.subscribe({ topics: [...consumerOptions.topics], fromBeginning: true });
+          await consumer.run({
+            // Offsets live in the store, written with the rows; the group only assigns partitions.
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            eachBatch: async ({ batch, isRunning, isStale, resolveOffset }) => {
+              if (!isRunning() || isStale()) return;
+              await consumerOptions.onBatch({
+                topic: batch.topic,
+                partition: batch.partition,
+                records: batch.messages.map((message) => toRecord(batch.topic, batch.partition, message)),
+                highWatermark: batch.highWatermark,
+              });
+              // Resolving moves KafkaJS's fetch position; nothing is committed to the group.
+              resolveOffset(batch.lastOffset());
+            },
+          });
+        },
+        stop: () => consumer.disconnect(),
+      };
+      started.push(handle);
+      return handle;
+    },
+
+    async stop() {
+      for (const handle of started.splice(0).reverse()) await handle.stop().catch(() => undefined);
+      if (adminConnected) await admin.disconnect().catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,285 @@
+/**
+ * Grid pages over one view across a set of partitions: pick the cheapest index for the filter,
+ * merge the partitions' index scans in sort order, check the remaining filter conditions on the
+ * rows, and stop after one row more than the page needs.
+ *
+ * Everything here is synchronous against the store, and the store applies batches synchronously
+ * on the same thread, so one page is read from one consistent state of every partition.
+ */
+import type { ReadSession, Row, Scan, ScanEntry, ScanSpec, SortBound, ViewStore } from '../store/view-store.ts';
+import { findIndex, type IndexModel } from '../views/model.ts';
+import { compareValues } from './compare.ts';
+
+export type Value = string | number;
+
+export interface EqualityCondition {
+  readonly field: string;
+  /** The row matches if its field equals any of these (an empty list matches nothing). */
+  readonly values: readonly Value[];
+}
+
+export interface RangeCondition {
+  readonly field: string;
+  readonly lower?: SortBound | undefined;
+  readonly upper?: SortBound | undefined;
+}
+
+export interface Filter {
+  readonly equals: readonly EqualityCondition[];
+  readonly ranges: readonly RangeCondition[];
+}
+
+export interface PageRequest {
+  readonly sortField: string;
+  readonly descending: boolean;
+  readonly filter: Filter;
+  readonly limit: number;
+  /** Read towards the start (Relay `last`/`before`); rows still come back in sort order. */
+  readonly backward: boolean;
+  /** Exclusive position to continue from: `after` forwards, `before` backwards. */
+  readonly cursor?: readonly [Value, string] | undefined;
+}
+
+export interface PageRow {
+  readonly key: string;
+  readonly sortValue: Value;
+  readonly row: Row;
+  readonly partition: number;
+}
+
+export interface PageResult {
+  /** In sort order. */
+  readonly rows: PageRow[];
+  /** More matching rows exist beyond the page in the reading direction. */
+  readonly more: boolean;
+}
+
+interface Plan {
+  readonly index: IndexModel | undefined;
+  readonly driverValues: ReadonlyArray<Value | undefined>;
+  readonly sortRange: RangeCondition | undefined;
+  readonly residual: Filter;
+  readonly needResidual: boolean;
+}
+
+export const NO_FILTER: Filter = { equals: [], ranges: [] };
+
+/** Whether a row satisfies every condition of a filter. */
+export function matchesFilter(row: Row, filter: Filter): boolean {
+  for (const condition of filter.equals) {
+    const value = row[condition.field];
+    if (!condition.values.some((wanted) => wanted === value)) return false;
+  }
+  for (const range of filter.ranges) {
+    const value = row[range.field] as Value | undefined;
+    if (value === undefined) return false;
+    if (range.lower) {
+      const order = compareValues(value, range.lower.value);
+      if (order < 0 || (order === 0 && !range.lower.inclusive)) return false;
+    }
+    if (range.upper) {
+      const order = compareValues(value, range.upper.value);
+      if (order > 0 || (order === 0 && !range.upper.inclusive)) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Chooses the index: the equality condition with the fewest rows (from the maintained counters)
+ * drives the scan, a range on the sort field bounds it, everything else is checked per row.
+ */
+function plan(store: ViewStore, partitions: readonly number[], filter: Filter, sortField: string): Plan {
+  const view = store.view;
+  let driver: EqualityCondition | undefined;
+  let driverRows = Number.POSITIVE_INFINITY;
+  for (const condition of filter.equals) {
+    if (!view.filters.includes(condition.field)) continue;
+    let rows = 0;
+    for (const partition of partitions) {
+      for (const value of condition.values) rows += store.count(partition, condition.field, value);
+    }
+    if (rows < driverRows) {
+      driver = condition;
+      driverRows = rows;
+    }
+  }
+  const sortRange = filter.ranges.find((range) => range.field === sortField);
+  const index = driver
+    ? findIndex(view, driver.field, sortField)
+    : sortField === view.keyField
+      ? undefined
+      : findIndex(view, undefined, sortField);
+  const residual = {
+    equals: filter.equals.filter((condition) => condition !== driver),
+    ranges: filter.ranges.filter((range) => range !== sortRange),
+  };
+  return {
+    index,
+    driverValues: driver ? [...new Set(driver.values)] : [undefined],
+    sortRange,
+    residual,
+    needResidual: residual.equals.length > 0 || residual.ranges.length > 0,
+  };
+}
+
+interface Source {
+  readonly partition: number;
+  readonly scan: Scan;
+  buffer: ScanEntry[];
+  at: number;
+  done: boolean;
+}
+
+type Candidate = ScanEntry & { partition: number };
+
+/** Merges sorted scans; `take(n)` returns the next n entries overall. */
+function createMerge(sources: Source[], reverse: boolean, chunk: number) {
+  const head = (source: Source): ScanEntry | undefined => {
+    if (source.at >= source.buffer.length && !source.done) {
+      source.buffer = source.scan.next(chunk);
+      source.at = 0;
+      if (source.buffer.length === 0) source.done = true;
+    }
+    return source.buffer[source.at];
+  };
+  const order = (a: ScanEntry, b: ScanEntry): number => {
+    const bySort = compareValues(a.sortValue, b.sortValue);
+    const result = bySort !== 0 ? bySort : compareValues(a.key, b.key);
+    return reverse ? -result : result;
+  };
+  return {
+    take(count: number): Candidate[] {
+      const out: Candidate[] = [];
+      while (out.length < count) {
+        let best: Source | undefined;
+        let bestEntry: ScanEntry | undefined;
+        for (const source of sources) {
+          const entry = head(source);
+          if (entry && (!bestEntry || order(entry, bestEntry) < 0)) {
+            best = source;
+            bestEntry = entry;
+          }
+        }
+        if (!best || !bestEntry) break;
+        best.at++;
+        out.push({ key: bestEntry.key, sortValue: bestEntry.sortValue, partition: best.partition });
+      }
+      return out;
+    },
+    close() {
+      for (const source of sources) source.scan.close();
+    },
+  };
+}
+
+function scanSpec(chosen: Plan, value: Value | undefined, reverse: boolean, cursor?: readonly [Value, string], inclusive = false): ScanSpec {
+  return {
+    index: chosen.index,
+    filterValue: value,
+    lower: chosen.sortRange?.lower,
+    upper: chosen.sortRange?.upper,
+    after: cursor,
+    afterInclusive: inclusive,
+    reverse,
+  };
+}
+
+function matchesNothing(filter: Filter): boolean {
+  return filter.equals.some((condition) => condition.values.length === 0);
+}
+
+/** Reads up to `limit` matching rows plus whether more exist, in the request's direction. */
+export function readPage(
+  store: ViewStore,
+  session: ReadSession,
+  partitions: readonly number[],
+  request: PageRequest,
+  cursorInclusive = false,
+): PageResult {
+  if (matchesNothing(request.filter)) return { rows: [], more: false };
+  const chosen = plan(store, partitions, request.filter, request.sortField);
+  const reverse = request.descending !== request.backward;
+  const wanted = request.limit + 1;
+  const sources: Source[] = [];
+  for (const partition of partitions) {
+    for (const value of chosen.driverValues) {
+      const scan = session.openScan(partition, scanSpec(chosen, value, reverse, request.cursor, cursorInclusive));
+      sources.push({ partition, scan, buffer: [], at: 0, done: false });
+    }
+  }
+  const batch = chosen.needResidual ? Math.max(wanted, 64) : wanted;
+  const merge = createMerge(sources, reverse, batch);
+  const found: PageRow[] = [];
+  try {
+    while (found.length < wanted) {
+      const candidates = merge.take(chosen.needResidual ? batch : wanted - found.length);
+      if (candidates.length === 0) break;
+      const rows = store.getRows(candidates);
+      for (let i = 0; i < candidates.length && found.length < wanted; i++) {
+        const row = rows[i];
+        const candidate = candidates[i]!;
+        if (row && (!chosen.needResidual || matchesFilter(row, chosen.residual))) {
+          found.push({ key: candidate.key, sortValue: candidate.sortValue, row, partition: candidate.partition });
+        }
+      }
+    }
+  } finally {
+    merge.close();
+  }
+  const more = found.length > request.limit;
+  const rows = more ? found.slice(0, request.limit) : found;
+  if (request.backward) rows.reverse();
+  return { rows, more };
+}
+
+/** Whether any matching row lies on the other side of the request's cursor, its own row included. */
+export function existsBeyondCursor(
+  store: ViewStore,
+  session: ReadSession,
+  partitions: readonly number[],
+  request: PageRequest,
+): boolean {
+  if (!request.cursor) return false;
+  return readPage(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true).more;
+}
+
+/** Number of matching rows: from counters when the filter allows, else by scanning an index. */
+export function countRows(store: ViewStore, session: ReadSession, partitions: readonly number[], filter: Filter): number {
+  if (matchesNothing(filter)) return 0;
+  const view = store.view;
+  const countable =
+    filter.ranges.length === 0 &&
+    filter.equals.length <= 1 &&
+    filter.equals.every((condition) => view.filters.includes(condition.field));
+  if (countable) {
+    let total = 0;
+    const condition = filter.equals[0];
+    for (const partition of partitions) {
+      if (!condition) total += store.count(partition, undefined, undefined);
+      else for (const value of new Set(condition.values)) total += store.count(partition, condition.field, value);
+    }
+    return total;
+  }
+  const rangeField = filter.ranges.find((range) => view.sortFields.includes(range.field))?.field;
+  const chosen = plan(store, partitions, filter, rangeField ?? view.keyField);
+  let total = 0;
+  for (const partition of partitions) {
+    for (const value of chosen.driverValues) {
+      const scan = session.openScan(partition, scanSpec(chosen, value, false));
+      try {
+        for (let entries = scan.next(1000); entries.length > 0; entries = scan.next(1000)) {
+          if (!chosen.needResidual) {
+            total += entries.length;
+            continue;
+          }
+          const rows = store.getRows(entries.map((entry) => ({ partition, key: entry.key })));
+          for (const row of rows) if (row && matchesFilter(row, chosen.residual)) total++;
+        }
+      } finally {
+        scan.close();
+      }
+    }
+  }
+  return total;
+}

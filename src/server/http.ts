@@ -1,0 +1,152 @@
+/**
+ * HTTP front: GraphQL (and GraphiQL) at /graphql through graphql-yoga, plus plain /healthz,
+ * /readyz and /metrics. Yoga plugins, in request order: validation limits, freshness report in
+ * `extensions`, and error mapping (registry codes pass through, anything else is masked).
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
+import { createYoga, type Plugin } from 'graphql-yoga';
+import { isGatewayError } from '../errors.ts';
+import { createContext, type GraphQLContext } from '../graphql/context.ts';
+import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
+import type { Logger } from '../log.ts';
+import type { ViewReader } from '../routing/reader.ts';
+
+export interface Readiness {
+  readonly ready: boolean;
+  readonly detail: Record<string, unknown>;
+}
+
+export interface HttpServerOptions {
+  readonly schema: GraphQLSchema;
+  readonly reader: ViewReader;
+  readonly host: string;
+  readonly port: number;
+  readonly maxQueryDepth: number;
+  readonly readiness: () => Readiness;
+  readonly metrics: () => string;
+  readonly logger: Logger;
+  readonly exampleQuery?: string;
+}
+
+export interface HttpServer {
+  readonly url: string;
+  readonly server: Server;
+  stop(): Promise<void>;
+}
+
+const MAX_ROOT_FIELDS = 50;
+const MAX_BODY_BYTES = 256 * 1024;
+
+function freshnessPlugin(): Plugin<GraphQLContext> {
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ args, result, setResult }) {
+          if (!result || Symbol.asyncIterator in result) return;
+          const context = args.contextValue as GraphQLContext;
+          const topics = new Set(
+            [...context.viewsRead].map((viewId) => context.reader.view(viewId).topic),
+          );
+          const freshness = Object.fromEntries(Object.entries(context.freshness).filter(([topic]) => topics.has(topic)));
+          setResult({ ...result, extensions: { ...result.extensions, freshness } });
+        },
+      };
+    },
+  };
+}
+
+function limitsPlugin(maxDepth: number): Plugin {
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(depthLimitRule(maxDepth));
+      addValidationRule(rootFieldLimitRule(MAX_ROOT_FIELDS));
+    },
+  };
+}
+
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const { logger } = options;
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema: options.schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    healthCheckEndpoint: '/yoga-health',
+    logging: false,
+    batching: false,
+    graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
+    context: () => createContext(options.reader),
+    plugins: [limitsPlugin(options.maxQueryDepth), freshnessPlugin()],
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (isGatewayError(original) && error instanceof GraphQLError) {
+          return new GraphQLError(original.message, {
+            nodes: error.nodes,
+            source: error.source,
+            positions: error.positions,
+            path: error.path,
+            extensions: { code: original.code, retriable: original.retriable, ...(original.details ? { details: original.details } : {}) },
+          });
+        }
+        if (error instanceof GraphQLError && !error.originalError) return error;
+        logger.error('unexpected error in request', { error: original });
+        return new GraphQLError(message, {
+          nodes: error instanceof GraphQLError ? error.nodes : undefined,
+          path: error instanceof GraphQLError ? error.path : undefined,
+          extensions: { code: 'GW_INTERNAL', retriable: true },
+        });
+      },
+    },
+  });
+
+  const server = createServer((request, response) => {
+    const path = (request.url ?? '/').split('?')[0];
+    if (path === '/healthz') {
+      response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      return;
+    }
+    if (path === '/readyz') {
+      const readiness = options.readiness();
+      response
+        .writeHead(readiness.ready ? 200 : 503, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ status: readiness.ready ? 'ready' : 'not ready', ...readiness.detail }));
+      return;
+    }
+    if (path === '/metrics') {
+      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics());
+      return;
+    }
+    const length = Number(request.headers['content-length'] ?? 0);
+    if (length > MAX_BODY_BYTES) {
+      response.writeHead(413, { 'content-type': 'application/json' }).end(
+        JSON.stringify({ errors: [{ message: `request body exceeds ${MAX_BODY_BYTES} bytes`, extensions: { code: 'GW_QUERY_TOO_COMPLEX' } }] }),
+      );
+      return;
+    }
+    void yoga(request, response);
+  });
+  server.keepAliveTimeout = 65_000;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host}:${address.port}`;
+  logger.info('http listening', { url: `${url}/graphql` });
+  return {
+    url,
+    server,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,35 @@
+/** Prometheus text exposition of the instance's counters and per-partition lag. */
+import type { IngestCounters, PartitionProgress } from '../ingest/ingestor.ts';
+import type { ReadStats } from '../store/rocks.ts';
+
+export interface MetricsInput {
+  readonly ingest: IngestCounters;
+  readonly progress: readonly PartitionProgress[];
+  readonly store: ReadStats;
+}
+
+export function renderMetrics(input: MetricsInput): string {
+  const lines = [
+    '# HELP gw_ingest_records_total Records consumed from view topics (applied or dead-lettered).',
+    '# TYPE gw_ingest_records_total counter',
+    `gw_ingest_records_total ${input.ingest.records}`,
+    '# HELP gw_ingest_applied_total Valid records applied to the store.',
+    '# TYPE gw_ingest_applied_total counter',
+    `gw_ingest_applied_total ${input.ingest.applied}`,
+    '# HELP gw_dead_letter_total Records sent to the dead-letter topic.',
+    '# TYPE gw_dead_letter_total counter',
+    `gw_dead_letter_total ${input.ingest.deadLettered}`,
+    '# HELP gw_store_read_round_trips_total Store reads (row fetches and range readers opened).',
+    '# TYPE gw_store_read_round_trips_total counter',
+    `gw_store_read_round_trips_total ${input.store.roundTrips}`,
+    '# HELP gw_partition_lag Records in the topic not yet applied, per assigned partition.',
+    '# TYPE gw_partition_lag gauge',
+    ...input.progress.map((entry) => `gw_partition_lag{topic="${entry.topic}",partition="${entry.partition}"} ${entry.lag}`),
+    '# HELP gw_partition_next_offset Next offset to apply, per assigned partition.',
+    '# TYPE gw_partition_next_offset gauge',
+    ...input.progress.map(
+      (entry) => `gw_partition_next_offset{topic="${entry.topic}",partition="${entry.partition}"} ${entry.nextOffset ?? 0}`,
+    ),
+  ];
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,137 @@
+/**
+ * The one module that imports the RocksDB binding. It exposes the few operations the store needs,
+ * synchronous where the binding offers it (reads of a page or a batch write take microseconds to a
+ * few milliseconds; a thread hop would cost more than the work), and counts read round trips so
+ * tests and metrics can check that a page costs a bounded number of them.
+ */
+import { RocksLevel } from '@nxtedition/rocksdb';
+
+export type Key = Buffer;
+
+export interface BatchOperation {
+  readonly type: 'put' | 'del';
+  readonly key: Key;
+  readonly value?: Buffer | string;
+}
+
+export interface RangeOptions {
+  readonly gt?: Key;
+  readonly gte?: Key;
+  readonly lt?: Key;
+  readonly lte?: Key;
+  readonly reverse?: boolean;
+  /** Return values too (default false: keys only). */
+  readonly values?: boolean;
+}
+
+/** A positioned cursor over a key range; `next` returns up to `max` entries, `[]` at the end. */
+export interface RangeReader {
+  next(max: number): Array<[Key, Buffer | undefined]>;
+  /** Jumps to the first key >= target (or <= target when reverse). */
+  seek(target: Key): void;
+  close(): void;
+}
+
+export interface ReadStats {
+  /** getMany calls plus range readers opened. */
+  roundTrips: number;
+}
+
+export interface KeyValueStore {
+  readonly stats: ReadStats;
+  getMany(keys: readonly Key[]): Array<Buffer | undefined>;
+  range(options: RangeOptions): RangeReader;
+  write(operations: readonly BatchOperation[]): void;
+  /** Deletes every key in [gte, lt). */
+  clearRange(gte: Key, lt: Key): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface NativeIterator {
+  _nextvSync(size: number, options: object): { rows: Array<Buffer | undefined>; finished: boolean };
+  _seekSync(target: Buffer): void;
+  _closeSync(): void;
+}
+
+interface NativeBatch {
+  _put(key: Buffer, value: Buffer | string, options: object): void;
+  _del(key: Buffer, options: object): void;
+  _writeSync(options: object): void;
+  _closeSync(): void;
+}
+
+interface NativeLevel {
+  _getManySync(keys: readonly Buffer[], options: object): Array<Buffer | undefined>;
+  _chainedBatch(): NativeBatch;
+  _iterator(options: object): NativeIterator;
+}
+
+const EMPTY = {};
+
+/** Opens (creating if needed) a RocksDB database in `directory`. */
+export async function openKeyValueStore(directory: string, options: { cacheSize?: number } = {}): Promise<KeyValueStore> {
+  const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await db.open({ createIfMissing: true, cacheSize: options.cacheSize ?? 64 << 20 } as object);
+  const native = db as unknown as NativeLevel;
+  const stats: ReadStats = { roundTrips: 0 };
+
+  return {
+    stats,
+    getMany(keys) {
+      stats.roundTrips++;
+      if (keys.length === 0) return [];
+      return native._getManySync(keys, EMPTY);
+    },
+    range(range) {
+      stats.roundTrips++;
+      const iterator = native._iterator({
+        gt: range.gt,
+        gte: range.gte,
+        lt: range.lt,
+        lte: range.lte,
+        reverse: range.reverse ?? false,
+        keys: true,
+        values: range.values ?? false,
+        keyEncoding: 'buffer',
+        valueEncoding: 'buffer',
+      });
+      let closed = false;
+      return {
+        next(max) {
+          if (closed) return [];
+          const { rows } = iterator._nextvSync(max, EMPTY);
+          const out: Array<[Key, Buffer | undefined]> = [];
+          for (let i = 0; i < rows.length; i += 2) out.push([rows[i] as Buffer, rows[i + 1]]);
+          return out;
+        },
+        seek(target) {
+          iterator._seekSync(target);
+        },
+        close() {
+          if (!closed) {
+            closed = true;
+            iterator._closeSync();
+          }
+        },
+      };
+    },
+    write(operations) {
+      const batch = native._chainedBatch();
+      try {
+        for (const op of operations) {
+          if (op.type === 'put') batch._put(op.key, op.value ?? '', EMPTY);
+          else batch._del(op.key, EMPTY);
+        }
+        batch._writeSync(EMPTY);
+      } finally {
+        batch._closeSync();
+      }
+    },
+    async clearRange(gte, lt) {
+      await db.clear({ gte, lt });
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}

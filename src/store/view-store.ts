@@ -1,0 +1,350 @@
+/**
+ * Storage of one view in the shared RocksDB: rows, secondary indexes, per-partition counters and
+ * the consumed offset, all keyed by partition so a partition can be read, dropped or counted alone.
+ *
+ * Key layout (tuples, see tuple.ts):
+ *
+ *   ('r', view, partition, key)                              -> row as UTF-8 JSON
+ *   ('i', view, partition, indexId, sortValue, key)          -> empty      ; plain sort index
+ *   ('i', view, partition, indexId, filterValue, sortValue, key) -> empty  ; filter + sort index
+ *   ('c', view, partition, field, value)                     -> decimal count of rows with field = value
+ *   ('c', view, partition, '', '')                           -> decimal count of all rows
+ *   ('o', view, partition)                                   -> next offset to consume, decimal
+ *   ('m', view)                                              -> fingerprint of the layout-relevant declaration
+ *
+ * Writes for one partition batch (rows, moved index entries, counters, offset) go in one RocksDB
+ * write batch, so after a crash a partition is at a consistent offset.
+ */
+import { createHash } from 'node:crypto';
+import type { IndexModel, ViewModel } from '../views/model.ts';
+import type { BatchOperation, Key, KeyValueStore, RangeReader } from './rocks.ts';
+import { decodeTuple, encodeTuple, extendTuple, prefixEnd, type TupleElement } from './tuple.ts';
+
+export type Row = Record<string, unknown>;
+
+/** The latest value for a key after a batch: a row, or null for a tombstone. */
+export interface RowChange {
+  readonly key: string;
+  readonly row: Row | null;
+}
+
+export interface RowRef {
+  readonly partition: number;
+  readonly key: string;
+}
+
+export interface SortBound {
+  readonly value: string | number;
+  readonly inclusive: boolean;
+}
+
+/** What to scan in one partition: an index (or the rows by key), optionally narrowed. */
+export interface ScanSpec {
+  /** undefined scans rows in key order. */
+  readonly index: IndexModel | undefined;
+  readonly filterValue?: string | number | undefined;
+  readonly lower?: SortBound | undefined;
+  readonly upper?: SortBound | undefined;
+  /** Exclusive position in scan direction: continue after (or before, when reverse) this entry. */
+  readonly after?: readonly [sortValue: string | number, key: string] | undefined;
+  /** Include the `after` entry itself (used to probe for a previous page). */
+  readonly afterInclusive?: boolean;
+  readonly reverse: boolean;
+}
+
+export interface ScanEntry {
+  readonly key: string;
+  readonly sortValue: string | number;
+}
+
+export interface Scan {
+  /** Up to `max` further entries in scan order; empty at the end. */
+  next(max: number): ScanEntry[];
+  close(): void;
+}
+
+/**
+ * Scans opened in one session share one range reader per partition and index while they do not
+ * overlap in time, so a batch of related lookups costs one reader per partition, not one per key.
+ */
+export interface ReadSession {
+  openScan(partition: number, spec: ScanSpec): Scan;
+  close(): void;
+}
+
+const EMPTY_SCAN: Scan = { next: () => [], close: () => undefined };
+const ZERO = Buffer.from([0]);
+
+export interface ApplyResult {
+  readonly upserts: number;
+  readonly deletes: number;
+}
+
+export interface ViewStore {
+  readonly view: ViewModel;
+  /** The next offset to consume for a partition, or undefined if nothing was applied yet. */
+  nextOffset(partition: number): string | undefined;
+  /** Writes the batch's final row states and the partition's next offset atomically. */
+  apply(partition: number, changes: readonly RowChange[], nextOffset: string): ApplyResult;
+  getRows(refs: readonly RowRef[]): Array<Row | undefined>;
+  /** A read session; close it to release its range readers. */
+  session(): ReadSession;
+  /** Rows in a partition, in all (field undefined) or with `field = value`; maintained on write. */
+  count(partition: number, field: string | undefined, value: string | number | undefined): number;
+  /** Removes every row, index entry, counter and offset of a partition. */
+  dropPartition(partition: number): Promise<void>;
+}
+
+function sortElement(row: Row, field: string): string | number {
+  const value = row[field];
+  return typeof value === 'number' ? value : String(value);
+}
+
+function counterKey(field: string, value: unknown): string {
+  return `${field}\u0000${String(value)}`;
+}
+
+function fingerprint(view: ViewModel): string {
+  const shape = {
+    key: view.keyField,
+    indexes: view.indexes,
+    fields: view.fields.map((field) => [field.name, field.type]),
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
+}
+
+interface PartitionState {
+  nextOffset: string | undefined;
+  counts: Map<string, number>;
+}
+
+/**
+ * Opens the storage of one view. If the stored layout fingerprint differs from the declaration's
+ * (an index was added, a field changed type), the view's data is dropped so ingest rebuilds it
+ * from the topic; the returned store then reports no offsets.
+ */
+export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise<ViewStore> {
+  const metaKey = encodeTuple(['m', view.id]);
+  const wanted = fingerprint(view);
+  const stored = kv.getMany([metaKey])[0]?.toString('utf8');
+  if (stored !== wanted) {
+    for (const tag of ['r', 'i', 'c', 'o']) {
+      const prefix = encodeTuple([tag, view.id]);
+      await kv.clearRange(prefix, prefixEnd(prefix));
+    }
+    kv.write([{ type: 'put', key: metaKey, value: wanted }]);
+  }
+
+  const partitions = new Map<number, PartitionState>();
+  const prefixes = new Map<string, Buffer>();
+  const prefix = (tag: string, partition: number, extra?: number): Buffer => {
+    const id = `${tag}/${partition}/${extra ?? ''}`;
+    let cached = prefixes.get(id);
+    if (!cached) {
+      cached = encodeTuple(extra === undefined ? [tag, view.id, partition] : [tag, view.id, partition, extra]);
+      prefixes.set(id, cached);
+    }
+    return cached;
+  };
+
+  const rowKey = (partition: number, key: string): Key => extendTuple(prefix('r', partition), [key]);
+  const indexKey = (partition: number, index: IndexModel, row: Row, key: string): Key => {
+    const elements: TupleElement[] = index.filter === undefined ? [] : [sortElement(row, index.filter)];
+    elements.push(sortElement(row, index.sort), key);
+    return extendTuple(prefix('i', partition, index.id), elements);
+  };
+
+  const state = (partition: number): PartitionState => {
+    let found = partitions.get(partition);
+    if (found) return found;
+    const offset = kv.getMany([prefix('o', partition)])[0];
+    const counts = new Map<string, number>();
+    const counterPrefix = prefix('c', partition);
+    const reader = kv.range({ gte: counterPrefix, lt: prefixEnd(counterPrefix), values: true });
+    try {
+      for (let batch = reader.next(1000); batch.length > 0; batch = reader.next(1000)) {
+        for (const [key, value] of batch) {
+          const [, , , field, fieldValue] = decodeTuple(key);
+          counts.set(counterKey(String(field), fieldValue), Number(value?.toString('utf8') ?? 0));
+        }
+      }
+    } finally {
+      reader.close();
+    }
+    found = { nextOffset: offset?.toString('utf8'), counts };
+    partitions.set(partition, found);
+    return found;
+  };
+
+  const countedFields = view.filters;
+
+  return {
+    view,
+
+    nextOffset(partition) {
+      return state(partition).nextOffset;
+    },
+
+    apply(partition, changes, nextOffset) {
+      const partitionState = state(partition);
+      // Only the last change per key matters: intermediate versions never reach the store.
+      const latest = new Map<string, Row | null>();
+      for (const change of changes) latest.set(change.key, change.row);
+      const keys = [...latest.keys()];
+      const rowKeys = keys.map((key) => rowKey(partition, key));
+      const previous = kv.getMany(rowKeys);
+      const ops: BatchOperation[] = [];
+      const dirty = new Set<string>();
+      const bump = (field: string, value: unknown, delta: number): void => {
+        const id = counterKey(field, value);
+        partitionState.counts.set(id, (partitionState.counts.get(id) ?? 0) + delta);
+        dirty.add(id);
+      };
+      let upserts = 0;
+      let deletes = 0;
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i]!;
+        const next = latest.get(key) ?? null;
+        const oldBuffer = previous[i];
+        const old = oldBuffer === undefined ? undefined : (JSON.parse(oldBuffer.toString('utf8')) as Row);
+        for (const index of view.indexes) {
+          const unchanged =
+            old !== undefined &&
+            next !== null &&
+            old[index.sort] === next[index.sort] &&
+            (index.filter === undefined || old[index.filter] === next[index.filter]);
+          if (unchanged) continue;
+          if (old !== undefined) ops.push({ type: 'del', key: indexKey(partition, index, old, key) });
+          if (next !== null) ops.push({ type: 'put', key: indexKey(partition, index, next, key) });
+        }
+        if (old !== undefined) {
+          bump('', '', -1);
+          for (const field of countedFields) bump(field, old[field], -1);
+        }
+        if (next !== null) {
+          bump('', '', 1);
+          for (const field of countedFields) bump(field, next[field], 1);
+          ops.push({ type: 'put', key: rowKeys[i]!, value: JSON.stringify(next) });
+          upserts++;
+        } else if (old !== undefined) {
+          ops.push({ type: 'del', key: rowKeys[i]! });
+          deletes++;
+        }
+      }
+      for (const id of dirty) {
+        const [field, value] = id.split('\u0000') as [string, string];
+        const count = partitionState.counts.get(id) ?? 0;
+        const key = extendTuple(prefix('c', partition), [field, value]);
+        if (count === 0) {
+          partitionState.counts.delete(id);
+          ops.push({ type: 'del', key });
+        } else {
+          ops.push({ type: 'put', key, value: String(count) });
+        }
+      }
+      ops.push({ type: 'put', key: prefix('o', partition), value: nextOffset });
+      kv.write(ops);
+      partitionState.nextOffset = nextOffset;
+      return { upserts, deletes };
+    },
+
+    getRows(refs) {
+      const values = kv.getMany(refs.map((ref) => rowKey(ref.partition, ref.key)));
+      return values.map((value) => (value === undefined ? undefined : (JSON.parse(value.toString('utf8')) as Row)));
+    },
+
+    session() {
+      // One range reader per (partition, index), reused by seeking while no other scan holds it.
+      const pool = new Map<string, { reader: RangeReader; busy: boolean }>();
+      const opened: RangeReader[] = [];
+      return {
+        openScan(partition, spec) {
+          const indexPrefix = spec.index === undefined ? prefix('r', partition) : prefix('i', partition, spec.index.id);
+          const base = spec.filterValue === undefined ? indexPrefix : extendTuple(indexPrefix, [spec.filterValue]);
+          let low: Buffer = base;
+          let high: Buffer = prefixEnd(base);
+          if (spec.lower) {
+            const at = extendTuple(base, [spec.lower.value]);
+            low = spec.lower.inclusive ? at : prefixEnd(at);
+          }
+          if (spec.upper) {
+            const at = extendTuple(base, [spec.upper.value]);
+            high = spec.upper.inclusive ? prefixEnd(at) : at;
+          }
+          if (spec.after) {
+            const [sortValue, key] = spec.after;
+            const at = extendTuple(base, spec.index === undefined ? [key] : [sortValue, key]);
+            const justAfter = Buffer.concat([at, ZERO]);
+            if (spec.reverse) {
+              const bound = spec.afterInclusive ? justAfter : at;
+              if (Buffer.compare(bound, high) < 0) high = bound;
+            } else {
+              const bound = spec.afterInclusive ? at : justAfter;
+              if (Buffer.compare(bound, low) > 0) low = bound;
+            }
+          }
+          if (Buffer.compare(low, high) >= 0) return EMPTY_SCAN;
+          const slot = `${partition}/${spec.index?.id ?? 0}/${spec.reverse ? 'r' : 'f'}`;
+          let entry = pool.get(slot);
+          if (!entry || entry.busy) {
+            // The binding treats a seek at or past the upper bound as "end", even in reverse; the
+            // extra byte keeps every `high` below the bound (no key equals prefixEnd + 0x00).
+            const bound = Buffer.concat([prefixEnd(indexPrefix), ZERO]);
+            const reader = kv.range({ gte: indexPrefix, lt: bound, reverse: spec.reverse });
+            opened.push(reader);
+            entry = { reader, busy: false };
+            if (!pool.has(slot)) pool.set(slot, entry);
+          }
+          const held = entry;
+          held.busy = true;
+          const reader = held.reader;
+          if (spec.reverse) reader.seek(high);
+          else reader.seek(low);
+          const skip = spec.index === undefined ? 3 : spec.filterValue === undefined ? 4 : 5;
+          let done = false;
+          return {
+            next(max) {
+              const out: ScanEntry[] = [];
+              while (!done && out.length < max) {
+                const chunk = reader.next(Math.min(Math.max(max - out.length, 8), 1000));
+                if (chunk.length === 0) done = true;
+                for (const [raw] of chunk) {
+                  if (spec.reverse ? Buffer.compare(raw, high) >= 0 : false) continue; // seek landed on the exclusive bound
+                  if (spec.reverse ? Buffer.compare(raw, low) < 0 : Buffer.compare(raw, high) >= 0) {
+                    done = true;
+                    break;
+                  }
+                  const elements = decodeTuple(raw);
+                  const key = String(elements[elements.length - 1]);
+                  out.push({ key, sortValue: spec.index === undefined ? key : (elements[skip] as string | number) });
+                }
+              }
+              return out;
+            },
+            close() {
+              held.busy = false;
+            },
+          };
+        },
+        close() {
+          for (const reader of opened.splice(0)) reader.close();
+          pool.clear();
+        },
+      };
+    },
+
+    count(partition, field, value) {
+      return state(partition).counts.get(field === undefined ? counterKey('', '') : counterKey(field, value)) ?? 0;
+    },
+
+    async dropPartition(partition) {
+      for (const tag of ['r', 'c', 'o']) {
+        const start = prefix(tag, partition);
+        await kv.clearRange(start, prefixEnd(start));
+      }
+      const indexStart = encodeTuple(['i', view.id, partition]);
+      await kv.clearRange(indexStart, prefixEnd(indexStart));
+      partitions.delete(partition);
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * What a view file in `views/` declares. A view is a compacted topic read as a table: one row per
+ * record key, the latest value wins, a null value deletes. The engine derives storage, indexes,
+ * GraphQL types, lookups, connections and relations from this declaration alone, so adding a view
+ * is adding a file.
+ */
+
+export type ScalarFieldType = 'id' | 'string' | 'int' | 'float' | 'boolean' | 'timestamp';
+
+export interface EnumFieldType {
+  /** GraphQL enum type name, e.g. `OrderState`. */
+  readonly enum: string;
+  readonly values: readonly string[];
+  readonly description: string;
+}
+
+export interface FieldDeclaration {
+  readonly type: ScalarFieldType | EnumFieldType;
+  readonly description: string;
+  /** Defaults to true: a record without the field is invalid and goes to the dead-letter topic. */
+  readonly required?: boolean;
+  /** For strings: the value must match, e.g. ISO codes. Checked at ingest. */
+  readonly pattern?: RegExp;
+}
+
+/** A to-one relation: this row's `field` holds the key of a row in `view`. */
+export interface OneRelation {
+  readonly kind: 'one';
+  readonly view: string;
+  readonly field: string;
+  readonly description: string;
+}
+
+/**
+ * A to-many relation: rows of `view` whose `foreignField` equals this row's key. The foreign
+ * field must be one of the target view's `filters`, so the relation is an index scan.
+ * `list` returns every related row (small fan-out, e.g. an order's payments); `connection`
+ * returns a paged, sortable, filterable Relay connection (large fan-out, e.g. a customer's orders).
+ */
+export interface ManyRelation {
+  readonly kind: 'many';
+  readonly view: string;
+  readonly foreignField: string;
+  readonly as: 'list' | 'connection';
+  readonly description: string;
+}
+
+export type RelationDeclaration = OneRelation | ManyRelation;
+
+export interface ViewDeclaration {
+  /** GraphQL object type name, e.g. `Order`. */
+  readonly name: string;
+  /** Plural used for the connection field, e.g. `orders`. */
+  readonly plural: string;
+  readonly description: string;
+  /** Topic name before the deployment's `TOPIC_PREFIX`. */
+  readonly topic: string;
+  /** The field that equals the record key. */
+  readonly key: string;
+  /** `partitioned` follows the topic's partitions; `replicated` is held whole by every instance. */
+  readonly placement?: 'partitioned' | 'replicated';
+  readonly fields: Readonly<Record<string, FieldDeclaration>>;
+  /** Fields a grid can sort by (besides the key, which is always sortable and breaks ties). */
+  readonly sortKeys: readonly string[];
+  /** Fields a grid can filter by with equality or `in`; each gets its own index per sort key. */
+  readonly filters: readonly string[];
+  readonly relations?: Readonly<Record<string, RelationDeclaration>>;
+}
+
+/** Identity function that gives view files type checking and editor help. */
+export function defineView<const T extends ViewDeclaration>(view: T): T {
+  return view;
+}
