@@ -3,7 +3,8 @@
  * spans one request and nothing is cached across requests (rows change with every batch).
  */
 import DataLoader from 'dataloader';
-import type { ViewReader } from '../routing/reader.ts';
+import type { PageRequest } from '../query/page.ts';
+import type { Page, ViewReader } from '../routing/reader.ts';
 import type { Row } from '../store/view-store.ts';
 
 export interface GraphQLContext {
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   readonly freshness: Readonly<Record<string, Readonly<Record<string, string>>>>;
   rows(viewId: string): DataLoader<string, Row | undefined>;
   related(viewId: string, field: string): DataLoader<string, Row[]>;
+  /** Connection pages of a view, batched so nested connections share reads. */
+  pages(viewId: string): DataLoader<PageRequest, Page, string>;
 }
 
 /** Upper bound on the rows a list relation (e.g. `Order.payments`) returns per parent. */
@@ -25,6 +28,7 @@ export const RELATED_LIST_LIMIT = 1000;
 export function createContext(reader: ViewReader): GraphQLContext {
   const rowLoaders = new Map<string, DataLoader<string, Row | undefined>>();
   const relatedLoaders = new Map<string, DataLoader<string, Row[]>>();
+  const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
   const viewsRead = new Set<string>();
   return {
     reader,
@@ -51,6 +55,20 @@ export function createContext(reader: ViewReader): GraphQLContext {
           return values.map((value) => found.get(value) ?? []);
         });
         relatedLoaders.set(id, loader);
+      }
+      return loader;
+    },
+    pages(viewId) {
+      let loader = pageLoaders.get(viewId);
+      if (!loader) {
+        loader = new DataLoader(
+          async (requests) => {
+            viewsRead.add(viewId);
+            return reader.pages(viewId, requests);
+          },
+          { cacheKeyFn: (request) => JSON.stringify(request) },
+        );
+        pageLoaders.set(viewId, loader);
       }
       return loader;
     },

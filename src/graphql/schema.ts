@@ -205,11 +205,15 @@ export function buildSchema(views: readonly ViewModel[], options: SchemaOptions)
     );
   }
 
-  const resolveConnection = (view: ViewModel, ctx: GraphQLContext, args: ConnectionArgs, parentKey?: { field: string; value: string }) => {
+  const resolveConnection = async (
+    view: ViewModel,
+    ctx: GraphQLContext,
+    args: ConnectionArgs,
+    parentKey?: { field: string; value: string },
+  ) => {
     const extra = parentKey ? [{ field: parentKey.field, values: [parentKey.value] }] : [];
     const request = toPageRequest(view, args, options, extra);
-    ctx.viewsRead.add(view.id);
-    const page = ctx.reader.page(view.id, request);
+    const page = await ctx.pages(view.id).load(request);
     const edges = page.rows.map((row) => ({ cursor: encodeCursor(request.sortField, row.sortValue, row.key), node: row.row }));
     let total: number | undefined;
     return {

@@ -10,6 +10,18 @@ import type { Logger } from '../log.ts';
 
 const { Kafka: KafkaClass, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
 
+// KafkaJS 2.2.4's request queue schedules `setTimeout` with a negative delay when no throttle is
+// pending; Node >= 23 warns about it on every connection (the timer behaves as 1 ms, as intended).
+// Only that warning is dropped; every other warning still prints.
+const printWarning = process.listeners('warning');
+if (printWarning.length > 0 && !process.listeners('warning').some((listener) => listener.name === 'kafkaWarningFilter')) {
+  process.removeAllListeners('warning');
+  process.on('warning', function kafkaWarningFilter(warning) {
+    if (warning.name === 'TimeoutNegativeWarning') return;
+    for (const listener of printWarning) listener.call(process, warning);
+  });
+}
+
 export interface KafkaRecord {
   readonly topic: string;
   readonly partition: number;

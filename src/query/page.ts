@@ -97,7 +97,8 @@ function plan(store: ViewStore, partitions: readonly number[], filter: Filter, s
     if (!view.filters.includes(condition.field)) continue;
     let rows = 0;
     for (const partition of partitions) {
-      for (const value of condition.values) rows += store.count(partition, condition.field, value);
+      // Fields without counters are id-like and selective: assume about one row per value.
+      for (const value of condition.values) rows += store.count(partition, condition.field, value) ?? 1;
     }
     if (rows < driverRows) {
       driver = condition;
@@ -189,15 +190,28 @@ function matchesNothing(filter: Filter): boolean {
   return filter.equals.some((condition) => condition.values.length === 0);
 }
 
-/** Reads up to `limit` matching rows plus whether more exist, in the request's direction. */
-export function readPage(
+interface Collected {
+  /** In scan order, at most limit + 1; `row` is set where the residual filter had to read it. */
+  readonly found: Array<Candidate & { row?: Row }>;
+  readonly limit: number;
+  readonly backward: boolean;
+}
+
+/**
+ * Finds up to `limit + 1` matching entries in the request's direction. Rows are read here only
+ * when a residual condition needs them; otherwise the index entry alone proves the match (index
+ * and rows are written in one batch and read in one synchronous turn).
+ */
+function collect(
   store: ViewStore,
   session: ReadSession,
   partitions: readonly number[],
   request: PageRequest,
-  cursorInclusive = false,
-): PageResult {
-  if (matchesNothing(request.filter)) return { rows: [], more: false };
+  cursorInclusive: boolean,
+): Collected {
+  const found: Array<Candidate & { row?: Row }> = [];
+  const result = { found, limit: request.limit, backward: request.backward };
+  if (matchesNothing(request.filter)) return result;
   const chosen = plan(store, partitions, request.filter, request.sortField);
   const reverse = request.descending !== request.backward;
   const wanted = request.limit + 1;
@@ -210,27 +224,60 @@ export function readPage(
   }
   const batch = chosen.needResidual ? Math.max(wanted, 64) : wanted;
   const merge = createMerge(sources, reverse, batch);
-  const found: PageRow[] = [];
   try {
+    if (!chosen.needResidual) {
+      found.push(...merge.take(wanted));
+      return result;
+    }
     while (found.length < wanted) {
-      const candidates = merge.take(chosen.needResidual ? batch : wanted - found.length);
+      const candidates = merge.take(batch);
       if (candidates.length === 0) break;
       const rows = store.getRows(candidates);
       for (let i = 0; i < candidates.length && found.length < wanted; i++) {
         const row = rows[i];
-        const candidate = candidates[i]!;
-        if (row && (!chosen.needResidual || matchesFilter(row, chosen.residual))) {
-          found.push({ key: candidate.key, sortValue: candidate.sortValue, row, partition: candidate.partition });
-        }
+        if (row && matchesFilter(row, chosen.residual)) found.push({ ...candidates[i]!, row });
       }
     }
+    return result;
   } finally {
     merge.close();
   }
-  const more = found.length > request.limit;
-  const rows = more ? found.slice(0, request.limit) : found;
-  if (request.backward) rows.reverse();
-  return { rows, more };
+}
+
+/** Reads the rows the collected entries still lack (one fetch for all) and shapes the pages. */
+function complete(store: ViewStore, collected: readonly Collected[]): PageResult[] {
+  const missing = collected.flatMap((entry) => entry.found.filter((candidate) => !candidate.row).slice(0, entry.limit));
+  const rows = store.getRows(missing);
+  const byRef = new Map<string, Row | undefined>();
+  missing.forEach((candidate, i) => byRef.set(`${candidate.partition}/${candidate.key}`, rows[i]));
+  return collected.map((entry) => {
+    const more = entry.found.length > entry.limit;
+    const page: PageRow[] = [];
+    for (const candidate of entry.found.slice(0, entry.limit)) {
+      const row = candidate.row ?? byRef.get(`${candidate.partition}/${candidate.key}`);
+      if (row) page.push({ key: candidate.key, sortValue: candidate.sortValue, row, partition: candidate.partition });
+    }
+    if (entry.backward) page.reverse();
+    return { rows: page, more };
+  });
+}
+
+/** Reads up to `limit` matching rows plus whether more exist, in the request's direction. */
+export function readPage(store: ViewStore, session: ReadSession, partitions: readonly number[], request: PageRequest): PageResult {
+  return complete(store, [collect(store, session, partitions, request, false)])[0]!;
+}
+
+/**
+ * Reads several pages of one view (for example one `Customer.orders` page per customer of a
+ * grid) with one row fetch for all of them when no residual filter needs rows during the scan.
+ */
+export function readPages(
+  store: ViewStore,
+  session: ReadSession,
+  partitions: readonly number[],
+  requests: readonly PageRequest[],
+): PageResult[] {
+  return complete(store, requests.map((request) => collect(store, session, partitions, request, false)));
 }
 
 /** Whether any matching row lies on the other side of the request's cursor, its own row included. */
@@ -241,7 +288,7 @@ export function existsBeyondCursor(
   request: PageRequest,
 ): boolean {
   if (!request.cursor) return false;
-  return readPage(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true).more;
+  return collect(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true).found.length > 0;
 }
 
 /** Number of matching rows: from counters when the filter allows, else by scanning an index. */
@@ -251,13 +298,13 @@ export function countRows(store: ViewStore, session: ReadSession, partitions: re
   const countable =
     filter.ranges.length === 0 &&
     filter.equals.length <= 1 &&
-    filter.equals.every((condition) => view.filters.includes(condition.field));
+    filter.equals.every((condition) => view.countedFilters.includes(condition.field));
   if (countable) {
     let total = 0;
     const condition = filter.equals[0];
     for (const partition of partitions) {
-      if (!condition) total += store.count(partition, undefined, undefined);
-      else for (const value of new Set(condition.values)) total += store.count(partition, condition.field, value);
+      if (!condition) total += store.count(partition, undefined, undefined) ?? 0;
+      else for (const value of new Set(condition.values)) total += store.count(partition, condition.field, value) ?? 0;
     }
     return total;
   }

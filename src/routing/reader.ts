@@ -8,7 +8,7 @@
  * GW_PARTITION_UNAVAILABLE naming it.
  */
 import { GatewayError } from '../errors.ts';
-import { countRows, existsBeyondCursor, readPage, type Filter, type PageRequest, type PageRow } from '../query/page.ts';
+import { countRows, existsBeyondCursor, readPages, type Filter, type PageRequest, type PageRow } from '../query/page.ts';
 import { compareValues } from '../query/compare.ts';
 import type { Row, ViewStore } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
@@ -25,7 +25,8 @@ export interface ViewReader {
   view(id: string): ViewModel;
   /** Rows by key, in the order asked; undefined where there is none. One store round trip. */
   lookup(viewId: string, keys: readonly string[]): Array<Row | undefined>;
-  page(viewId: string, request: PageRequest): Page;
+  /** Pages of one view; a batch shares range readers and one row fetch. */
+  pages(viewId: string, requests: readonly PageRequest[]): Page[];
   count(viewId: string, filter: Filter): number;
   /**
    * Rows whose `field` equals each of `values`, each list in the view's first sort order, at
@@ -89,18 +90,21 @@ export function createLocalReader(options: LocalReaderOptions): ViewReader {
       return store.getRows(refs);
     },
 
-    page(viewId, request) {
+    pages(viewId, requests) {
       const store = storeOf(viewId);
       const partitions = allPartitions(store);
       const session = store.session();
       try {
-        const result = readPage(store, session, partitions, request);
-        const otherSide = request.cursor ? existsBeyondCursor(store, session, partitions, request) : false;
-        return {
-          rows: result.rows,
-          hasNextPage: request.backward ? otherSide : result.more,
-          hasPreviousPage: request.backward ? result.more : otherSide,
-        };
+        const results = readPages(store, session, partitions, requests);
+        return results.map((result, i) => {
+          const request = requests[i]!;
+          const otherSide = existsBeyondCursor(store, session, partitions, request);
+          return {
+            rows: result.rows,
+            hasNextPage: request.backward ? otherSide : result.more,
+            hasPreviousPage: request.backward ? result.more : otherSide,
+          };
+        });
       } finally {
         session.close();
       }

@@ -39,6 +39,21 @@ export interface HttpServer {
 const MAX_ROOT_FIELDS = 50;
 const MAX_BODY_BYTES = 256 * 1024;
 
+/**
+ * graphql 16 ships CommonJS and ESM builds and yoga's executor may load the other one than this
+ * module, so GraphQL errors are recognized by name, as yoga itself does, not by `instanceof`.
+ */
+function isGraphQLError(error: unknown): error is GraphQLError {
+  return error instanceof Error && error.name === 'GraphQLError';
+}
+
+/** The innermost error: GraphQL and Pothos wrap resolver errors, sometimes twice. */
+function rootCause(error: unknown): unknown {
+  let current = error;
+  while (isGraphQLError(current) && current.originalError) current = current.originalError;
+  return current;
+}
+
 function freshnessPlugin(): Plugin<GraphQLContext> {
   return {
     onExecute() {
@@ -80,8 +95,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     plugins: [limitsPlugin(options.maxQueryDepth), freshnessPlugin()],
     maskedErrors: {
       maskError(error, message) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (isGatewayError(original) && error instanceof GraphQLError) {
+        const original = rootCause(error);
+        if (isGatewayError(original) && isGraphQLError(error)) {
           return new GraphQLError(original.message, {
             nodes: error.nodes,
             source: error.source,
@@ -90,11 +105,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
             extensions: { code: original.code, retriable: original.retriable, ...(original.details ? { details: original.details } : {}) },
           });
         }
-        if (error instanceof GraphQLError && !error.originalError) return error;
+        if (isGraphQLError(error) && !error.originalError) return error;
         logger.error('unexpected error in request', { error: original });
         return new GraphQLError(message, {
-          nodes: error instanceof GraphQLError ? error.nodes : undefined,
-          path: error instanceof GraphQLError ? error.path : undefined,
+          nodes: isGraphQLError(error) ? error.nodes : undefined,
+          path: isGraphQLError(error) ? error.path : undefined,
           extensions: { code: 'GW_INTERNAL', retriable: true },
         });
       },

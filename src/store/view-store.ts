@@ -89,8 +89,11 @@ export interface ViewStore {
   getRows(refs: readonly RowRef[]): Array<Row | undefined>;
   /** A read session; close it to release its range readers. */
   session(): ReadSession;
-  /** Rows in a partition, in all (field undefined) or with `field = value`; maintained on write. */
-  count(partition: number, field: string | undefined, value: string | number | undefined): number;
+  /**
+   * Rows in a partition, in all (field undefined) or with `field = value`, from counters
+   * maintained on write; undefined for a field without counters (see `ViewModel.countedFilters`).
+   */
+  count(partition: number, field: string | undefined, value: string | number | undefined): number | undefined;
   /** Removes every row, index entry, counter and offset of a partition. */
   dropPartition(partition: number): Promise<void>;
 }
@@ -109,6 +112,7 @@ function fingerprint(view: ViewModel): string {
     key: view.keyField,
     indexes: view.indexes,
     fields: view.fields.map((field) => [field.name, field.type]),
+    counted: view.countedFilters,
   };
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }
@@ -176,7 +180,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     return found;
   };
 
-  const countedFields = view.filters;
+  const countedFields = view.countedFilters;
 
   return {
     view,
@@ -334,6 +338,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     },
 
     count(partition, field, value) {
+      if (field !== undefined && !countedFields.includes(field)) return undefined;
       return state(partition).counts.get(field === undefined ? counterKey('', '') : counterKey(field, value)) ?? 0;
     },
 

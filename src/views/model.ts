@@ -56,6 +56,12 @@ export interface ViewModel {
   /** Declared sort keys followed by the key field. */
   readonly sortFields: readonly string[];
   readonly filters: readonly string[];
+  /**
+   * Filter fields with maintained per-value row counts: enums and plain strings (few distinct
+   * values). Id-typed filters (foreign keys such as `customerId`) have many distinct values, are
+   * selective anyway, and are counted by scanning their index instead of costing memory per value.
+   */
+  readonly countedFilters: readonly string[];
   readonly indexes: readonly IndexModel[];
   readonly relations: readonly RelationModel[];
 }
@@ -120,6 +126,7 @@ function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewMod
     fieldsByName,
     sortFields,
     filters: declaration.filters,
+    countedFilters: declaration.filters.filter((name) => fieldsByName.get(name)!.type !== 'id'),
     indexes,
     relations,
   };
