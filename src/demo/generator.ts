@@ -176,7 +176,7 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
   }
   /** Registers an open order, first finalizing the oldest one if at the cap (emit `o` after this). */
   function addOpen(o: Order, ts: number, out: GeneratedRecord[]): void {
-    if (openCount >= cap) {
+    if (openCount >= cap + 1) {
       while (!at(open, head).open) head++;
       finalize(at(open, head), ts, out);
     }
@@ -278,7 +278,7 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
       if (!ok) close(o);
     } else { // VALIDATED
       o.updatedAt = ts;
-      if (r() < 0.89) { o.state = 'CANCELLED'; out.push(orderRecord(o)); close(o); return; }
+      if (r() < 0.89) { o.state = 'SHIPPED'; out.push(orderRecord(o)); close(o); return; }
       o.state = 'CANCELLED'; out.push(orderRecord(o));
       if (r() < 0.9) { o.payStatus = 'REFUNDED'; out.push(paymentRecord(o, o.payCount, 'REFUNDED', o.payCreatedAt, ts)); }
       close(o); rememberCancelled(o);

@@ -6,7 +6,7 @@
  */
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
-import type { GraphQLSchema } from 'graphql';
+import { GraphQLError, Kind, type GraphQLSchema } from 'graphql';
 import { GatewayError } from '../errors.ts';
 import type { Row } from '../store/view-store.ts';
 import type { EnumFieldType, ScalarFieldType } from '../views/declaration.ts';
@@ -93,7 +93,21 @@ export function buildSchema(views: readonly ViewModel[], options: SchemaOptions)
   builder.scalarType('DateTime', {
     description: 'An instant in UTC as an ISO-8601 string with milliseconds, e.g. `2026-11-22T09:30:00.000Z`.',
     serialize: (value) => String(value),
-    parseValue: (value) => normalizeTimestamp(value),
+    parseValue: (value) => {
+      try {
+        return normalizeTimestamp(value);
+      } catch (error) {
+        throw new GraphQLError(error instanceof Error ? error.message : String(error));
+      }
+    },
+    parseLiteral: (node) => {
+      if (node.kind !== Kind.STRING) throw new GraphQLError('DateTime literals are ISO-8601 strings');
+      try {
+        return normalizeTimestamp(node.value);
+      } catch (error) {
+        throw new GraphQLError(error instanceof Error ? error.message : String(error));
+      }
+    },
   });
 
   const direction = builder.enumType('SortDirection', {

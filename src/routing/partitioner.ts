@@ -20,10 +20,10 @@
  * little-endian 4-byte blocks) and, for string keys, keyBytes is what
  * `StringSerializer` produces: `String.getBytes(UTF_8)`. That differs from
  * TextEncoder / Buffer in one corner: an unpaired UTF-16 surrogate becomes
- * `?` (0x3f) in Java but U+FFFD (EF BF BD) in JS. So well-formed strings
- * go through TextEncoder (or, when short, an inline loop that beats the
- * native call), and strings with an unpaired surrogate through the inline
- * loop, which writes `?` as Java does.
+ * `?` (0x3f) in Java but U+FFFD (EF BF BD) in JS. So long well-formed
+ * strings go through TextEncoder, and short ones (faster than a native
+ * call) or ones with an unpaired surrogate through an inline encoder that
+ * writes `?` as Java does.
  *
  * Records with a null key are not partitioned by key in Java (sticky /
  * round-robin), so there is no key-based answer for them; passing anything
@@ -117,8 +117,11 @@ function murmur2Prefix(data: Uint8Array, length: number): number {
 function encodeKey(s: string): number {
   const n = s.length;
   if (n * 3 > scratch.length) scratch = new Uint8Array(Math.max(n * 3, scratch.length * 2));
-  if (n > SHORT_KEY && (s as WellFormedCheck).isWellFormed()) {
-    return utf8.encodeInto(s, scratch).written;
+  if (n > SHORT_KEY) {
+    const written = utf8.encodeInto(s, scratch).written;
+    // written === n only for pure ASCII. Otherwise TextEncoder agrees with
+    // Java unless the string has an unpaired surrogate.
+    if (written === n || (s as WellFormedCheck).isWellFormed()) return written;
   }
   return encodeJavaUtf8Inline(s, scratch);
 }

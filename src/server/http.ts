@@ -105,7 +105,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
             extensions: { code: original.code, retriable: original.retriable, ...(original.details ? { details: original.details } : {}) },
           });
         }
-        if (isGraphQLError(error) && !error.originalError) return error;
+        // graphql-js's own errors (bad variable values, coercion) are the client's, not ours.
+        if (isGraphQLError(original)) return isGraphQLError(error) ? error : original;
         logger.error('unexpected error in request', { error: original });
         return new GraphQLError(message, {
           nodes: isGraphQLError(error) ? error.nodes : undefined,

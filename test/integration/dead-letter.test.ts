@@ -1,0 +1,77 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { KafkaRecord } from '../../src/kafka/client.ts';
+import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { keyed, order } from '../support/data.ts';
+import { waitFor } from '../support/wait.ts';
+
+describe('dead-letter topic', () => {
+  let kafka: TestKafka;
+  let gw: TestGateway;
+  let prefix: string;
+
+  beforeAll(async () => {
+    prefix = `${uniqueName('dlq')}.`;
+    kafka = await createTestKafka();
+    gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '1' } });
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await kafka?.stop();
+  });
+
+  it('sends each bad record there with its reason and keeps applying the partition', async () => {
+    const good = order(1);
+    const bad = [
+      { key: 'ord-bad-json', value: '{"orderId": "ord-bad-json", ' , expect: 'GW_RECORD_MALFORMED', reason: /not UTF-8 JSON/ },
+      { key: 'ord-missing', value: JSON.stringify({ ...order(2, { orderId: 'ord-missing' }), state: undefined }), expect: 'GW_RECORD_INVALID', reason: /state/ },
+      { key: 'ord-wrong-type', value: JSON.stringify(order(3, { orderId: 'ord-wrong-type', quantity: 'three' })), expect: 'GW_RECORD_INVALID', reason: /quantity/ },
+      { key: 'ord-bad-enum', value: JSON.stringify(order(4, { orderId: 'ord-bad-enum', state: 'LOST' })), expect: 'GW_RECORD_INVALID', reason: /state: expected one of/ },
+    ];
+    const produced = await kafka.produce(`${prefix}orders`, [
+      ...bad.map(({ key, value }) => ({ key, value })),
+      keyed('orderId', good),
+    ]);
+    await waitCaughtUp(gw, kafka, ['orders']);
+
+    // The valid record after the bad ones in the same partition is applied.
+    const data = await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${good.orderId}") { orderId } }`);
+    expect(data.order).toEqual({ orderId: good.orderId });
+    for (const { key } of bad) {
+      const missing = await gw.query<{ order: unknown }>(`{ order(orderId: "${key}") { orderId } }`);
+      expect(missing.order).toBeNull();
+    }
+    expect(gw.gateway.ingestor.counters.deadLettered).toBe(bad.length);
+
+    // Read the dead-letter topic back with a consumer of its own.
+    const received: KafkaRecord[] = [];
+    const consumer = kafka.client.consumer({
+      groupId: uniqueName('dlq-reader'),
+      topics: [gw.config.deadLetterTopic],
+      startOffset: () => undefined,
+      onBatch: async (batch) => {
+        received.push(...batch.records);
+      },
+    });
+    await consumer.start();
+    try {
+      await waitFor(() => received.length >= bad.length, { what: 'dead letters', timeoutMs: 30_000 });
+    } finally {
+      await consumer.stop();
+    }
+    const base = BigInt(produced[0]!.baseOffset);
+    const letters = received.map((record) => JSON.parse(record.value!.toString('utf8')) as Record<string, string | number>);
+    bad.forEach((entry, i) => {
+      const letter = letters.find((candidate) => Buffer.from(String(candidate.key), 'base64').toString() === entry.key);
+      expect(letter, entry.key).toBeDefined();
+      expect(letter!.code).toBe(entry.expect);
+      expect(String(letter!.reason)).toMatch(entry.reason);
+      expect(letter!.topic).toBe(`${prefix}orders`);
+      expect(letter!.partition).toBe(0);
+      expect(letter!.offset).toBe(String(base + BigInt(i)));
+      expect(Buffer.from(String(letter!.value), 'base64').toString()).toBe(entry.value);
+    });
+    const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(metrics).toContain(`gw_dead_letter_total ${bad.length}`);
+  });
+});
