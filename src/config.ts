@@ -72,7 +72,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const port = integer(env, 'PORT', 4000, 0, 65535);
   const groupId = name(env, 'GROUP_ID', 'graphql-gateway');
   const dataDir = path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.data', groupId));
-  const advertisedUrl = env.ADVERTISED_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  const advertisedUrl = env.ADVERTISED_URL || `http://${bracketed}:${port}`;
   let parsedUrl: URL | undefined;
   try {
     parsedUrl = new URL(advertisedUrl);

@@ -65,7 +65,7 @@ export const ERRORS = {
     status: 503,
     summary: 'A view partition needed by the query is not served by this instance yet.',
   },
-  GW_INTERNAL: {
+  GW_INTERNAL_ERROR: {
     retriable: true,
     status: 500,
     summary: 'An unexpected failure; details are logged, not returned.',

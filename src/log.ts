@@ -15,7 +15,7 @@ export interface Logger {
 }
 
 export function isLogLevel(value: string): value is LogLevel {
-  return value in RANK;
+  return Object.hasOwn(RANK, value);
 }
 
 function serialize(value: unknown): unknown {

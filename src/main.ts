@@ -37,7 +37,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const code = isGatewayError(error) ? error.code : 'GW_INTERNAL';
+  const code = isGatewayError(error) ? error.code : 'GW_INTERNAL_ERROR';
   process.stderr.write(`gateway failed to start (${code}): ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

@@ -79,9 +79,10 @@ function at<T>(list: readonly T[], i: number): T { return list[i] as T; }
 // Date#toISOString costs ~1 µs and history formats millions of timestamps: cache "YYYY-MM-DDTHH:MM:" per
 // minute and "SS.mmmZ" per millisecond-of-minute, so a timestamp is one string concatenation.
 const minutePrefix = new Map<number, string>();
-const SECOND_MS: string[] = [];
+let secondMs: string[] | undefined; // packed array of all 60 000 "SS.mmmZ", built on first use
 /** Same result as `new Date(ms).toISOString()` for integer ms >= 0. */
-export function iso(ms: number): string {
+export function iso(time: number): string {
+  const ms = Math.trunc(time);
   const minute = Math.floor(ms / MIN);
   let prefix = minutePrefix.get(minute);
   if (prefix === undefined) {
@@ -89,8 +90,9 @@ export function iso(ms: number): string {
     prefix = new Date(minute * MIN).toISOString().slice(0, 17);
     minutePrefix.set(minute, prefix);
   }
-  const rest = ms - minute * MIN;
-  return prefix + (SECOND_MS[rest] ??= `${String(Math.floor(rest / 1000)).padStart(2, '0')}.${String(rest % 1000).padStart(3, '0')}Z`);
+  secondMs ??= Array.from({ length: MIN }, (_, i) =>
+    `${String(Math.floor(i / 1000)).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z`);
+  return prefix + at(secondMs, ms - minute * MIN);
 }
 const ascii = (s: string): string => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z]/g, '').toLowerCase();
 
@@ -176,7 +178,7 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
   }
   /** Registers an open order, first finalizing the oldest one if at the cap (emit `o` after this). */
   function addOpen(o: Order, ts: number, out: GeneratedRecord[]): void {
-    if (openCount >= cap + 1) {
+    if (openCount >= cap) {
       while (!at(open, head).open) head++;
       finalize(at(open, head), ts, out);
     }
@@ -184,7 +186,7 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
   }
   function close(o: Order): void {
     o.open = false; openCount--;
-    if (open.length > 64 && openCount < (open.length - head) / 2) { open = open.filter((x) => x.open); head = 0; }
+    if (open.length > 64 && openCount < open.length / 2) { open = open.filter((x) => x.open); head = 0; } // <= 2*cap+64
   }
   /** Evicted from memory: fail a CREATED order (and its pending payment), ship a VALIDATED one. */
   function finalize(o: Order, now: number, out: GeneratedRecord[]): void {
@@ -299,7 +301,7 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
   }
   function tombstone(now: number, out: GeneratedRecord[]): boolean {
     const victim = cancelled[0];
-    if (victim === undefined || now - victim.at < MIN) return false;
+    if (victim === undefined || victim.at >= now) return false; // oldest of the last 1000 cancelled
     cancelled.shift();
     for (let n = 1; n <= victim.payCount; n++) out.push({ topic: 'payments', key: `pay-${victim.key.slice(4)}-${n}`, value: null });
     out.push({ topic: 'orders', key: victim.key, value: null });

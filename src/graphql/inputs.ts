@@ -6,6 +6,7 @@
 import { GatewayError } from '../errors.ts';
 import type { EqualityCondition, Filter, PageRequest, RangeCondition, Value } from '../query/page.ts';
 import type { FieldModel, ViewModel } from '../views/model.ts';
+import { parseTimestamp } from '../views/timestamp.ts';
 import { decodeCursor } from './cursor.ts';
 
 export interface FieldConditionInput {
@@ -42,9 +43,9 @@ function badArgument(message: string, argument: string): GatewayError {
 
 /** Timestamps compare as `toISOString()` strings, the form ingest stores. */
 export function normalizeTimestamp(value: unknown): string {
-  const time = typeof value === 'string' ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(time)) throw new TypeError(`expected an ISO-8601 timestamp, got ${JSON.stringify(value)}`);
-  return new Date(time).toISOString();
+  const normalized = parseTimestamp(value);
+  if (normalized === undefined) throw new TypeError(`expected an ISO-8601 timestamp with zone, got ${JSON.stringify(value)}`);
+  return normalized;
 }
 
 function normalize(field: FieldModel, value: Value): Value {

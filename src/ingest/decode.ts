@@ -7,14 +7,13 @@
 import type { ErrorCode } from '../errors.ts';
 import type { Row } from '../store/view-store.ts';
 import type { FieldModel, ViewModel } from '../views/model.ts';
+import { parseTimestamp } from '../views/timestamp.ts';
 
 export type Decoded =
   | { readonly ok: true; readonly key: string; readonly row: Row | null }
   | { readonly ok: false; readonly code: ErrorCode; readonly reason: string };
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-// Calendar date and time with an explicit UTC designator or offset; fractions optional.
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
@@ -54,11 +53,8 @@ function checkField(field: FieldModel, value: unknown): unknown {
     case 'boolean':
       if (typeof value === 'boolean') return value;
       return new Rejection(`${field.name}: expected a boolean, got ${describe(value)}`);
-    case 'timestamp': {
-      const time = typeof value === 'string' && ISO_TIMESTAMP.test(value) ? Date.parse(value) : Number.NaN;
-      if (Number.isNaN(time)) return new Rejection(`${field.name}: expected an ISO-8601 timestamp with zone, got ${describe(value)}`);
-      return new Date(time).toISOString();
-    }
+    case 'timestamp':
+      return parseTimestamp(value) ?? new Rejection(`${field.name}: expected an ISO-8601 timestamp with zone, got ${describe(value)}`);
   }
 }
 

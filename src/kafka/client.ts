@@ -131,7 +131,10 @@ function kafkaLogger(logger: Logger) {
   return () =>
     ({ level, log }: { level: number; log: { message: string } & Record<string, unknown> }) => {
       const { message, timestamp: _timestamp, logger: _name, ...fields } = log;
-      if (level <= KafkaLogLevel.ERROR) logger.error(`kafka: ${message}`, fields);
+      // "Response …" errors are broker error codes that KafkaJS retries (not the leader yet,
+      // coordinator loading); they only matter if they persist, which surfaces as a failure.
+      if (level <= KafkaLogLevel.ERROR && !message.startsWith('Response ')) logger.error(`kafka: ${message}`, fields);
+      else if (level <= KafkaLogLevel.ERROR) logger.debug(`kafka: ${message}`, fields);
       else if (level === KafkaLogLevel.WARN) logger.warn(`kafka: ${message}`, fields);
       else logger.debug(`kafka: ${message}`, fields);
     };
@@ -180,7 +183,9 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       const producer: Producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
-        idempotent: true,
+        // One request in flight keeps per-partition order across retries; a retried duplicate
+        // is harmless on a compacted, keyed topic (the latest value per key wins).
+        idempotent: false,
         maxInFlightRequests: 1,
       });
       await producer.connect();

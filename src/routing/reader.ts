@@ -49,7 +49,7 @@ export function createLocalReader(options: LocalReaderOptions): ViewReader {
   const { stores } = options;
   const storeOf = (viewId: string): ViewStore => {
     const store = stores.get(viewId);
-    if (!store) throw new GatewayError('GW_INTERNAL', `unknown view ${viewId}`);
+    if (!store) throw new GatewayError('GW_INTERNAL_ERROR', `unknown view ${viewId}`);
     return store;
   };
   const partitionCount = (viewId: string): number => options.partitionCounts.get(viewId) ?? 1;
@@ -127,7 +127,7 @@ export function createLocalReader(options: LocalReaderOptions): ViewReader {
       const view = store.view;
       const sortField = view.sortFields[0]!;
       const index = view.indexes.find((candidate) => candidate.filter === field && candidate.sort === sortField);
-      if (!index) throw new GatewayError('GW_INTERNAL', `${view.id} has no index on ${field}`);
+      if (!index) throw new GatewayError('GW_INTERNAL_ERROR', `${view.id} has no index on ${field}`);
       const session = store.session();
       const wanted = [...new Set(values)];
       const found = new Map<string, Array<{ partition: number; key: string; sortValue: string | number }>>();

@@ -111,7 +111,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         return new GraphQLError(message, {
           nodes: isGraphQLError(error) ? error.nodes : undefined,
           path: isGraphQLError(error) ? error.path : undefined,
-          extensions: { code: 'GW_INTERNAL', retriable: true },
+          extensions: { code: 'GW_INTERNAL_ERROR', retriable: true },
         });
       },
     },

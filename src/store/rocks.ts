@@ -5,6 +5,7 @@
  * tests and metrics can check that a page costs a bounded number of them.
  */
 import { RocksLevel } from '@nxtedition/rocksdb';
+import { GatewayError } from '../errors.ts';
 
 export type Key = Buffer;
 
@@ -74,15 +75,21 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   await db.open({ createIfMissing: true, cacheSize: options.cacheSize ?? 64 << 20 } as object);
   const native = db as unknown as NativeLevel;
   const stats: ReadStats = { roundTrips: 0 };
+  let open = true;
+  const ensureOpen = (): void => {
+    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
+  };
 
   return {
     stats,
     getMany(keys) {
+      ensureOpen();
       stats.roundTrips++;
       if (keys.length === 0) return [];
       return native._getManySync(keys, EMPTY);
     },
     range(range) {
+      ensureOpen();
       stats.roundTrips++;
       const iterator = native._iterator({
         gt: range.gt,
@@ -116,6 +123,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       };
     },
     write(operations) {
+      ensureOpen();
       const batch = native._chainedBatch();
       try {
         for (const op of operations) {
@@ -131,6 +139,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       await db.clear({ gte, lt });
     },
     async close() {
+      open = false;
       await db.close();
     },
   };

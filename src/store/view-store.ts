@@ -198,11 +198,11 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       const rowKeys = keys.map((key) => rowKey(partition, key));
       const previous = kv.getMany(rowKeys);
       const ops: BatchOperation[] = [];
-      const dirty = new Set<string>();
+      const dirty = new Map<string, readonly [field: string, value: string]>();
       const bump = (field: string, value: unknown, delta: number): void => {
         const id = counterKey(field, value);
         partitionState.counts.set(id, (partitionState.counts.get(id) ?? 0) + delta);
-        dirty.add(id);
+        dirty.set(id, [field, String(value)]);
       };
       let upserts = 0;
       let deletes = 0;
@@ -235,8 +235,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
           deletes++;
         }
       }
-      for (const id of dirty) {
-        const [field, value] = id.split('\u0000') as [string, string];
+      for (const [id, [field, value]] of dirty) {
         const count = partitionState.counts.get(id) ?? 0;
         const key = extendTuple(prefix('c', partition), [field, value]);
         if (count === 0) {
@@ -310,7 +309,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
             next(max) {
               const out: ScanEntry[] = [];
               while (!done && out.length < max) {
-                const chunk = reader.next(Math.min(Math.max(max - out.length, 8), 1000));
+                const chunk = reader.next(Math.min(max - out.length, 1000));
                 if (chunk.length === 0) done = true;
                 for (const [raw] of chunk) {
                   if (spec.reverse ? Buffer.compare(raw, high) >= 0 : false) continue; // seek landed on the exclusive bound

@@ -1,0 +1,126 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { loadConfig, REPO_ROOT } from '../../src/config.ts';
+import { GatewayError } from '../../src/errors.ts';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BASE = { KAFKA_BROKERS: 'localhost:9092' };
+
+function configError(env: Record<string, string | undefined>): GatewayError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(GatewayError);
+    return error as GatewayError;
+  }
+  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig defaults', () => {
+  it('fills every other setting from defaults when only KAFKA_BROKERS is set', () => {
+    expect(REPO_ROOT).toBe(repoRoot);
+    expect(loadConfig(BASE)).toEqual({
+      kafkaBrokers: ['localhost:9092'],
+      host: '127.0.0.1',
+      port: 4000,
+      dataDir: path.join(repoRoot, '.data', 'graphql-gateway'),
+      advertisedUrl: 'http://127.0.0.1:4000',
+      groupId: 'graphql-gateway',
+      viewsDir: path.join(repoRoot, 'views'),
+      topicPrefix: '',
+      topicPartitions: 6,
+      deadLetterTopic: 'gateway.dead-letter',
+      maxPageSize: 500,
+      readyMaxLag: 1000,
+      maxQueryDepth: 12,
+      logLevel: 'info',
+    });
+  });
+
+  it('reads explicit values', () => {
+    const config = loadConfig({
+      KAFKA_BROKERS: 'a.example:9092, 10.0.0.2:19092,[::1]:9093',
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      GROUP_ID: 'gw-test_1.x',
+      DATA_DIR: '/tmp/gw-data',
+      ADVERTISED_URL: 'https://gw.example:8443/',
+      TOPIC_PREFIX: 'dev.',
+      TOPIC_PARTITIONS: '12',
+      MAX_PAGE_SIZE: '100',
+      READY_MAX_LAG: '0',
+      MAX_QUERY_DEPTH: '5',
+      LOG_LEVEL: 'debug',
+    });
+    expect(config.kafkaBrokers).toEqual(['a.example:9092', '10.0.0.2:19092', '[::1]:9093']);
+    expect(config.port).toBe(8080);
+    expect(config.groupId).toBe('gw-test_1.x');
+    expect(config.dataDir).toBe('/tmp/gw-data');
+    expect(config.advertisedUrl).toBe('https://gw.example:8443');
+    expect(config.topicPrefix).toBe('dev.');
+    expect(config.deadLetterTopic).toBe('dev.gateway.dead-letter');
+    expect(config.topicPartitions).toBe(12);
+    expect(config.maxPageSize).toBe(100);
+    expect(config.readyMaxLag).toBe(0);
+    expect(config.maxQueryDepth).toBe(5);
+    expect(config.logLevel).toBe('debug');
+  });
+
+  it('derives the advertised URL from HOST and PORT, bracketing IPv6', () => {
+    expect(loadConfig({ ...BASE, HOST: '::1', PORT: '4100' }).advertisedUrl).toBe('http://[::1]:4100');
+    expect(loadConfig({ ...BASE, GROUP_ID: 'g2' }).dataDir).toBe(path.join(repoRoot, '.data', 'g2'));
+  });
+});
+
+describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the variable', () => {
+  const cases: Array<[string, Record<string, string | undefined>]> = [
+    ['KAFKA_BROKERS', {}],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: undefined }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: '' }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: '   ' }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: 'host' }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: 'host:99999' }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: 'host:0' }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: 'good:9092,bad' }],
+    ['KAFKA_BROKERS', { KAFKA_BROKERS: 'good:9092,' }],
+    ['PORT', { ...BASE, PORT: 'abc' }],
+    ['PORT', { ...BASE, PORT: '70000' }],
+    ['PORT', { ...BASE, PORT: '-1' }],
+    ['PORT', { ...BASE, PORT: '80.5' }],
+    ['ADVERTISED_URL', { ...BASE, ADVERTISED_URL: 'ftp://x' }],
+    ['ADVERTISED_URL', { ...BASE, ADVERTISED_URL: 'http://x/path' }],
+    ['ADVERTISED_URL', { ...BASE, ADVERTISED_URL: 'http://x/?q=1' }],
+    ['ADVERTISED_URL', { ...BASE, ADVERTISED_URL: 'not a url' }],
+    ['TOPIC_PARTITIONS', { ...BASE, TOPIC_PARTITIONS: '0' }],
+    ['TOPIC_PARTITIONS', { ...BASE, TOPIC_PARTITIONS: '10001' }],
+    ['GROUP_ID', { ...BASE, GROUP_ID: 'my group' }],
+    ['GROUP_ID', { ...BASE, GROUP_ID: 'a/b' }],
+    ['TOPIC_PREFIX', { ...BASE, TOPIC_PREFIX: 'dev prefix' }],
+    ['DEAD_LETTER_TOPIC', { ...BASE, DEAD_LETTER_TOPIC: 'dead letters' }],
+    ['LOG_LEVEL', { ...BASE, LOG_LEVEL: 'loud' }],
+    ['LOG_LEVEL', { ...BASE, LOG_LEVEL: 'INFO' }],
+    ['MAX_PAGE_SIZE', { ...BASE, MAX_PAGE_SIZE: '0' }],
+    ['MAX_QUERY_DEPTH', { ...BASE, MAX_QUERY_DEPTH: '1' }],
+    ['READY_MAX_LAG', { ...BASE, READY_MAX_LAG: 'lots' }],
+    ['HOST', { ...BASE, HOST: 'bad host' }],
+  ];
+
+  for (const [variable, env] of cases) {
+    it(`${variable} = ${JSON.stringify(env[variable])}`, () => {
+      const error = configError(env);
+      expect(error.code).toBe('GW_CONFIG_INVALID');
+      expect(error.retriable).toBe(false);
+      expect(error.details).toEqual({ variable });
+      // The message naming the variable is the contract for operators.
+      expect(error.message.startsWith(`${variable} `)).toBe(true);
+    });
+  }
+
+  // Regression test for a bug found in review (fixed).
+  it.each(['toString', 'constructor', '__proto__'])('LOG_LEVEL = %s (inherited property name)', (level) => {
+    const error = configError({ ...BASE, LOG_LEVEL: level });
+    expect(error.code).toBe('GW_CONFIG_INVALID');
+    expect(error.details).toEqual({ variable: 'LOG_LEVEL' });
+  });
+});
