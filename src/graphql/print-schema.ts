@@ -1,15 +1,18 @@
 /**
- * Prints the schema built from `views/` to `schema/schema.graphql` (or checks it with `--check`).
- * The printed file is committed; `test/unit/schema-file.test.ts` fails when it is stale.
+ * Prints the schema built from `views/` to `schema/schema.graphql`, and the JSON Schema of each
+ * view topic's values to `schema/topics/<topic>.schema.json` (or checks both with `--check`).
+ * The printed files are committed; `test/unit/schema-file.test.ts` fails when they are stale.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { lexicographicSortSchema, printSchema } from 'graphql';
 import { REPO_ROOT } from '../config.ts';
+import { valueJsonSchema } from '../views/json-schema.ts';
 import { compileViews, loadViewDeclarations } from '../views/model.ts';
 import { buildSchema } from './schema.ts';
 
-export const SCHEMA_FILE = path.join(REPO_ROOT, 'schema', 'schema.graphql');
+export const SCHEMA_DIR = path.join(REPO_ROOT, 'schema');
+export const SCHEMA_FILE = path.join(SCHEMA_DIR, 'schema.graphql');
 
 /** The SDL for a views directory, with the paging limits of a default configuration. */
 export async function renderSchema(viewsDir = path.join(REPO_ROOT, 'views')): Promise<string> {
@@ -18,17 +21,30 @@ export async function renderSchema(viewsDir = path.join(REPO_ROOT, 'views')): Pr
   return `${printSchema(lexicographicSortSchema(schema))}\n`;
 }
 
-if (import.meta.main) {
-  const sdl = await renderSchema();
-  if (process.argv.includes('--check')) {
-    const committed = await readFile(SCHEMA_FILE, 'utf8').catch(() => '');
-    if (committed !== sdl) {
-      process.stderr.write(`${SCHEMA_FILE} is stale: run npm run schema\n`);
-      process.exit(1);
-    }
-  } else {
-    await mkdir(path.dirname(SCHEMA_FILE), { recursive: true });
-    await writeFile(SCHEMA_FILE, sdl);
-    process.stdout.write(`wrote ${path.relative(REPO_ROOT, SCHEMA_FILE)}\n`);
+/** Every generated file under schema/, by path: the SDL and one JSON Schema per view topic. */
+export async function renderSchemaFiles(viewsDir = path.join(REPO_ROOT, 'views')): Promise<Map<string, string>> {
+  const files = new Map([[SCHEMA_FILE, await renderSchema(viewsDir)]]);
+  for (const view of compileViews(await loadViewDeclarations(viewsDir))) {
+    files.set(path.join(SCHEMA_DIR, 'topics', `${view.topic}.schema.json`), `${JSON.stringify(valueJsonSchema(view), null, 2)}\n`);
   }
+  return files;
+}
+
+if (import.meta.main) {
+  const files = await renderSchemaFiles();
+  const check = process.argv.includes('--check');
+  let stale = false;
+  for (const [file, content] of files) {
+    if (check) {
+      if ((await readFile(file, 'utf8').catch(() => '')) !== content) {
+        process.stderr.write(`${path.relative(REPO_ROOT, file)} is stale: run npm run schema\n`);
+        stale = true;
+      }
+      continue;
+    }
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+    process.stdout.write(`wrote ${path.relative(REPO_ROOT, file)}\n`);
+  }
+  if (stale) process.exit(1);
 }
