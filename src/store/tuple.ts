@@ -25,16 +25,18 @@ function stringBytes(value: string): number {
   return Buffer.byteLength(value, 'utf8') * 2 + 2;
 }
 
-/** Encodes a tuple into a new Buffer. */
-export function encodeTuple(elements: readonly TupleElement[]): Buffer {
+function encodedSize(elements: readonly TupleElement[]): number {
   let size = 0;
   for (const element of elements) {
     if (element === null) size += 1;
     else if (typeof element === 'number') size += 9;
     else size += stringBytes(element);
   }
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
+  return size;
+}
+
+/** Writes the elements at `at` (the buffer has room for `encodedSize`); returns the end. */
+function writeElements(out: Buffer, at: number, elements: readonly TupleElement[]): number {
   for (const element of elements) {
     if (element === null) {
       out[at++] = TAG_NULL;
@@ -55,7 +57,13 @@ export function encodeTuple(elements: readonly TupleElement[]): Buffer {
       out[at++] = 0x00;
     }
   }
-  return out.subarray(0, at);
+  return at;
+}
+
+/** Encodes a tuple into a new Buffer. */
+export function encodeTuple(elements: readonly TupleElement[]): Buffer {
+  const out = Buffer.allocUnsafe(encodedSize(elements));
+  return out.subarray(0, writeElements(out, 0, elements));
 }
 
 /** Rewrites `buf[start, end)` in place so each 0x00 becomes 0x00 0xFF; the buffer has room. */
@@ -120,7 +128,9 @@ export function prefixEnd(prefix: Buffer): Buffer {
   return out;
 }
 
-/** Concatenates an encoded prefix with more elements. */
+/** An encoded prefix followed by more elements, in one allocation (the key hot path). */
 export function extendTuple(prefix: Buffer, elements: readonly TupleElement[]): Buffer {
-  return Buffer.concat([prefix, encodeTuple(elements)]);
+  const out = Buffer.allocUnsafe(prefix.length + encodedSize(elements));
+  prefix.copy(out, 0);
+  return out.subarray(0, writeElements(out, prefix.length, elements));
 }
