@@ -13,7 +13,8 @@ export interface GatewayConfig {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
-  readonly advertisedUrl: string;
+  /** undefined when it is derived from the listening address at start (PORT=0, no ADVERTISED_URL). */
+  readonly advertisedUrl: string | undefined;
   readonly groupId: string;
   readonly viewsDir: string;
   readonly topicPrefix: string;
@@ -23,6 +24,9 @@ export interface GatewayConfig {
   readonly readyMaxLag: number;
   readonly maxQueryDepth: number;
   readonly logLevel: LogLevel;
+  /** Shared secret that signs peer calls; undefined when unset (then only local reads work). */
+  readonly peerSecret: string | undefined;
+  readonly peerTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -86,12 +90,14 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const logLevel = env.LOG_LEVEL || 'info';
   if (!isLogLevel(logLevel)) fail('LOG_LEVEL', 'one of debug, info, warn, error, silent', logLevel);
   const topicPrefix = name(env, 'TOPIC_PREFIX', '', true);
+  const peerSecret = env.PEER_SECRET || undefined;
+  if (peerSecret !== undefined && peerSecret.length < 16) fail('PEER_SECRET', 'at least 16 characters', '(hidden)');
   return {
     kafkaBrokers,
     host,
     port,
     dataDir,
-    advertisedUrl: parsedUrl.origin,
+    advertisedUrl: !env.ADVERTISED_URL && port === 0 ? undefined : parsedUrl.origin,
     groupId,
     viewsDir: path.resolve(env.VIEWS_DIR || path.join(REPO_ROOT, 'views')),
     topicPrefix,
@@ -101,5 +107,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     readyMaxLag: integer(env, 'READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
     logLevel,
+    peerSecret,
+    peerTimeoutMs: integer(env, 'PEER_TIMEOUT_MS', 2000, 10, 120_000),
   };
 }

@@ -65,6 +65,36 @@ export const ERRORS = {
     status: 503,
     summary: 'A view partition needed by the query is not served by this instance yet.',
   },
+  GW_PEER_BAD_REQUEST: {
+    retriable: false,
+    status: 400,
+    summary: 'A peer request is malformed (envelope, version, view or op); see src/routing/PROTOCOL.md.',
+  },
+  GW_PEER_UNAUTHORIZED: {
+    retriable: false,
+    status: 401,
+    summary: 'A peer request has a missing or wrong signature, or its clock is too far off.',
+  },
+  GW_PEER_NOT_OWNER: {
+    retriable: true,
+    status: 409,
+    summary: 'A peer does not serve the requested partitions; the caller refreshes its partition map and retries once.',
+  },
+  GW_PEER_UNREACHABLE: {
+    retriable: true,
+    status: 502,
+    summary: 'The instance that owns a partition could not be reached.',
+  },
+  GW_PEER_TIMEOUT: {
+    retriable: true,
+    status: 504,
+    summary: 'The instance that owns a partition did not answer within PEER_TIMEOUT_MS.',
+  },
+  GW_PEER_BAD_RESPONSE: {
+    retriable: true,
+    status: 502,
+    summary: 'A peer answered with data that fails validation (shape, partitions, order); it was not used.',
+  },
   GW_INTERNAL_ERROR: {
     retriable: true,
     status: 500,

@@ -1,15 +1,23 @@
 /**
- * Composition root of one gateway instance: views -> store -> ingest (Kafka) -> reader ->
- * GraphQL schema -> HTTP. `npm start` (src/main.ts) and the in-process integration tests both
- * use `createGateway`, so tests exercise the same wiring as production.
+ * Composition root of one gateway instance: views -> store -> ingest (Kafka) -> ownership and
+ * routed reader -> GraphQL schema -> HTTP (GraphQL, health, metrics, peer protocol).
+ * `npm start` (src/main.ts) and the in-process integration tests both use `createGateway`, so
+ * tests exercise the same wiring as production.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import type { GatewayConfig } from './config.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createIngestor, type Ingestor } from './ingest/ingestor.ts';
 import { createKafkaClient, type KafkaClient } from './kafka/client.ts';
 import type { Logger } from './log.ts';
-import { createLocalReader, type ViewReader } from './routing/reader.ts';
+import { assignPartitions, decodeMemberClaimOrEmpty, encodeMemberUserData } from './routing/assignment.ts';
+import { createLocalReads } from './routing/local-reads.ts';
+import { createOwnership, type Ownership } from './routing/ownership.ts';
+import { createPeerClient, type PeerClient } from './routing/peer-client.ts';
+import { PEER_PATH } from './routing/peer-protocol.ts';
+import { handlePeerRequest } from './routing/peer-server.ts';
+import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { startHttpServer, type HttpServer, type Readiness } from './server/http.ts';
 import { renderMetrics } from './server/metrics.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
@@ -22,7 +30,10 @@ export interface Gateway {
   readonly views: readonly ViewModel[];
   readonly reader: ViewReader;
   readonly ingestor: Ingestor;
+  readonly ownership: Ownership;
+  readonly peers: PeerClient;
   readonly kv: KeyValueStore;
+  readonly stores: ReadonlyMap<string, ViewStore>;
   readiness(): Readiness;
   stop(): Promise<void>;
 }
@@ -58,28 +69,70 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   try {
     const stores = new Map<string, ViewStore>();
     for (const view of views) stores.set(view.id, await openViewStore(kv, view));
-    kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: `gateway-${config.groupId}`, logger });
-    ingestor = createIngestor({
-      kafka,
+    const client = createKafkaClient({ brokers: config.kafkaBrokers, clientId: `gateway-${config.groupId}`, logger });
+    kafka = client;
+    const peerSecret = config.peerSecret ?? randomBytes(32).toString('hex');
+    if (!config.peerSecret) logger.warn('PEER_SECRET is not set: this instance cannot read partitions owned by other instances');
+
+    let ownership: Ownership | undefined;
+    // Known once the HTTP server listens when the port is chosen by the OS (PORT=0).
+    let selfUrl = config.advertisedUrl ?? '';
+    const ingest = createIngestor({
+      kafka: client,
       stores,
       groupId: config.groupId,
+      replicaGroupId: `${config.groupId}.replica.${randomUUID()}`,
       deadLetterTopic: config.deadLetterTopic,
       topicPartitions: config.topicPartitions,
       logger,
+      assignor: {
+        protocol: 'gateway-sticky-v1',
+        userData: () => {
+          const owned: Record<string, number[]> = {};
+          for (const view of views) if (!view.replicated) owned[view.topic] = [...ingest.assigned(view.topic)];
+          return encodeMemberUserData({ url: selfUrl, owned });
+        },
+        assign: (members, partitionCounts) =>
+          assignPartitions(
+            members.map((member) => {
+              const decoded = decodeMemberClaimOrEmpty(member.memberId, member.userData);
+              if (decoded.error) logger.warn('group member sent unusable assignor data', { memberId: member.memberId, error: decoded.error });
+              return decoded.claim;
+            }),
+            partitionCounts,
+          ),
+      },
+      onRebalance: () => void ownership?.refresh(),
     });
-    const partitionCounts = await ingestor.prepare();
-    const ingest = ingestor;
-    const reader = createLocalReader({ stores, partitionCounts, servedPartitions: (topic) => ingest.assigned(topic) });
+    ingestor = ingest;
+    const partitionCounts = await ingest.prepare();
+    ownership = createOwnership({
+      selfUrl: () => selfUrl,
+      localPartitions: (topic) => ingest.assigned(topic),
+      members: async () => {
+        const group = await client.describeGroup(config.groupId);
+        return group.members.map((member) => ({
+          memberId: member.memberId,
+          url: decodeMemberClaimOrEmpty(member.memberId, member.userData).claim.url,
+          assignment: member.assignment,
+        }));
+      },
+      logger,
+    });
+    const local = createLocalReads(stores);
+    const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs });
+    const reader = createRoutedReader({ views, local, partitionCounts, ownership, peers });
+    const viewsById = new Map(views.map((view) => [view.id, view]));
     const readiness = (): Readiness => {
       const progress = ingest.progress();
-      const expected = [...partitionCounts.values()].reduce((sum, count) => sum + count, 0);
+      const assignedCount = progress.length;
       const lagging = progress.filter((entry) => entry.lag > config.readyMaxLag);
-      const ready = progress.length === expected && lagging.length === 0;
+      const partitioned = views.some((view) => !view.replicated);
+      const ready = (assignedCount > 0 || !partitioned) && lagging.length === 0;
       return {
         ready,
         detail: {
-          partitions: progress.length,
-          expectedPartitions: expected,
+          partitions: assignedCount,
           lagging: lagging.map((entry) => ({ topic: entry.topic, partition: entry.partition, lag: entry.lag })),
         },
       };
@@ -94,16 +147,35 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       metrics: () => renderMetrics({ ingest: ingest.counters, progress: ingest.progress(), store: kv.stats }),
       logger,
       exampleQuery: EXAMPLE_QUERY,
+      peer: {
+        path: PEER_PATH,
+        handle: (request, response) =>
+          handlePeerRequest(
+            {
+              secret: peerSecret,
+              local,
+              views: viewsById,
+              serves: (view, partition) => view.replicated || ingest.assigned(view.topic).includes(partition),
+              logger,
+            },
+            request,
+            response,
+          ),
+      },
     });
-    await ingestor.start();
+    selfUrl = config.advertisedUrl ?? http.url;
+    await ingest.start();
     const server = http;
-    const client = kafka;
+    const owned = ownership;
     return {
       url: server.url,
       views,
       reader,
       ingestor: ingest,
+      ownership: owned,
+      peers,
       kv,
+      stores,
       readiness,
       async stop() {
         await server.stop();

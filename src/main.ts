@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   }
   const logger = createLogger(config.logLevel, { group: config.groupId });
   const gateway = await createGateway(config, logger);
-  logger.info('gateway started', { graphql: `${gateway.url}/graphql`, advertised: config.advertisedUrl });
+  logger.info('gateway started', { graphql: `${gateway.url}/graphql`, advertised: config.advertisedUrl ?? gateway.url });
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -4,18 +4,16 @@
  */
 import DataLoader from 'dataloader';
 import type { PageRequest } from '../query/page.ts';
-import type { Page, ViewReader } from '../routing/reader.ts';
+import type { Page, ReadContext, ViewReader } from '../routing/reader.ts';
 import type { Row } from '../store/view-store.ts';
 
-export interface GraphQLContext {
+export interface GraphQLContext extends ReadContext {
   readonly reader: ViewReader;
-  /** Views this request read, for the freshness report in `extensions`. */
-  readonly viewsRead: Set<string>;
   /**
-   * Applied offsets per topic and partition when the request started: every row the request
-   * reads reflects at least these offsets.
+   * Per topic and partition read, the next offset to apply when it was read (the lowest, if it
+   * was read more than once): every row in the answer reflects at least these offsets.
    */
-  readonly freshness: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly freshness: Record<string, Record<string, string>>;
   rows(viewId: string): DataLoader<string, Row | undefined>;
   related(viewId: string, field: string): DataLoader<string, Row[]>;
   /** Connection pages of a view, batched so nested connections share reads. */
@@ -29,18 +27,21 @@ export function createContext(reader: ViewReader): GraphQLContext {
   const rowLoaders = new Map<string, DataLoader<string, Row | undefined>>();
   const relatedLoaders = new Map<string, DataLoader<string, Row[]>>();
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
-  const viewsRead = new Set<string>();
-  return {
+  const freshness: Record<string, Record<string, string>> = {};
+  const context: GraphQLContext = {
     reader,
-    viewsRead,
-    freshness: reader.freshness(reader.views.map((view) => view.id)),
+    freshness,
+    observe(topic, offsets) {
+      const seen = (freshness[topic] ??= {});
+      for (const [partition, offset] of Object.entries(offsets)) {
+        const before = seen[partition];
+        if (before === undefined || BigInt(offset) < BigInt(before)) seen[partition] = offset;
+      }
+    },
     rows(viewId) {
       let loader = rowLoaders.get(viewId);
       if (!loader) {
-        loader = new DataLoader(async (keys) => {
-          viewsRead.add(viewId);
-          return reader.lookup(viewId, keys);
-        });
+        loader = new DataLoader((keys) => reader.lookup(viewId, keys, context));
         rowLoaders.set(viewId, loader);
       }
       return loader;
@@ -50,8 +51,7 @@ export function createContext(reader: ViewReader): GraphQLContext {
       let loader = relatedLoaders.get(id);
       if (!loader) {
         loader = new DataLoader(async (values) => {
-          viewsRead.add(viewId);
-          const found = reader.related(viewId, field, values, RELATED_LIST_LIMIT);
+          const found = await reader.related(viewId, field, values, RELATED_LIST_LIMIT, context);
           return values.map((value) => found.get(value) ?? []);
         });
         relatedLoaders.set(id, loader);
@@ -61,16 +61,13 @@ export function createContext(reader: ViewReader): GraphQLContext {
     pages(viewId) {
       let loader = pageLoaders.get(viewId);
       if (!loader) {
-        loader = new DataLoader(
-          async (requests) => {
-            viewsRead.add(viewId);
-            return reader.pages(viewId, requests);
-          },
-          { cacheKeyFn: (request) => JSON.stringify(request) },
-        );
+        loader = new DataLoader((requests) => reader.pages(viewId, requests, context), {
+          cacheKeyFn: (request) => JSON.stringify(request),
+        });
         pageLoaders.set(viewId, loader);
       }
       return loader;
     },
   };
+  return context;
 }

@@ -21,7 +21,7 @@ interface Types {
   DefaultEdgesNullability: { list: false; items: false };
   DefaultNodeNullability: false;
   Scalars: { DateTime: { Input: string; Output: string } };
-  Connection: { totalCount: () => number };
+  Connection: { totalCount: () => Promise<number> };
 }
 
 type Builder = PothosSchemaTypes.SchemaBuilder<PothosSchemaTypes.ExtendDefaultTypes<Types>>;
@@ -229,7 +229,7 @@ export function buildSchema(views: readonly ViewModel[], options: SchemaOptions)
     const request = toPageRequest(view, args, options, extra);
     const page = await ctx.pages(view.id).load(request);
     const edges = page.rows.map((row) => ({ cursor: encodeCursor(request.sortField, row.sortValue, row.key), node: row.row }));
-    let total: number | undefined;
+    let total: Promise<number> | undefined;
     return {
       edges,
       pageInfo: {
@@ -238,7 +238,7 @@ export function buildSchema(views: readonly ViewModel[], options: SchemaOptions)
         startCursor: edges[0]?.cursor ?? null,
         endCursor: edges[edges.length - 1]?.cursor ?? null,
       },
-      totalCount: () => (total ??= ctx.reader.count(view.id, request.filter)),
+      totalCount: () => (total ??= ctx.reader.count(view.id, request.filter, ctx)),
     };
   };
 

@@ -9,7 +9,7 @@
  * applied: a crash in between re-reads them and may dead-letter them twice, never zero times.
  */
 import { EventEmitter } from 'node:events';
-import type { KafkaClient, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
+import type { GroupAssignor, KafkaClient, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import type { RowChange, ViewStore } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
@@ -22,6 +22,12 @@ export interface IngestorOptions {
   readonly deadLetterTopic: string;
   readonly topicPartitions: number;
   readonly logger: Logger;
+  /** Assignor for the partitioned views' group (membership carries this instance's URL). */
+  readonly assignor?: GroupAssignor;
+  /** Group id for replicated views: unique per instance, so it receives every partition. */
+  readonly replicaGroupId: string;
+  /** Called after every rebalance of the partitioned views' group. */
+  readonly onRebalance?: () => void;
 }
 
 export interface PartitionProgress {
@@ -74,7 +80,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const assigned = new Map<string, readonly number[]>();
   const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0 };
   const events = new EventEmitter<{ applied: [AppliedEvent] }>();
-  let consumer: RecordConsumer | undefined;
+  const consumers: RecordConsumer[] = [];
   let deadLetters: RecordProducer | undefined;
 
   const refreshEndOffsets = async (): Promise<void> => {
@@ -154,23 +160,33 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     },
 
     async start() {
-      consumer = kafka.consumer({
-        groupId: options.groupId,
-        topics: [...byTopic.keys()],
-        startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
-        onBatch,
-        onAssignment: (assignment) => {
-          assigned.clear();
-          for (const [topic, partitions] of assignment) assigned.set(topic, partitions);
-          logger.info('partitions assigned', { assignment: Object.fromEntries(assignment) });
-        },
-        onCrash: (error, willRestart) => logger.error('consumer crashed', { error, willRestart }),
-      });
-      await consumer.start();
+      const groups = [
+        { groupId: options.groupId, stores: [...stores.values()].filter((store) => !store.view.replicated), partitioned: true },
+        { groupId: options.replicaGroupId, stores: [...stores.values()].filter((store) => store.view.replicated), partitioned: false },
+      ];
+      for (const group of groups) {
+        if (group.stores.length === 0) continue;
+        const topics = group.stores.map((store) => store.view.topic);
+        const consumer = kafka.consumer({
+          groupId: group.groupId,
+          topics,
+          startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
+          onBatch,
+          ...(group.partitioned && options.assignor ? { assignor: options.assignor } : {}),
+          onAssignment: (assignment) => {
+            for (const topic of topics) assigned.set(topic, assignment.get(topic) ?? []);
+            logger.info('partitions assigned', { group: group.groupId, assignment: Object.fromEntries(assignment) });
+            if (group.partitioned) options.onRebalance?.();
+          },
+          onCrash: (error, willRestart) => logger.error('consumer crashed', { error, willRestart }),
+        });
+        consumers.push(consumer);
+        await consumer.start();
+      }
     },
 
     async stop() {
-      await consumer?.stop();
+      for (const consumer of consumers.splice(0)) await consumer.stop();
       await deadLetters?.stop();
     },
 

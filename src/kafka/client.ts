@@ -5,10 +5,10 @@
  * Offsets are strings of decimal digits throughout, as Kafka offsets exceed 2^53 in principle.
  */
 import kafkajs from 'kafkajs';
-import type { Consumer, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Assigner, Consumer, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import type { Logger } from '../log.ts';
 
-const { Kafka: KafkaClass, logLevel: KafkaLogLevel, Partitioners } = kafkajs;
+const { Kafka: KafkaClass, logLevel: KafkaLogLevel, Partitioners, AssignerProtocol } = kafkajs;
 
 // KafkaJS 2.2.4's request queue schedules `setTimeout` with a negative delay when no throttle is
 // pending; Node >= 23 warns about it on every connection (the timer behaves as 1 ms, as intended).
@@ -72,6 +72,32 @@ export interface PartitionOffsets {
   readonly high: string;
 }
 
+/** One member of a consumer group as the group coordinator describes it. */
+export interface GroupMemberInfo {
+  readonly memberId: string;
+  /** The member's assignor userData from its join (undefined if it sent none). */
+  readonly userData: Buffer | undefined;
+  readonly assignment: Readonly<Record<string, readonly number[]>>;
+}
+
+export interface GroupInfo {
+  readonly state: string;
+  readonly members: readonly GroupMemberInfo[];
+}
+
+/**
+ * A custom partition assignor: each member sends `userData` when it joins; the elected leader
+ * calls `assign` with every member's userData and the topics' partition counts.
+ */
+export interface GroupAssignor {
+  readonly protocol: string;
+  userData(): Buffer;
+  assign(
+    members: ReadonlyArray<{ memberId: string; userData: Buffer | undefined }>,
+    partitionCounts: Readonly<Record<string, number>>,
+  ): Record<string, Record<string, number[]>>;
+}
+
 export interface ConsumerOptions {
   readonly groupId: string;
   readonly topics: readonly string[];
@@ -85,6 +111,8 @@ export interface ConsumerOptions {
   readonly onAssignment?: (assignment: ReadonlyMap<string, readonly number[]>) => void;
   readonly onCrash?: (error: Error, willRestart: boolean) => void;
   readonly maxBytesPerPartition?: number;
+  /** Custom assignor; KafkaJS's round robin without it. */
+  readonly assignor?: GroupAssignor;
 }
 
 export interface RecordConsumer {
@@ -102,6 +130,8 @@ export interface KafkaClient {
   /** Creates the topics that do not exist yet; returns the partition count of every topic. */
   ensureTopics(specs: readonly TopicSpec[]): Promise<Map<string, number>>;
   offsets(topic: string): Promise<PartitionOffsets[]>;
+  /** The group's members, their assignor userData and their assignments. */
+  describeGroup(groupId: string): Promise<GroupInfo>;
   producer(): Promise<RecordProducer>;
   consumer(options: ConsumerOptions): RecordConsumer;
   stop(): Promise<void>;
@@ -121,6 +151,40 @@ async function retrying<T>(call: () => Promise<T>, attempts = 20): Promise<T> {
       await new Promise((resolve) => setTimeout(resolve, Math.min(100 * attempt, 1000)));
     }
   }
+}
+
+function kafkaAssignor(assignor: GroupAssignor): PartitionAssigner {
+  return ({ cluster }) => {
+    const assigner: Assigner = {
+      name: assignor.protocol,
+      version: 1,
+      async assign({ members, topics }) {
+        await cluster.refreshMetadataIfNecessary();
+        const counts: Record<string, number> = {};
+        for (const topic of topics) counts[topic] = cluster.findTopicPartitionMetadata(topic).length;
+        const decoded = members.map((member) => {
+          const metadata = AssignerProtocol.MemberMetadata.decode(member.memberMetadata);
+          return { memberId: member.memberId, userData: metadata?.userData?.length ? metadata.userData : undefined };
+        });
+        const assignment = assignor.assign(decoded, counts);
+        return members.map((member) => ({
+          memberId: member.memberId,
+          memberAssignment: AssignerProtocol.MemberAssignment.encode({
+            version: 1,
+            assignment: assignment[member.memberId] ?? {},
+            userData: Buffer.alloc(0),
+          }),
+        }));
+      },
+      protocol({ topics }) {
+        return {
+          name: assignor.protocol,
+          metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: assignor.userData() }),
+        };
+      },
+    };
+    return assigner;
+  };
 }
 
 function toRecord(topic: string, partition: number, message: KafkaMessage): KafkaRecord {
@@ -179,6 +243,25 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       return offsets.map((entry) => ({ partition: entry.partition, low: entry.low, high: entry.high }));
     },
 
+    async describeGroup(groupId) {
+      await connectAdmin();
+      const { groups } = await retrying(() => admin.describeGroups([groupId]));
+      const group = groups[0];
+      if (!group) return { state: 'Unknown', members: [] };
+      return {
+        state: group.state,
+        members: group.members.map((member) => {
+          const metadata = member.memberMetadata?.length ? AssignerProtocol.MemberMetadata.decode(member.memberMetadata) : null;
+          const assignment = member.memberAssignment?.length ? AssignerProtocol.MemberAssignment.decode(member.memberAssignment) : null;
+          return {
+            memberId: member.memberId,
+            userData: metadata?.userData?.length ? metadata.userData : undefined,
+            assignment: assignment?.assignment ?? {},
+          };
+        }),
+      };
+    },
+
     async producer() {
       const producer: Producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
@@ -222,6 +305,7 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
         sessionTimeout: 10_000,
         heartbeatInterval: 1_000,
         rebalanceTimeout: 30_000,
+        ...(consumerOptions.assignor ? { partitionAssigners: [kafkaAssignor(consumerOptions.assignor)] } : {}),
       });
       consumer.on(consumer.events.GROUP_JOIN, async (event) => {
         const assignment = new Map<string, number[]>(Object.entries(event.payload.memberAssignment));

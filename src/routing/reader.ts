@@ -1,17 +1,20 @@
 /**
- * The read side that GraphQL sees: lookups, pages, counts and relation fan-out over a view,
- * resolved to partitions and served from the local store. It sits between the GraphQL layer and
- * the store so that routing to peers (partitions owned elsewhere) can be added here without the
- * GraphQL layer knowing about partitions at all.
+ * The read side GraphQL sees: lookups, pages, counts and relation fan-out over a view, answered
+ * as if one instance held every partition. Each call splits the partitions it needs by owner
+ * (ownership.ts), reads local ones from the store and the rest from their owners with one peer
+ * call per owner, checks what peers return, and merges.
  *
- * A partition this instance is not assigned is never read silently: the call fails with
- * GW_PARTITION_UNAVAILABLE naming it.
+ * A peer that says "not owner" makes the reader refresh its partition map and retry once. A
+ * partition nobody serves fails the call with a code naming it: never a silently partial answer.
  */
-import { GatewayError } from '../errors.ts';
-import { countRows, existsBeyondCursor, readPages, type Filter, type PageRequest, type PageRow } from '../query/page.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
 import { compareValues } from '../query/compare.ts';
-import type { Row, ViewStore } from '../store/view-store.ts';
+import type { Filter, PageRequest, PageRow } from '../query/page.ts';
+import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
+import { compareEntries, type LocalReads, type PartialPage, type RelatedRow } from './local-reads.ts';
+import type { Ownership } from './ownership.ts';
+import type { PeerCall, PeerClient } from './peer-client.ts';
 import { partitionForKey } from './partitioner.ts';
 
 export interface Page {
@@ -20,159 +23,201 @@ export interface Page {
   readonly hasPreviousPage: boolean;
 }
 
+/** Collects the offsets each partition was read at, for the response's `extensions`. */
+export interface ReadContext {
+  observe(topic: string, offsets: Readonly<Record<string, string>>): void;
+}
+
 export interface ViewReader {
   readonly views: readonly ViewModel[];
   view(id: string): ViewModel;
-  /** Rows by key, in the order asked; undefined where there is none. One store round trip. */
-  lookup(viewId: string, keys: readonly string[]): Array<Row | undefined>;
-  /** Pages of one view; a batch shares range readers and one row fetch. */
-  pages(viewId: string, requests: readonly PageRequest[]): Page[];
-  count(viewId: string, filter: Filter): number;
-  /**
-   * Rows whose `field` equals each of `values`, each list in the view's first sort order, at
-   * most `limit` per value. One range reader per partition plus one row fetch for the batch.
-   */
-  related(viewId: string, field: string, values: readonly string[], limit: number): Map<string, Row[]>;
-  /** Applied (next) offsets per topic and partition, for `extensions`. */
-  freshness(viewIds: Iterable<string>): Record<string, Record<string, string>>;
+  /** Rows by key, in the order asked; undefined where there is none. */
+  lookup(viewId: string, keys: readonly string[], context: ReadContext): Promise<Array<Row | undefined>>;
+  /** Pages of one view; a batch costs one read per owner. */
+  pages(viewId: string, requests: readonly PageRequest[], context: ReadContext): Promise<Page[]>;
+  count(viewId: string, filter: Filter, context: ReadContext): Promise<number>;
+  /** Per value, rows whose `field` equals it, in the view's first sort order, at most `limit`. */
+  related(viewId: string, field: string, values: readonly string[], limit: number, context: ReadContext): Promise<Map<string, Row[]>>;
 }
 
-export interface LocalReaderOptions {
-  readonly stores: ReadonlyMap<string, ViewStore>;
+export interface RoutedReaderOptions {
+  readonly views: readonly ViewModel[];
+  readonly local: LocalReads;
   /** Partition count per view id. */
   readonly partitionCounts: ReadonlyMap<string, number>;
-  /** Partitions this instance serves, per topic. */
-  readonly servedPartitions: (topic: string) => readonly number[];
+  readonly ownership: Ownership;
+  readonly peers: PeerClient;
 }
 
-export function createLocalReader(options: LocalReaderOptions): ViewReader {
-  const { stores } = options;
-  const storeOf = (viewId: string): ViewStore => {
-    const store = stores.get(viewId);
-    if (!store) throw new GatewayError('GW_INTERNAL_ERROR', `unknown view ${viewId}`);
-    return store;
-  };
-  const partitionCount = (viewId: string): number => options.partitionCounts.get(viewId) ?? 1;
+function badResponse(url: string, message: string): GatewayError {
+  return new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url}: ${message}`, { details: { peer: url } });
+}
 
-  /** Every partition of the view, checked to be served here. */
-  const allPartitions = (store: ViewStore): number[] => {
-    const served = new Set(options.servedPartitions(store.view.topic));
-    const all = Array.from({ length: partitionCount(store.view.id) }, (_, partition) => partition);
-    const missing = all.filter((partition) => !served.has(partition));
-    if (missing.length > 0) {
-      throw new GatewayError(
-        'GW_PARTITION_UNAVAILABLE',
-        `${store.view.topic} partition(s) ${missing.join(', ')} are not served by this instance yet`,
-        { details: { topic: store.view.topic, partitions: missing } },
-      );
+export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
+  const { local, ownership, peers } = options;
+  const byId = new Map(options.views.map((view) => [view.id, view]));
+  const viewOf = (id: string): ViewModel => {
+    const view = byId.get(id);
+    if (!view) throw new GatewayError('GW_INTERNAL_ERROR', `unknown view ${id}`);
+    return view;
+  };
+  const countOf = (view: ViewModel) => options.partitionCounts.get(view.id) ?? 1;
+  const allPartitions = (view: ViewModel) => Array.from({ length: countOf(view) }, (_, partition) => partition);
+
+  /**
+   * Runs `readLocal` on local partitions and `call` per peer, in parallel. A peer's
+   * GW_PEER_NOT_OWNER refreshes the map and re-routes its partitions once.
+   */
+  async function scatter<T>(
+    view: ViewModel,
+    partitions: readonly number[],
+    context: ReadContext,
+    readLocal: (partitions: number[]) => T,
+    call: (partitions: number[]) => Omit<PeerCall, 'view' | 'partitions'>,
+    check: (result: unknown, url: string, partitions: number[]) => T,
+  ): Promise<T[]> {
+    const run = async (targets: readonly number[], retry: boolean): Promise<T[]> => {
+      const route = ownership.route(view, targets);
+      const results: Array<Promise<T[]>> = [];
+      if (route.local.length > 0) {
+        context.observe(view.topic, local.offsets(view.id, route.local));
+        results.push(Promise.resolve([readLocal(route.local)]));
+      }
+      for (const [url, remote] of route.remote) {
+        results.push(
+          peers.call(url, { view: view.id, partitions: remote, ...call(remote) }).then(
+            (answer) => {
+              context.observe(view.topic, answer.offsets);
+              return [check(answer.result, url, remote)];
+            },
+            async (error: unknown) => {
+              if (!retry || !isGatewayError(error) || error.code !== 'GW_PEER_NOT_OWNER') throw error;
+              await ownership.refresh();
+              return run(remote, false);
+            },
+          ),
+        );
+      }
+      return (await Promise.all(results)).flat();
+    };
+    return run(partitions, true);
+  }
+
+  const checkRows = (view: ViewModel, url: string, partitions: readonly number[], rows: ReadonlyArray<{ key: unknown; row: unknown }>) => {
+    const allowed = new Set(partitions);
+    for (const entry of rows) {
+      if (typeof entry.key !== 'string' || !entry.row || typeof entry.row !== 'object') throw badResponse(url, 'malformed row');
+      if ((entry.row as Row)[view.keyField] !== entry.key) throw badResponse(url, `row ${entry.key} has another key`);
+      if (!allowed.has(partitionForKey(entry.key, countOf(view)))) throw badResponse(url, `row ${entry.key} is not in the partitions asked`);
     }
-    return all;
   };
 
   return {
-    views: [...stores.values()].map((store) => store.view),
+    views: options.views,
+    view: viewOf,
 
-    view(id) {
-      return storeOf(id).view;
+    async lookup(viewId, keys, context) {
+      const view = viewOf(viewId);
+      const refs = keys.map((key) => ({ key, partition: partitionForKey(key, countOf(view)) }));
+      const found = new Map<string, Row | undefined>();
+      const partitions = [...new Set(refs.map((ref) => ref.partition))];
+      await scatter(
+        view,
+        partitions,
+        context,
+        (mine) => {
+          const wanted = refs.filter((ref) => mine.includes(ref.partition));
+          local.lookup(viewId, wanted).forEach((row, i) => found.set(wanted[i]!.key, row));
+        },
+        (theirs) => ({ op: 'lookup', args: { keys: refs.filter((ref) => theirs.includes(ref.partition)) } }),
+        (result, url, theirs) => {
+          const wanted = refs.filter((ref) => theirs.includes(ref.partition));
+          if (!Array.isArray(result) || result.length !== wanted.length) throw badResponse(url, 'lookup answer has the wrong length');
+          result.forEach((row: unknown, i) => {
+            if (row === null) return found.set(wanted[i]!.key, undefined);
+            checkRows(view, url, theirs, [{ key: wanted[i]!.key, row }]);
+            return found.set(wanted[i]!.key, row as Row);
+          });
+        },
+      );
+      return keys.map((key) => found.get(key));
     },
 
-    lookup(viewId, keys) {
-      const store = storeOf(viewId);
-      const count = partitionCount(viewId);
-      const served = new Set(options.servedPartitions(store.view.topic));
-      const refs = keys.map((key) => ({ key, partition: partitionForKey(key, count) }));
-      const unserved = [...new Set(refs.filter((ref) => !served.has(ref.partition)).map((ref) => ref.partition))];
-      if (unserved.length > 0) {
-        throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${store.view.topic} partition(s) ${unserved.join(', ')} are not served by this instance yet`, {
-          details: { topic: store.view.topic, partitions: unserved },
-        });
-      }
-      return store.getRows(refs);
-    },
-
-    pages(viewId, requests) {
-      const store = storeOf(viewId);
-      const partitions = allPartitions(store);
-      const session = store.session();
-      try {
-        const results = readPages(store, session, partitions, requests);
-        return results.map((result, i) => {
-          const request = requests[i]!;
-          const otherSide = existsBeyondCursor(store, session, partitions, request);
-          return {
-            rows: result.rows,
-            hasNextPage: request.backward ? otherSide : result.more,
-            hasPreviousPage: request.backward ? result.more : otherSide,
-          };
-        });
-      } finally {
-        session.close();
-      }
-    },
-
-    count(viewId, filter) {
-      const store = storeOf(viewId);
-      const partitions = allPartitions(store);
-      const session = store.session();
-      try {
-        return countRows(store, session, partitions, filter);
-      } finally {
-        session.close();
-      }
-    },
-
-    related(viewId, field, values, limit) {
-      const store = storeOf(viewId);
-      const partitions = allPartitions(store);
-      const view = store.view;
-      const sortField = view.sortFields[0]!;
-      const index = view.indexes.find((candidate) => candidate.filter === field && candidate.sort === sortField);
-      if (!index) throw new GatewayError('GW_INTERNAL_ERROR', `${view.id} has no index on ${field}`);
-      const session = store.session();
-      const wanted = [...new Set(values)];
-      const found = new Map<string, Array<{ partition: number; key: string; sortValue: string | number }>>();
-      try {
-        for (const value of wanted) {
-          const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
-          for (const partition of partitions) {
-            const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
-            try {
-              for (const entry of scan.next(limit)) entries.push({ partition, ...entry });
-            } finally {
-              scan.close();
+    async pages(viewId, requests, context) {
+      const view = viewOf(viewId);
+      const partials = await scatter<PartialPage[]>(
+        view,
+        allPartitions(view),
+        context,
+        (mine) => local.pages(viewId, mine, requests),
+        () => ({ op: 'pages', args: { requests } }),
+        (result, url, theirs) => {
+          if (!Array.isArray(result) || result.length !== requests.length) throw badResponse(url, 'pages answer has the wrong length');
+          return result.map((partial: PartialPage, i) => {
+            const request = requests[i]!;
+            if (!partial || !Array.isArray(partial.rows) || partial.rows.length > request.limit) throw badResponse(url, 'malformed page');
+            checkRows(view, url, theirs, partial.rows);
+            for (let j = 1; j < partial.rows.length; j++) {
+              const order = compareEntries(partial.rows[j - 1]!, partial.rows[j]!);
+              if (request.descending ? order < 0 : order > 0) throw badResponse(url, 'page rows are out of order');
             }
-          }
-          entries.sort((a, b) => compareValues(a.sortValue, b.sortValue) || compareValues(a.key, b.key));
-          found.set(value, entries.slice(0, limit));
-        }
-      } finally {
-        session.close();
-      }
-      const refs = [...found.values()].flat();
-      const rows = store.getRows(refs);
-      const byKey = new Map<string, Row>();
-      refs.forEach((ref, i) => {
-        const row = rows[i];
-        if (row) byKey.set(ref.key, row);
+            return { rows: partial.rows, more: partial.more === true, beyond: partial.beyond === true };
+          });
+        },
+      );
+      return requests.map((request, i) => {
+        const parts = partials.map((partial) => partial[i]!);
+        const merged = parts.flatMap((part) => part.rows).sort(compareEntries);
+        if (request.descending) merged.reverse();
+        const rows = request.backward ? merged.slice(Math.max(0, merged.length - request.limit)) : merged.slice(0, request.limit);
+        const more = merged.length > request.limit || parts.some((part) => part.more);
+        const beyond = parts.some((part) => part.beyond);
+        return { rows, hasNextPage: request.backward ? beyond : more, hasPreviousPage: request.backward ? more : beyond };
       });
-      const out = new Map<string, Row[]>();
-      for (const [value, entries] of found) {
-        out.set(value, entries.flatMap((entry) => (byKey.has(entry.key) ? [byKey.get(entry.key)!] : [])));
-      }
-      return out;
     },
 
-    freshness(viewIds) {
-      const out: Record<string, Record<string, string>> = {};
-      for (const viewId of viewIds) {
-        const store = storeOf(viewId);
-        const offsets: Record<string, string> = {};
-        for (const partition of options.servedPartitions(store.view.topic)) {
-          offsets[String(partition)] = store.nextOffset(partition) ?? '0';
-        }
-        out[store.view.topic] = offsets;
+    async count(viewId, filter, context) {
+      const view = viewOf(viewId);
+      const counts = await scatter(
+        view,
+        allPartitions(view),
+        context,
+        (mine) => local.count(viewId, mine, filter),
+        () => ({ op: 'count', args: { filter } }),
+        (result, url) => {
+          if (!Number.isSafeInteger(result) || (result as number) < 0) throw badResponse(url, 'count is not a non-negative integer');
+          return result as number;
+        },
+      );
+      return counts.reduce((sum, count) => sum + count, 0);
+    },
+
+    async related(viewId, field, values, limit, context) {
+      const view = viewOf(viewId);
+      const parts = await scatter<Record<string, RelatedRow[]>>(
+        view,
+        allPartitions(view),
+        context,
+        (mine) => local.related(viewId, mine, field, values, limit),
+        () => ({ op: 'related', args: { field, values, limit } }),
+        (result, url, theirs) => {
+          if (!result || typeof result !== 'object') throw badResponse(url, 'malformed related answer');
+          const answer = result as Record<string, RelatedRow[]>;
+          for (const rows of Object.values(answer)) {
+            if (!Array.isArray(rows) || rows.length > limit) throw badResponse(url, 'malformed related rows');
+            checkRows(view, url, theirs, rows);
+            if (rows.some((row) => row.row[field] === undefined)) throw badResponse(url, `related rows lack ${field}`);
+          }
+          return answer;
+        },
+      );
+      const out = new Map<string, Row[]>();
+      for (const value of values) {
+        const merged = parts.flatMap((part) => part[value] ?? []).sort(compareEntries);
+        out.set(value, merged.slice(0, limit).map((entry) => entry.row));
       }
       return out;
     },
   };
 }
+

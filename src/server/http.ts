@@ -3,7 +3,7 @@
  * /readyz and /metrics. Yoga plugins, in request order: validation limits, freshness report in
  * `extensions`, and error mapping (registry codes pass through, anything else is masked).
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
@@ -28,6 +28,8 @@ export interface HttpServerOptions {
   readonly metrics: () => string;
   readonly logger: Logger;
   readonly exampleQuery?: string;
+  /** Handles the internal peer protocol path (see src/routing/PROTOCOL.md). */
+  readonly peer?: { path: string; handle: (request: IncomingMessage, response: ServerResponse) => Promise<void> };
 }
 
 export interface HttpServer {
@@ -61,11 +63,7 @@ function freshnessPlugin(): Plugin<GraphQLContext> {
         onExecuteDone({ args, result, setResult }) {
           if (!result || Symbol.asyncIterator in result) return;
           const context = args.contextValue as GraphQLContext;
-          const topics = new Set(
-            [...context.viewsRead].map((viewId) => context.reader.view(viewId).topic),
-          );
-          const freshness = Object.fromEntries(Object.entries(context.freshness).filter(([topic]) => topics.has(topic)));
-          setResult({ ...result, extensions: { ...result.extensions, freshness } });
+          setResult({ ...result, extensions: { ...result.extensions, freshness: context.freshness } });
         },
       };
     },
@@ -128,6 +126,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       response
         .writeHead(readiness.ready ? 200 : 503, { 'content-type': 'application/json' })
         .end(JSON.stringify({ status: readiness.ready ? 'ready' : 'not ready', ...readiness.detail }));
+      return;
+    }
+    if (options.peer && path === options.peer.path && request.method === 'POST') {
+      options.peer.handle(request, response).catch((error: unknown) => {
+        logger.error('peer handler failed', { error });
+        if (!response.headersSent) response.writeHead(500).end();
+      });
       return;
     }
     if (path === '/metrics') {

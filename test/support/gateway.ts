@@ -110,17 +110,25 @@ export async function createTestKafka(): Promise<TestKafka> {
   };
 }
 
-/** Waits until the gateway has applied everything currently in the view's topic. */
-export async function waitCaughtUp(test: TestGateway, kafka: TestKafka, viewIds: readonly string[]): Promise<void> {
+/**
+ * Waits until everything currently in each view's topic is applied by the instance(s) assigned
+ * its partitions (pass every instance of a multi-instance group).
+ */
+export async function waitCaughtUp(tests: TestGateway | readonly TestGateway[], kafka: TestKafka, viewIds: readonly string[]): Promise<void> {
+  const instances = Array.isArray(tests) ? tests : [tests as TestGateway];
   for (const viewId of viewIds) {
-    const topic = test.gateway.reader.view(viewId).topic;
-    const ends = await kafka.endOffsets(topic);
+    const view = instances[0]!.gateway.reader.view(viewId);
+    const ends = await kafka.endOffsets(view.topic);
     await waitFor(
-      () => {
-        const freshness = test.gateway.reader.freshness([viewId])[topic] ?? {};
-        return [...ends].every(([partition, end]) => BigInt(freshness[String(partition)] ?? '0') >= BigInt(end));
-      },
-      { what: `${topic} caught up`, timeoutMs: 60_000 },
+      () =>
+        [...ends].every(([partition, end]) =>
+          instances.some(
+            (test) =>
+              (view.replicated || test.gateway.ingestor.assigned(view.topic).includes(partition)) &&
+              BigInt(test.gateway.stores.get(viewId)!.nextOffset(partition) ?? '0') >= BigInt(end),
+          ),
+        ),
+      { what: `${view.topic} caught up`, timeoutMs: 60_000 },
     );
   }
 }

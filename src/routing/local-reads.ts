@@ -1,0 +1,129 @@
+/**
+ * Reads of this instance's own store over an explicit set of partitions, returning partial
+ * results that the routed reader merges with peers' (same shapes travel in the peer protocol).
+ * Everything here is synchronous: one call reads one consistent state of the partitions.
+ */
+import { GatewayError } from '../errors.ts';
+import { compareValues } from '../query/compare.ts';
+import { countRows, existsBeyondCursor, readPages, type Filter, type PageRequest, type PageRow } from '../query/page.ts';
+import type { Row, RowRef, ViewStore } from '../store/view-store.ts';
+
+/** One request's rows from some partitions: at most `limit`, in sort order. */
+export interface PartialPage {
+  readonly rows: PageRow[];
+  /** More matching rows follow in the reading direction in these partitions. */
+  readonly more: boolean;
+  /** Matching rows exist on the other side of the request's cursor in these partitions. */
+  readonly beyond: boolean;
+}
+
+export interface RelatedRow {
+  readonly key: string;
+  readonly sortValue: string | number;
+  readonly row: Row;
+}
+
+export interface LocalReads {
+  store(viewId: string): ViewStore;
+  lookup(viewId: string, refs: readonly RowRef[]): Array<Row | undefined>;
+  pages(viewId: string, partitions: readonly number[], requests: readonly PageRequest[]): PartialPage[];
+  count(viewId: string, partitions: readonly number[], filter: Filter): number;
+  /** Per value, up to `limit` rows whose `field` equals it, in the view's first sort order. */
+  related(viewId: string, partitions: readonly number[], field: string, values: readonly string[], limit: number): Record<string, RelatedRow[]>;
+  /** Next offset to apply per partition ('0' before the first record). */
+  offsets(viewId: string, partitions: Iterable<number>): Record<string, string>;
+}
+
+export function compareEntries(a: { sortValue: string | number; key: string }, b: { sortValue: string | number; key: string }): number {
+  return compareValues(a.sortValue, b.sortValue) || compareValues(a.key, b.key);
+}
+
+export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalReads {
+  const storeOf = (viewId: string): ViewStore => {
+    const store = stores.get(viewId);
+    if (!store) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `unknown view ${viewId}`);
+    return store;
+  };
+
+  return {
+    store: storeOf,
+
+    lookup(viewId, refs) {
+      return storeOf(viewId).getRows(refs);
+    },
+
+    pages(viewId, partitions, requests) {
+      const store = storeOf(viewId);
+      const session = store.session();
+      try {
+        const results = readPages(store, session, partitions, requests);
+        return results.map((result, i) => ({
+          rows: result.rows,
+          more: result.more,
+          beyond: existsBeyondCursor(store, session, partitions, requests[i]!),
+        }));
+      } finally {
+        session.close();
+      }
+    },
+
+    count(viewId, partitions, filter) {
+      const store = storeOf(viewId);
+      const session = store.session();
+      try {
+        return countRows(store, session, partitions, filter);
+      } finally {
+        session.close();
+      }
+    },
+
+    related(viewId, partitions, field, values, limit) {
+      const store = storeOf(viewId);
+      const view = store.view;
+      const sortField = view.sortFields[0]!;
+      const index = view.indexes.find((candidate) => candidate.filter === field && candidate.sort === sortField);
+      if (!index) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `${view.id} has no index on ${field}`);
+      const session = store.session();
+      const found = new Map<string, Array<{ partition: number; key: string; sortValue: string | number }>>();
+      try {
+        for (const value of new Set(values)) {
+          const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
+          for (const partition of partitions) {
+            const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
+            try {
+              for (const entry of scan.next(limit)) entries.push({ partition, ...entry });
+            } finally {
+              scan.close();
+            }
+          }
+          entries.sort(compareEntries);
+          found.set(value, entries.slice(0, limit));
+        }
+      } finally {
+        session.close();
+      }
+      const refs = [...found.values()].flat();
+      const rows = store.getRows(refs);
+      const byKey = new Map<string, Row>();
+      refs.forEach((ref, i) => {
+        const row = rows[i];
+        if (row) byKey.set(`${ref.partition}/${ref.key}`, row);
+      });
+      const out: Record<string, RelatedRow[]> = {};
+      for (const [value, entries] of found) {
+        out[value] = entries.flatMap((entry) => {
+          const row = byKey.get(`${entry.partition}/${entry.key}`);
+          return row ? [{ key: entry.key, sortValue: entry.sortValue, row }] : [];
+        });
+      }
+      return out;
+    },
+
+    offsets(viewId, partitions) {
+      const store = storeOf(viewId);
+      const out: Record<string, string> = {};
+      for (const partition of partitions) out[String(partition)] = store.nextOffset(partition) ?? '0';
+      return out;
+    },
+  };
+}

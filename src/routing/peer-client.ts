@@ -1,0 +1,71 @@
+/**
+ * Calls other instances over the peer protocol (PROTOCOL.md): signs each request, bounds it by
+ * a timeout, and turns every failure into a registry error carrying the peer and partitions.
+ */
+import { GatewayError, ERRORS, type ErrorCode } from '../errors.ts';
+import { PEER_PATH, PEER_VERSION, SIGNATURE_HEADER, TIME_HEADER, sign, type PeerOp } from './peer-protocol.ts';
+
+export interface PeerCall {
+  readonly op: PeerOp;
+  readonly view: string;
+  readonly partitions: readonly number[];
+  readonly args: Record<string, unknown>;
+}
+
+export interface PeerAnswer {
+  readonly result: unknown;
+  readonly offsets: Record<string, string>;
+}
+
+export interface PeerClient {
+  call(url: string, call: PeerCall): Promise<PeerAnswer>;
+  /** Calls made so far, per peer URL (for tests and metrics). */
+  readonly calls: Map<string, number>;
+}
+
+export interface PeerClientOptions {
+  readonly secret: string;
+  readonly timeoutMs: number;
+}
+
+export function createPeerClient(options: PeerClientOptions): PeerClient {
+  const calls = new Map<string, number>();
+  return {
+    calls,
+    async call(url, call) {
+      calls.set(url, (calls.get(url) ?? 0) + 1);
+      const body = JSON.stringify({ v: PEER_VERSION, ...call });
+      const time = String(Date.now());
+      const details = { peer: url, partitions: call.partitions, op: call.op };
+      let response: Response;
+      try {
+        response = await fetch(`${url}${PEER_PATH}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign(options.secret, time, body) },
+          body,
+          signal: AbortSignal.timeout(options.timeoutMs),
+        });
+      } catch (error) {
+        const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
+        throw timedOut
+          ? new GatewayError('GW_PEER_TIMEOUT', `peer ${url} did not answer within ${options.timeoutMs} ms`, { cause: error, details })
+          : new GatewayError('GW_PEER_UNREACHABLE', `peer ${url} could not be reached`, { cause: error, details });
+      }
+      let payload: unknown;
+      try {
+        payload = await response.json();
+      } catch (error) {
+        throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} answered ${response.status} without a JSON body`, { cause: error, details });
+      }
+      const answer = payload as { ok?: unknown; result?: unknown; offsets?: unknown; code?: unknown; message?: unknown; partitions?: unknown };
+      if (response.ok && answer.ok === true && answer.offsets && typeof answer.offsets === 'object') {
+        return { result: answer.result, offsets: answer.offsets as Record<string, string> };
+      }
+      const code = typeof answer.code === 'string' && answer.code in ERRORS ? (answer.code as ErrorCode) : 'GW_PEER_BAD_RESPONSE';
+      const message = typeof answer.message === 'string' ? answer.message : `status ${response.status}`;
+      throw new GatewayError(code, `peer ${url}: ${message}`, {
+        details: { ...details, ...(Array.isArray(answer.partitions) ? { partitions: answer.partitions } : {}) },
+      });
+    },
+  };
+}

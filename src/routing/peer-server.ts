@@ -1,0 +1,107 @@
+/**
+ * Serves the peer protocol (PROTOCOL.md) on the instance's HTTP port: authenticates, checks that
+ * this instance serves every requested partition (by its own assignment, whatever the caller
+ * believes), runs the read on the local store, and answers with the partitions' offsets.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, isGatewayError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Filter, PageRequest } from '../query/page.ts';
+import type { ViewModel } from '../views/model.ts';
+import type { LocalReads } from './local-reads.ts';
+import { MAX_PEER_BODY_BYTES, SIGNATURE_HEADER, TIME_HEADER, parsePeerRequest, verify, type PeerRequest } from './peer-protocol.ts';
+
+export interface PeerServerOptions {
+  readonly secret: string;
+  readonly local: LocalReads;
+  readonly views: ReadonlyMap<string, ViewModel>;
+  /** Whether this instance serves a partition of a view right now. */
+  readonly serves: (view: ViewModel, partition: number) => boolean;
+  readonly logger: Logger;
+}
+
+function reply(response: ServerResponse, status: number, body: unknown): void {
+  response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+}
+
+function fail(response: ServerResponse, error: GatewayError, partitions?: readonly number[]): void {
+  reply(response, error.status, { ok: false, code: error.code, message: error.message, ...(partitions ? { partitions } : {}) });
+}
+
+async function readBody(request: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_PEER_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function execute(local: LocalReads, request: PeerRequest): unknown {
+  const args = request.args;
+  switch (request.op) {
+    case 'lookup': {
+      const keys = args.keys as Array<{ partition: number; key: string }>;
+      if (!Array.isArray(keys)) throw new GatewayError('GW_PEER_BAD_REQUEST', 'lookup needs args.keys');
+      if (keys.some((ref) => !request.partitions.includes(ref.partition))) {
+        throw new GatewayError('GW_PEER_BAD_REQUEST', 'lookup keys must be in the requested partitions');
+      }
+      return local.lookup(request.view, keys).map((row) => row ?? null);
+    }
+    case 'pages': {
+      const requests = args.requests as PageRequest[];
+      if (!Array.isArray(requests)) throw new GatewayError('GW_PEER_BAD_REQUEST', 'pages needs args.requests');
+      return local.pages(request.view, request.partitions, requests);
+    }
+    case 'count':
+      return local.count(request.view, request.partitions, args.filter as Filter);
+    case 'related': {
+      const values = args.values as string[];
+      if (!Array.isArray(values) || typeof args.field !== 'string' || typeof args.limit !== 'number') {
+        throw new GatewayError('GW_PEER_BAD_REQUEST', 'related needs args.field, args.values and args.limit');
+      }
+      return local.related(request.view, request.partitions, args.field, values, args.limit);
+    }
+  }
+}
+
+/** Handles one POST to the peer path; always answers. */
+export async function handlePeerRequest(options: PeerServerOptions, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const body = await readBody(request);
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value[0] : value;
+  };
+  if (body === undefined || !verify(options.secret, header(TIME_HEADER), header(SIGNATURE_HEADER), body)) {
+    fail(response, new GatewayError('GW_PEER_UNAUTHORIZED', 'peer request is not signed with this deployment\'s secret, or its clock is off'));
+    return;
+  }
+  const parsed = parsePeerRequest(body);
+  if (typeof parsed === 'string') {
+    fail(response, new GatewayError('GW_PEER_BAD_REQUEST', parsed));
+    return;
+  }
+  const view = options.views.get(parsed.view);
+  if (!view) {
+    fail(response, new GatewayError('GW_PEER_BAD_REQUEST', `unknown view ${parsed.view}`));
+    return;
+  }
+  const notServed = parsed.partitions.filter((partition) => !options.serves(view, partition));
+  if (notServed.length > 0) {
+    fail(response, new GatewayError('GW_PEER_NOT_OWNER', `${view.topic} partition(s) ${notServed.join(', ')} are not served here`), notServed);
+    return;
+  }
+  try {
+    const result = execute(options.local, parsed);
+    reply(response, 200, { ok: true, result, offsets: options.local.offsets(parsed.view, parsed.partitions) });
+  } catch (error) {
+    if (isGatewayError(error)) {
+      fail(response, error);
+      return;
+    }
+    options.logger.error('peer request failed', { error, op: parsed.op, view: parsed.view });
+    fail(response, new GatewayError('GW_INTERNAL_ERROR', 'peer request failed'));
+  }
+}
