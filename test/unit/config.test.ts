@@ -35,7 +35,21 @@ describe('loadConfig defaults', () => {
       readyMaxLag: 1000,
       maxQueryDepth: 12,
       logLevel: 'info',
+      peerSecret: undefined,
+      peerTimeoutMs: 2000,
     });
+  });
+
+  it('leaves the advertised URL to the listening address when PORT is 0', () => {
+    expect(loadConfig({ ...BASE, PORT: '0' }).advertisedUrl).toBeUndefined();
+    expect(loadConfig({ ...BASE, PORT: '0', ADVERTISED_URL: 'http://gw-1:4000' }).advertisedUrl).toBe('http://gw-1:4000');
+  });
+
+  it('requires a PEER_SECRET of at least 16 characters without echoing it', () => {
+    const error = configError({ ...BASE, PEER_SECRET: 'short' });
+    expect(error.details).toEqual({ variable: 'PEER_SECRET' });
+    expect(error.message).not.toContain('short');
+    expect(loadConfig({ ...BASE, PEER_SECRET: 'x'.repeat(16), PEER_TIMEOUT_MS: '500' })).toMatchObject({ peerSecret: 'x'.repeat(16), peerTimeoutMs: 500 });
   });
 
   it('reads explicit values', () => {
