@@ -1,0 +1,128 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PEER_PATH, SIGNATURE_HEADER, TIME_HEADER, sign } from '../../src/routing/peer-protocol.ts';
+import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { customer, keyed, order, payment } from '../support/data.ts';
+import { waitFor } from '../support/wait.ts';
+
+const SECRET = 'test-peer-secret-0123456789';
+
+const QUERIES: Array<{ name: string; query: string; variables?: Record<string, unknown> }> = [
+  { name: 'lookups', query: '{ a: order(orderId: "ord-000007") { orderId state customer { name } payments { paymentId } } b: order(orderId: "ord-000420") { orderId } c: order(orderId: "nope") { orderId } d: customer(customerId: "cus-00013") { name orders(first: 3) { totalCount edges { node { orderId } } } } }' },
+  { name: 'grid createdAt desc', query: '{ orders(first: 40, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { orderId customer { name } payments { paymentId status order { orderId } } } } } }' },
+  { name: 'grid filtered updatedAt', query: '{ orders(first: 25, orderBy: {field: UPDATED_AT}, filter: {state: {in: [SHIPPED, CREATED]}, currency: {eq: "EUR"}}) { totalCount pageInfo { hasNextPage endCursor } edges { node { orderId state currency } } } }' },
+  { name: 'grid by key backwards', query: '{ orders(last: 30, orderBy: {field: ORDER_ID}) { totalCount pageInfo { hasPreviousPage startCursor } edges { node { orderId } } } }' },
+  { name: 'grid by customer', query: '{ orders(first: 10, filter: {customerId: {eq: "cus-00007"}}) { totalCount edges { node { orderId } } } }' },
+  { name: 'payments', query: '{ payments(first: 30, orderBy: {field: CREATED_AT, direction: DESC}, filter: {status: {eq: CAPTURED}}) { totalCount edges { node { paymentId order { orderId customer { tier } } } } } }' },
+  { name: 'customers', query: '{ customers(first: 20, orderBy: {field: NAME}) { totalCount edges { node { customerId name orders(first: 2, orderBy: {field: CREATED_AT, direction: DESC}) { edges { node { orderId } } } } } } }' },
+];
+
+describe('three instances answer exactly like one', () => {
+  const orders = Array.from({ length: 600 }, (_, i) => order(i + 1));
+  let kafka: TestKafka;
+  let single: TestGateway;
+  const group: TestGateway[] = [];
+  let prefix: string;
+
+  beforeAll(async () => {
+    prefix = `${uniqueName('multi')}.`;
+    kafka = await createTestKafka();
+    single = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '6', GROUP_ID: `${prefix}single` } });
+    await kafka.produce(`${prefix}customers`, Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
+    await kafka.produce(`${prefix}orders`, orders.map((row) => keyed('orderId', row)));
+    await kafka.produce(`${prefix}payments`, orders.filter((_, i) => i % 5 !== 0).map((_, i) => keyed('paymentId', payment(i + 1, 1))));
+    const env = { TOPIC_PARTITIONS: '6', GROUP_ID: `${prefix}cluster`, PEER_SECRET: SECRET };
+    for (let i = 0; i < 3; i++) group.push(await startTestGateway({ topicPrefix: prefix, env }));
+    // Every member holds a share of every topic, and every member knows the whole map.
+    await waitFor(
+      () =>
+        group.every((test) => test.gateway.ingestor.assigned(`${prefix}orders`).length === 2) &&
+        group.every((test) => Object.keys(test.gateway.ownership.snapshot()[`${prefix}orders`] ?? {}).length === 6),
+      { what: 'stable three-member assignment', timeoutMs: 60_000 },
+    );
+    await waitCaughtUp(single, kafka, ['customers', 'orders', 'payments']);
+    await waitCaughtUp(group, kafka, ['customers', 'orders', 'payments']);
+  });
+
+  afterAll(async () => {
+    for (const test of group) await test.stop();
+    await single?.stop();
+    await kafka?.stop();
+  });
+
+  for (const { name, query, variables } of QUERIES) {
+    it(`${name}: every instance equals the single instance`, async () => {
+      const expected = await single.query(query, variables);
+      for (const test of group) expect(await test.query(query, variables)).toEqual(expected);
+    });
+  }
+
+  it('pages through every order forwards from any instance, merging partitions exactly', async () => {
+    const all: string[] = [];
+    let after: string | null = null;
+    for (let page = 0; page < 50; page++) {
+      const via = group[page % 3]!; // each page from another instance: cursors are portable
+      const data: { orders: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { orderId: string } }> } } = await via.query(
+        'query($after: String) { orders(first: 70, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) { pageInfo { hasNextPage endCursor } edges { node { orderId } } } }',
+        { after },
+      );
+      all.push(...data.orders.edges.map((edge) => edge.node.orderId));
+      if (!data.orders.pageInfo.hasNextPage) break;
+      after = data.orders.pageInfo.endCursor;
+    }
+    const expected = [...orders].sort((a, b) => (a.updatedAt === b.updatedAt ? (a.orderId < b.orderId ? 1 : -1) : a.updatedAt < b.updatedAt ? 1 : -1)).map((row) => row.orderId);
+    expect(all).toEqual(expected);
+  });
+
+  it('makes one peer call per peer per batch, whatever the page size', async () => {
+    const grid = (first: number) => `{ orders(first: ${first}, orderBy: {field: CREATED_AT}) { edges { node { orderId customer { name } payments { paymentId } } } } }`;
+    const callsFor = async (first: number) => {
+      const peers = group[0]!.gateway.peers.calls;
+      const before = [...peers.values()].reduce((sum, n) => sum + n, 0);
+      await group[0]!.query(grid(first));
+      return [...peers.values()].reduce((sum, n) => sum + n, 0) - before;
+    };
+    // Three batches (the page, its customers, its payments), at most one call to each of 2 peers
+    // per batch; a small page may skip a peer that owns none of its keys.
+    for (const first of [5, 50, 200]) {
+      const calls = await callsFor(first);
+      expect(calls).toBeGreaterThan(0);
+      expect(calls).toBeLessThanOrEqual(3 * 2);
+    }
+  });
+
+  it('reports freshness for every partition it read, local or remote', async () => {
+    const { body } = await group[1]!.graphql('{ orders(first: 1) { totalCount } }');
+    const freshness = body.extensions?.freshness as Record<string, Record<string, string>>;
+    const ends = await kafka.endOffsets(`${prefix}orders`);
+    expect(Object.keys(freshness[`${prefix}orders`]!).sort()).toEqual([...ends.keys()].map(String).sort());
+    for (const [partition, end] of ends) expect(freshness[`${prefix}orders`]![String(partition)]).toBe(end);
+  });
+
+  it('rejects a peer call without the secret', async () => {
+    const body = JSON.stringify({ v: 1, op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: [], ranges: [] } } });
+    const unsigned = await fetch(`${group[0]!.url}${PEER_PATH}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(unsigned.status).toBe(401);
+    expect(await unsigned.json()).toMatchObject({ ok: false, code: 'GW_PEER_UNAUTHORIZED' });
+    const time = String(Date.now());
+    const wrongSecret = await fetch(`${group[0]!.url}${PEER_PATH}`, {
+      method: 'POST',
+      body,
+      headers: { [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign('another-secret-of-some-length', time, body) },
+    });
+    expect(wrongSecret.status).toBe(401);
+  });
+
+  it('refuses partitions it does not hold, whatever the caller believes (forged map)', async () => {
+    const target = group[0]!;
+    const notMine = [0, 1, 2, 3, 4, 5].filter((p) => !target.gateway.ingestor.assigned(`${prefix}orders`).includes(p));
+    const body = JSON.stringify({ v: 1, op: 'count', view: 'orders', partitions: notMine, args: { filter: { equals: [], ranges: [] } } });
+    const time = String(Date.now());
+    const response = await fetch(`${target.url}${PEER_PATH}`, {
+      method: 'POST',
+      body,
+      headers: { [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign(SECRET, time, body) },
+    });
+    expect(response.status).toBe(409);
+    expect(await response.json()).toMatchObject({ ok: false, code: 'GW_PEER_NOT_OWNER', partitions: notMine });
+  });
+});
