@@ -27,6 +27,7 @@ export interface GatewayConfig {
   /** Shared secret that signs peer calls; undefined when unset (then only local reads work). */
   readonly peerSecret: string | undefined;
   readonly peerTimeoutMs: number;
+  readonly consistencyWaitMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -109,5 +110,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     logLevel,
     peerSecret,
     peerTimeoutMs: integer(env, 'PEER_TIMEOUT_MS', 2000, 10, 120_000),
+    consistencyWaitMs: integer(env, 'CONSISTENCY_WAIT_MS', 5000, 0, 120_000),
   };
 }

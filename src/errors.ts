@@ -55,6 +55,16 @@ export const ERRORS = {
     status: 400,
     summary: 'A query exceeds the configured depth, alias or token limits.',
   },
+  GW_QUERY_BAD_TOKEN: {
+    retriable: false,
+    status: 400,
+    summary: 'A consistency token is malformed (see "Consistency tokens" in the README).',
+  },
+  GW_CONSISTENCY_TIMEOUT: {
+    retriable: true,
+    status: 504,
+    summary: 'The partitions a query reads did not reach the offsets its consistency token requires within CONSISTENCY_WAIT_MS.',
+  },
   GW_STORE_UNAVAILABLE: {
     retriable: true,
     status: 503,

@@ -13,6 +13,7 @@ import { createKafkaClient, type KafkaClient } from './kafka/client.ts';
 import type { Logger } from './log.ts';
 import { assignPartitions, decodeMemberClaimOrEmpty, encodeMemberUserData } from './routing/assignment.ts';
 import { createLocalReads } from './routing/local-reads.ts';
+import { createOffsetWaiter } from './routing/offset-waiter.ts';
 import { createOwnership, type Ownership } from './routing/ownership.ts';
 import { createPeerClient, type PeerClient } from './routing/peer-client.ts';
 import { PEER_PATH } from './routing/peer-protocol.ts';
@@ -121,7 +122,16 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     });
     const local = createLocalReads(stores);
     const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs });
-    const reader = createRoutedReader({ views, local, partitionCounts, ownership, peers });
+    const waiter = createOffsetWaiter(stores, ingest.events);
+    const reader = createRoutedReader({
+      views,
+      local,
+      partitionCounts,
+      ownership,
+      peers,
+      waiter,
+      consistencyWaitMs: config.consistencyWaitMs,
+    });
     const viewsById = new Map(views.map((view) => [view.id, view]));
     const readiness = (): Readiness => {
       const progress = ingest.progress();
@@ -157,6 +167,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
               views: viewsById,
               serves: (view, partition) => view.replicated || ingest.assigned(view.topic).includes(partition),
               logger,
+              waiter,
+              consistencyWaitMs: config.consistencyWaitMs,
             },
             request,
             response,

@@ -4,6 +4,7 @@
  */
 import DataLoader from 'dataloader';
 import type { PageRequest } from '../query/page.ts';
+import type { Offsets } from '../routing/consistency.ts';
 import type { Page, ReadContext, ViewReader } from '../routing/reader.ts';
 import type { Row } from '../store/view-store.ts';
 
@@ -23,7 +24,7 @@ export interface GraphQLContext extends ReadContext {
 /** Upper bound on the rows a list relation (e.g. `Order.payments`) returns per parent. */
 export const RELATED_LIST_LIMIT = 1000;
 
-export function createContext(reader: ViewReader): GraphQLContext {
+export function createContext(reader: ViewReader, required?: Offsets): GraphQLContext {
   const rowLoaders = new Map<string, DataLoader<string, Row | undefined>>();
   const relatedLoaders = new Map<string, DataLoader<string, Row[]>>();
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
@@ -31,6 +32,7 @@ export function createContext(reader: ViewReader): GraphQLContext {
   const context: GraphQLContext = {
     reader,
     freshness,
+    required,
     observe(topic, offsets) {
       const seen = (freshness[topic] ??= {});
       for (const [partition, offset] of Object.entries(offsets)) {

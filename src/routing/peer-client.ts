@@ -18,7 +18,8 @@ export interface PeerAnswer {
 }
 
 export interface PeerClient {
-  call(url: string, call: PeerCall): Promise<PeerAnswer>;
+  /** `extraTimeoutMs` extends the bound when the peer may wait (for a consistency token). */
+  call(url: string, call: PeerCall, extraTimeoutMs?: number): Promise<PeerAnswer>;
   /** Calls made so far, per peer URL (for tests and metrics). */
   readonly calls: Map<string, number>;
 }
@@ -32,7 +33,7 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
   const calls = new Map<string, number>();
   return {
     calls,
-    async call(url, call) {
+    async call(url, call, extraTimeoutMs = 0) {
       calls.set(url, (calls.get(url) ?? 0) + 1);
       const body = JSON.stringify({ v: PEER_VERSION, ...call });
       const time = String(Date.now());
@@ -43,12 +44,12 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
           method: 'POST',
           headers: { 'content-type': 'application/json', [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign(options.secret, time, body) },
           body,
-          signal: AbortSignal.timeout(options.timeoutMs),
+          signal: AbortSignal.timeout(options.timeoutMs + extraTimeoutMs),
         });
       } catch (error) {
         const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError');
         throw timedOut
-          ? new GatewayError('GW_PEER_TIMEOUT', `peer ${url} did not answer within ${options.timeoutMs} ms`, { cause: error, details })
+          ? new GatewayError('GW_PEER_TIMEOUT', `peer ${url} did not answer within ${options.timeoutMs + extraTimeoutMs} ms`, { cause: error, details })
           : new GatewayError('GW_PEER_UNREACHABLE', `peer ${url} could not be reached`, { cause: error, details });
       }
       let payload: unknown;

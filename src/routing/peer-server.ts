@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { Filter, PageRequest } from '../query/page.ts';
 import type { ViewModel } from '../views/model.ts';
 import type { LocalReads } from './local-reads.ts';
+import type { OffsetWaiter } from './offset-waiter.ts';
 import { MAX_PEER_BODY_BYTES, SIGNATURE_HEADER, TIME_HEADER, parsePeerRequest, verify, type PeerRequest } from './peer-protocol.ts';
 
 export interface PeerServerOptions {
@@ -18,6 +19,8 @@ export interface PeerServerOptions {
   /** Whether this instance serves a partition of a view right now. */
   readonly serves: (view: ViewModel, partition: number) => boolean;
   readonly logger: Logger;
+  readonly waiter: OffsetWaiter;
+  readonly consistencyWaitMs: number;
 }
 
 function reply(response: ServerResponse, status: number, body: unknown): void {
@@ -94,6 +97,8 @@ export async function handlePeerRequest(options: PeerServerOptions, request: Inc
     return;
   }
   try {
+    const minOffsets = parsed.args.minOffsets as Record<string, string> | undefined;
+    if (minOffsets !== undefined) await options.waiter.wait(parsed.view, minOffsets, options.consistencyWaitMs);
     const result = execute(options.local, parsed);
     reply(response, 200, { ok: true, result, offsets: options.local.offsets(parsed.view, parsed.partitions) });
   } catch (error) {

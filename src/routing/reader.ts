@@ -13,6 +13,8 @@ import type { Filter, PageRequest, PageRow } from '../query/page.ts';
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
 import { compareEntries, type LocalReads, type PartialPage, type RelatedRow } from './local-reads.ts';
+import { requiredFor, type Offsets } from './consistency.ts';
+import type { OffsetWaiter } from './offset-waiter.ts';
 import type { Ownership } from './ownership.ts';
 import type { PeerCall, PeerClient } from './peer-client.ts';
 import { partitionForKey } from './partitioner.ts';
@@ -23,9 +25,11 @@ export interface Page {
   readonly hasPreviousPage: boolean;
 }
 
-/** Collects the offsets each partition was read at, for the response's `extensions`. */
+/** Per request: collects the offsets each partition was read at; may require minimum offsets. */
 export interface ReadContext {
   observe(topic: string, offsets: Readonly<Record<string, string>>): void;
+  /** From a consistency token: partitions read must have applied at least these offsets. */
+  readonly required?: Offsets | undefined;
 }
 
 export interface ViewReader {
@@ -47,6 +51,9 @@ export interface RoutedReaderOptions {
   readonly partitionCounts: ReadonlyMap<string, number>;
   readonly ownership: Ownership;
   readonly peers: PeerClient;
+  readonly waiter: OffsetWaiter;
+  /** Bound on waiting for a consistency token's offsets. */
+  readonly consistencyWaitMs: number;
 }
 
 function badResponse(url: string, message: string): GatewayError {
@@ -80,12 +87,20 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       const route = ownership.route(view, targets);
       const results: Array<Promise<T[]>> = [];
       if (route.local.length > 0) {
-        context.observe(view.topic, local.offsets(view.id, route.local));
-        results.push(Promise.resolve([readLocal(route.local)]));
+        const mine = route.local;
+        results.push(
+          options.waiter.wait(view.id, requiredFor(context.required, view.topic, mine), options.consistencyWaitMs).then(() => {
+            context.observe(view.topic, local.offsets(view.id, mine));
+            return [readLocal(mine)];
+          }),
+        );
       }
       for (const [url, remote] of route.remote) {
+        const minOffsets = requiredFor(context.required, view.topic, remote);
+        const request = call(remote);
+        const args = minOffsets ? { ...request.args, minOffsets } : request.args;
         results.push(
-          peers.call(url, { view: view.id, partitions: remote, ...call(remote) }).then(
+          peers.call(url, { view: view.id, partitions: remote, ...request, args }, minOffsets ? options.consistencyWaitMs : 0).then(
             (answer) => {
               context.observe(view.topic, answer.offsets);
               return [check(answer.result, url, remote)];

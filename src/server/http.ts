@@ -11,7 +11,11 @@ import { isGatewayError } from '../errors.ts';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
+import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
+
+/** Request header carrying a consistency token (alternative: request `extensions.consistencyToken`). */
+export const CONSISTENCY_HEADER = 'x-gw-consistency';
 
 export interface Readiness {
   readonly ready: boolean;
@@ -63,7 +67,10 @@ function freshnessPlugin(): Plugin<GraphQLContext> {
         onExecuteDone({ args, result, setResult }) {
           if (!result || Symbol.asyncIterator in result) return;
           const context = args.contextValue as GraphQLContext;
-          setResult({ ...result, extensions: { ...result.extensions, freshness: context.freshness } });
+          setResult({
+            ...result,
+            extensions: { ...result.extensions, freshness: context.freshness, consistencyToken: encodeToken(context.freshness) },
+          });
         },
       };
     },
@@ -89,11 +96,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     logging: false,
     batching: false,
     graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
-    context: () => createContext(options.reader),
+    context: ({ request, params }) => {
+      const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
+      return createContext(options.reader, token ? decodeToken(String(token)) : undefined);
+    },
     plugins: [limitsPlugin(options.maxQueryDepth), freshnessPlugin()],
     maskedErrors: {
       maskError(error, message) {
         const original = rootCause(error);
+        if (isGatewayError(original) && !isGraphQLError(error)) {
+          // Failed before execution (e.g. a malformed consistency token): a request error.
+          return new GraphQLError(original.message, {
+            extensions: { code: original.code, retriable: original.retriable, http: { status: original.status } },
+          });
+        }
         if (isGatewayError(original) && isGraphQLError(error)) {
           return new GraphQLError(original.message, {
             nodes: error.nodes,

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeToken, tokenFromProduced } from '../../src/routing/consistency.ts';
 import { PEER_PATH, SIGNATURE_HEADER, TIME_HEADER, sign } from '../../src/routing/peer-protocol.ts';
+import { partitionForKey } from '../../src/routing/partitioner.ts';
 import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { customer, keyed, order, payment } from '../support/data.ts';
 import { waitFor } from '../support/wait.ts';
@@ -30,7 +32,7 @@ describe('three instances answer exactly like one', () => {
     await kafka.produce(`${prefix}customers`, Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
     await kafka.produce(`${prefix}orders`, orders.map((row) => keyed('orderId', row)));
     await kafka.produce(`${prefix}payments`, orders.filter((_, i) => i % 5 !== 0).map((_, i) => keyed('paymentId', payment(i + 1, 1))));
-    const env = { TOPIC_PARTITIONS: '6', GROUP_ID: `${prefix}cluster`, PEER_SECRET: SECRET };
+    const env = { TOPIC_PARTITIONS: '6', GROUP_ID: `${prefix}cluster`, PEER_SECRET: SECRET, CONSISTENCY_WAIT_MS: '1500' };
     for (let i = 0; i < 3; i++) group.push(await startTestGateway({ topicPrefix: prefix, env }));
     // Every member holds a share of every topic, and every member knows the whole map.
     await waitFor(
@@ -96,6 +98,42 @@ describe('three instances answer exactly like one', () => {
     const ends = await kafka.endOffsets(`${prefix}orders`);
     expect(Object.keys(freshness[`${prefix}orders`]!).sort()).toEqual([...ends.keys()].map(String).sort());
     for (const [partition, end] of ends) expect(freshness[`${prefix}orders`]![String(partition)]).toBe(end);
+  });
+
+  it('reads its own writes with a token built from the produce result, on any instance', async () => {
+    for (let round = 0; round < 6; round++) {
+      const row = order(10_000 + round, { state: 'VALIDATED' });
+      const [produced] = await kafka.produce(`${prefix}orders`, [keyed('orderId', row)]);
+      expect(produced!.partition).toBe(partitionForKey(row.orderId, 6));
+      const token = tokenFromProduced([{ topic: `${prefix}orders`, partition: produced!.partition, offset: produced!.baseOffset }]);
+      const via = group[round % 3]!;
+      const response = await fetch(`${via.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-gw-consistency': token },
+        body: JSON.stringify({ query: `{ order(orderId: "${row.orderId}") { orderId state } }` }),
+      });
+      const body = (await response.json()) as { data: { order: unknown }; extensions: { consistencyToken: string } };
+      expect(body.data.order).toEqual({ orderId: row.orderId, state: 'VALIDATED' });
+      expect(body.extensions.consistencyToken).toMatch(/^c1\./);
+    }
+  });
+
+  it('fails with GW_CONSISTENCY_TIMEOUT when the required offsets do not come, and rejects bad tokens', async () => {
+    const far = encodeToken({ [`${prefix}orders`]: { '0': '999999999', '3': '999999999' } });
+    const timedOut = await fetch(`${group[0]!.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }', extensions: { consistencyToken: far } }),
+    });
+    const timedOutBody = (await timedOut.json()) as { errors: Array<{ extensions: { code: string } }> };
+    expect(timedOutBody.errors[0]!.extensions.code).toBe('GW_CONSISTENCY_TIMEOUT');
+    const bad = await fetch(`${group[0]!.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-gw-consistency': 'c1.not-json' },
+      body: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }' }),
+    });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('GW_QUERY_BAD_TOKEN');
   });
 
   it('rejects a peer call without the secret', async () => {

@@ -37,6 +37,7 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       peerSecret: undefined,
       peerTimeoutMs: 2000,
+      consistencyWaitMs: 5000,
     });
   });
 

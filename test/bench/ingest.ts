@@ -1,0 +1,158 @@
+/**
+ * Ingest figures.
+ *
+ * - Baseline: `kcat -C … -o beginning -e -q -f '%k\t%s\n' > /dev/null` over the three topics, one
+ *   after the other: what it costs just to fetch and print every record on this machine.
+ * - Gateway: from spawning `node src/main.ts` (fresh data dir, new group) until /metrics shows
+ *   every partition's next offset at the topic's end offset; records/s counts
+ *   `gw_ingest_records_total` over that time. Memory is read from /proc right then.
+ */
+import { closeSync, openSync } from 'node:fs';
+import { exited, spawnTracked } from './cleanup.ts';
+import { topicName } from './prefill.ts';
+import { memoryOf, type ServerProcess } from './servers.ts';
+import { TOPICS } from './settings.ts';
+
+export type EndOffsets = ReadonlyMap<string, ReadonlyMap<number, bigint>>;
+
+export interface KcatResult {
+  readonly records: number;
+  readonly ms: number;
+  readonly recordsPerSecond: number;
+  readonly perTopicMs: Record<string, number>;
+}
+
+export function totalRecords(ends: EndOffsets): number {
+  let total = 0n;
+  for (const partitions of ends.values()) for (const end of partitions.values()) total += end;
+  return Number(total);
+}
+
+export async function kcatConsume(brokers: string, ends: EndOffsets, timeoutSeconds: number): Promise<KcatResult> {
+  const devNull = openSync('/dev/null', 'w');
+  const perTopicMs: Record<string, number> = {};
+  try {
+    for (const topic of TOPICS) {
+      const name = topicName(topic);
+      const started = performance.now();
+      const child = spawnTracked('kcat', ['-C', '-b', brokers, '-t', name, '-o', 'beginning', '-e', '-q', '-f', '%k\t%s\n'], {
+        stdio: ['ignore', devNull, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
+      const code = await exited(child).finally(() => clearTimeout(timer));
+      if (code !== 0) throw new Error(`kcat -C ${name} exited with ${code}: ${stderr.slice(-2000)}`);
+      perTopicMs[name] = performance.now() - started;
+    }
+  } finally {
+    closeSync(devNull);
+  }
+  const ms = Object.values(perTopicMs).reduce((sum, value) => sum + value, 0);
+  const records = totalRecords(ends);
+  return { records, ms, recordsPerSecond: records / (ms / 1000), perTopicMs };
+}
+
+interface Metrics {
+  readonly records: number;
+  readonly applied: number;
+  readonly deadLettered: number;
+  /** "topic/partition" -> next offset, for assigned partitions. */
+  readonly nextOffsets: Map<string, bigint>;
+}
+
+async function readMetrics(url: string): Promise<Metrics> {
+  const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+  const text = await response.text();
+  const scalar = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const nextOffsets = new Map<string, bigint>();
+  for (const match of text.matchAll(/^gw_partition_next_offset\{topic="([^"]+)",partition="(\d+)"\} (\d+)$/gm)) {
+    nextOffsets.set(`${match[1]}/${match[2]}`, BigInt(match[3]!));
+  }
+  return {
+    records: scalar('gw_ingest_records_total'),
+    applied: scalar('gw_ingest_applied_total'),
+    deadLettered: scalar('gw_dead_letter_total'),
+    nextOffsets,
+  };
+}
+
+function caughtUp(metrics: Metrics, ends: EndOffsets): boolean {
+  for (const [topic, partitions] of ends) {
+    for (const [partition, end] of partitions) {
+      const next = metrics.nextOffsets.get(`${topic}/${partition}`);
+      if (next === undefined || next < end) return false;
+    }
+  }
+  return true;
+}
+
+export interface IngestResult {
+  readonly records: number;
+  readonly applied: number;
+  readonly deadLettered: number;
+  /** Spawn until /healthz answered. */
+  readonly httpUpMs: number;
+  /** Spawn until the first record was counted. */
+  readonly firstRecordMs: number;
+  /** Spawn until every partition was caught up: the figure of merit. */
+  readonly ms: number;
+  readonly recordsPerSecond: number;
+  /** Records/s between the first record and catch-up (excludes start-up and group join). */
+  readonly steadyRecordsPerSecond: number;
+  readonly rssBytes: number;
+  readonly peakRssBytes: number;
+  /** Records counted at each whole 5 s after spawn. */
+  readonly timeline: Array<{ seconds: number; records: number }>;
+}
+
+export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, timeoutSeconds: number): Promise<IngestResult> {
+  const pollMs = 100;
+  const maxPolls = Math.ceil((timeoutSeconds * 1000) / pollMs);
+  const deadline = gateway.spawnedAt + timeoutSeconds * 1000;
+  const timeline: Array<{ seconds: number; records: number }> = [];
+  let firstRecordMs: number | undefined;
+  let last: Metrics | undefined;
+  for (let poll = 0; poll < maxPolls && performance.now() < deadline; poll++) {
+    if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
+      throw new Error(`the gateway exited during ingest (${gateway.child.exitCode ?? gateway.child.signalCode}); see ${gateway.logFile}`);
+    }
+    const metrics = await readMetrics(gateway.url);
+    const elapsed = performance.now() - gateway.spawnedAt;
+    if (firstRecordMs === undefined && metrics.records > 0) firstRecordMs = elapsed;
+    const second = Math.floor(elapsed / 5000) * 5;
+    if (second > 0 && (timeline.at(-1)?.seconds ?? 0) < second) timeline.push({ seconds: second, records: metrics.records });
+    if (caughtUp(metrics, ends)) {
+      const memory = memoryOf(gateway.pid);
+      const start = firstRecordMs ?? elapsed;
+      return {
+        records: metrics.records,
+        applied: metrics.applied,
+        deadLettered: metrics.deadLettered,
+        httpUpMs: gateway.upMs,
+        firstRecordMs: start,
+        ms: elapsed,
+        recordsPerSecond: metrics.records / (elapsed / 1000),
+        steadyRecordsPerSecond: elapsed > start ? metrics.records / ((elapsed - start) / 1000) : Number.NaN,
+        rssBytes: memory.rss,
+        peakRssBytes: memory.peak,
+        timeline,
+      };
+    }
+    last = metrics;
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+  throw new Error(
+    `the gateway did not catch up within ${timeoutSeconds} s: ${last?.records ?? 0} of ${totalRecords(ends)} records; ` +
+      'raise BENCH_INGEST_TIMEOUT to wait longer',
+  );
+}
+
+/** Sanity: all records of the topics were read exactly once, none dead-lettered. */
+export function checkIngest(result: IngestResult, ends: EndOffsets): string[] {
+  const problems: string[] = [];
+  const expected = totalRecords(ends);
+  if (result.records !== expected) problems.push(`gateway counted ${result.records} records, the topics hold ${expected}`);
+  if (result.deadLettered > 0) problems.push(`${result.deadLettered} records were dead-lettered`);
+  return problems;
+}

@@ -1,0 +1,147 @@
+/**
+ * The two HTTP servers under test, each a child process on 127.0.0.1:
+ *
+ * - the gateway, `node src/main.ts`, configured by environment as in production. With
+ *   LOG_LEVEL=warn it does not log its URL (that line is info), so the bench picks a free port
+ *   itself and passes it as PORT;
+ * - the baseline, `node test/bench/baseline-server.ts <orders.json>`, which prints its URL.
+ *
+ * stderr of both goes to a log file next to the run's other temp files; its tail is shown when a
+ * server fails.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { exited, spawnTracked, terminate } from './cleanup.ts';
+import { REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
+
+export interface ServerProcess {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly url: string;
+  readonly logFile: string;
+  /** Milliseconds from spawn until the server answered HTTP. */
+  readonly upMs: number;
+  readonly spawnedAt: number;
+  stop(): Promise<number | string>;
+}
+
+export function logTail(file: string, lines = 30): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** A port that was free a moment ago (the small race with other processes is accepted). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('could not determine a free port');
+  return address.port;
+}
+
+async function waitHttp(url: string, child: ChildProcess, logFile: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`server exited (${child.exitCode ?? child.signalCode}) before answering:\n${logTail(logFile)}`);
+    }
+    try {
+      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await response.arrayBuffer();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  throw new Error(`server did not answer ${url} within ${timeoutMs} ms:\n${logTail(logFile)}`);
+}
+
+function wrap(child: ChildProcess, url: string, logFile: string, spawnedAt: number): ServerProcess {
+  return {
+    child,
+    pid: child.pid!,
+    url,
+    logFile,
+    upMs: performance.now() - spawnedAt,
+    spawnedAt,
+    stop: () => terminate(child, 'SIGTERM', 30_000),
+  };
+}
+
+export interface GatewayOptions {
+  readonly brokers: string;
+  readonly dataDir: string;
+  readonly groupId: string;
+  readonly logFile: string;
+  /** Extra node options, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
+}
+
+export async function startGateway(options: GatewayOptions): Promise<ServerProcess> {
+  const port = await freePort();
+  const log = createWriteStream(options.logFile);
+  await new Promise((resolve) => log.once('open', resolve));
+  const spawnedAt = performance.now();
+  const child = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), path.join(REPO_ROOT, 'src/main.ts')], {
+    cwd: REPO_ROOT,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: options.brokers,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: options.dataDir,
+      TOPIC_PREFIX,
+      GROUP_ID: options.groupId,
+      LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'ignore', log],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/healthz`, child, options.logFile, 120_000);
+  return wrap(child, url, options.logFile, spawnedAt);
+}
+
+export async function startBaseline(ordersFile: string, logFile: string): Promise<ServerProcess> {
+  const log = createWriteStream(logFile);
+  await new Promise((resolve) => log.once('open', resolve));
+  const spawnedAt = performance.now();
+  const child = spawnTracked(process.execPath, [path.join(REPO_ROOT, 'test/bench/baseline-server.ts'), ordersFile], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', log],
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`baseline server did not report its URL:\n${logTail(logFile)}`)), 60_000);
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+      buffered += text;
+      const match = /^BASELINE_URL=(\S+)$/m.exec(buffered);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    exited(child).then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`baseline server exited (${code}):\n${logTail(logFile)}`));
+    }, reject);
+  });
+  child.stdout!.resume();
+  await waitHttp(`${url}/health`, child, logFile, 30_000);
+  return wrap(child, url, logFile, spawnedAt);
+}
+
+/** Resident and peak resident memory of a process, in bytes, from /proc/<pid>/status. */
+export function memoryOf(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+}

@@ -1,0 +1,92 @@
+/**
+ * Benchmark knobs, all from environment variables (BENCH_*), validated once at start so a typo
+ * fails before a broker is started. BENCHMARKS.md lists them.
+ */
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(import.meta.dirname, '../..');
+export const TOPIC_PREFIX = 'bench.';
+export const TOPICS = ['customers', 'orders', 'payments'] as const;
+export type TopicName = (typeof TOPICS)[number];
+export const PARTITIONS = 6;
+
+export interface BenchSettings {
+  /** Orders in the generated history (BENCH_ORDERS, default 1 000 000). */
+  readonly orders: number;
+  /** Customers (BENCH_CUSTOMERS, default orders / 20, at least 1000). */
+  readonly customers: number;
+  /** Generator seed (BENCH_SEED). */
+  readonly seed: number;
+  /** Broker port of the bench's own broker (BENCH_KAFKA_PORT, default 49092). */
+  readonly kafkaPort: number;
+  /** Seconds per measured wrk run (BENCH_DURATION, default 15). */
+  readonly durationSeconds: number;
+  /** Seconds of unmeasured warm-up before each wrk run (BENCH_WARMUP, default 3; 0 = none). */
+  readonly warmupSeconds: number;
+  /** wrk connections and threads for the concurrent runs (BENCH_CONNECTIONS 32, BENCH_THREADS 2). */
+  readonly connections: number;
+  readonly threads: number;
+  /** Upper bound on the gateway's catch-up time (BENCH_INGEST_TIMEOUT, seconds, default 1800). */
+  readonly ingestTimeoutSeconds: number;
+  /** Extra profiled ingest run with `node --cpu-prof` at the end (BENCH_PROFILE=1). */
+  readonly profile: boolean;
+  /** Ids embedded in the lookup script (fixed) and orders in the baseline server's map. */
+  readonly lookupIds: number;
+  readonly baselineOrders: number;
+  /** Directory of results (latest.json). */
+  readonly resultsDir: string;
+  /** Parent of the bench's temp dirs (broker state, gateway data, scripts). */
+  readonly tmpRoot: string;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim().replaceAll('_', '');
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function flag(env: Env, name: string): boolean {
+  const raw = (env[name] ?? '').trim().toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be 0 or 1; got ${JSON.stringify(env[name])}`);
+}
+
+export function loadSettings(env: Env = process.env): BenchSettings {
+  const orders = integer(env, 'BENCH_ORDERS', 1_000_000, 1000, 50_000_000);
+  return {
+    orders,
+    customers: integer(env, 'BENCH_CUSTOMERS', Math.max(1000, Math.round(orders / 20)), 10, 10_000_000),
+    seed: integer(env, 'BENCH_SEED', 20_251_122, 0, 2 ** 31 - 1),
+    kafkaPort: integer(env, 'BENCH_KAFKA_PORT', 49092, 1024, 65534),
+    durationSeconds: integer(env, 'BENCH_DURATION', 15, 1, 600),
+    warmupSeconds: integer(env, 'BENCH_WARMUP', 3, 0, 120),
+    connections: integer(env, 'BENCH_CONNECTIONS', 32, 1, 1024),
+    threads: integer(env, 'BENCH_THREADS', 2, 1, 64),
+    ingestTimeoutSeconds: integer(env, 'BENCH_INGEST_TIMEOUT', 1800, 10, 86_400),
+    profile: flag(env, 'BENCH_PROFILE'),
+    lookupIds: Math.min(10_000, orders),
+    baselineOrders: Math.min(100_000, orders),
+    resultsDir: path.join(REPO_ROOT, 'test/bench/results'),
+    tmpRoot: os.tmpdir(),
+  };
+}
+
+/** The command line that reproduces this run: the BENCH_* variables set, then the command. */
+export function commandLine(env: Env = process.env): string {
+  const knobs = Object.keys(env)
+    .filter((name) => name.startsWith('BENCH_'))
+    .sort()
+    .map((name) => `${name}=${env[name] ?? ''}`);
+  const command = env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node test/bench/run.ts';
+  const args = process.argv.slice(2);
+  return [...knobs, command, ...args].join(' ');
+}
