@@ -28,6 +28,9 @@ export interface GatewayConfig {
   readonly peerSecret: string | undefined;
   readonly peerTimeoutMs: number;
   readonly consistencyWaitMs: number;
+  readonly rebalanceWaitMs: number;
+  /** Consumer group session timeout: how soon the group notices a dead instance. */
+  readonly groupSessionTimeoutMs: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -111,5 +114,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     peerSecret,
     peerTimeoutMs: integer(env, 'PEER_TIMEOUT_MS', 2000, 10, 120_000),
     consistencyWaitMs: integer(env, 'CONSISTENCY_WAIT_MS', 5000, 0, 120_000),
+    rebalanceWaitMs: integer(env, 'REBALANCE_WAIT_MS', 3000, 0, 120_000),
+    groupSessionTimeoutMs: integer(env, 'GROUP_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000),
   };
 }

@@ -75,6 +75,11 @@ export const ERRORS = {
     status: 503,
     summary: 'A view partition needed by the query is not served by this instance yet.',
   },
+  GW_PARTITION_RESTORING: {
+    retriable: true,
+    status: 503,
+    summary: 'A partition was just assigned to an instance that is still catching up on it; callers read another copy or wait.',
+  },
   GW_PEER_BAD_REQUEST: {
     retriable: false,
     status: 400,

@@ -86,6 +86,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       deadLetterTopic: config.deadLetterTopic,
       topicPartitions: config.topicPartitions,
       logger,
+      maxLag: config.readyMaxLag,
+      sessionTimeoutMs: config.groupSessionTimeoutMs,
       assignor: {
         protocol: 'gateway-sticky-v1',
         userData: () => {
@@ -110,6 +112,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     ownership = createOwnership({
       selfUrl: () => selfUrl,
       localPartitions: (topic) => ingest.assigned(topic),
+      caughtUp: (topic, partition) => ingest.caughtUp(topic, partition),
       members: async () => {
         const group = await client.describeGroup(config.groupId);
         return group.members.map((member) => ({
@@ -131,6 +134,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       peers,
       waiter,
       consistencyWaitMs: config.consistencyWaitMs,
+      rebalanceWaitMs: config.rebalanceWaitMs,
+      caughtUp: (topic, partition) => ingest.caughtUp(topic, partition),
+      selfUrl: () => selfUrl,
     });
     const viewsById = new Map(views.map((view) => [view.id, view]));
     const readiness = (): Readiness => {
@@ -165,7 +171,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
               secret: peerSecret,
               local,
               views: viewsById,
-              serves: (view, partition) => view.replicated || ingest.assigned(view.topic).includes(partition),
+              serves: (view, partition, fallback) => {
+                const ready = ingest.caughtUp(view.topic, partition);
+                if (view.replicated || ingest.assigned(view.topic).includes(partition)) return ready ? 'yes' : 'restoring';
+                return fallback && ready ? 'yes' : 'no';
+              },
               logger,
               waiter,
               consistencyWaitMs: config.consistencyWaitMs,

@@ -112,6 +112,8 @@ transaction.state.log.num.partitions=6
 default.replication.factor=1
 min.insync.replicas=1
 group.initial.rebalance.delay.ms=0
+# Lets local clusters detect a killed gateway within seconds (GROUP_SESSION_TIMEOUT_MS).
+group.min.session.timeout.ms=1000
 auto.leader.rebalance.enable=false
 
 # topics are created explicitly

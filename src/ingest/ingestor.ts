@@ -28,6 +28,11 @@ export interface IngestorOptions {
   readonly replicaGroupId: string;
   /** Called after every rebalance of the partitioned views' group. */
   readonly onRebalance?: () => void;
+  /** A partition is caught up (servable) when at most this many records behind its end. */
+  readonly maxLag: number;
+  /** How often end offsets are re-read for lag (default 1000 ms). */
+  readonly endOffsetRefreshMs?: number;
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface PartitionProgress {
@@ -63,6 +68,13 @@ export interface Ingestor {
   progress(): PartitionProgress[];
   /** Partitions of a topic currently assigned to this instance. */
   assigned(topic: string): readonly number[];
+  /**
+   * Records the local copy of a partition is behind the topic's end (as last seen), or undefined
+   * when this instance holds nothing of it. Counts for revoked partitions too: their data is kept.
+   */
+  lag(topic: string, partition: number): number | undefined;
+  /** Whether a local copy is within the allowed lag. */
+  caughtUp(topic: string, partition: number): boolean;
   readonly counters: IngestCounters;
   readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
 }
@@ -85,8 +97,21 @@ export function createIngestor(options: IngestorOptions): Ingestor {
 
   const refreshEndOffsets = async (): Promise<void> => {
     for (const topic of byTopic.keys()) {
-      for (const entry of await kafka.offsets(topic)) endOffsets.set(`${topic}/${entry.partition}`, entry.high);
+      for (const entry of await kafka.offsets(topic)) {
+        const id = `${topic}/${entry.partition}`;
+        // Never move backwards: a batch may already have reported a later high watermark.
+        if (BigInt(entry.high) > BigInt(endOffsets.get(id) ?? '0')) endOffsets.set(id, entry.high);
+        else if (!endOffsets.has(id)) endOffsets.set(id, entry.high);
+      }
     }
+  };
+  let refreshTimer: NodeJS.Timeout | undefined;
+  const lagOfPartition = (topic: string, partition: number): number | undefined => {
+    const store = byTopic.get(topic);
+    const next = store?.nextOffset(partition);
+    const end = endOffsets.get(`${topic}/${partition}`) ?? '0';
+    if (next === undefined) return end === '0' ? 0 : undefined;
+    return lagOf(next, end);
   };
 
   const onBatch = async (batch: RecordBatch): Promise<void> => {
@@ -173,8 +198,10 @@ export function createIngestor(options: IngestorOptions): Ingestor {
           startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
           onBatch,
           ...(group.partitioned && options.assignor ? { assignor: options.assignor } : {}),
+          ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
           onAssignment: (assignment) => {
             for (const topic of topics) assigned.set(topic, assignment.get(topic) ?? []);
+            refreshEndOffsets().catch((error: unknown) => logger.warn('end offsets refresh failed', { error }));
             logger.info('partitions assigned', { group: group.groupId, assignment: Object.fromEntries(assignment) });
             if (group.partitioned) options.onRebalance?.();
           },
@@ -183,15 +210,27 @@ export function createIngestor(options: IngestorOptions): Ingestor {
         consumers.push(consumer);
         await consumer.start();
       }
+      refreshTimer = setInterval(() => {
+        refreshEndOffsets().catch((error: unknown) => logger.debug('end offsets refresh failed', { error }));
+      }, options.endOffsetRefreshMs ?? 1000);
+      refreshTimer.unref();
     },
 
     async stop() {
+      clearInterval(refreshTimer);
       for (const consumer of consumers.splice(0)) await consumer.stop();
       await deadLetters?.stop();
     },
 
     assigned(topic) {
       return assigned.get(topic) ?? [];
+    },
+
+    lag: lagOfPartition,
+
+    caughtUp(topic, partition) {
+      const lag = lagOfPartition(topic, partition);
+      return lag !== undefined && lag <= options.maxLag;
     },
 
     progress() {

@@ -113,6 +113,8 @@ export interface ConsumerOptions {
   readonly maxBytesPerPartition?: number;
   /** Custom assignor; KafkaJS's round robin without it. */
   readonly assignor?: GroupAssignor;
+  /** How soon the group coordinator declares a silent member dead (default 10 s). */
+  readonly sessionTimeoutMs?: number;
 }
 
 export interface RecordConsumer {
@@ -302,8 +304,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
         maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 4 << 20,
         maxBytes: 32 << 20,
         maxWaitTimeInMs: 250,
-        sessionTimeout: 10_000,
-        heartbeatInterval: 1_000,
+        sessionTimeout: consumerOptions.sessionTimeoutMs ?? 10_000,
+        heartbeatInterval: Math.min(1_000, Math.floor((consumerOptions.sessionTimeoutMs ?? 10_000) / 3)),
         rebalanceTimeout: 30_000,
         ...(consumerOptions.assignor ? { partitionAssigners: [kafkaAssignor(consumerOptions.assignor)] } : {}),
       });

@@ -15,7 +15,10 @@ export interface GroupMember {
 }
 
 export interface Route {
+  /** Assigned here and caught up. */
   readonly local: number[];
+  /** Assigned here but still restoring (further behind than the allowed lag). */
+  readonly restoring: number[];
   /** Partitions per peer URL. */
   readonly remote: Map<string, number[]>;
 }
@@ -27,12 +30,16 @@ export interface Ownership {
   refresh(): Promise<void>;
   /** topic -> partition -> owner URL, for /readyz and debugging. */
   snapshot(): Record<string, Record<string, string>>;
+  /** Who owned a partition before the last change of its owner (a fallback while it moves). */
+  previousOwner(topic: string, partition: number): string | undefined;
 }
 
 export interface OwnershipOptions {
   readonly selfUrl: () => string;
   /** Partitions assigned to this instance right now, per topic. */
   readonly localPartitions: (topic: string) => readonly number[];
+  /** Whether this instance's copy of a partition is within the allowed lag. */
+  readonly caughtUp: (topic: string, partition: number) => boolean;
   /** The group's current members, URLs decoded. */
   readonly members: () => Promise<readonly GroupMember[]>;
   readonly logger: Logger;
@@ -40,6 +47,7 @@ export interface OwnershipOptions {
 
 export function createOwnership(options: OwnershipOptions): Ownership {
   let owners = new Map<string, Map<number, string>>();
+  const previous = new Map<string, string>();
   let refreshing: Promise<void> | undefined;
 
   const rebuild = async (): Promise<void> => {
@@ -51,19 +59,29 @@ export function createOwnership(options: OwnershipOptions): Ownership {
         for (const partition of partitions) byPartition.set(partition, member.url);
       }
     }
+    for (const [topic, byPartition] of owners) {
+      for (const [partition, url] of byPartition) {
+        const now = next.get(topic)?.get(partition);
+        if (now !== undefined && now !== url) previous.set(`${topic}/${partition}`, url);
+      }
+    }
     owners = next;
   };
 
   return {
     route(view, partitions) {
       const local: number[] = [];
+      const restoring: number[] = [];
       const remote = new Map<string, number[]>();
-      if (view.replicated) return { local: [...partitions], remote };
+      if (view.replicated) {
+        for (const partition of partitions) (options.caughtUp(view.topic, partition) ? local : restoring).push(partition);
+        return { local, restoring, remote };
+      }
       const mine = new Set(options.localPartitions(view.topic));
       const unserved: number[] = [];
       for (const partition of partitions) {
         if (mine.has(partition)) {
-          local.push(partition);
+          (options.caughtUp(view.topic, partition) ? local : restoring).push(partition);
           continue;
         }
         const url = owners.get(view.topic)?.get(partition);
@@ -80,7 +98,11 @@ export function createOwnership(options: OwnershipOptions): Ownership {
           details: { topic: view.topic, partitions: unserved },
         });
       }
-      return { local, remote };
+      return { local, restoring, remote };
+    },
+
+    previousOwner(topic, partition) {
+      return previous.get(`${topic}/${partition}`);
     },
 
     refresh() {

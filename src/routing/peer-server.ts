@@ -16,8 +16,12 @@ export interface PeerServerOptions {
   readonly secret: string;
   readonly local: LocalReads;
   readonly views: ReadonlyMap<string, ViewModel>;
-  /** Whether this instance serves a partition of a view right now. */
-  readonly serves: (view: ViewModel, partition: number) => boolean;
+  /**
+   * Whether this instance serves a partition now: `yes`; `restoring` (assigned, still catching
+   * up); `no`. A `fallback` request (the caller's owner is restoring or gone) is also served
+   * from a copy within the allowed lag that this instance keeps after losing the partition.
+   */
+  readonly serves: (view: ViewModel, partition: number, fallback: boolean) => 'yes' | 'restoring' | 'no';
   readonly logger: Logger;
   readonly waiter: OffsetWaiter;
   readonly consistencyWaitMs: number;
@@ -91,9 +95,16 @@ export async function handlePeerRequest(options: PeerServerOptions, request: Inc
     fail(response, new GatewayError('GW_PEER_BAD_REQUEST', `unknown view ${parsed.view}`));
     return;
   }
-  const notServed = parsed.partitions.filter((partition) => !options.serves(view, partition));
+  const fallback = parsed.args.fallback === true;
+  const states = parsed.partitions.map((partition) => options.serves(view, partition, fallback));
+  const notServed = parsed.partitions.filter((_, i) => states[i] === 'no');
   if (notServed.length > 0) {
     fail(response, new GatewayError('GW_PEER_NOT_OWNER', `${view.topic} partition(s) ${notServed.join(', ')} are not served here`), notServed);
+    return;
+  }
+  const restoring = parsed.partitions.filter((_, i) => states[i] === 'restoring');
+  if (restoring.length > 0) {
+    fail(response, new GatewayError('GW_PARTITION_RESTORING', `${view.topic} partition(s) ${restoring.join(', ')} are still restoring here`), restoring);
     return;
   }
   try {

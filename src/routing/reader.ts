@@ -54,7 +54,15 @@ export interface RoutedReaderOptions {
   readonly waiter: OffsetWaiter;
   /** Bound on waiting for a consistency token's offsets. */
   readonly consistencyWaitMs: number;
+  /** Bound on waiting for a moving partition to become servable. */
+  readonly rebalanceWaitMs: number;
+  /** Whether this instance's copy of a partition is within the allowed lag. */
+  readonly caughtUp: (topic: string, partition: number) => boolean;
+  readonly selfUrl: () => string;
 }
+
+/** Peer failures after which another copy of the partitions may answer. */
+const MOVING: ReadonlySet<string> = new Set(['GW_PARTITION_RESTORING', 'GW_PEER_UNREACHABLE', 'GW_PEER_TIMEOUT', 'GW_PEER_NOT_OWNER']);
 
 function badResponse(url: string, message: string): GatewayError {
   return new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url}: ${message}`, { details: { peer: url } });
@@ -72,8 +80,13 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
   const allPartitions = (view: ViewModel) => Array.from({ length: countOf(view) }, (_, partition) => partition);
 
   /**
-   * Runs `readLocal` on local partitions and `call` per peer, in parallel. A peer's
-   * GW_PEER_NOT_OWNER refreshes the map and re-routes its partitions once.
+   * Runs `readLocal` on local partitions and `call` per peer, in parallel, and returns one
+   * partial result per part. While partitions move (rebalance, a dead owner):
+   * - a peer's GW_PEER_NOT_OWNER refreshes the map and re-routes its partitions once;
+   * - a partition that is restoring here, or whose owner is restoring, unreachable or slow, is
+   *   read from a copy within the allowed lag: this instance's own (it may be the previous
+   *   owner), else the previous owner's; with neither, the call waits up to the rebalance bound
+   *   for this instance to catch up, then fails naming the partitions.
    */
   async function scatter<T>(
     view: ViewModel,
@@ -83,34 +96,67 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
     call: (partitions: number[]) => Omit<PeerCall, 'view' | 'partitions'>,
     check: (result: unknown, url: string, partitions: number[]) => T,
   ): Promise<T[]> {
+    const readHere = async (mine: number[]): Promise<T[]> => {
+      await options.waiter.wait(view.id, requiredFor(context.required, view.topic, mine), options.consistencyWaitMs);
+      context.observe(view.topic, local.offsets(view.id, mine));
+      return [readLocal(mine)];
+    };
+    const ask = async (url: string, theirs: number[], fallback: boolean): Promise<T[]> => {
+      const minOffsets = requiredFor(context.required, view.topic, theirs);
+      const request = call(theirs);
+      const args = { ...request.args, ...(minOffsets ? { minOffsets } : {}), ...(fallback ? { fallback: true } : {}) };
+      const answer = await peers.call(url, { view: view.id, partitions: theirs, ...request, args }, minOffsets ? options.consistencyWaitMs : 0);
+      context.observe(view.topic, answer.offsets);
+      return [check(answer.result, url, theirs)];
+    };
+    const moving = async (stuck: number[], failed: string | undefined, cause: GatewayError | undefined): Promise<T[]> => {
+      const parts: Array<Promise<T[]>> = [];
+      const close = stuck.filter((partition) => options.caughtUp(view.topic, partition));
+      if (close.length > 0) parts.push(readHere(close));
+      const byPrevious = new Map<string, number[]>();
+      const waiting: number[] = [];
+      for (const partition of stuck.filter((p) => !close.includes(p))) {
+        const previous = ownership.previousOwner(view.topic, partition);
+        if (previous && previous !== failed && previous !== options.selfUrl()) byPrevious.set(previous, [...(byPrevious.get(previous) ?? []), partition]);
+        else waiting.push(partition);
+      }
+      for (const [url, theirs] of byPrevious) parts.push(ask(url, theirs, true));
+      if (waiting.length > 0) {
+        parts.push(
+          (async () => {
+            const deadline = Date.now() + options.rebalanceWaitMs;
+            while (Date.now() < deadline) {
+              if (waiting.every((partition) => options.caughtUp(view.topic, partition))) return readHere(waiting);
+              await new Promise((resolve) => setTimeout(resolve, 100));
+              await ownership.refresh();
+              const route = ownership.route(view, waiting);
+              if (route.remote.size > 0 && !route.remote.has(failed ?? '')) return run(waiting, false);
+            }
+            throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition(s) ${waiting.join(', ')} cannot be served right now`, {
+              cause,
+              details: { topic: view.topic, partitions: waiting, ...(cause ? { reason: cause.code } : {}) },
+            });
+          })(),
+        );
+      }
+      return (await Promise.all(parts)).flat();
+    };
     const run = async (targets: readonly number[], retry: boolean): Promise<T[]> => {
       const route = ownership.route(view, targets);
       const results: Array<Promise<T[]>> = [];
-      if (route.local.length > 0) {
-        const mine = route.local;
-        results.push(
-          options.waiter.wait(view.id, requiredFor(context.required, view.topic, mine), options.consistencyWaitMs).then(() => {
-            context.observe(view.topic, local.offsets(view.id, mine));
-            return [readLocal(mine)];
-          }),
-        );
-      }
+      if (route.local.length > 0) results.push(readHere(route.local));
+      if (route.restoring.length > 0) results.push(moving(route.restoring, undefined, undefined));
       for (const [url, remote] of route.remote) {
-        const minOffsets = requiredFor(context.required, view.topic, remote);
-        const request = call(remote);
-        const args = minOffsets ? { ...request.args, minOffsets } : request.args;
         results.push(
-          peers.call(url, { view: view.id, partitions: remote, ...request, args }, minOffsets ? options.consistencyWaitMs : 0).then(
-            (answer) => {
-              context.observe(view.topic, answer.offsets);
-              return [check(answer.result, url, remote)];
-            },
-            async (error: unknown) => {
-              if (!retry || !isGatewayError(error) || error.code !== 'GW_PEER_NOT_OWNER') throw error;
+          ask(url, remote, false).catch(async (error: unknown) => {
+            if (!isGatewayError(error)) throw error;
+            if (error.code === 'GW_PEER_NOT_OWNER' && retry) {
               await ownership.refresh();
               return run(remote, false);
-            },
-          ),
+            }
+            if (MOVING.has(error.code)) return moving(remote, url, error);
+            throw error;
+          }),
         );
       }
       return (await Promise.all(results)).flat();

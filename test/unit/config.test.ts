@@ -38,6 +38,8 @@ describe('loadConfig defaults', () => {
       peerSecret: undefined,
       peerTimeoutMs: 2000,
       consistencyWaitMs: 5000,
+      rebalanceWaitMs: 3000,
+      groupSessionTimeoutMs: 10_000,
     });
   });
 
