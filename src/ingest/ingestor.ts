@@ -11,7 +11,7 @@
 import { EventEmitter } from 'node:events';
 import type { GroupAssignor, KafkaClient, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
-import type { RowChange, ViewStore } from '../store/view-store.ts';
+import type { AppliedChange, RowChange, ViewStore } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
 import { decodeRecord } from './decode.ts';
 
@@ -57,7 +57,8 @@ export interface AppliedEvent {
   readonly view: ViewModel;
   readonly partition: number;
   readonly nextOffset: string;
-  readonly changes: readonly RowChange[];
+  /** Per changed key, the row before and after (latest per key within the batch), in offset order. */
+  readonly changes: readonly AppliedChange[];
 }
 
 export interface Ingestor {
@@ -130,7 +131,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       counters.records++;
       const decoded = decodeRecord(store.view, record.key, record.value);
       if (decoded.ok) {
-        changes.push({ key: decoded.key, row: decoded.row });
+        changes.push({ key: decoded.key, row: decoded.row, offset: record.offset });
         continue;
       }
       rejects.push({
@@ -164,10 +165,10 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       });
     }
     const nextOffset = String(last + 1n);
-    store.apply(batch.partition, changes, nextOffset);
+    const result = store.apply(batch.partition, changes, nextOffset);
     counters.applied += changes.length;
     counters.batches++;
-    events.emit('applied', { view: store.view, partition: batch.partition, nextOffset, changes });
+    events.emit('applied', { view: store.view, partition: batch.partition, nextOffset, changes: result.changes });
   };
 
   return {

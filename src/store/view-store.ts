@@ -4,7 +4,9 @@
  *
  * Key layout (tuples, see tuple.ts):
  *
- *   ('r', view, partition, key)                              -> row as UTF-8 JSON
+ *   ('r', view, partition, key)                              -> offset TAB row as UTF-8 JSON
+ *   ('u', view, partition, offset)                           -> key ; the offset of each row's latest version
+ *   ('u', view, partition, offset)                           -> "-" key ; a tombstone (row deleted at offset)
  *   ('i', view, partition, indexId, sortValue, key)          -> empty      ; plain sort index
  *   ('i', view, partition, indexId, filterValue, sortValue, key) -> empty  ; filter + sort index
  *   ('c', view, partition, field, value)                     -> decimal count of rows with field = value
@@ -14,6 +16,10 @@
  *
  * Writes for one partition batch (rows, moved index entries, counters, offset) go in one RocksDB
  * write batch, so after a crash a partition is at a consistent offset.
+ *
+ * The 'u' entries are a compacted change log: every live row once, at the offset of its latest
+ * version, plus tombstones. Scanning them from an offset yields what changed since then, the
+ * latest value per key, which is how subscriptions resume from a token.
  */
 import { createHash } from 'node:crypto';
 import type { IndexModel, ViewModel } from '../views/model.ts';
@@ -26,6 +32,23 @@ export type Row = Record<string, unknown>;
 export interface RowChange {
   readonly key: string;
   readonly row: Row | null;
+  /** Offset of the record; defaults to the batch's next offset minus one. */
+  readonly offset?: string;
+}
+
+/** One entry of the change log: a key changed (or was deleted) at an offset. */
+export interface LoggedChange {
+  readonly offset: string;
+  readonly key: string;
+  readonly deleted: boolean;
+}
+
+/** What an applied batch did to one key, with the row before and after. */
+export interface AppliedChange {
+  readonly key: string;
+  readonly offset: string;
+  readonly before: Row | undefined;
+  readonly after: Row | undefined;
 }
 
 export interface RowRef {
@@ -78,6 +101,8 @@ const ZERO = Buffer.from([0]);
 export interface ApplyResult {
   readonly upserts: number;
   readonly deletes: number;
+  /** Per key that changed, the row before and after, in offset order. */
+  readonly changes: AppliedChange[];
 }
 
 export interface ViewStore {
@@ -94,6 +119,8 @@ export interface ViewStore {
    * maintained on write; undefined for a field without counters (see `ViewModel.countedFilters`).
    */
   count(partition: number, field: string | undefined, value: string | number | undefined): number | undefined;
+  /** Change-log entries with offset >= `from`, in offset order, at most `limit`. */
+  changesSince(partition: number, from: string, limit: number): LoggedChange[];
   /** Removes every row, index entry, counter and offset of a partition. */
   dropPartition(partition: number): Promise<void>;
 }
@@ -103,6 +130,13 @@ function sortElement(row: Row, field: string): string | number {
   return typeof value === 'number' ? value : String(value);
 }
 
+/** A stored row value: the offset of its latest version, a tab, the row's JSON. */
+function splitRow(value: Buffer): { offset: string; row: Row } {
+  const text = value.toString('utf8');
+  const tab = text.indexOf('\t');
+  return { offset: text.slice(0, tab), row: JSON.parse(text.slice(tab + 1)) as Row };
+}
+
 function counterKey(field: string, value: unknown): string {
   return `${field}\u0000${String(value)}`;
 }
@@ -110,6 +144,7 @@ function counterKey(field: string, value: unknown): string {
 function fingerprint(view: ViewModel): string {
   const shape = {
     key: view.keyField,
+    layout: 2,
     indexes: view.indexes,
     fields: view.fields.map((field) => [field.name, field.type]),
     counted: view.countedFilters,
@@ -132,7 +167,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
   const wanted = fingerprint(view);
   const stored = kv.getMany([metaKey])[0]?.toString('utf8');
   if (stored !== wanted) {
-    for (const tag of ['r', 'i', 'c', 'o']) {
+    for (const tag of ['r', 'i', 'c', 'o', 'u']) {
       const prefix = encodeTuple([tag, view.id]);
       await kv.clearRange(prefix, prefixEnd(prefix));
     }
@@ -193,7 +228,13 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       const partitionState = state(partition);
       // Only the last change per key matters: intermediate versions never reach the store.
       const latest = new Map<string, Row | null>();
-      for (const change of changes) latest.set(change.key, change.row);
+      const offsets = new Map<string, string>();
+      const fallbackOffset = String(BigInt(nextOffset) - 1n);
+      for (const change of changes) {
+        latest.delete(change.key); // re-insert so the map's order is the order of last offsets
+        latest.set(change.key, change.row);
+        offsets.set(change.key, change.offset ?? fallbackOffset);
+      }
       const keys = [...latest.keys()];
       const rowKeys = keys.map((key) => rowKey(partition, key));
       const previous = kv.getMany(rowKeys);
@@ -206,11 +247,16 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       };
       let upserts = 0;
       let deletes = 0;
+      const applied: AppliedChange[] = [];
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
         const next = latest.get(key) ?? null;
         const oldBuffer = previous[i];
-        const old = oldBuffer === undefined ? undefined : (JSON.parse(oldBuffer.toString('utf8')) as Row);
+        const stored = oldBuffer === undefined ? undefined : splitRow(oldBuffer);
+        const old = stored?.row;
+        const offset = offsets.get(key)!;
+        if (stored) ops.push({ type: 'del', key: extendTuple(prefix('u', partition), [Number(stored.offset)]) });
+        applied.push({ key, offset, before: old, after: next ?? undefined });
         for (const index of view.indexes) {
           const unchanged =
             old !== undefined &&
@@ -228,11 +274,15 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
         if (next !== null) {
           bump('', '', 1);
           for (const field of countedFields) bump(field, next[field], 1);
-          ops.push({ type: 'put', key: rowKeys[i]!, value: JSON.stringify(next) });
+          ops.push({ type: 'put', key: rowKeys[i]!, value: `${offset}\t${JSON.stringify(next)}` });
+          ops.push({ type: 'put', key: extendTuple(prefix('u', partition), [Number(offset)]), value: key });
           upserts++;
-        } else if (old !== undefined) {
-          ops.push({ type: 'del', key: rowKeys[i]! });
-          deletes++;
+        } else {
+          if (old !== undefined) {
+            ops.push({ type: 'del', key: rowKeys[i]! });
+            deletes++;
+          }
+          ops.push({ type: 'put', key: extendTuple(prefix('u', partition), [Number(offset)]), value: `-${key}` });
         }
       }
       for (const [id, [field, value]] of dirty) {
@@ -248,12 +298,27 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       ops.push({ type: 'put', key: prefix('o', partition), value: nextOffset });
       kv.write(ops);
       partitionState.nextOffset = nextOffset;
-      return { upserts, deletes };
+      return { upserts, deletes, changes: applied };
     },
 
     getRows(refs) {
       const values = kv.getMany(refs.map((ref) => rowKey(ref.partition, ref.key)));
-      return values.map((value) => (value === undefined ? undefined : (JSON.parse(value.toString('utf8')) as Row)));
+      return values.map((value) => (value === undefined ? undefined : splitRow(value).row));
+    },
+
+    changesSince(partition, from, limit) {
+      const start = extendTuple(prefix('u', partition), [Number(from)]);
+      const reader = kv.range({ gte: start, lt: prefixEnd(prefix('u', partition)), values: true });
+      try {
+        return reader.next(limit).map(([raw, value]) => {
+          const elements = decodeTuple(raw);
+          const text = value?.toString('utf8') ?? '';
+          const deleted = text.startsWith('-');
+          return { offset: String(elements[elements.length - 1]), key: deleted ? text.slice(1) : text, deleted };
+        });
+      } finally {
+        reader.close();
+      }
     },
 
     session() {
@@ -342,7 +407,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     },
 
     async dropPartition(partition) {
-      for (const tag of ['r', 'c', 'o']) {
+      for (const tag of ['r', 'c', 'o', 'u']) {
         const start = prefix(tag, partition);
         await kv.clearRange(start, prefixEnd(start));
       }

@@ -538,7 +538,7 @@ describe('writes', () => {
     const createdBefore = stateCount('CREATED');
     const shippedBefore = stateCount('SHIPPED');
     const updated = { ...before, state: 'SHIPPED', createdAt: at(-5), updatedAt: at(9000) };
-    expect(store.apply(target.partition, [{ key: target.key, row: updated }], '9999')).toEqual({ upserts: 1, deletes: 0 });
+    expect(store.apply(target.partition, [{ key: target.key, row: updated }], '9999')).toMatchObject({ upserts: 1, deletes: 0 });
     target.row = updated;
 
     const entries = actualIndexEntries(db, ORDERS).map((entry) => JSON.parse(entry) as TupleElement[]);
@@ -576,7 +576,7 @@ describe('writes', () => {
     const target = [...data.values()][42]!;
     const total = store.count(target.partition, undefined, undefined);
     const counters = Object.fromEntries(ORDERS.countedFilters.map((field) => [field, store.count(target.partition, field, target.row[field] as Value)]));
-    expect(store.apply(target.partition, [{ key: target.key, row: null }], '500')).toEqual({ upserts: 0, deletes: 1 });
+    expect(store.apply(target.partition, [{ key: target.key, row: null }], '500')).toMatchObject({ upserts: 0, deletes: 1 });
     data.delete(target.key);
 
     const remaining = scanPrefix(db, ['i', 'orders']).filter((entry) => entry[entry.length - 1] === target.key);
@@ -596,7 +596,7 @@ describe('writes', () => {
 
   it('a tombstone for an unknown key changes nothing but the offset', async () => {
     const { store, data, kv: db } = await loaded(12);
-    expect(store.apply(0, [{ key: 'o-nope', row: null }], '77')).toEqual({ upserts: 0, deletes: 0 });
+    expect(store.apply(0, [{ key: 'o-nope', row: null }], '77')).toMatchObject({ upserts: 0, deletes: 0 });
     expect(store.nextOffset(0)).toBe('77');
     expectConsistent(db, store, data);
   });
@@ -626,7 +626,7 @@ describe('writes', () => {
       ],
       '3',
     );
-    expect(result).toEqual({ upserts: 2, deletes: 0 });
+    expect(result).toMatchObject({ upserts: 2, deletes: 0 });
     const data = new Map<string, Stored>([
       ['o-dup', { partition: 0, key: 'o-dup', row: v2 }],
       ['o-other', { partition: 0, key: 'o-other', row: other }],
@@ -635,7 +635,7 @@ describe('writes', () => {
     expect(store.count(0, 'state', 'CREATED')).toBe(other.state === 'CREATED' ? 1 : 0);
 
     // an insert and a delete of a new key in one batch leave nothing
-    expect(store.apply(0, [{ key: 'o-gone', row: other }, { key: 'o-gone', row: null }], '5')).toEqual({ upserts: 0, deletes: 0 });
+    expect(store.apply(0, [{ key: 'o-gone', row: other }, { key: 'o-gone', row: null }], '5')).toMatchObject({ upserts: 0, deletes: 0 });
     // a delete followed by a re-insert of an existing key keeps the re-inserted version
     const v3 = { ...v2, state: 'FAILED' };
     store.apply(0, [{ key: 'o-dup', row: null }, { key: 'o-dup', row: v3 }], '7');
