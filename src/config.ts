@@ -31,6 +31,9 @@ export interface GatewayConfig {
   readonly rebalanceWaitMs: number;
   /** Consumer group session timeout: how soon the group notices a dead instance. */
   readonly groupSessionTimeoutMs: number;
+  readonly subscriptionsPerConnection: number;
+  readonly subscriptionsPerInstance: number;
+  readonly subscriptionBuffer: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -116,5 +119,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     consistencyWaitMs: integer(env, 'CONSISTENCY_WAIT_MS', 5000, 0, 120_000),
     rebalanceWaitMs: integer(env, 'REBALANCE_WAIT_MS', 3000, 0, 120_000),
     groupSessionTimeoutMs: integer(env, 'GROUP_SESSION_TIMEOUT_MS', 10_000, 1000, 300_000),
+    subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+    subscriptionsPerInstance: integer(env, 'SUBSCRIPTIONS_PER_INSTANCE', 20_000, 1, 10_000_000),
+    subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
   };
 }

@@ -65,6 +65,21 @@ export const ERRORS = {
     status: 504,
     summary: 'The partitions a query reads did not reach the offsets its consistency token requires within CONSISTENCY_WAIT_MS.',
   },
+  GW_SUBSCRIPTION_LIMIT: {
+    retriable: true,
+    status: 429,
+    summary: 'A connection or the instance already has as many subscriptions as configured (SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIPTIONS_PER_INSTANCE).',
+  },
+  GW_SUBSCRIPTION_OVERFLOW: {
+    retriable: true,
+    status: 503,
+    summary: 'A subscriber fell further behind than SUBSCRIPTION_BUFFER events; it was cut off and resumes from the token in the error.',
+  },
+  GW_RESUME_TOO_FAR: {
+    retriable: false,
+    status: 410,
+    summary: 'More changes happened since a resume token than one catch-up may deliver; subscribe again without the token.',
+  },
   GW_STORE_UNAVAILABLE: {
     retriable: true,
     status: 503,

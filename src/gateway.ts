@@ -19,6 +19,7 @@ import { createPeerClient, type PeerClient } from './routing/peer-client.ts';
 import { PEER_PATH } from './routing/peer-protocol.ts';
 import { handlePeerRequest } from './routing/peer-server.ts';
 import { createRoutedReader, type ViewReader } from './routing/reader.ts';
+import { createHub, type Hub } from './subscriptions/hub.ts';
 import { startHttpServer, type HttpServer, type Readiness } from './server/http.ts';
 import { renderMetrics } from './server/metrics.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
@@ -35,6 +36,7 @@ export interface Gateway {
   readonly peers: PeerClient;
   readonly kv: KeyValueStore;
   readonly stores: ReadonlyMap<string, ViewStore>;
+  readonly hub: Hub;
   readiness(): Readiness;
   stop(): Promise<void>;
 }
@@ -139,6 +141,15 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       selfUrl: () => selfUrl,
     });
     const viewsById = new Map(views.map((view) => [view.id, view]));
+    const hub = createHub({
+      stores,
+      events: ingest.events,
+      partitionCounts,
+      servesLocally: (view, partition) =>
+        (view.replicated || ingest.assigned(view.topic).includes(partition)) && ingest.caughtUp(view.topic, partition),
+      maxSubscriptions: config.subscriptionsPerInstance,
+      bufferSize: config.subscriptionBuffer,
+    });
     const readiness = (): Readiness => {
       const progress = ingest.progress();
       const assignedCount = progress.length;
@@ -163,6 +174,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       metrics: () => renderMetrics({ ingest: ingest.counters, progress: ingest.progress(), store: kv.stats }),
       logger,
       exampleQuery: EXAMPLE_QUERY,
+      subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },
       peer: {
         path: PEER_PATH,
         handle: (request, response) =>
@@ -198,6 +210,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       peers,
       kv,
       stores,
+      hub,
       readiness,
       async stop() {
         await server.stop();

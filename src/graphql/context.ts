@@ -7,6 +7,7 @@ import type { PageRequest } from '../query/page.ts';
 import type { Offsets } from '../routing/consistency.ts';
 import type { Page, ReadContext, ViewReader } from '../routing/reader.ts';
 import type { Row } from '../store/view-store.ts';
+import type { Hub } from '../subscriptions/hub.ts';
 
 export interface GraphQLContext extends ReadContext {
   readonly reader: ViewReader;
@@ -19,12 +20,19 @@ export interface GraphQLContext extends ReadContext {
   related(viewId: string, field: string): DataLoader<string, Row[]>;
   /** Connection pages of a view, batched so nested connections share reads. */
   pages(viewId: string): DataLoader<PageRequest, Page, string>;
+  /** The subscription hub, where subscriptions are served. */
+  readonly hub: Hub | undefined;
+  /**
+   * Drops the DataLoaders' caches. A subscription's context lives as long as the subscription;
+   * each event starts with empty caches so joined fields are read fresh.
+   */
+  resetLoaders(): void;
 }
 
 /** Upper bound on the rows a list relation (e.g. `Order.payments`) returns per parent. */
 export const RELATED_LIST_LIMIT = 1000;
 
-export function createContext(reader: ViewReader, required?: Offsets): GraphQLContext {
+export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub): GraphQLContext {
   const rowLoaders = new Map<string, DataLoader<string, Row | undefined>>();
   const relatedLoaders = new Map<string, DataLoader<string, Row[]>>();
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
@@ -33,6 +41,13 @@ export function createContext(reader: ViewReader, required?: Offsets): GraphQLCo
     reader,
     freshness,
     required,
+    hub,
+    resetLoaders() {
+      rowLoaders.clear();
+      relatedLoaders.clear();
+      pageLoaders.clear();
+      for (const topic of Object.keys(freshness)) delete freshness[topic];
+    },
     observe(topic, offsets) {
       const seen = (freshness[topic] ??= {});
       for (const [partition, offset] of Object.entries(offsets)) {

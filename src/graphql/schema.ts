@@ -12,6 +12,8 @@ import type { Row } from '../store/view-store.ts';
 import type { EnumFieldType, ScalarFieldType } from '../views/declaration.ts';
 import type { FieldModel, ViewModel } from '../views/model.ts';
 import type { GraphQLContext } from './context.ts';
+import { decodeToken } from '../routing/consistency.ts';
+import type { ChangeEvent } from '../subscriptions/hub.ts';
 import { encodeCursor } from './cursor.ts';
 import { normalizeTimestamp, toPageRequest, type ConnectionArgs, type PagingLimits } from './inputs.ts';
 
@@ -322,6 +324,92 @@ export function buildSchema(views: readonly ViewModel[], options: SchemaOptions)
           },
           connections.get(view.id),
         );
+      }
+      return fields;
+    },
+  });
+
+  const changeKind = builder.enumType('ChangeKind', {
+    description: 'What a subscription event says about a row.',
+    values: {
+      SNAPSHOT: { description: 'Part of the current state, sent first (for a list: the first page of the grid).' },
+      CAUGHT_UP: { description: 'The current state (or, on resume, the missed changes) is complete; live changes follow.' },
+      UPSERT: { description: 'The row is new or changed (for a list: it matches the filter now).' },
+      REMOVE: { description: 'The row was deleted (for a list: or it no longer matches the filter).' },
+    } as const,
+  });
+  const changeTypes = new Map<string, AnyRef>();
+  for (const view of views) {
+    changeTypes.set(
+      view.id,
+      builder.objectRef<ChangeEvent>(`${view.name}Change`).implement({
+        description: `An event of a ${view.name} subscription.`,
+        fields: (t: AnyRef) => ({
+          kind: t.field({ type: changeKind, description: 'What happened.', resolve: (event: ChangeEvent) => event.kind }),
+          key: t.id({
+            nullable: true,
+            description: `The ${view.keyField} of the row (null for CAUGHT_UP).`,
+            resolve: (event: ChangeEvent) => event.key,
+          }),
+          node: t.field({
+            type: objects.get(view.id),
+            nullable: true,
+            description: 'The row as it is now (null for REMOVE and CAUGHT_UP). Joined fields are read when the event is sent.',
+            resolve: (event: ChangeEvent) => event.row,
+          }),
+          token: t.string({
+            description: 'Resume token: subscribe again with `after` set to it to receive exactly the changes after this event.',
+            resolve: (event: ChangeEvent) => event.token,
+          }),
+        }),
+      }),
+    );
+  }
+  const afterArg = (t: AnyRef) =>
+    t.arg.string({ description: 'Resume after the event that carried this token: no snapshot, the missed changes (latest value per key), then live.' });
+  const deliver = (event: ChangeEvent, ctx: GraphQLContext) => {
+    ctx.resetLoaders();
+    if (event.kind === 'OVERFLOW') {
+      throw new GatewayError('GW_SUBSCRIPTION_OVERFLOW', 'this subscriber fell too far behind; subscribe again with `after` set to the token', {
+        details: { token: event.token },
+      });
+    }
+    return event;
+  };
+  const hubOf = (ctx: GraphQLContext) => {
+    if (!ctx.hub) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', 'subscriptions are not served on this endpoint');
+    return ctx.hub;
+  };
+  builder.subscriptionType({
+    description: 'Live changes of the materialized views: first the current state, then every change, resumable from a token.',
+    fields: (t: AnyRef) => {
+      const fields: Record<string, AnyRef> = {};
+      for (const view of views) {
+        fields[`${lowerFirst(view.name)}Changed`] = t.field({
+          type: changeTypes.get(view.id),
+          description: `One ${view.name} by ${view.keyField}: a SNAPSHOT event with its current state (node null if absent), then an UPSERT or REMOVE per change.`,
+          args: {
+            [view.keyField]: t.arg.id({ required: true, description: `The ${view.keyField} (record key).` }),
+            after: afterArg(t),
+          },
+          subscribe: (_root: unknown, args: Record<string, string | null>, ctx: GraphQLContext) =>
+            hubOf(ctx).entity(view.id, String(args[view.keyField]), args.after ? decodeToken(args.after) : undefined),
+          resolve: (event: ChangeEvent, _args: unknown, ctx: GraphQLContext) => deliver(event, ctx),
+        });
+        fields[`${view.id}Changed`] = t.field({
+          type: changeTypes.get(view.id),
+          description: `A live ${view.name} grid: SNAPSHOT events for the first page in \`orderBy\` order, CAUGHT_UP, then UPSERT for every row that changes and matches the filter, REMOVE for rows deleted or leaving it.`,
+          args: {
+            ...connectionArgs.get(view.id)!(t),
+            first: t.arg.int({ description: `Rows in the snapshot (default ${options.defaultPageSize}, at most ${options.maxPageSize}).` }),
+            after: afterArg(t),
+          },
+          subscribe: (_root: unknown, args: ConnectionArgs & { after?: string | null }, ctx: GraphQLContext) => {
+            const request = toPageRequest(view, { first: args.first, orderBy: args.orderBy, filter: args.filter }, options);
+            return hubOf(ctx).list(view.id, request, args.after ? decodeToken(args.after) : undefined);
+          },
+          resolve: (event: ChangeEvent, _args: unknown, ctx: GraphQLContext) => deliver(event, ctx),
+        });
       }
       return fields;
     },

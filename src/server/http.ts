@@ -5,12 +5,14 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
+import type { GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { isGatewayError } from '../errors.ts';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
+import type { Hub } from '../subscriptions/hub.ts';
+import { toClientError } from './client-errors.ts';
+import { attachWebSocket } from './websocket.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
 
@@ -32,6 +34,8 @@ export interface HttpServerOptions {
   readonly metrics: () => string;
   readonly logger: Logger;
   readonly exampleQuery?: string;
+  /** Where subscriptions are served (WebSocket and SSE); none without it. */
+  readonly subscriptions?: { hub: Hub; maxPerConnection: number };
   /** Handles the internal peer protocol path (see src/routing/PROTOCOL.md). */
   readonly peer?: { path: string; handle: (request: IncomingMessage, response: ServerResponse) => Promise<void> };
 }
@@ -44,21 +48,6 @@ export interface HttpServer {
 
 const MAX_ROOT_FIELDS = 50;
 const MAX_BODY_BYTES = 256 * 1024;
-
-/**
- * graphql 16 ships CommonJS and ESM builds and yoga's executor may load the other one than this
- * module, so GraphQL errors are recognized by name, as yoga itself does, not by `instanceof`.
- */
-function isGraphQLError(error: unknown): error is GraphQLError {
-  return error instanceof Error && error.name === 'GraphQLError';
-}
-
-/** The innermost error: GraphQL and Pothos wrap resolver errors, sometimes twice. */
-function rootCause(error: unknown): unknown {
-  let current = error;
-  while (isGraphQLError(current) && current.originalError) current = current.originalError;
-  return current;
-}
 
 function freshnessPlugin(): Plugin<GraphQLContext> {
   return {
@@ -98,37 +87,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
     context: ({ request, params }) => {
       const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
-      return createContext(options.reader, token ? decodeToken(String(token)) : undefined);
+      return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub);
     },
     plugins: [limitsPlugin(options.maxQueryDepth), freshnessPlugin()],
-    maskedErrors: {
-      maskError(error, message) {
-        const original = rootCause(error);
-        if (isGatewayError(original) && !isGraphQLError(error)) {
-          // Failed before execution (e.g. a malformed consistency token): a request error.
-          return new GraphQLError(original.message, {
-            extensions: { code: original.code, retriable: original.retriable, http: { status: original.status } },
-          });
-        }
-        if (isGatewayError(original) && isGraphQLError(error)) {
-          return new GraphQLError(original.message, {
-            nodes: error.nodes,
-            source: error.source,
-            positions: error.positions,
-            path: error.path,
-            extensions: { code: original.code, retriable: original.retriable, ...(original.details ? { details: original.details } : {}) },
-          });
-        }
-        // graphql-js's own errors (bad variable values, coercion) are the client's, not ours.
-        if (isGraphQLError(original)) return isGraphQLError(error) ? error : original;
-        logger.error('unexpected error in request', { error: original });
-        return new GraphQLError(message, {
-          nodes: isGraphQLError(error) ? error.nodes : undefined,
-          path: isGraphQLError(error) ? error.path : undefined,
-          extensions: { code: 'GW_INTERNAL_ERROR', retriable: true },
-        });
-      },
-    },
+    maskedErrors: { maskError: (error, message) => toClientError(error, logger, message) },
   });
 
   const server = createServer((request, response) => {
@@ -173,6 +135,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       resolve();
     });
   });
+  const websocket = options.subscriptions
+    ? attachWebSocket({
+        server,
+        schema: options.schema,
+        reader: options.reader,
+        hub: options.subscriptions.hub,
+        maxQueryDepth: options.maxQueryDepth,
+        maxSubscriptionsPerConnection: options.subscriptions.maxPerConnection,
+        logger,
+      })
+    : undefined;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `http://${host}:${address.port}`;
@@ -180,10 +153,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   return {
     url,
     server,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    async stop() {
+      await websocket?.stop();
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+    },
   };
 }

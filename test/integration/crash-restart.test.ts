@@ -33,7 +33,7 @@ describe('SIGKILL during ingest, then restart', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('resumes from the stored offsets and ends equal to the latest value per key', async () => {
+  it('resumes from the stored offsets and ends equal to the latest value per key', { timeout: 240_000 }, async () => {
     const env = {
       KAFKA_BROKERS: brokers(),
       DATA_DIR: dataDir,

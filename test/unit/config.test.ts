@@ -40,6 +40,9 @@ describe('loadConfig defaults', () => {
       consistencyWaitMs: 5000,
       rebalanceWaitMs: 3000,
       groupSessionTimeoutMs: 10_000,
+      subscriptionsPerConnection: 100,
+      subscriptionsPerInstance: 20_000,
+      subscriptionBuffer: 1000,
     });
   });
 
