@@ -60,6 +60,8 @@ interface Plan {
   readonly sortRange: RangeCondition | undefined;
   readonly residual: Filter;
   readonly needResidual: boolean;
+  /** The residual names a field index entries do not carry: check it on the rows. */
+  readonly residualOnRows: boolean;
 }
 
 export const NO_FILTER: Filter = { equals: [], ranges: [] };
@@ -86,25 +88,18 @@ export function matchesFilter(row: Row, filter: Filter): boolean {
 }
 
 /**
- * Chooses the index: the equality condition with the fewest rows (from the maintained counters)
- * drives the scan, a range on the sort field bounds it, everything else is checked per row.
+ * Chooses the index: an equality condition on a selective (id-typed) filter with its own index
+ * drives the scan (the one with the fewest values); a range on the sort field bounds it; every
+ * other condition is checked on the index entries' stored values, without reading rows.
  */
 function plan(store: ViewStore, partitions: readonly number[], filter: Filter, sortField: string): Plan {
   const view = store.view;
   let driver: EqualityCondition | undefined;
-  let driverRows = Number.POSITIVE_INFINITY;
   for (const condition of filter.equals) {
-    if (!view.filters.includes(condition.field)) continue;
-    let rows = 0;
-    for (const partition of partitions) {
-      // Fields without counters are id-like and selective: assume about one row per value.
-      for (const value of condition.values) rows += store.count(partition, condition.field, value) ?? 1;
-    }
-    if (rows < driverRows) {
-      driver = condition;
-      driverRows = rows;
-    }
+    if (!findIndex(view, condition.field, sortField)) continue;
+    if (!driver || condition.values.length < driver.values.length) driver = condition;
   }
+  void partitions;
   const sortRange = filter.ranges.find((range) => range.field === sortField);
   const index = driver
     ? findIndex(view, driver.field, sortField)
@@ -121,6 +116,9 @@ function plan(store: ViewStore, partitions: readonly number[], filter: Filter, s
     sortRange,
     residual,
     needResidual: residual.equals.length > 0 || residual.ranges.length > 0,
+    residualOnRows:
+      index !== undefined &&
+      [...residual.equals, ...residual.ranges].some((condition) => !view.indexedFields.includes(condition.field)),
   };
 }
 
@@ -164,7 +162,7 @@ function createMerge(sources: Source[], reverse: boolean, chunk: number) {
         }
         if (!best || !bestEntry) break;
         best.at++;
-        out.push({ key: bestEntry.key, sortValue: bestEntry.sortValue, partition: best.partition });
+        out.push({ key: bestEntry.key, sortValue: bestEntry.sortValue, fields: bestEntry.fields, partition: best.partition });
       }
       return out;
     },
@@ -176,6 +174,7 @@ function createMerge(sources: Source[], reverse: boolean, chunk: number) {
 
 function scanSpec(chosen: Plan, value: Value | undefined, reverse: boolean, cursor?: readonly [Value, string], inclusive = false): ScanSpec {
   return {
+    withValues: chosen.needResidual,
     index: chosen.index,
     filterValue: value,
     lower: chosen.sortRange?.lower,
@@ -222,7 +221,7 @@ function collect(
       sources.push({ partition, scan, buffer: [], at: 0, done: false });
     }
   }
-  const batch = chosen.needResidual ? Math.max(wanted, 64) : wanted;
+  const batch = chosen.needResidual ? Math.max(wanted, 256) : wanted;
   const merge = createMerge(sources, reverse, batch);
   try {
     if (!chosen.needResidual) {
@@ -232,10 +231,11 @@ function collect(
     while (found.length < wanted) {
       const candidates = merge.take(batch);
       if (candidates.length === 0) break;
-      const rows = store.getRows(candidates);
+      const rows = chosen.residualOnRows ? store.getRows(candidates) : undefined;
       for (let i = 0; i < candidates.length && found.length < wanted; i++) {
-        const row = rows[i];
-        if (row && matchesFilter(row, chosen.residual)) found.push({ ...candidates[i]!, row });
+        const candidate = candidates[i]!;
+        const fields = rows ? rows[i] : candidate.fields;
+        if (fields && matchesFilter(fields, chosen.residual)) found.push(rows ? { ...candidate, row: fields } : candidate);
       }
     }
     return result;
@@ -246,7 +246,7 @@ function collect(
 
 /** Reads the rows the collected entries still lack (one fetch for all) and shapes the pages. */
 function complete(store: ViewStore, collected: readonly Collected[]): PageResult[] {
-  const missing = collected.flatMap((entry) => entry.found.filter((candidate) => !candidate.row).slice(0, entry.limit));
+  const missing = collected.flatMap((entry) => entry.found.slice(0, entry.limit).filter((candidate) => !candidate.row));
   const rows = store.getRows(missing);
   const byRef = new Map<string, Row | undefined>();
   missing.forEach((candidate, i) => byRef.set(`${candidate.partition}/${candidate.key}`, rows[i]));
@@ -291,25 +291,38 @@ export function existsBeyondCursor(
   return collect(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true).found.length > 0;
 }
 
-/** Number of matching rows: from counters when the filter allows, else by scanning an index. */
+/** Every combination of one value per condition (the cartesian product of `in` lists). */
+function combinations(conditions: readonly EqualityCondition[]): Array<Map<string, Value>> {
+  let out: Array<Map<string, Value>> = [new Map()];
+  for (const condition of conditions) {
+    out = out.flatMap((partial) => [...new Set(condition.values)].map((value) => new Map(partial).set(condition.field, value)));
+  }
+  return out;
+}
+
+/**
+ * Number of matching rows: from counters when the filter is equalities on counted fields only
+ * (any combination of them, `in` lists included, as long as the value combinations stay few),
+ * else by scanning the chosen index and checking its stored values.
+ */
 export function countRows(store: ViewStore, session: ReadSession, partitions: readonly number[], filter: Filter): number {
   if (matchesNothing(filter)) return 0;
   const view = store.view;
+  const fields = new Set(filter.equals.map((condition) => condition.field));
   const countable =
     filter.ranges.length === 0 &&
-    filter.equals.length <= 1 &&
+    fields.size === filter.equals.length &&
     filter.equals.every((condition) => view.countedFilters.includes(condition.field));
-  if (countable) {
+  const combos = countable ? combinations(filter.equals) : [];
+  // Counters exist for every subset of counted fields (see ViewModel.counterSets) unless a view
+  // has more than four; probe one combination to know.
+  if (combos.length > 0 && combos.length <= 1000 && store.count(partitions[0] ?? 0, combos[0]) !== undefined) {
     let total = 0;
-    const condition = filter.equals[0];
-    for (const partition of partitions) {
-      if (!condition) total += store.count(partition, undefined, undefined) ?? 0;
-      else for (const value of new Set(condition.values)) total += store.count(partition, condition.field, value) ?? 0;
-    }
+    for (const partition of partitions) for (const combo of combos) total += store.count(partition, combo) ?? 0;
     return total;
   }
   const rangeField = filter.ranges.find((range) => view.sortFields.includes(range.field))?.field;
-  const chosen = plan(store, partitions, filter, rangeField ?? view.keyField);
+  const chosen = plan(store, partitions, filter, rangeField ?? view.sortFields[0]!);
   let total = 0;
   for (const partition of partitions) {
     for (const value of chosen.driverValues) {
@@ -320,8 +333,11 @@ export function countRows(store: ViewStore, session: ReadSession, partitions: re
             total += entries.length;
             continue;
           }
-          const rows = store.getRows(entries.map((entry) => ({ partition, key: entry.key })));
-          for (const row of rows) if (row && matchesFilter(row, chosen.residual)) total++;
+          const rows = chosen.residualOnRows ? store.getRows(entries.map((entry) => ({ partition, key: entry.key }))) : undefined;
+          entries.forEach((entry, i) => {
+            const fields = rows ? rows[i] : entry.fields;
+            if (fields && matchesFilter(fields, chosen.residual)) total++;
+          });
         }
       } finally {
         scan.close();

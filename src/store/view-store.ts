@@ -7,10 +7,12 @@
  *   ('r', view, partition, key)                              -> offset TAB row as UTF-8 JSON
  *   ('u', view, partition, offset)                           -> key ; the offset of each row's latest version
  *   ('u', view, partition, offset)                           -> "-" key ; a tombstone (row deleted at offset)
- *   ('i', view, partition, indexId, sortValue, key)          -> empty      ; plain sort index
- *   ('i', view, partition, indexId, filterValue, sortValue, key) -> empty  ; filter + sort index
- *   ('c', view, partition, field, value)                     -> decimal count of rows with field = value
- *   ('c', view, partition, '', '')                           -> decimal count of all rows
+ *   ('i', view, partition, indexId, sortValue, key)          -> values  ; plain sort index
+ *   ('i', view, partition, indexId, filterValue, sortValue, key) -> values ; filter + sort index
+ *   values = JSON array of the row's `indexedFields`, so filters are checked without the row
+ *   ('c', view, partition, fields, values)                   -> decimal count of rows whose `fields`
+ *                                                               (comma-joined) have `values` (JSON)
+ *   ('c', view, partition, '', '[]')                         -> decimal count of all rows
  *   ('o', view, partition)                                   -> next offset to consume, decimal
  *   ('m', view)                                              -> fingerprint of the layout-relevant declaration
  *
@@ -72,12 +74,16 @@ export interface ScanSpec {
   readonly after?: readonly [sortValue: string | number, key: string] | undefined;
   /** Include the `after` entry itself (used to probe for a previous page). */
   readonly afterInclusive?: boolean;
+  /** Also return each entry's indexed field values (the whole row for a scan by key). */
+  readonly withValues?: boolean;
   readonly reverse: boolean;
 }
 
 export interface ScanEntry {
   readonly key: string;
   readonly sortValue: string | number;
+  /** With `withValues`: the indexed fields' values (or the whole row for a scan by key). */
+  readonly fields?: Row;
 }
 
 export interface Scan {
@@ -115,10 +121,11 @@ export interface ViewStore {
   /** A read session; close it to release its range readers. */
   session(): ReadSession;
   /**
-   * Rows in a partition, in all (field undefined) or with `field = value`, from counters
-   * maintained on write; undefined for a field without counters (see `ViewModel.countedFilters`).
+   * Rows in a partition, in all (no conditions) or whose fields equal the given values, from
+   * counters maintained on write; undefined when that set of fields has no counters (see
+   * `ViewModel.counterSets`).
    */
-  count(partition: number, field: string | undefined, value: string | number | undefined): number | undefined;
+  count(partition: number, equals?: ReadonlyMap<string, string | number>): number | undefined;
   /** Change-log entries with offset >= `from`, in offset order, at most `limit`. */
   changesSince(partition: number, from: string, limit: number): LoggedChange[];
   /** Removes every row, index entry, counter and offset of a partition. */
@@ -137,17 +144,18 @@ function splitRow(value: Buffer): { offset: string; row: Row } {
   return { offset: text.slice(0, tab), row: JSON.parse(text.slice(tab + 1)) as Row };
 }
 
-function counterKey(field: string, value: unknown): string {
-  return `${field}\u0000${String(value)}`;
+function counterId(fields: string, values: string): string {
+  return `${fields}\u0000${values}`;
 }
 
 function fingerprint(view: ViewModel): string {
   const shape = {
     key: view.keyField,
-    layout: 2,
+    layout: 3,
     indexes: view.indexes,
     fields: view.fields.map((field) => [field.name, field.type]),
-    counted: view.countedFilters,
+    counted: view.counterSets,
+    values: view.indexedFields,
   };
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }
@@ -203,8 +211,8 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     try {
       for (let batch = reader.next(1000); batch.length > 0; batch = reader.next(1000)) {
         for (const [key, value] of batch) {
-          const [, , , field, fieldValue] = decodeTuple(key);
-          counts.set(counterKey(String(field), fieldValue), Number(value?.toString('utf8') ?? 0));
+          const [, , , fields, values] = decodeTuple(key);
+          counts.set(counterId(String(fields), String(values)), Number(value?.toString('utf8') ?? 0));
         }
       }
     } finally {
@@ -215,7 +223,8 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     return found;
   };
 
-  const countedFields = view.countedFilters;
+  const counterSets = [{ name: '', fields: [] as readonly string[] }, ...view.counterSets.map((fields) => ({ name: fields.join(','), fields }))];
+  const indexValue = (row: Row): string => JSON.stringify(view.indexedFields.map((field) => row[field] ?? null));
 
   return {
     view,
@@ -239,11 +248,14 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       const rowKeys = keys.map((key) => rowKey(partition, key));
       const previous = kv.getMany(rowKeys);
       const ops: BatchOperation[] = [];
-      const dirty = new Map<string, readonly [field: string, value: string]>();
-      const bump = (field: string, value: unknown, delta: number): void => {
-        const id = counterKey(field, value);
-        partitionState.counts.set(id, (partitionState.counts.get(id) ?? 0) + delta);
-        dirty.set(id, [field, String(value)]);
+      const dirty = new Map<string, readonly [fields: string, values: string]>();
+      const bump = (row: Row, delta: number): void => {
+        for (const set of counterSets) {
+          const values = JSON.stringify(set.fields.map((field) => row[field]));
+          const id = counterId(set.name, values);
+          partitionState.counts.set(id, (partitionState.counts.get(id) ?? 0) + delta);
+          dirty.set(id, [set.name, values]);
+        }
       };
       let upserts = 0;
       let deletes = 0;
@@ -257,23 +269,24 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
         const offset = offsets.get(key)!;
         if (stored) ops.push({ type: 'del', key: extendTuple(prefix('u', partition), [Number(stored.offset)]) });
         applied.push({ key, offset, before: old, after: next ?? undefined });
+        const oldValue = old === undefined ? undefined : indexValue(old);
+        const nextValue = next === null ? undefined : indexValue(next);
         for (const index of view.indexes) {
-          const unchanged =
+          const samePosition =
             old !== undefined &&
             next !== null &&
             old[index.sort] === next[index.sort] &&
             (index.filter === undefined || old[index.filter] === next[index.filter]);
-          if (unchanged) continue;
+          if (samePosition) {
+            if (oldValue !== nextValue) ops.push({ type: 'put', key: indexKey(partition, index, next, key), value: nextValue });
+            continue;
+          }
           if (old !== undefined) ops.push({ type: 'del', key: indexKey(partition, index, old, key) });
-          if (next !== null) ops.push({ type: 'put', key: indexKey(partition, index, next, key) });
+          if (next !== null) ops.push({ type: 'put', key: indexKey(partition, index, next, key), value: nextValue });
         }
-        if (old !== undefined) {
-          bump('', '', -1);
-          for (const field of countedFields) bump(field, old[field], -1);
-        }
+        if (old !== undefined) bump(old, -1);
         if (next !== null) {
-          bump('', '', 1);
-          for (const field of countedFields) bump(field, next[field], 1);
+          bump(next, 1);
           ops.push({ type: 'put', key: rowKeys[i]!, value: `${offset}\t${JSON.stringify(next)}` });
           ops.push({ type: 'put', key: extendTuple(prefix('u', partition), [Number(offset)]), value: key });
           upserts++;
@@ -285,9 +298,9 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
           ops.push({ type: 'put', key: extendTuple(prefix('u', partition), [Number(offset)]), value: `-${key}` });
         }
       }
-      for (const [id, [field, value]] of dirty) {
+      for (const [id, [fields, values]] of dirty) {
         const count = partitionState.counts.get(id) ?? 0;
-        const key = extendTuple(prefix('c', partition), [field, value]);
+        const key = extendTuple(prefix('c', partition), [fields, values]);
         if (count === 0) {
           partitionState.counts.delete(id);
           ops.push({ type: 'del', key });
@@ -352,13 +365,14 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
             }
           }
           if (Buffer.compare(low, high) >= 0) return EMPTY_SCAN;
-          const slot = `${partition}/${spec.index?.id ?? 0}/${spec.reverse ? 'r' : 'f'}`;
+          const withValues = spec.withValues === true;
+          const slot = `${partition}/${spec.index?.id ?? 0}/${spec.reverse ? 'r' : 'f'}/${withValues ? 'v' : 'k'}`;
           let entry = pool.get(slot);
           if (!entry || entry.busy) {
             // The binding treats a seek at or past the upper bound as "end", even in reverse; the
             // extra byte keeps every `high` below the bound (no key equals prefixEnd + 0x00).
             const bound = Buffer.concat([prefixEnd(indexPrefix), ZERO]);
-            const reader = kv.range({ gte: indexPrefix, lt: bound, reverse: spec.reverse });
+            const reader = kv.range({ gte: indexPrefix, lt: bound, reverse: spec.reverse, values: withValues });
             opened.push(reader);
             entry = { reader, busy: false };
             if (!pool.has(slot)) pool.set(slot, entry);
@@ -376,7 +390,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
               while (!done && out.length < max) {
                 const chunk = reader.next(Math.min(max - out.length, 1000));
                 if (chunk.length === 0) done = true;
-                for (const [raw] of chunk) {
+                for (const [raw, value] of chunk) {
                   if (spec.reverse ? Buffer.compare(raw, high) >= 0 : false) continue; // seek landed on the exclusive bound
                   if (spec.reverse ? Buffer.compare(raw, low) < 0 : Buffer.compare(raw, high) >= 0) {
                     done = true;
@@ -384,7 +398,19 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
                   }
                   const elements = decodeTuple(raw);
                   const key = String(elements[elements.length - 1]);
-                  out.push({ key, sortValue: spec.index === undefined ? key : (elements[skip] as string | number) });
+                  const sortValue = spec.index === undefined ? key : (elements[skip] as string | number);
+                  if (!withValues || value === undefined) {
+                    out.push({ key, sortValue });
+                  } else if (spec.index === undefined) {
+                    out.push({ key, sortValue, fields: splitRow(value).row });
+                  } else {
+                    const values = JSON.parse(value.toString('utf8')) as unknown[];
+                    const fields: Row = {};
+                    view.indexedFields.forEach((field, i) => {
+                      fields[field] = values[i];
+                    });
+                    out.push({ key, sortValue, fields });
+                  }
                 }
               }
               return out;
@@ -401,9 +427,13 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       };
     },
 
-    count(partition, field, value) {
-      if (field !== undefined && !countedFields.includes(field)) return undefined;
-      return state(partition).counts.get(field === undefined ? counterKey('', '') : counterKey(field, value)) ?? 0;
+    count(partition, equals) {
+      const set = counterSets.find(
+        (candidate) => candidate.fields.length === (equals?.size ?? 0) && candidate.fields.every((field) => equals?.has(field)),
+      );
+      if (!set) return undefined;
+      const values = JSON.stringify(set.fields.map((field) => equals!.get(field)));
+      return state(partition).counts.get(counterId(set.name, values)) ?? 0;
     },
 
     async dropPartition(partition) {

@@ -26,8 +26,11 @@ export interface FieldModel {
 }
 
 /**
- * One secondary index: entries `(filterValue?, sortValue, key)` in a partition. `filter` is
- * undefined for the plain sort index. Sorting by the key without a filter reads the rows directly.
+ * One secondary index: entries `(filterValue?, sortValue, key)` in a partition, each holding the
+ * row's `indexedFields` values so filters are checked without reading rows. `filter` is
+ * undefined for the plain sort index (one per sort key). Selective (id-typed) filters get an
+ * index per sort field; low-cardinality filters (enums, strings) are checked on a sort index's
+ * values and counted by counters instead. Sorting by the key reads the rows directly.
  */
 export interface IndexModel {
   /** Small stable number used in the storage key; derived from declaration order. */
@@ -62,6 +65,10 @@ export interface ViewModel {
    * selective anyway, and are counted by scanning their index instead of costing memory per value.
    */
   readonly countedFilters: readonly string[];
+  /** Field sets with maintained row counts per combination of values (see `subsets`). */
+  readonly counterSets: readonly (readonly string[])[];
+  /** Fields whose values every index entry carries: filters and sort keys, in this order. */
+  readonly indexedFields: readonly string[];
   readonly indexes: readonly IndexModel[];
   readonly relations: readonly RelationModel[];
 }
@@ -83,6 +90,18 @@ function compileField(view: string, name: string, declaration: FieldDeclaration)
     pattern: declaration.pattern,
     enumValues: typeof type === 'object' ? new Set(type.values) : undefined,
   };
+}
+
+/**
+ * The field sets whose per-value-combination row counts are maintained: every non-empty subset
+ * of the counted filters (at most 4 of them; beyond that, single fields only), so `totalCount`
+ * for any equality filter over them is a sum of counters.
+ */
+function subsets(fields: readonly string[]): string[][] {
+  if (fields.length > 4) return fields.map((field) => [field]);
+  const out: string[][] = [];
+  for (let mask = 1; mask < 1 << fields.length; mask++) out.push(fields.filter((_, i) => mask & (1 << i)));
+  return out;
 }
 
 /** Finds the index that serves `(filter, sort)`, or undefined for the key order without a filter. */
@@ -107,9 +126,11 @@ function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewMod
   }
   if (declaration.sortKeys.includes(declaration.key)) throw invalid(id, 'the key is always sortable; do not list it in sortKeys');
   const sortFields = [...declaration.sortKeys, declaration.key];
+  const countedFilters = declaration.filters.filter((name) => fieldsByName.get(name)!.type !== 'id');
+  const selectiveFilters = declaration.filters.filter((name) => !countedFilters.includes(name));
   const indexes: IndexModel[] = [];
   for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filter: undefined, sort });
-  for (const filter of declaration.filters) {
+  for (const filter of selectiveFilters) {
     for (const sort of sortFields) indexes.push({ id: indexes.length + 1, filter, sort });
   }
   const relations = Object.entries(declaration.relations ?? {}).map(
@@ -126,7 +147,9 @@ function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewMod
     fieldsByName,
     sortFields,
     filters: declaration.filters,
-    countedFilters: declaration.filters.filter((name) => fieldsByName.get(name)!.type !== 'id'),
+    countedFilters,
+    counterSets: subsets(countedFilters),
+    indexedFields: [...new Set([...declaration.filters, ...declaration.sortKeys])],
     indexes,
     relations,
   };

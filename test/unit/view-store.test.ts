@@ -230,16 +230,16 @@ function expectConsistent(kv: KeyValueStore, store: ViewStore, data: Map<string,
   expect(rows).toEqual([...data.values()].map((stored) => `${stored.partition}/${stored.key}`).sort());
   for (const partition of PARTITIONS) {
     const inPartition = [...data.values()].filter((stored) => stored.partition === partition);
-    expect(store.count(partition, undefined, undefined)).toBe(inPartition.length);
+    expect(store.count(partition)).toBe(inPartition.length);
     for (const field of store.view.filters) {
       const values = new Set(inPartition.map((stored) => stored.row[field] as Value));
       if (!store.view.countedFilters.includes(field)) {
         // id-typed filters keep no counters
-        for (const value of values) expect(store.count(partition, field, value)).toBeUndefined();
+        for (const value of values) expect(store.count(partition, new Map([[field, value]]))).toBeUndefined();
         continue;
       }
       for (const value of values) {
-        expect(store.count(partition, field, value), `${partition} ${field}=${value}`).toBe(
+        expect(store.count(partition, new Map([[field, value]])), `${partition} ${field}=${value}`).toBe(
           inPartition.filter((stored) => stored.row[field] === value).length,
         );
       }
@@ -514,8 +514,8 @@ describe('counts', () => {
   it('per-partition counters equal the reference', async () => {
     const { store, data, kv: db } = await loaded(7);
     expectConsistent(db, store, data);
-    for (const partition of PARTITIONS) expect(store.count(partition, 'state', 'LOST')).toBe(0);
-    expect(store.count(7, undefined, undefined)).toBe(0);
+    for (const partition of PARTITIONS) expect(store.count(partition, new Map([['state', 'LOST']]))).toBe(0);
+    expect(store.count(7)).toBe(0);
   });
 });
 
@@ -534,7 +534,7 @@ describe('writes', () => {
     const { store, data, kv: db } = await loaded(9);
     const target = [...data.values()].find((stored) => stored.row.state === 'CREATED')!;
     const before = { ...target.row };
-    const stateCount = (state: string): number | undefined => store.count(target.partition, 'state', state);
+    const stateCount = (state: string): number | undefined => store.count(target.partition, new Map([['state', state]]));
     const createdBefore = stateCount('CREATED');
     const shippedBefore = stateCount('SHIPPED');
     const updated = { ...before, state: 'SHIPPED', createdAt: at(-5), updatedAt: at(9000) };
@@ -574,18 +574,18 @@ describe('writes', () => {
   it('a tombstone removes the row, every index entry and decrements the counters', async () => {
     const { store, data, kv: db } = await loaded(11);
     const target = [...data.values()][42]!;
-    const total = store.count(target.partition, undefined, undefined);
-    const counters = Object.fromEntries(ORDERS.countedFilters.map((field) => [field, store.count(target.partition, field, target.row[field] as Value)]));
+    const total = store.count(target.partition);
+    const counters = Object.fromEntries(ORDERS.countedFilters.map((field) => [field, store.count(target.partition, new Map([[field, target.row[field] as Value]]))]));
     expect(store.apply(target.partition, [{ key: target.key, row: null }], '500')).toMatchObject({ upserts: 0, deletes: 1 });
     data.delete(target.key);
 
     const remaining = scanPrefix(db, ['i', 'orders']).filter((entry) => entry[entry.length - 1] === target.key);
     expect(remaining).toEqual([]);
     expect(store.getRows([{ partition: target.partition, key: target.key }])).toEqual([undefined]);
-    expect(store.count(target.partition, undefined, undefined)).toBe(total! - 1);
+    expect(store.count(target.partition)).toBe(total! - 1);
     expect(ORDERS.countedFilters.length).toBeGreaterThan(0);
     for (const field of ORDERS.countedFilters) {
-      expect(store.count(target.partition, field, target.row[field] as Value)).toBe(counters[field]! - 1);
+      expect(store.count(target.partition, new Map([[field, target.row[field] as Value]]))).toBe(counters[field]! - 1);
     }
     expectConsistent(db, store, data);
     for (const sortField of ORDERS.sortFields) {
@@ -605,10 +605,10 @@ describe('writes', () => {
     const store = await openViewStore(kv!, ORDERS);
     const row = makeRow(prng(1), 'o-only');
     store.apply(1, [{ key: 'o-only', row }], '1');
-    expect(scanPrefix(kv!, ['c', 'orders', 1]).length).toBe(1 + ORDERS.countedFilters.length);
+    expect(scanPrefix(kv!, ['c', 'orders', 1]).length).toBe(1 + ORDERS.counterSets.length);
     store.apply(1, [{ key: 'o-only', row: null }], '2');
     expect(scanPrefix(kv!, ['c', 'orders', 1])).toEqual([]);
-    expect(store.count(1, undefined, undefined)).toBe(0);
+    expect(store.count(1)).toBe(0);
   });
 
   it('within one batch the last version of a key wins', async () => {
@@ -632,7 +632,7 @@ describe('writes', () => {
       ['o-other', { partition: 0, key: 'o-other', row: other }],
     ]);
     expectConsistent(kv!, store, data);
-    expect(store.count(0, 'state', 'CREATED')).toBe(other.state === 'CREATED' ? 1 : 0);
+    expect(store.count(0, new Map([['state', 'CREATED']]))).toBe(other.state === 'CREATED' ? 1 : 0);
 
     // an insert and a delete of a new key in one batch leave nothing
     expect(store.apply(0, [{ key: 'o-gone', row: other }, { key: 'o-gone', row: null }], '5')).toMatchObject({ upserts: 0, deletes: 0 });
@@ -670,7 +670,7 @@ describe('persistence', () => {
     const db = await reopenKv();
     // same declaration: nothing is dropped
     const same = await openViewStore(db, ORDERS);
-    expect(same.count(0, undefined, undefined)).toBeGreaterThan(0);
+    expect(same.count(0)).toBeGreaterThan(0);
     expectConsistent(db, same, data);
 
     const modified = compile({ ...orders, sortKeys: [...orders.sortKeys, 'product'] }).orders;
@@ -679,7 +679,7 @@ describe('persistence', () => {
     const dropped = await openViewStore(db2, modified);
     for (const partition of PARTITIONS) {
       expect(dropped.nextOffset(partition)).toBeUndefined();
-      expect(dropped.count(partition, undefined, undefined)).toBe(0);
+      expect(dropped.count(partition)).toBe(0);
     }
     for (const tag of ['r', 'i', 'c', 'o']) expect(scanPrefix(db2, [tag, 'orders']), tag).toEqual([]);
     const anyKey = [...data.values()][0]!;
@@ -707,7 +707,7 @@ describe('persistence', () => {
 
     expect(store.nextOffset(1)).toBeUndefined();
     expect(store.nextOffset(0)).toBe(offset0);
-    expect(store.count(1, undefined, undefined)).toBe(0);
+    expect(store.count(1)).toBe(0);
     for (const tag of ['r', 'i', 'c', 'o']) expect(scanPrefix(db, [tag, 'orders', 1]), tag).toEqual([]);
     expectConsistent(db, store, data);
     const req = request('createdAt', { limit: 400 });
@@ -743,13 +743,15 @@ describe('scans', () => {
     const { store, data } = await loaded(18);
     const session = store.session();
     try {
-      const index = ORDERS.indexes.find((candidate) => candidate.filter === 'state' && candidate.sort === 'createdAt')!;
+      const index = ORDERS.indexes.find((candidate) => candidate.filter === 'customerId' && candidate.sort === 'createdAt')!;
+      const customerId = [...data.values()].find((stored) => stored.partition === 2)!.row.customerId as string;
       for (const reverse of [false, true]) {
-        const scan = session.openScan(2, { index, filterValue: 'SHIPPED', reverse });
+        const scan = session.openScan(2, { index, filterValue: customerId, reverse });
         const keys: string[] = [];
         for (let entries = scan.next(3); entries.length > 0; entries = scan.next(3)) keys.push(...entries.map((entry) => entry.key));
         scan.close();
-        const expected = refOrdered(data.values(), 'createdAt', reverse, { equals: [{ field: 'state', values: ['SHIPPED'] }], ranges: [] }, [2]);
+        const expected = refOrdered(data.values(), 'createdAt', reverse, { equals: [{ field: 'customerId', values: [customerId] }], ranges: [] }, [2]);
+        expect(expected.length).toBeGreaterThan(0);
         expect(keys).toEqual(expected.map((stored) => stored.key));
       }
     } finally {
@@ -788,12 +790,12 @@ describe('counters of values containing NUL', () => {
     const ticket = (ticketId: string, region: string): RowChange => ({ key: ticketId, row: { ticketId, region, createdAt: at(1) } });
     store.apply(0, [ticket('t-3', 'eu')], '1');
     store.apply(0, [ticket('t-1', 'eu\u0000west'), ticket('t-2', 'eu\u0000west')], '3');
-    expect(store.count(0, 'region', 'eu\u0000west')).toBe(2);
-    expect(store.count(0, 'region', 'eu')).toBe(1);
+    expect(store.count(0, new Map([['region', 'eu\u0000west']]))).toBe(2);
+    expect(store.count(0, new Map([['region', 'eu']]))).toBe(1);
     const db = await reopenKv();
     const reopened = await openViewStore(db, tickets);
-    expect(reopened.count(0, undefined, undefined)).toBe(3);
-    expect(reopened.count(0, 'region', 'eu')).toBe(1);
-    expect(reopened.count(0, 'region', 'eu\u0000west')).toBe(2);
+    expect(reopened.count(0)).toBe(3);
+    expect(reopened.count(0, new Map([['region', 'eu']]))).toBe(1);
+    expect(reopened.count(0, new Map([['region', 'eu\u0000west']]))).toBe(2);
   });
 });
