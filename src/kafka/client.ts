@@ -301,8 +301,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
     consumer(consumerOptions) {
       const consumer: Consumer = kafka.consumer({
         groupId: consumerOptions.groupId,
-        maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 4 << 20,
-        maxBytes: 32 << 20,
+        maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 2 << 20,
+        maxBytes: 16 << 20,
         maxWaitTimeInMs: 250,
         sessionTimeout: consumerOptions.sessionTimeoutMs ?? 10_000,
         heartbeatInterval: Math.min(1_000, Math.floor((consumerOptions.sessionTimeoutMs ?? 10_000) / 3)),

@@ -72,7 +72,7 @@ const EMPTY = {};
 /** Opens (creating if needed) a RocksDB database in `directory`. */
 export async function openKeyValueStore(directory: string, options: { cacheSize?: number } = {}): Promise<KeyValueStore> {
   const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open({ createIfMissing: true, cacheSize: options.cacheSize ?? 64 << 20, walCompression: false, memtableMemoryBudget: 64 << 20 } as object);
+  await db.open({ createIfMissing: true, cacheSize: options.cacheSize ?? 32 << 20, walCompression: false, memtableMemoryBudget: 64 << 20 } as object);
   const native = db as unknown as NativeLevel;
   const stats: ReadStats = { roundTrips: 0 };
   let open = true;
