@@ -9,7 +9,7 @@
  * applied: a crash in between re-reads them and may dead-letter them twice, never zero times.
  */
 import { EventEmitter } from 'node:events';
-import type { GroupAssignor, KafkaClient, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
+import type { GroupAssignor, KafkaClient, KafkaRecord, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import type { AppliedChange, RowChange, ViewStore } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
@@ -80,6 +80,9 @@ export interface Ingestor {
   readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
 }
 
+/** Records per atomic write: small enough to keep the event loop responsive (a few ms). */
+const SLICE = 500;
+
 function lagOf(nextOffset: string | undefined, endOffset: string): number {
   const end = Number(endOffset);
   return Math.max(0, end - Number(nextOffset ?? 0));
@@ -115,16 +118,12 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     return lagOf(next, end);
   };
 
-  const onBatch = async (batch: RecordBatch): Promise<void> => {
-    const store = byTopic.get(batch.topic);
-    if (!store) return;
-    endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
-    const stored = store.nextOffset(batch.partition);
-    const from = stored === undefined ? -1n : BigInt(stored);
+  /** Applies one slice of a batch: decode, dead-letter the rejects, write rows and offset. */
+  const applySlice = async (store: ViewStore, batch: RecordBatch, records: readonly KafkaRecord[], from: bigint): Promise<void> => {
     const changes: RowChange[] = [];
     const rejects: Array<{ key: Buffer | null; value: string; headers: Record<string, string> }> = [];
     let last: bigint | undefined;
-    for (const record of batch.records) {
+    for (const record of records) {
       const offset = BigInt(record.offset);
       if (offset < from) continue; // already applied before a restart or a re-seek
       last = offset;
@@ -169,6 +168,21 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     counters.applied += changes.length;
     counters.batches++;
     events.emit('applied', { view: store.view, partition: batch.partition, nextOffset, changes: result.changes });
+  };
+
+  /**
+   * A fetched batch is applied in slices of at most SLICE records, each one atomic with its
+   * offset, yielding to the event loop in between so queries are not blocked behind a big batch.
+   */
+  const onBatch = async (batch: RecordBatch): Promise<void> => {
+    const store = byTopic.get(batch.topic);
+    if (!store) return;
+    endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
+    for (let start = 0; start < batch.records.length; start += SLICE) {
+      const stored = store.nextOffset(batch.partition);
+      await applySlice(store, batch, batch.records.slice(start, start + SLICE), stored === undefined ? -1n : BigInt(stored));
+      if (start + SLICE < batch.records.length) await new Promise((resolve) => setImmediate(resolve));
+    }
   };
 
   return {
