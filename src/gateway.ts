@@ -20,6 +20,7 @@ import { PEER_PATH } from './routing/peer-protocol.ts';
 import { handlePeerRequest } from './routing/peer-server.ts';
 import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { createHub, type Hub } from './subscriptions/hub.ts';
+import { createRecentChanges } from './subscriptions/recent-changes.ts';
 import { startHttpServer, type HttpServer, type Readiness } from './server/http.ts';
 import { renderMetrics } from './server/metrics.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
@@ -40,6 +41,9 @@ export interface Gateway {
   readiness(): Readiness;
   stop(): Promise<void>;
 }
+
+/** Changes kept per partition for subscribers on other instances (older ones: change log). */
+const RECENT_CHANGES_PER_PARTITION = 5_000;
 
 export const EXAMPLE_QUERY = `# A grid page: the newest 50 shipped orders in EUR, with customer and payments.
 query OrdersGrid($after: String) {
@@ -78,6 +82,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     if (!config.peerSecret) logger.warn('PEER_SECRET is not set: this instance cannot read partitions owned by other instances');
 
     let ownership: Ownership | undefined;
+    let hubRef: Hub | undefined;
     // Known once the HTTP server listens when the port is chosen by the OS (PORT=0).
     let selfUrl = config.advertisedUrl ?? '';
     const ingest = createIngestor({
@@ -107,7 +112,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
             partitionCounts,
           ),
       },
-      onRebalance: () => void ownership?.refresh(),
+      onRebalance: () => {
+        void ownership?.refresh().then(() => hubRef?.rebalanced());
+      },
     });
     ingestor = ingest;
     const partitionCounts = await ingest.prepare();
@@ -141,15 +148,22 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       selfUrl: () => selfUrl,
     });
     const viewsById = new Map(views.map((view) => [view.id, view]));
+    const recent = createRecentChanges(stores, ingest.events, RECENT_CHANGES_PER_PARTITION);
     const hub = createHub({
-      stores,
+      views,
       events: ingest.events,
       partitionCounts,
+      reader,
+      recent,
+      ownership,
+      peers,
       servesLocally: (view, partition) =>
         (view.replicated || ingest.assigned(view.topic).includes(partition)) && ingest.caughtUp(view.topic, partition),
       maxSubscriptions: config.subscriptionsPerInstance,
       bufferSize: config.subscriptionBuffer,
+      logger,
     });
+    hubRef = hub;
     const readiness = (): Readiness => {
       const progress = ingest.progress();
       const assignedCount = progress.length;
@@ -191,6 +205,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
               logger,
               waiter,
               consistencyWaitMs: config.consistencyWaitMs,
+              recent,
             },
             request,
             response,

@@ -14,7 +14,7 @@ export const SIGNATURE_HEADER = 'x-gw-peer-signature';
 export const MAX_CLOCK_SKEW_MS = 30_000;
 export const MAX_PEER_BODY_BYTES = 8 << 20;
 
-export type PeerOp = 'lookup' | 'pages' | 'count' | 'related';
+export type PeerOp = 'lookup' | 'pages' | 'count' | 'related' | 'changes';
 
 export interface PeerRequest {
   readonly v: number;
@@ -41,7 +41,7 @@ export function verify(secret: string, time: string | undefined, signature: stri
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-const OPS: ReadonlySet<string> = new Set(['lookup', 'pages', 'count', 'related']);
+const OPS: ReadonlySet<string> = new Set(['lookup', 'pages', 'count', 'related', 'changes']);
 
 /** Parses and checks a request body; returns a reason string when it is malformed. */
 export function parsePeerRequest(body: string): PeerRequest | string {

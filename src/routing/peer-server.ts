@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import type { Filter, PageRequest } from '../query/page.ts';
 import type { ViewModel } from '../views/model.ts';
 import type { LocalReads } from './local-reads.ts';
+import type { RecentChanges } from '../subscriptions/recent-changes.ts';
 import type { OffsetWaiter } from './offset-waiter.ts';
 import { MAX_PEER_BODY_BYTES, SIGNATURE_HEADER, TIME_HEADER, parsePeerRequest, verify, type PeerRequest } from './peer-protocol.ts';
 
@@ -25,6 +26,37 @@ export interface PeerServerOptions {
   readonly logger: Logger;
   readonly waiter: OffsetWaiter;
   readonly consistencyWaitMs: number;
+  /** Recent applied changes, for subscribers on other instances (op `changes`). */
+  readonly recent: RecentChanges;
+}
+
+/** Longest a `changes` long-poll may wait for a change. */
+const MAX_CHANGES_WAIT_MS = 5_000;
+
+/** Op `changes`: per partition, changes from `since`; waits up to `waitMs` while there are none. */
+async function changes(recent: RecentChanges, request: PeerRequest): Promise<unknown> {
+  const since = request.args.since as Record<string, string> | undefined;
+  const limit = Math.min(Number(request.args.limit ?? 1000), 10_000);
+  const waitMs = Math.min(Math.max(Number(request.args.waitMs ?? 0), 0), MAX_CHANGES_WAIT_MS);
+  if (!since || typeof since !== 'object' || !Number.isFinite(limit) || limit < 1) {
+    throw new GatewayError('GW_PEER_BAD_REQUEST', 'changes needs args.since and a positive args.limit');
+  }
+  const read = () => {
+    const out: Record<string, unknown> = {};
+    let any = false;
+    for (const partition of request.partitions) {
+      const from = since[String(partition)];
+      if (typeof from !== 'string' || !/^\d{1,19}$/.test(from)) throw new GatewayError('GW_PEER_BAD_REQUEST', `since has no offset for partition ${partition}`);
+      const result = recent.since(request.view, partition, from, limit);
+      if (result.changes.length > 0) any = true;
+      out[String(partition)] = result;
+    }
+    return { out, any };
+  };
+  const first = read();
+  if (first.any || waitMs === 0) return first.out;
+  await Promise.race(request.partitions.map((partition) => recent.waitForChange(request.view, partition, waitMs)));
+  return read().out;
 }
 
 function reply(response: ServerResponse, status: number, body: unknown): void {
@@ -64,6 +96,8 @@ function execute(local: LocalReads, request: PeerRequest): unknown {
     }
     case 'count':
       return local.count(request.view, request.partitions, args.filter as Filter);
+    case 'changes':
+      throw new GatewayError('GW_INTERNAL_ERROR', 'changes is served asynchronously');
     case 'related': {
       const values = args.values as string[];
       if (!Array.isArray(values) || typeof args.field !== 'string' || typeof args.limit !== 'number') {
@@ -110,7 +144,7 @@ export async function handlePeerRequest(options: PeerServerOptions, request: Inc
   try {
     const minOffsets = parsed.args.minOffsets as Record<string, string> | undefined;
     if (minOffsets !== undefined) await options.waiter.wait(parsed.view, minOffsets, options.consistencyWaitMs);
-    const result = execute(options.local, parsed);
+    const result = parsed.op === 'changes' ? await changes(options.recent, parsed) : execute(options.local, parsed);
     reply(response, 200, { ok: true, result, offsets: options.local.offsets(parsed.view, parsed.partitions) });
   } catch (error) {
     if (isGatewayError(error)) {

@@ -1,11 +1,17 @@
 /**
  * Subscriptions: the current state first, then every change, with no gap and no duplicate
- * between the two, per key in offset order, each event carrying a resume token.
+ * between the two, per key in offset order, each event carrying a resume token. They work on
+ * any instance, whoever owns the partitions.
  *
- * No gap, no duplicate: a snapshot (or a resume's catch-up from the store's change log) is read
- * in one synchronous turn together with the partitions' next offsets, and the subscription is
- * registered in that same turn. Batches are applied synchronously on this thread too, so every
- * later batch starts exactly at the recorded offset and is delivered live.
+ * No gap, no duplicate: a subscription is registered before its snapshot is read, and holds the
+ * changes that arrive meanwhile. The snapshot (a routed read, so it covers partitions owned
+ * elsewhere too) reports per partition the offset it was read at. Held and later changes are
+ * delivered only from that offset on. Changes come from this instance's ingest for partitions
+ * it serves, and from a feed that long-polls the owner (peer op `changes`) for the others.
+ *
+ * Resume: with a token there is no snapshot. The partitions start at the token's offsets, and
+ * the missed changes come first: exact ones from the owner's recent-changes buffer, or the
+ * latest value per key from its change log when the token is older than that buffer.
  *
  * Cost: an idle subscription is an entry in a map (entity subscriptions by key; list
  * subscriptions grouped by filter, so one filter is evaluated once per change however many
@@ -13,13 +19,18 @@
  * overflows its own stream and is cut off with a token, and never delays ingest or others.
  */
 import type { EventEmitter } from 'node:events';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
 import type { AppliedEvent } from '../ingest/ingestor.ts';
-import { matchesFilter, readPage, type Filter, type PageRequest } from '../query/page.ts';
+import type { Logger } from '../log.ts';
+import { matchesFilter, type Filter, type PageRequest } from '../query/page.ts';
 import { encodeToken, type Offsets } from '../routing/consistency.ts';
+import type { Ownership } from '../routing/ownership.ts';
+import type { PeerClient } from '../routing/peer-client.ts';
 import { partitionForKey } from '../routing/partitioner.ts';
-import type { Row, ViewStore } from '../store/view-store.ts';
+import type { ReadContext, ViewReader } from '../routing/reader.ts';
+import type { AppliedChange, Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
+import type { RecentChanges } from './recent-changes.ts';
 import { createEventStream, type EventStream } from './stream.ts';
 
 export type ChangeKind = 'SNAPSHOT' | 'CAUGHT_UP' | 'UPSERT' | 'REMOVE' | 'OVERFLOW';
@@ -33,43 +44,62 @@ export interface ChangeEvent {
   readonly token: string;
 }
 
+/** A batch of changes of one partition; `compacted` when rows before are unknown (change log). */
+interface PartitionChanges {
+  readonly view: ViewModel;
+  readonly partition: number;
+  readonly nextOffset: string;
+  readonly changes: readonly AppliedChange[];
+  readonly compacted: boolean;
+}
+
 export interface HubOptions {
-  readonly stores: ReadonlyMap<string, ViewStore>;
+  readonly views: readonly ViewModel[];
   readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
   readonly partitionCounts: ReadonlyMap<string, number>;
+  readonly reader: ViewReader;
+  readonly recent: RecentChanges;
+  readonly ownership: Ownership;
+  readonly peers: PeerClient;
   /** Whether this instance serves (and so sees the changes of) a partition. */
   readonly servesLocally: (view: ViewModel, partition: number) => boolean;
   readonly maxSubscriptions: number;
   /** Events a subscription may have queued before it is cut off. */
   readonly bufferSize: number;
+  readonly logger: Logger;
 }
 
 export interface Hub {
-  entity(viewId: string, key: string, after: Offsets | undefined): AsyncIterableIterator<ChangeEvent>;
-  list(viewId: string, request: PageRequest, after: Offsets | undefined): AsyncIterableIterator<ChangeEvent>;
+  entity(viewId: string, key: string, after: Offsets | undefined): Promise<AsyncIterableIterator<ChangeEvent>>;
+  list(viewId: string, request: PageRequest, after: Offsets | undefined): Promise<AsyncIterableIterator<ChangeEvent>>;
+  /** Call after a rebalance: subscriptions follow partitions that moved away. */
+  rebalanced(): void;
   readonly size: number;
 }
 
 interface Subscription {
   readonly view: ViewModel;
-  /** Next offset already covered, per partition of interest. */
+  readonly partitions: readonly number[];
+  /** Next offset covered per partition, once known. */
   readonly cursor: Map<number, bigint>;
+  /** Changes that arrived before the cursor was known. */
+  held: PartitionChanges[] | undefined;
   readonly stream: EventStream<ChangeEvent>;
-  readonly key?: string;
+  readonly decide: (change: AppliedChange, compacted: boolean) => 'UPSERT' | 'REMOVE' | undefined;
+  /** Partitions whose changes come from a feed (owned elsewhere). */
+  readonly feeding: Set<number>;
+  stopped: boolean;
 }
 
-interface ListGroup {
-  readonly filter: Filter;
-  readonly members: Set<Subscription>;
-}
-
-/** Resume far behind the change log's reach is refused rather than flooding the client. */
-const MAX_CATCH_UP_FACTOR = 1;
+const FEED_WAIT_MS = 1000;
+const FEED_LIMIT = 1000;
 
 export function createHub(options: HubOptions): Hub {
   const byKey = new Map<string, Map<string, Set<Subscription>>>();
-  const groups = new Map<string, Map<string, ListGroup>>();
+  const groups = new Map<string, Map<string, { filter: Filter; members: Set<Subscription> }>>();
+  const viewsById = new Map(options.views.map((view) => [view.id, view]));
   let size = 0;
+  const registry = new Set<Subscription>();
 
   const tokenOf = (subscription: Subscription, partition?: number, next?: bigint): string => {
     const offsets: Record<string, string> = {};
@@ -77,173 +107,264 @@ export function createHub(options: HubOptions): Hub {
     return encodeToken({ [subscription.view.topic]: offsets });
   };
 
-  const storeOf = (viewId: string): ViewStore => {
-    const store = options.stores.get(viewId);
-    if (!store) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `unknown view ${viewId}`);
-    return store;
+  /** Delivers one partition's changes from the subscription's cursor on, then advances it. */
+  const deliver = (subscription: Subscription, batch: PartitionChanges): void => {
+    if (subscription.held) {
+      subscription.held.push(batch);
+      return;
+    }
+    const covered = subscription.cursor.get(batch.partition);
+    if (covered === undefined) return;
+    for (const change of batch.changes) {
+      if (BigInt(change.offset) < covered) continue;
+      const kind = subscription.decide(change, batch.compacted);
+      if (!kind) continue;
+      const next = BigInt(change.offset) + 1n;
+      subscription.stream.push({ kind, key: change.key, row: kind === 'UPSERT' ? (change.after ?? null) : null, token: tokenOf(subscription, batch.partition, next) });
+    }
+    if (BigInt(batch.nextOffset) > covered) subscription.cursor.set(batch.partition, BigInt(batch.nextOffset));
   };
 
-  const open = (view: ViewModel, partitions: readonly number[], unregister: () => void): Subscription => {
-    const unserved = partitions.filter((partition) => !options.servesLocally(view, partition));
-    if (unserved.length > 0) {
-      throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition(s) ${unserved.join(', ')} are not served by this instance; subscribe where they are`, {
-        details: { topic: view.topic, partitions: unserved },
-      });
+  const dispatch = (batch: PartitionChanges, only?: Subscription): void => {
+    if (only) {
+      deliver(only, batch);
+      return;
     }
+    const keyed = byKey.get(batch.view.id);
+    for (const change of batch.changes) {
+      for (const subscription of keyed?.get(change.key) ?? []) if (subscription.partitions.includes(batch.partition)) deliver(subscription, { ...batch, changes: [change] });
+    }
+    for (const group of groups.get(batch.view.id)?.values() ?? []) {
+      for (const subscription of group.members) if (subscription.partitions.includes(batch.partition)) deliver(subscription, batch);
+    }
+  };
+
+  options.events.on('applied', (event) => {
+    // Local ingest: only partitions this instance serves; the others arrive through feeds.
+    if (!options.servesLocally(event.view, event.partition)) return;
+    dispatch({ view: event.view, partition: event.partition, nextOffset: event.nextOffset, changes: event.changes, compacted: false });
+  });
+
+  const startFeed = (subscription: Subscription, partition: number, onFirst: () => void): void => {
+    if (subscription.feeding.has(partition)) return;
+    subscription.feeding.add(partition);
+    void feed(subscription, partition, onFirst).finally(() => subscription.feeding.delete(partition));
+  };
+
+  /** Long-polls the owner of a remote partition for the subscription's changes until it stops. */
+  const feed = async (subscription: Subscription, partition: number, onFirst: () => void): Promise<void> => {
+    const view = subscription.view;
+    let first = true;
+    while (!subscription.stopped && !subscription.stream.closed) {
+      const from = subscription.cursor.get(partition) ?? 0n;
+      try {
+        if (options.servesLocally(view, partition)) {
+          // The partition moved here: catch up from this instance's own buffer, then ingest delivers.
+          const local = options.recent.since(view.id, partition, String(from), FEED_LIMIT);
+          dispatch({ view, partition, nextOffset: local.next, changes: local.changes, compacted: local.compacted }, subscription);
+          if (local.changes.length < FEED_LIMIT) break;
+          continue;
+        }
+        const route = options.ownership.route(view, [partition]);
+        const [url] = [...route.remote.keys()];
+        if (!url) throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition ${partition} has no owner right now`);
+        const answer = await options.peers.call(
+          url,
+          { op: 'changes', view: view.id, partitions: [partition], args: { since: { [partition]: String(from) }, waitMs: first ? 0 : FEED_WAIT_MS, limit: FEED_LIMIT } },
+          FEED_WAIT_MS,
+        );
+        const result = (answer.result as Record<string, { changes: AppliedChange[]; next: string; compacted: boolean }>)[String(partition)];
+        if (!result || !Array.isArray(result.changes)) throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} sent no changes for partition ${partition}`);
+        dispatch({ view, partition, nextOffset: result.next, changes: result.changes, compacted: result.compacted }, subscription);
+      } catch (error) {
+        if (isGatewayError(error) && error.code === 'GW_PEER_NOT_OWNER') await options.ownership.refresh();
+        else options.logger.debug('subscription feed retry', { error, topic: view.topic, partition });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      if (first) {
+        first = false;
+        onFirst();
+      }
+    }
+    if (first) onFirst();
+  };
+
+  const open = async (
+    view: ViewModel,
+    partitions: readonly number[],
+    decide: Subscription['decide'],
+    register: (subscription: Subscription) => () => void,
+    after: Offsets | undefined,
+    snapshot: ((context: ReadContext) => Promise<ChangeEvent[]>) | undefined,
+    announceSnapshotEnd: boolean,
+  ): Promise<EventStream<ChangeEvent>> => {
     if (size >= options.maxSubscriptions) {
       throw new GatewayError('GW_SUBSCRIPTION_LIMIT', `this instance already serves ${options.maxSubscriptions} subscriptions`);
     }
-    const cursor = new Map<number, bigint>();
+    let unregister = () => undefined as void;
     const subscription: Subscription = {
       view,
-      cursor,
+      partitions,
+      cursor: new Map(),
+      held: [],
+      feeding: new Set(),
+      decide,
+      stopped: false,
       stream: createEventStream<ChangeEvent>({
         capacity: options.bufferSize,
         tokenOf: (event) => event.token,
         overflowEvent: (token) => ({ kind: 'OVERFLOW', key: null, row: null, token: token ?? '' }),
         onClose: () => {
           size--;
+          subscription.stopped = true;
+          registry.delete(subscription);
           unregister();
         },
       }),
     };
     size++;
-    return subscription;
-  };
-
-  /** Sets the cursor from a token (resume) or from the store (fresh), and replays a resume's gap. */
-  const start = (
-    subscription: Subscription,
-    store: ViewStore,
-    partitions: readonly number[],
-    after: Offsets | undefined,
-    relevant: (key: string, row: Row | undefined) => ChangeEvent['kind'] | undefined,
-  ): void => {
-    for (const partition of partitions) {
-      const now = BigInt(store.nextOffset(partition) ?? '0');
-      const from = after?.[subscription.view.topic]?.[String(partition)];
-      if (after && from === undefined) {
-        throw new GatewayError('GW_QUERY_BAD_TOKEN', `the resume token does not cover ${subscription.view.topic} partition ${partition}`);
-      }
-      if (from === undefined || BigInt(from) >= now) {
-        subscription.cursor.set(partition, after && from !== undefined ? BigInt(from) : now);
-        continue;
-      }
-      subscription.cursor.set(partition, BigInt(from));
-      const log = store.changesSince(partition, from, options.bufferSize * MAX_CATCH_UP_FACTOR + 1);
-      if (log.length > options.bufferSize * MAX_CATCH_UP_FACTOR) {
-        throw new GatewayError('GW_RESUME_TOO_FAR', `more than ${options.bufferSize} changes since the token; subscribe again without it`, {
-          details: { topic: subscription.view.topic, partition },
-        });
-      }
-      const rows = store.getRows(log.map((entry) => ({ partition, key: entry.key })));
-      log.forEach((entry, i) => {
-        const row = entry.deleted ? undefined : rows[i];
-        const kind = relevant(entry.key, row);
-        if (kind) {
-          subscription.stream.push({ kind, key: entry.key, row: kind === 'REMOVE' ? null : (row ?? null), token: tokenOf(subscription, partition, BigInt(entry.offset) + 1n) });
+    unregister = register(subscription);
+    try {
+      let events: ChangeEvent[] = [];
+      if (after) {
+        for (const partition of partitions) {
+          const from = after[view.topic]?.[String(partition)];
+          if (from === undefined) throw new GatewayError('GW_QUERY_BAD_TOKEN', `the resume token does not cover ${view.topic} partition ${partition}`);
+          subscription.cursor.set(partition, BigInt(from));
         }
-      });
-      subscription.cursor.set(partition, now);
+      } else {
+        const observed: Record<string, string> = {};
+        events = await snapshot!({
+          observe: (topic, offsets) => {
+            if (topic === view.topic) Object.assign(observed, offsets);
+          },
+        });
+        for (const partition of partitions) subscription.cursor.set(partition, BigInt(observed[String(partition)] ?? '0'));
+        events = events.map((event) => ({ ...event, token: tokenOf(subscription) }));
+      }
+      for (const event of events) subscription.stream.push(event);
+      const held = subscription.held ?? [];
+      subscription.held = undefined;
+      for (const batch of held) deliver(subscription, batch);
+      const remote = partitions.filter((partition) => !options.servesLocally(view, partition));
+      if (after) {
+        // Resuming: the missed changes of local partitions come from this instance's buffer.
+        let missed = 0;
+        for (const partition of partitions.filter((p) => !remote.includes(p))) {
+          for (;;) {
+            const local = options.recent.since(view.id, partition, String(subscription.cursor.get(partition)!), FEED_LIMIT);
+            missed += local.changes.length;
+            if (missed > options.bufferSize) {
+              throw new GatewayError('GW_RESUME_TOO_FAR', `more than ${options.bufferSize} changes since the token; subscribe again without it`, {
+                details: { topic: view.topic, partition },
+              });
+            }
+            deliver(subscription, { view, partition, nextOffset: local.next, changes: local.changes, compacted: local.compacted });
+            if (local.changes.length < FEED_LIMIT) break;
+          }
+        }
+      }
+      const caughtUp = () => subscription.stream.push({ kind: 'CAUGHT_UP', key: null, row: null, token: tokenOf(subscription) });
+      // A fresh list is caught up with its snapshot; a resume once every feed has polled once.
+      let waiting = remote.length;
+      const polled = () => {
+        waiting--;
+        if (after && waiting === 0) caughtUp();
+      };
+      if ((!after && announceSnapshotEnd) || (after && remote.length === 0)) caughtUp();
+      registry.add(subscription);
+      for (const partition of remote) startFeed(subscription, partition, polled);
+    } catch (error) {
+      void subscription.stream.return!();
+      throw error;
     }
+    return subscription.stream;
   };
 
-  options.events.on('applied', (event) => {
-    const next = BigInt(event.nextOffset);
-    const deliver = (subscription: Subscription, kind: ChangeEvent['kind'], key: string, row: Row | undefined, offset: string) => {
-      const covered = subscription.cursor.get(event.partition);
-      if (covered === undefined || BigInt(offset) < covered) return;
-      subscription.stream.push({ kind, key, row: row ?? null, token: tokenOf(subscription, event.partition, BigInt(offset) + 1n) });
-    };
-    const keyed = byKey.get(event.view.id);
-    const listGroups = groups.get(event.view.id);
-    for (const change of event.changes) {
-      for (const subscription of keyed?.get(change.key) ?? []) {
-        deliver(subscription, change.after ? 'UPSERT' : 'REMOVE', change.key, change.after, change.offset);
-      }
-      for (const group of listGroups?.values() ?? []) {
-        const now = change.after !== undefined && matchesFilter(change.after, group.filter);
-        const before = change.before !== undefined && matchesFilter(change.before, group.filter);
-        if (!now && !before) continue;
-        for (const subscription of group.members) deliver(subscription, now ? 'UPSERT' : 'REMOVE', change.key, change.after, change.offset);
-      }
-    }
-    const advance = (subscription: Subscription) => {
-      const covered = subscription.cursor.get(event.partition);
-      if (covered !== undefined && covered < next) subscription.cursor.set(event.partition, next);
-    };
-    for (const change of event.changes) for (const subscription of keyed?.get(change.key) ?? []) advance(subscription);
-    for (const group of listGroups?.values() ?? []) for (const subscription of group.members) advance(subscription);
-  });
+  const viewOf = (viewId: string): ViewModel => {
+    const view = viewsById.get(viewId);
+    if (!view) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `unknown view ${viewId}`);
+    return view;
+  };
 
   return {
     get size() {
       return size;
     },
 
-    entity(viewId, key, after) {
-      const store = storeOf(viewId);
-      const view = store.view;
-      const partition = partitionForKey(key, options.partitionCounts.get(viewId) ?? 1);
-      let keys = byKey.get(viewId);
-      if (!keys) byKey.set(viewId, (keys = new Map()));
-      const index = keys;
-      const subscription = open(view, [partition], () => {
-        const set = index.get(key);
-        set?.delete(subscription);
-        if (set?.size === 0) index.delete(key);
-      });
-      try {
-        start(subscription, store, [partition], after, (changed, row) => (changed === key ? (row ? 'UPSERT' : 'REMOVE') : undefined));
-        if (!after) {
-          const row = store.getRows([{ partition, key }])[0];
-          subscription.stream.push({ kind: 'SNAPSHOT', key, row: row ?? null, token: tokenOf(subscription) });
-        } else {
-          subscription.stream.push({ kind: 'CAUGHT_UP', key: null, row: null, token: tokenOf(subscription) });
+    rebalanced() {
+      // Partitions this instance stopped serving get a feed from their new owner.
+      for (const subscription of registry) {
+        for (const partition of subscription.partitions) {
+          if (!options.servesLocally(subscription.view, partition)) startFeed(subscription, partition, () => undefined);
         }
-      } catch (error) {
-        void subscription.stream.return!();
-        throw error;
       }
-      const set = index.get(key) ?? new Set<Subscription>();
-      set.add(subscription);
-      index.set(key, set);
-      return subscription.stream;
+    },
+
+    entity(viewId, key, after) {
+      const view = viewOf(viewId);
+      const partition = partitionForKey(key, options.partitionCounts.get(viewId) ?? 1);
+      return open(
+        view,
+        [partition],
+        (change) => (change.key !== key ? undefined : change.after ? 'UPSERT' : 'REMOVE'),
+        (subscription) => {
+          let keys = byKey.get(viewId);
+          if (!keys) byKey.set(viewId, (keys = new Map()));
+          const set = keys.get(key) ?? new Set<Subscription>();
+          set.add(subscription);
+          keys.set(key, set);
+          const index = keys;
+          return () => {
+            set.delete(subscription);
+            if (set.size === 0) index.delete(key);
+          };
+        },
+        after,
+        after
+          ? undefined
+          : async (context) => {
+              const [row] = await options.reader.lookup(viewId, [key], context);
+              return [{ kind: 'SNAPSHOT', key, row: row ?? null, token: '' }];
+            },
+        false,
+      );
     },
 
     list(viewId, request, after) {
-      const store = storeOf(viewId);
-      const view = store.view;
+      const view = viewOf(viewId);
       const partitions = Array.from({ length: options.partitionCounts.get(viewId) ?? 1 }, (_, partition) => partition);
       const signature = JSON.stringify(request.filter);
-      let viewGroups = groups.get(viewId);
-      if (!viewGroups) groups.set(viewId, (viewGroups = new Map()));
-      const byFilter = viewGroups;
-      const subscription = open(view, partitions, () => {
-        const group = byFilter.get(signature);
-        group?.members.delete(subscription);
-        if (group?.members.size === 0) byFilter.delete(signature);
-      });
-      try {
-        start(subscription, store, partitions, after, (_key, row) => (row && matchesFilter(row, request.filter) ? 'UPSERT' : 'REMOVE'));
-        if (!after) {
-          const session = store.session();
-          try {
-            const page = readPage(store, session, partitions, request);
-            for (const row of page.rows) subscription.stream.push({ kind: 'SNAPSHOT', key: row.key, row: row.row, token: tokenOf(subscription) });
-          } finally {
-            session.close();
-          }
-        }
-        subscription.stream.push({ kind: 'CAUGHT_UP', key: null, row: null, token: tokenOf(subscription) });
-      } catch (error) {
-        void subscription.stream.return!();
-        throw error;
-      }
-      const group = byFilter.get(signature) ?? { filter: request.filter, members: new Set<Subscription>() };
-      group.members.add(subscription);
-      byFilter.set(signature, group);
-      return subscription.stream;
+      const matches = (row: Row | undefined) => row !== undefined && matchesFilter(row, request.filter);
+      return open(
+        view,
+        partitions,
+        (change, compacted) => {
+          if (matches(change.after)) return 'UPSERT';
+          // From the change log the row before is unknown: the client may have had it.
+          return compacted || matches(change.before) ? 'REMOVE' : undefined;
+        },
+        (subscription) => {
+          let byFilter = groups.get(viewId);
+          if (!byFilter) groups.set(viewId, (byFilter = new Map()));
+          const group = byFilter.get(signature) ?? { filter: request.filter, members: new Set<Subscription>() };
+          group.members.add(subscription);
+          byFilter.set(signature, group);
+          const index = byFilter;
+          return () => {
+            group.members.delete(subscription);
+            if (group.members.size === 0) index.delete(signature);
+          };
+        },
+        after,
+        after
+          ? undefined
+          : async (context) => {
+              const [page] = await options.reader.pages(viewId, [request], context);
+              return page!.rows.map((row) => ({ kind: 'SNAPSHOT' as const, key: row.key, row: row.row, token: '' }));
+            },
+        true,
+      );
     },
   };
 }

@@ -5,6 +5,14 @@ import { partitionForKey } from '../../src/routing/partitioner.ts';
 import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { customer, keyed, order, payment } from '../support/data.ts';
 import { waitFor } from '../support/wait.ts';
+import { collect, wsClient } from '../support/ws.ts';
+
+interface Change {
+  kind: string;
+  key: string | null;
+  token: string;
+  node: { orderId: string; state: string } | null;
+}
 
 const SECRET = 'test-peer-secret-0123456789';
 
@@ -134,6 +142,49 @@ describe('three instances answer exactly like one', () => {
     });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('GW_QUERY_BAD_TOKEN');
+  });
+
+  it('serves a subscription on one instance for a key owned by another', async () => {
+    const key = 'ord-000321';
+    const partition = partitionForKey(key, 6);
+    const host = group.find((test) => !test.gateway.ingestor.assigned(`${prefix}orders`).includes(partition))!;
+    const client = wsClient(host.url);
+    const sub = collect<Change>(client, 'subscription($id: ID!) { orderChanged(orderId: $id) { kind key token node { orderId state } } }', { id: key }, 'orderChanged');
+    await waitFor(() => sub.events.length >= 1, { what: 'snapshot' });
+    expect(sub.events[0]).toMatchObject({ kind: 'SNAPSHOT', node: { orderId: key, state: order(321).state } });
+    for (const state of ['VALIDATED', 'SHIPPED']) {
+      await kafka.produce(`${prefix}orders`, [keyed('orderId', order(321, { state }))]);
+      await waitFor(() => sub.events.some((event) => event.node?.state === state), { what: `remote change ${state}` });
+    }
+    expect(sub.events.map((event) => event.kind)).toEqual(['SNAPSHOT', 'UPSERT', 'UPSERT']);
+    sub.stop();
+    await client.dispose();
+  });
+
+  it('a live grid over every partition, resumed on another instance with exactly the missed changes', async () => {
+    const filter = { state: { eq: 'FAILED' } };
+    const query = 'subscription($filter: OrderFilter, $after: String) { ordersChanged(filter: $filter, first: 3, after: $after) { kind key token node { orderId state } } }';
+    const firstClient = wsClient(group[0]!.url);
+    const first = collect<Change>(firstClient, query, { filter }, 'ordersChanged');
+    await waitFor(() => first.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'grid caught up' });
+    const live = Array.from({ length: 30 }, (_, i) => order(20_000 + i, { state: 'FAILED' }));
+    await kafka.produce(`${prefix}orders`, live.map((row) => keyed('orderId', row)));
+    await waitFor(() => live.every((row) => first.events.some((event) => event.key === row.orderId)), { what: 'live changes from every owner' });
+    const token = first.events[first.events.length - 1]!.token;
+    first.stop();
+    await firstClient.dispose();
+
+    const missed = Array.from({ length: 12 }, (_, i) => order(21_000 + i, { state: 'FAILED' }));
+    await kafka.produce(`${prefix}orders`, [...missed.map((row) => keyed('orderId', row)), keyed('orderId', order(22_000, { state: 'SHIPPED' }))]);
+    await waitCaughtUp(group, kafka, ['orders']);
+    const secondClient = wsClient(group[2]!.url);
+    const second = collect<Change>(secondClient, query, { filter, after: token }, 'ordersChanged');
+    await waitFor(() => second.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'resume caught up', timeoutMs: 20_000 });
+    const replay = second.events.slice(0, second.events.findIndex((event) => event.kind === 'CAUGHT_UP'));
+    expect(replay.filter((event) => event.kind === 'UPSERT').map((event) => event.key).sort()).toEqual(missed.map((row) => row.orderId).sort());
+    expect(replay.some((event) => event.kind === 'UPSERT' && live.some((row) => row.orderId === event.key))).toBe(false);
+    second.stop();
+    await secondClient.dispose();
   });
 
   it('rejects a peer call without the secret', async () => {
