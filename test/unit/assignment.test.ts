@@ -8,18 +8,8 @@ import {
   type Assignment,
   type MemberClaim,
 } from '../../src/routing/assignment.ts';
+import { prng } from '../support/prng.ts';
 
-/** mulberry32: small seeded PRNG so every randomized case is reproducible from its seed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const intIn = (rand: () => number, lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));
 function shuffled<T>(rand: () => number, items: readonly T[]): T[] {
   const out = [...items];

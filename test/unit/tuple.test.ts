@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { decodeTuple, encodeTuple, extendTuple, prefixEnd, type TupleElement } from '../../src/store/tuple.ts';
+import { prng } from '../support/prng.ts';
 
-/** mulberry32: small, seeded, deterministic. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Reference order, written independently of the encoding: null < string < number (the tag order). */
 function rank(element: TupleElement): number {

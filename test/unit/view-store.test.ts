@@ -11,6 +11,7 @@ import { compileViews, type ViewModel } from '../../src/views/model.ts';
 import customers from '../../views/customers.ts';
 import orders from '../../views/orders.ts';
 import payments from '../../views/payments.ts';
+import { prng } from '../support/prng.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Model, data and reference implementation (independent of src/query).
@@ -25,17 +26,6 @@ const STATES = ['CREATED', 'VALIDATED', 'FAILED', 'SHIPPED', 'CANCELLED'] as con
 const CURRENCIES = ['EUR', 'USD', 'GBP'] as const;
 const PRODUCTS = ['Widget', 'Gadget', 'Gizmo', 'Doohickey'] as const;
 
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Stored {
   readonly partition: number;
