@@ -124,6 +124,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       caughtUp: (topic, partition) => ingest.caughtUp(topic, partition),
       members: async () => {
         const group = await client.describeGroup(config.groupId);
+        // Mid-rebalance the coordinator reports members without assignments: not a map to use.
+        if (group.state !== 'Stable') return undefined;
         return group.members.map((member) => ({
           memberId: member.memberId,
           url: decodeMemberClaimOrEmpty(member.memberId, member.userData).claim.url,

@@ -4,7 +4,6 @@
  * Partitions assigned to this instance are served locally; the rest are routed to their owner.
  * A replicated view is always local.
  */
-import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ViewModel } from '../views/model.ts';
 
@@ -21,6 +20,11 @@ export interface Route {
   readonly restoring: number[];
   /** Partitions per peer URL. */
   readonly remote: Map<string, number[]>;
+  /**
+   * Partitions with no known serving owner right now: mid-rebalance, or just given away by this
+   * instance while the map still names it. Callers treat them as moving (wait, refresh, retry).
+   */
+  readonly unknown: number[];
 }
 
 export interface Ownership {
@@ -40,8 +44,8 @@ export interface OwnershipOptions {
   readonly localPartitions: (topic: string) => readonly number[];
   /** Whether this instance's copy of a partition is within the allowed lag. */
   readonly caughtUp: (topic: string, partition: number) => boolean;
-  /** The group's current members, URLs decoded. */
-  readonly members: () => Promise<readonly GroupMember[]>;
+  /** The group's current members, URLs decoded; undefined while the group is rebalancing. */
+  readonly members: () => Promise<readonly GroupMember[] | undefined>;
   readonly logger: Logger;
 }
 
@@ -49,10 +53,14 @@ export function createOwnership(options: OwnershipOptions): Ownership {
   let owners = new Map<string, Map<number, string>>();
   const previous = new Map<string, string>();
   let refreshing: Promise<void> | undefined;
+  let requested = 0;
 
+  /** Rebuilds from a stable group description; keeps the current map while it is not stable. */
   const rebuild = async (): Promise<void> => {
+    const members = await options.members();
+    if (!members) return;
     const next = new Map<string, Map<number, string>>();
-    for (const member of await options.members()) {
+    for (const member of members) {
       for (const [topic, partitions] of Object.entries(member.assignment)) {
         let byPartition = next.get(topic);
         if (!byPartition) next.set(topic, (byPartition = new Map()));
@@ -73,12 +81,12 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       const local: number[] = [];
       const restoring: number[] = [];
       const remote = new Map<string, number[]>();
+      const unknown: number[] = [];
       if (view.replicated) {
         for (const partition of partitions) (options.caughtUp(view.topic, partition) ? local : restoring).push(partition);
-        return { local, restoring, remote };
+        return { local, restoring, remote, unknown };
       }
       const mine = new Set(options.localPartitions(view.topic));
-      const unserved: number[] = [];
       for (const partition of partitions) {
         if (mine.has(partition)) {
           (options.caughtUp(view.topic, partition) ? local : restoring).push(partition);
@@ -86,19 +94,14 @@ export function createOwnership(options: OwnershipOptions): Ownership {
         }
         const url = owners.get(view.topic)?.get(partition);
         if (!url || url === options.selfUrl()) {
-          unserved.push(partition);
+          unknown.push(partition);
           continue;
         }
         const list = remote.get(url);
         if (list) list.push(partition);
         else remote.set(url, [partition]);
       }
-      if (unserved.length > 0) {
-        throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition(s) ${unserved.join(', ')} have no serving instance right now`, {
-          details: { topic: view.topic, partitions: unserved },
-        });
-      }
-      return { local, restoring, remote };
+      return { local, restoring, remote, unknown };
     },
 
     previousOwner(topic, partition) {
@@ -106,11 +109,19 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     },
 
     refresh() {
-      refreshing ??= rebuild()
-        .catch((error: unknown) => options.logger.warn('partition map refresh failed', { error }))
-        .finally(() => {
-          refreshing = undefined;
-        });
+      // A refresh asked for while one runs must see a newer group: run again after it.
+      const ticket = ++requested;
+      const run = async (): Promise<void> => {
+        while (true) {
+          const upTo = requested;
+          await rebuild().catch((error: unknown) => options.logger.warn('partition map refresh failed', { error }));
+          if (requested === upTo) return;
+        }
+      };
+      refreshing ??= run().finally(() => {
+        refreshing = undefined;
+      });
+      void ticket;
       return refreshing;
     },
 

@@ -130,7 +130,8 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
               await new Promise((resolve) => setTimeout(resolve, 100));
               await ownership.refresh();
               const route = ownership.route(view, waiting);
-              if (route.remote.size > 0 && !route.remote.has(failed ?? '')) return run(waiting, false);
+              const settled = route.unknown.length === 0 && route.restoring.length === 0 && !route.remote.has(failed ?? '');
+              if (settled) return run(waiting, false);
             }
             throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition(s) ${waiting.join(', ')} cannot be served right now`, {
               cause,
@@ -146,6 +147,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       const results: Array<Promise<T[]>> = [];
       if (route.local.length > 0) results.push(readHere(route.local));
       if (route.restoring.length > 0) results.push(moving(route.restoring, undefined, undefined));
+      if (route.unknown.length > 0) results.push(moving(route.unknown, undefined, undefined));
       for (const [url, remote] of route.remote) {
         results.push(
           ask(url, remote, false).catch(async (error: unknown) => {

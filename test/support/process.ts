@@ -37,10 +37,11 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
     }
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitFor(() => url ?? (child.exitCode !== null ? Promise.reject(new Error(`gateway exited: ${log.join('\n')}`)) : undefined), {
+  await waitFor(() => url ?? (child.exitCode !== null || child.signalCode !== null ? 'exited' : undefined), {
     what: 'gateway process listening',
     timeoutMs: 60_000,
   });
+  if (!url) throw new Error(`gateway exited before listening:\n${log.join('\n')}`);
   return {
     child,
     url: url!,
