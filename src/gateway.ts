@@ -43,7 +43,7 @@ export interface Gateway {
 }
 
 /** Changes kept per partition for subscribers on other instances (older ones: change log). */
-const RECENT_CHANGES_PER_PARTITION = 5_000;
+const RECENT_CHANGES_PER_PARTITION = 1_000;
 
 export const EXAMPLE_QUERY = `# A grid page: the newest 50 shipped orders in EUR, with customer and payments.
 query OrdersGrid($after: String) {
