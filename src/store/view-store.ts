@@ -384,11 +384,15 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
           else reader.seek(low);
           const skip = spec.index === undefined ? 3 : spec.filterValue === undefined ? 4 : 5;
           let done = false;
+          // The pooled reader spans the whole index, so a read may run past this scan's bounds:
+          // start with small reads and grow, so a scan of a few entries reads a few entries.
+          let readAhead = 8;
           return {
             next(max) {
               const out: ScanEntry[] = [];
               while (!done && out.length < max) {
-                const chunk = reader.next(Math.min(max - out.length, 1000));
+                const chunk = reader.next(Math.min(max - out.length, readAhead));
+                readAhead = Math.min(readAhead * 4, 1000);
                 if (chunk.length === 0) done = true;
                 for (const [raw, value] of chunk) {
                   if (spec.reverse ? Buffer.compare(raw, high) >= 0 : false) continue; // seek landed on the exclusive bound
