@@ -180,6 +180,33 @@ describe('subscriptions over graphql-ws', () => {
     await fast.dispose();
   });
 
+  it('serves the same subscription over SSE', async () => {
+    const abort = new AbortController();
+    const response = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: ENTITY, variables: { id: 'ord-000011' } }),
+      signal: abort.signal,
+    });
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    const reader = response.body!.getReader();
+    let text = '';
+    const readUntil = async (needle: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!text.includes(needle) && Date.now() < deadline) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+      expect(text).toContain(needle);
+    };
+    await readUntil('"kind":"SNAPSHOT"');
+    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(11, { state: 'CANCELLED' }))]);
+    await readUntil('"kind":"UPSERT"');
+    expect(text).toContain('"state":"CANCELLED"');
+    abort.abort();
+  });
+
   it('follows the graphql-ws protocol close codes', async () => {
     const url = `${gw.url.replace('http', 'ws')}/graphql`;
     const closeCode = (steps: (socket: WebSocket) => void) =>
