@@ -171,7 +171,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       const assignedCount = progress.length;
       const lagging = progress.filter((entry) => entry.lag > config.readyMaxLag);
       const partitioned = views.some((view) => !view.replicated);
-      const ready = (assignedCount > 0 || !partitioned) && lagging.length === 0;
+      const ready = (assignedCount > 0 || !partitioned) && lagging.length === 0 && !ingest.failure;
       return {
         ready,
         detail: {
@@ -187,6 +187,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       port: config.port,
       maxQueryDepth: config.maxQueryDepth,
       readiness,
+      unhealthy: () => (ingest.failure ? `ingest stopped: ${ingest.failure.message}` : undefined),
       metrics: () => renderMetrics({ ingest: ingest.counters, progress: ingest.progress(), store: kv.stats }),
       logger,
       exampleQuery: EXAMPLE_QUERY,

@@ -77,6 +77,8 @@ export interface Ingestor {
   /** Whether a local copy is within the allowed lag. */
   caughtUp(topic: string, partition: number): boolean;
   readonly counters: IngestCounters;
+  /** Set when a consumer crashed for good (not restarting): the instance is then unhealthy. */
+  readonly failure: Error | undefined;
   readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
 }
 
@@ -97,6 +99,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0 };
   const events = new EventEmitter<{ applied: [AppliedEvent] }>();
   const consumers: RecordConsumer[] = [];
+  let failure: Error | undefined;
   let deadLetters: RecordProducer | undefined;
 
   const refreshEndOffsets = async (): Promise<void> => {
@@ -188,6 +191,9 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   return {
     counters,
     events,
+    get failure() {
+      return failure;
+    },
 
     async prepare() {
       const specs = [...byTopic.keys()].map((topic) => ({ topic, partitions: options.topicPartitions, compacted: true }));
@@ -220,7 +226,10 @@ export function createIngestor(options: IngestorOptions): Ingestor {
             logger.info('partitions assigned', { group: group.groupId, assignment: Object.fromEntries(assignment) });
             if (group.partitioned) options.onRebalance?.();
           },
-          onCrash: (error, willRestart) => logger.error('consumer crashed', { error, willRestart }),
+          onCrash: (error, willRestart) => {
+            logger.error('consumer crashed', { error, willRestart });
+            if (!willRestart) failure = error;
+          },
         });
         consumers.push(consumer);
         await consumer.start();

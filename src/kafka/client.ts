@@ -7,8 +7,20 @@
 import kafkajs from 'kafkajs';
 import type { Assigner, Consumer, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';
 import type { Logger } from '../log.ts';
+import { decompressLz4, decompressSnappy, decompressZstd } from './codecs.ts';
 
-const { Kafka: KafkaClass, logLevel: KafkaLogLevel, Partitioners, AssignerProtocol } = kafkajs;
+const { Kafka: KafkaClass, logLevel: KafkaLogLevel, Partitioners, AssignerProtocol, CompressionCodecs, CompressionTypes } = kafkajs;
+
+// Batches compressed by other producers must be readable (KafkaJS itself ships gzip only).
+const decompressOnly = (name: string, decompress: (buffer: Buffer) => Buffer) => () => ({
+  compress: async () => {
+    throw new Error(`${name} compression is not supported by the gateway's producers`);
+  },
+  decompress: async (buffer: Buffer) => decompress(buffer),
+});
+CompressionCodecs[CompressionTypes.LZ4] = decompressOnly('LZ4', decompressLz4);
+CompressionCodecs[CompressionTypes.Snappy] = decompressOnly('Snappy', decompressSnappy);
+CompressionCodecs[CompressionTypes.ZSTD] = decompressOnly('ZSTD', decompressZstd);
 
 // KafkaJS 2.2.4's request queue schedules `setTimeout` with a negative delay when no throttle is
 // pending; Node >= 23 warns about it on every connection (the timer behaves as 1 ms, as intended).

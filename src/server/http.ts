@@ -31,6 +31,8 @@ export interface HttpServerOptions {
   readonly port: number;
   readonly maxQueryDepth: number;
   readonly readiness: () => Readiness;
+  /** Liveness: a reason when the instance cannot recover by itself (it should be restarted). */
+  readonly unhealthy?: () => string | undefined;
   readonly metrics: () => string;
   readonly logger: Logger;
   readonly exampleQuery?: string;
@@ -96,7 +98,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
+      const problem = options.unhealthy?.();
+      response
+        .writeHead(problem ? 503 : 200, { 'content-type': 'application/json' })
+        .end(JSON.stringify(problem ? { status: 'failed', reason: problem } : { status: 'ok' }));
       return;
     }
     if (path === '/readyz') {
