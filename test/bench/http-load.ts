@@ -8,6 +8,10 @@
 import { writeFileSync } from 'node:fs';
 import { exited, spawnTracked } from './cleanup.ts';
 import { GRID_VARIANTS, gridBody, lookupBody } from './queries.ts';
+import { waitIdle, type ServerProcess } from './servers.ts';
+
+/** Requests slower than this count as failed (wrk leaves them out of its latency histogram). */
+export const REQUEST_TIMEOUT_SECONDS = 30;
 
 export interface LoadOptions {
   readonly url: string;
@@ -30,6 +34,8 @@ export interface LoadResult {
   readonly meanMs: number;
   /** Responses that were not 200 or contained "errors", plus socket errors and timeouts. */
   readonly failed: number;
+  /** Milliseconds the server needed to become idle before this run (work left by the previous one). */
+  readonly idleWaitMs?: number;
 }
 
 const luaString = (text: string): string =>
@@ -120,7 +126,7 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
     `-t${options.threads}`,
     `-c${options.connections}`,
     `-d${options.durationSeconds}s`,
-    '--timeout', '10s',
+    '--timeout', `${REQUEST_TIMEOUT_SECONDS}s`,
     '--latency',
     '-s', options.script,
     `${options.url}/graphql`,
@@ -130,19 +136,21 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text));
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const timer = setTimeout(() => child.kill('SIGKILL'), (options.durationSeconds + 60) * 1000);
+  const timer = setTimeout(() => child.kill('SIGKILL'), (options.durationSeconds + REQUEST_TIMEOUT_SECONDS + 60) * 1000);
   const code = await exited(child).finally(() => clearTimeout(timer));
   const line = /^WRK_JSON (.*)$/m.exec(stdout)?.[1];
   if (code !== 0 || !line) throw new Error(`wrk ${args.join(' ')} exited with ${code}:\n${stdout}\n${stderr}`);
   const raw = JSON.parse(line) as Record<string, number>;
-  const ms = (name: string): number => (raw[name] ?? Number.NaN) / 1000;
+  const requests = raw.requests ?? 0;
+  // Without a completed request wrk's percentiles are 0: report "no figure", not "0 ms".
+  const ms = (name: string): number => (requests === 0 ? Number.NaN : (raw[name] ?? Number.NaN) / 1000);
   const seconds = (raw.duration_us ?? Number.NaN) / 1e6;
   return {
     threads: options.threads,
     connections: options.connections,
     durationSeconds: options.durationSeconds,
-    requests: raw.requests ?? 0,
-    qps: (raw.requests ?? 0) / seconds,
+    requests,
+    qps: requests / seconds,
     p50Ms: ms('p50_us'),
     p90Ms: ms('p90_us'),
     p99Ms: ms('p99_us'),
@@ -152,8 +160,59 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
   };
 }
 
-/** An unmeasured warm-up run (JIT, caches), then the measured run. */
-export async function measure(options: LoadOptions, warmupSeconds: number): Promise<LoadResult> {
-  if (warmupSeconds > 0) await runWrk({ ...options, durationSeconds: warmupSeconds });
-  return runWrk(options);
+/** An unmeasured run (JIT, caches) on an idle server. */
+export async function warmUp(server: ServerProcess, options: LoadOptions, seconds: number): Promise<void> {
+  if (seconds <= 0) return;
+  await waitIdle(server);
+  await runWrk({ ...options, durationSeconds: seconds });
+}
+
+/** One measured run, once the server has finished whatever the previous run left queued. */
+export async function measureOnce(server: ServerProcess, options: LoadOptions): Promise<LoadResult> {
+  const idleWaitMs = await waitIdle(server);
+  return { ...(await runWrk(options)), idleWaitMs };
+}
+
+/** Medians over rounds; totals of requests and failures. */
+export interface LoadSummary {
+  readonly threads: number;
+  readonly connections: number;
+  readonly durationSeconds: number;
+  readonly rounds: number;
+  readonly qps: number;
+  readonly p50Ms: number;
+  readonly p90Ms: number;
+  readonly p99Ms: number;
+  readonly requests: number;
+  readonly failed: number;
+  /** Longest wait for the server to become idle before a round. */
+  readonly maxIdleWaitMs: number;
+  readonly runs: readonly LoadResult[];
+}
+
+/** Median of the numbers that are not NaN; NaN if there are none. */
+export function median(values: readonly number[]): number {
+  const sorted = values.filter((value) => !Number.isNaN(value)).sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export function summarizeRuns(runs: readonly LoadResult[]): LoadSummary {
+  const first = runs[0];
+  if (!first) throw new Error('no load runs to summarize');
+  return {
+    threads: first.threads,
+    connections: first.connections,
+    durationSeconds: first.durationSeconds,
+    rounds: runs.length,
+    qps: median(runs.map((run) => run.qps)),
+    p50Ms: median(runs.map((run) => run.p50Ms)),
+    p90Ms: median(runs.map((run) => run.p90Ms)),
+    p99Ms: median(runs.map((run) => run.p99Ms)),
+    requests: runs.reduce((sum, run) => sum + run.requests, 0),
+    failed: runs.reduce((sum, run) => sum + run.failed, 0),
+    maxIdleWaitMs: Math.max(...runs.map((run) => run.idleWaitMs ?? 0)),
+    runs,
+  };
 }

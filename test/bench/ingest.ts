@@ -2,24 +2,27 @@
  * Ingest figures.
  *
  * - Baseline: `kcat -C … -o beginning -e -q -f '%k\t%s\n' > /dev/null` over the three topics, one
- *   after the other: what it costs just to fetch and print every record on this machine.
+ *   after the other: what it costs just to fetch and print every record on this machine (median
+ *   of BENCH_ROUNDS rounds).
  * - Gateway: from spawning `node src/main.ts` (fresh data dir, new group) until /metrics shows
  *   every partition's next offset at the topic's end offset; records/s counts
  *   `gw_ingest_records_total` over that time. Memory is read from /proc right then.
  */
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { exited, spawnTracked } from './cleanup.ts';
 import { topicName } from './prefill.ts';
-import { memoryOf, type ServerProcess } from './servers.ts';
+import { median } from './http-load.ts';
+import { logTail, memoryOf, type ServerProcess } from './servers.ts';
 import { TOPICS } from './settings.ts';
 
 export type EndOffsets = ReadonlyMap<string, ReadonlyMap<number, bigint>>;
 
 export interface KcatResult {
   readonly records: number;
+  /** Median over the rounds of the time to read all three topics. */
   readonly ms: number;
   readonly recordsPerSecond: number;
-  readonly perTopicMs: Record<string, number>;
+  readonly roundsMs: number[];
 }
 
 export function totalRecords(ends: EndOffsets): number {
@@ -28,29 +31,33 @@ export function totalRecords(ends: EndOffsets): number {
   return Number(total);
 }
 
-export async function kcatConsume(brokers: string, ends: EndOffsets, timeoutSeconds: number): Promise<KcatResult> {
+async function kcatRound(brokers: string, devNull: number, timeoutSeconds: number): Promise<number> {
+  const started = performance.now();
+  for (const topic of TOPICS) {
+    const name = topicName(topic);
+    const child = spawnTracked('kcat', ['-C', '-b', brokers, '-t', name, '-o', 'beginning', '-e', '-q', '-f', '%k\t%s\n'], {
+      stdio: ['ignore', devNull, 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
+    const code = await exited(child).finally(() => clearTimeout(timer));
+    if (code !== 0) throw new Error(`kcat -C ${name} exited with ${code}: ${stderr.slice(-2000)}`);
+  }
+  return performance.now() - started;
+}
+
+export async function kcatConsume(brokers: string, ends: EndOffsets, timeoutSeconds: number, rounds: number): Promise<KcatResult> {
   const devNull = openSync('/dev/null', 'w');
-  const perTopicMs: Record<string, number> = {};
+  const roundsMs: number[] = [];
   try {
-    for (const topic of TOPICS) {
-      const name = topicName(topic);
-      const started = performance.now();
-      const child = spawnTracked('kcat', ['-C', '-b', brokers, '-t', name, '-o', 'beginning', '-e', '-q', '-f', '%k\t%s\n'], {
-        stdio: ['ignore', devNull, 'pipe'],
-      });
-      let stderr = '';
-      child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutSeconds * 1000);
-      const code = await exited(child).finally(() => clearTimeout(timer));
-      if (code !== 0) throw new Error(`kcat -C ${name} exited with ${code}: ${stderr.slice(-2000)}`);
-      perTopicMs[name] = performance.now() - started;
-    }
+    for (let round = 0; round < rounds; round++) roundsMs.push(await kcatRound(brokers, devNull, timeoutSeconds));
   } finally {
     closeSync(devNull);
   }
-  const ms = Object.values(perTopicMs).reduce((sum, value) => sum + value, 0);
+  const ms = median(roundsMs);
   const records = totalRecords(ends);
-  return { records, ms, recordsPerSecond: records / (ms / 1000), perTopicMs };
+  return { records, ms, recordsPerSecond: records / (ms / 1000), roundsMs };
 }
 
 interface Metrics {
@@ -62,7 +69,8 @@ interface Metrics {
 }
 
 async function readMetrics(url: string): Promise<Metrics> {
-  const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5000) });
+  // Generous: the event loop may be blocked by a large synchronous batch write for seconds.
+  const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(120_000) });
   const text = await response.text();
   const scalar = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
   const nextOffsets = new Map<string, bigint>();
@@ -102,8 +110,32 @@ export interface IngestResult {
   readonly steadyRecordsPerSecond: number;
   readonly rssBytes: number;
   readonly peakRssBytes: number;
+  /** Of the RSS: anonymous memory (V8 heap, native allocations, RocksDB caches) and mapped files. */
+  readonly rssAnonBytes: number;
+  readonly rssFileBytes: number;
+  /**
+   * Slowest /metrics answer while ingesting: how long the event loop was blocked at worst, i.e.
+   * what a query arriving during catch-up could wait.
+   */
+  readonly slowestMetricsMs: number;
   /** Records counted at each whole 5 s after spawn. */
   readonly timeline: Array<{ seconds: number; records: number }>;
+}
+
+/** No progress for this long means ingest is stuck (a crashed consumer, a poison record). */
+const STALL_MS = 120_000;
+
+/** Fails fast when the gateway logged that its consumer crashed for good. */
+function checkLog(gateway: ServerProcess): void {
+  let text: string;
+  try {
+    text = readFileSync(gateway.logFile, 'utf8');
+  } catch {
+    return;
+  }
+  if (/"msg":"consumer crashed".*"willRestart":false/.test(text)) {
+    throw new Error(`the gateway's consumer crashed and will not restart:\n${logTail(gateway.logFile, 10)}`);
+  }
 }
 
 export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, timeoutSeconds: number): Promise<IngestResult> {
@@ -113,11 +145,20 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
   const timeline: Array<{ seconds: number; records: number }> = [];
   let firstRecordMs: number | undefined;
   let last: Metrics | undefined;
+  let progressAt = performance.now();
+  let slowestMetricsMs = 0;
   for (let poll = 0; poll < maxPolls && performance.now() < deadline; poll++) {
     if (gateway.child.exitCode !== null || gateway.child.signalCode !== null) {
-      throw new Error(`the gateway exited during ingest (${gateway.child.exitCode ?? gateway.child.signalCode}); see ${gateway.logFile}`);
+      throw new Error(`the gateway exited during ingest (${gateway.child.exitCode ?? gateway.child.signalCode}):\n${logTail(gateway.logFile)}`);
     }
+    if (poll % 10 === 0) checkLog(gateway);
+    const asked = performance.now();
     const metrics = await readMetrics(gateway.url);
+    slowestMetricsMs = Math.max(slowestMetricsMs, performance.now() - asked);
+    if (metrics.records !== (last?.records ?? 0)) progressAt = performance.now();
+    if (performance.now() - progressAt > STALL_MS) {
+      throw new Error(`ingest made no progress for ${STALL_MS / 1000} s at ${metrics.records} records:\n${logTail(gateway.logFile, 10)}`);
+    }
     const elapsed = performance.now() - gateway.spawnedAt;
     if (firstRecordMs === undefined && metrics.records > 0) firstRecordMs = elapsed;
     const second = Math.floor(elapsed / 5000) * 5;
@@ -136,6 +177,9 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
         steadyRecordsPerSecond: elapsed > start ? metrics.records / ((elapsed - start) / 1000) : Number.NaN,
         rssBytes: memory.rss,
         peakRssBytes: memory.peak,
+        rssAnonBytes: memory.anon,
+        rssFileBytes: memory.file,
+        slowestMetricsMs,
         timeline,
       };
     }

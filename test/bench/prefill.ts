@@ -1,7 +1,9 @@
 /**
  * Pre-fill: creates the compacted bench topics through the project's Kafka client and streams the
- * seeded generator's output into one `kcat -P` per topic (keyed lines "key<TAB>json", lz4, the
- * Java-compatible murmur2 partitioner, idempotent so per-key order holds). Much faster than
+ * seeded generator's output into one `kcat -P` per topic (keyed lines "key<TAB>json", the
+ * Java-compatible murmur2 partitioner, idempotent so per-key order holds). Uncompressed by
+ * default: KafkaJS 2.2.4 decodes only gzip without extra codec packages, and the gateway
+ * crashes its consumer on lz4/snappy/zstd batches (BENCH_COMPRESSION=gzip|lz4 to try). Much faster than
  * producing millions of records through KafkaJS; the gateway's lookups then confirm that the
  * partitions match its own partitioner. Afterwards every topic's end offsets must add up to the
  * records written, or the bench stops.
@@ -68,10 +70,10 @@ interface TopicWriter {
   count: number;
 }
 
-function startProducer(brokers: string, topic: TopicName): TopicWriter {
+function startProducer(brokers: string, topic: TopicName, compression: string): TopicWriter {
   const child = spawnTracked(
     'kcat',
-    ['-P', '-b', brokers, '-t', topicName(topic), '-K', '\t', '-Z', '-z', 'lz4',
+    ['-P', '-b', brokers, '-t', topicName(topic), '-K', '\t', '-Z', '-z', compression,
       '-X', 'topic.partitioner=murmur2_random', '-X', 'enable.idempotence=true', '-X', 'linger.ms=20'],
     { stdio: ['pipe', 'ignore', 'pipe'] },
   );
@@ -102,7 +104,7 @@ export async function prefill(settings: BenchSettings, brokers: string): Promise
   try {
     await kafka.ensureTopics(TOPICS.map((topic) => ({ topic: topicName(topic), partitions: PARTITIONS, compacted: true })));
     const started = performance.now();
-    const writers = new Map(TOPICS.map((topic) => [topic, startProducer(brokers, topic)] as const));
+    const writers = new Map(TOPICS.map((topic) => [topic, startProducer(brokers, topic, settings.compression)] as const));
     const stride = Math.max(1, Math.floor(settings.orders / settings.baselineOrders));
     const sample = new Map<string, OrderRow>();
     let bytes = 0;

@@ -139,9 +139,44 @@ export async function startBaseline(ordersFile: string, logFile: string): Promis
   return wrap(child, url, logFile, spawnedAt);
 }
 
-/** Resident and peak resident memory of a process, in bytes, from /proc/<pid>/status. */
-export function memoryOf(pid: number): { rss: number; peak: number } {
+export interface Memory {
+  /** VmRSS, VmHWM (peak RSS), RssAnon (heaps: V8 and native) and RssFile (mapped files), in bytes. */
+  readonly rss: number;
+  readonly peak: number;
+  readonly anon: number;
+  readonly file: number;
+}
+
+/** Memory of a process from /proc/<pid>/status. */
+export function memoryOf(pid: number): Memory {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
-  return { rss: kib('VmRSS'), peak: kib('VmHWM') };
+  return { rss: kib('VmRSS'), peak: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') };
+}
+
+/** CPU time (user + system) a process has used so far, in milliseconds. */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * Waits until the server has finished the work clients left behind: a load run that ends with
+ * requests still queued (slow pages) would otherwise bill them to the next run. Idle means under
+ * 10 % of a core over half a second. Returns the milliseconds waited.
+ */
+export async function waitIdle(server: ServerProcess, maxMs = 600_000): Promise<number> {
+  const started = performance.now();
+  const intervalMs = 500;
+  let previous = cpuMs(server.pid);
+  for (let i = 0; i < Math.ceil(maxMs / intervalMs); i++) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    if (server.child.exitCode !== null || server.child.signalCode !== null) throw new Error(`server ${server.pid} exited`);
+    const now = cpuMs(server.pid);
+    if (now - previous < intervalMs * 0.1) return performance.now() - started;
+    previous = now;
+  }
+  throw new Error(`server ${server.pid} was still busy ${maxMs / 1000} s after the load stopped`);
 }

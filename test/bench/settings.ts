@@ -22,6 +22,11 @@ export interface BenchSettings {
   readonly kafkaPort: number;
   /** Seconds per measured wrk run (BENCH_DURATION, default 15). */
   readonly durationSeconds: number;
+  /**
+   * Measured rounds per HTTP figure and for the kcat baseline (BENCH_ROUNDS, default 3): the table
+   * shows medians; gateway and baseline lookups alternate round by round.
+   */
+  readonly rounds: number;
   /** Seconds of unmeasured warm-up before each wrk run (BENCH_WARMUP, default 3; 0 = none). */
   readonly warmupSeconds: number;
   /** wrk connections and threads for the concurrent runs (BENCH_CONNECTIONS 32, BENCH_THREADS 2). */
@@ -31,6 +36,8 @@ export interface BenchSettings {
   readonly ingestTimeoutSeconds: number;
   /** Extra profiled ingest run with `node --cpu-prof` at the end (BENCH_PROFILE=1). */
   readonly profile: boolean;
+  /** kcat -z codec for the pre-fill (BENCH_COMPRESSION: none, gzip, snappy, lz4, zstd; default none). */
+  readonly compression: string;
   /** Ids embedded in the lookup script (fixed) and orders in the baseline server's map. */
   readonly lookupIds: number;
   readonly baselineOrders: number;
@@ -60,6 +67,14 @@ function flag(env: Env, name: string): boolean {
   throw new Error(`${name} must be 0 or 1; got ${JSON.stringify(env[name])}`);
 }
 
+function codec(env: Env): string {
+  const raw = (env.BENCH_COMPRESSION ?? '').trim() || 'none';
+  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(raw)) {
+    throw new Error(`BENCH_COMPRESSION must be none, gzip, snappy, lz4 or zstd; got ${JSON.stringify(raw)}`);
+  }
+  return raw;
+}
+
 export function loadSettings(env: Env = process.env): BenchSettings {
   const orders = integer(env, 'BENCH_ORDERS', 1_000_000, 1000, 50_000_000);
   return {
@@ -68,11 +83,13 @@ export function loadSettings(env: Env = process.env): BenchSettings {
     seed: integer(env, 'BENCH_SEED', 20_251_122, 0, 2 ** 31 - 1),
     kafkaPort: integer(env, 'BENCH_KAFKA_PORT', 49092, 1024, 65534),
     durationSeconds: integer(env, 'BENCH_DURATION', 15, 1, 600),
+    rounds: integer(env, 'BENCH_ROUNDS', 3, 1, 20),
     warmupSeconds: integer(env, 'BENCH_WARMUP', 3, 0, 120),
     connections: integer(env, 'BENCH_CONNECTIONS', 32, 1, 1024),
     threads: integer(env, 'BENCH_THREADS', 2, 1, 64),
     ingestTimeoutSeconds: integer(env, 'BENCH_INGEST_TIMEOUT', 1800, 10, 86_400),
     profile: flag(env, 'BENCH_PROFILE'),
+    compression: codec(env),
     lookupIds: Math.min(10_000, orders),
     baselineOrders: Math.min(100_000, orders),
     resultsDir: path.join(REPO_ROOT, 'test/bench/results'),
