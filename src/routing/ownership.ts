@@ -34,8 +34,11 @@ export interface Ownership {
   refresh(): Promise<void>;
   /** topic -> partition -> owner URL, for /readyz and debugging. */
   snapshot(): Record<string, Record<string, string>>;
-  /** Who owned a partition before the last change of its owner (a fallback while it moves). */
-  previousOwner(topic: string, partition: number): string | undefined;
+  /**
+   * Who owned a partition before, most recent first (up to three): they keep their copies after
+   * losing it, so they are fallbacks while it moves.
+   */
+  previousOwners(topic: string, partition: number): readonly string[];
 }
 
 export interface OwnershipOptions {
@@ -51,7 +54,7 @@ export interface OwnershipOptions {
 
 export function createOwnership(options: OwnershipOptions): Ownership {
   let owners = new Map<string, Map<number, string>>();
-  const previous = new Map<string, string>();
+  const previous = new Map<string, string[]>();
   let refreshing: Promise<void> | undefined;
   let requested = 0;
 
@@ -70,7 +73,10 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     for (const [topic, byPartition] of owners) {
       for (const [partition, url] of byPartition) {
         const now = next.get(topic)?.get(partition);
-        if (now !== undefined && now !== url) previous.set(`${topic}/${partition}`, url);
+        if (now !== undefined && now !== url) {
+          const id = `${topic}/${partition}`;
+          previous.set(id, [url, ...(previous.get(id) ?? []).filter((earlier) => earlier !== url && earlier !== now)].slice(0, 3));
+        }
       }
     }
     owners = next;
@@ -104,8 +110,8 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       return { local, restoring, remote, unknown };
     },
 
-    previousOwner(topic, partition) {
-      return previous.get(`${topic}/${partition}`);
+    previousOwners(topic, partition) {
+      return previous.get(`${topic}/${partition}`) ?? [];
     },
 
     refresh() {

@@ -109,37 +109,56 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       context.observe(view.topic, answer.offsets);
       return [check(answer.result, url, theirs)];
     };
+    /** Waits (bounded) until the partitions are served here or by a settled owner, then reads. */
+    const waitFor = async (waiting: number[]): Promise<T[]> => {
+      const deadline = Date.now() + options.rebalanceWaitMs;
+      let lastRefresh = 0;
+      while (Date.now() < deadline) {
+        if (waiting.every((partition) => options.caughtUp(view.topic, partition))) return readHere(waiting);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        if (Date.now() - lastRefresh >= 250) {
+          lastRefresh = Date.now();
+          await ownership.refresh();
+        }
+        const route = ownership.route(view, waiting);
+        const settled = route.unknown.length === 0 && route.restoring.length === 0 && !route.remote.has(failedUrl ?? '');
+        if (settled) return run(waiting, false);
+      }
+      throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition(s) ${waiting.join(', ')} cannot be served right now`, {
+        cause: failedCause,
+        details: { topic: view.topic, partitions: waiting, ...(failedCause ? { reason: failedCause.code } : {}) },
+      });
+    };
+    let failedUrl: string | undefined;
+    let failedCause: GatewayError | undefined;
     const moving = async (stuck: number[], failed: string | undefined, cause: GatewayError | undefined): Promise<T[]> => {
+      if (failed) failedUrl = failed;
+      if (cause) failedCause = cause;
       const parts: Array<Promise<T[]>> = [];
       const close = stuck.filter((partition) => options.caughtUp(view.topic, partition));
       if (close.length > 0) parts.push(readHere(close));
-      const byPrevious = new Map<string, number[]>();
       const waiting: number[] = [];
+      // Each partition tries its previous owners' kept copies, most recent first; a copy
+      // that is gone or too far behind passes the partition on to the next, then to waiting.
+      const fromPrevious = async (partition: number): Promise<T[]> => {
+        const candidates = ownership.previousOwners(view.topic, partition).filter((url) => url !== failed && url !== options.selfUrl());
+        for (const url of candidates) {
+          try {
+            return await ask(url, [partition], true);
+          } catch (error) {
+            if (!isGatewayError(error) || !MOVING.has(error.code)) throw error;
+          }
+        }
+        return waitFor([partition]);
+      };
       for (const partition of stuck.filter((p) => !close.includes(p))) {
-        const previous = ownership.previousOwner(view.topic, partition);
-        if (previous && previous !== failed && previous !== options.selfUrl()) byPrevious.set(previous, [...(byPrevious.get(previous) ?? []), partition]);
-        else waiting.push(partition);
+        if (ownership.previousOwners(view.topic, partition).some((url) => url !== failed && url !== options.selfUrl())) {
+          parts.push(fromPrevious(partition));
+        } else {
+          waiting.push(partition);
+        }
       }
-      for (const [url, theirs] of byPrevious) parts.push(ask(url, theirs, true));
-      if (waiting.length > 0) {
-        parts.push(
-          (async () => {
-            const deadline = Date.now() + options.rebalanceWaitMs;
-            while (Date.now() < deadline) {
-              if (waiting.every((partition) => options.caughtUp(view.topic, partition))) return readHere(waiting);
-              await new Promise((resolve) => setTimeout(resolve, 100));
-              await ownership.refresh();
-              const route = ownership.route(view, waiting);
-              const settled = route.unknown.length === 0 && route.restoring.length === 0 && !route.remote.has(failed ?? '');
-              if (settled) return run(waiting, false);
-            }
-            throw new GatewayError('GW_PARTITION_UNAVAILABLE', `${view.topic} partition(s) ${waiting.join(', ')} cannot be served right now`, {
-              cause,
-              details: { topic: view.topic, partitions: waiting, ...(cause ? { reason: cause.code } : {}) },
-            });
-          })(),
-        );
-      }
+      if (waiting.length > 0) parts.push(waitFor(waiting));
       return (await Promise.all(parts)).flat();
     };
     const run = async (targets: readonly number[], retry: boolean): Promise<T[]> => {
