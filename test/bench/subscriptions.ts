@@ -465,6 +465,7 @@ interface Settings {
   readonly warmupSeconds: number;
   readonly openWindow: number;
   readonly profile: boolean;
+  readonly traceGc: boolean;
 }
 
 function integer(name: string, fallback: number, min: number, max: number): number {
@@ -502,6 +503,7 @@ function readSettings(): Settings {
     warmupSeconds: integer('WARMUP_SECONDS', 10, 0, 600),
     openWindow: integer('SUB_OPEN_WINDOW', 1000, 1, SUBSCRIPTIONS_PER_INSTANCE),
     profile: process.env.BENCH_PROFILE === '1',
+    traceGc: process.env.BENCH_TRACE_GC === '1',
   };
   if (subCount - lists > orders) throw new Error(`SUB_COUNT - SUB_LISTS (${subCount - lists}) entity subscriptions need as many orders; BENCH_ORDERS is ${orders}`);
   if (Math.ceil(subCount / connections) > SUBSCRIPTIONS_PER_CONNECTION) {
@@ -635,11 +637,21 @@ interface Gateway {
   readonly url: string;
   /** stderr lines other than the expected start-up warning, last 200. */
   readonly log: string[];
+  /** With BENCH_TRACE_GC=1: every GC the gateway reported (`--trace-gc`), stamped when read. */
+  readonly gcEvents: GcEvent[];
   metrics(): Promise<Map<string, number>>;
 }
 
-async function startGateway(brokers: string, dataDir: string, profileDir: string | undefined): Promise<Gateway> {
+interface GcEvent {
+  readonly wallMs: number;
+  readonly kind: string;
+  readonly pauseMs: number;
+  readonly line: string;
+}
+
+async function startGateway(brokers: string, dataDir: string, profileDir: string | undefined, traceGc: boolean): Promise<Gateway> {
   const args = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=subscriptions-gateway.cpuprofile'] : [];
+  if (traceGc) args.push('--trace-gc');
   const child = track(
     spawn(process.execPath, [...args, MAIN], {
       env: {
@@ -655,7 +667,7 @@ async function startGateway(brokers: string, dataDir: string, profileDir: string
         SUBSCRIPTIONS_PER_INSTANCE: String(SUBSCRIPTIONS_PER_INSTANCE),
         TOPIC_PARTITIONS: '6',
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', traceGc ? 'pipe' : 'ignore', 'pipe'],
     }),
   );
   const log: string[] = [];
@@ -671,6 +683,22 @@ async function startGateway(brokers: string, dataDir: string, profileDir: string
       if (log.length > 200) log.shift();
     }
   });
+  const gcEvents: GcEvent[] = [];
+  if (traceGc) {
+    let pending = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      const wallMs = Date.now();
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const kind = /ms: ([A-Za-z-]+(?: \([a-z]+\))?)/.exec(line)?.[1];
+        const pause = /, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
+        if (kind && pause && gcEvents.length < 200_000) gcEvents.push({ wallMs, kind, pauseMs: Number(pause[1]), line: line.trim().slice(0, 300) });
+      }
+    });
+  }
   const pid = child.pid!;
   const port = await until('the gateway to listen', 120_000, 100, () => {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`gateway exited: ${log.join('\n')}`);
@@ -683,6 +711,7 @@ async function startGateway(brokers: string, dataDir: string, profileDir: string
     pid,
     url,
     log,
+    gcEvents,
     async metrics() {
       const text = await (await fetch(`${url}/metrics`)).text();
       const values = new Map<string, number>();
@@ -1216,6 +1245,8 @@ interface PhaseResult {
   /** `entityFastAck`: entity events whose produce request was acknowledged within FAST_ACK_MS. */
   readonly latency: { readonly entity: LatencyStats; readonly entityFastAck: LatencyStats; readonly list: LatencyStats; readonly all: LatencyStats };
   readonly timeline: ReturnType<typeof latencyTimeline>;
+  /** The same per second of send time. */
+  readonly timeline1s: ReturnType<typeof latencyTimeline>;
   readonly loadWindow: { readonly startMs: number; readonly endMs: number };
 }
 
@@ -1432,6 +1463,7 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
       all: latencyStats([...entityLatencies, ...listLatencies]),
     },
     timeline: latencyTimeline(timelineSamples, loadStart, 5),
+    timeline1s: latencyTimeline(timelineSamples, loadStart, 1),
     loadWindow: { startMs: loadStart, endMs: loadEnd },
   };
 }
@@ -1483,6 +1515,50 @@ async function checkTopicOrder(
   return { records, missingSeqs, duplicateSeqs, inversions, inversionSamples, histories };
 }
 
+/** GC pauses reported by the gateway within a load window (±1 s), the long ones as offsets from its start. */
+function gcSummary(events: readonly GcEvent[], window: { startMs: number; endMs: number }): { count: number; totalPauseMs: number; long: string[] } {
+  const inside = events.filter((event) => event.wallMs >= window.startMs - 1000 && event.wallMs <= window.endMs + 1000);
+  return {
+    count: inside.length,
+    totalPauseMs: inside.reduce((total, event) => total + event.pauseMs, 0),
+    long: inside.filter((event) => event.pauseMs > 20).slice(0, 50).map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.kind} ${fmt(event.pauseMs)} ms`),
+  };
+}
+
+/**
+ * Flushes and compactions from the gateway's RocksDB LOG (EVENT_LOG_v1 lines), as seconds from
+ * the start of a load window, to set beside latency spikes (the store is written synchronously
+ * on the gateway's event loop).
+ */
+function rocksdbEvents(dataDir: string, window: { startMs: number; endMs: number }): string[] {
+  const out: string[] = [];
+  const logs: string[] = [];
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 3 || !existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) walk(path.join(dir, entry.name), depth + 1);
+      else if (entry.name === 'LOG' || entry.name.startsWith('LOG.old')) logs.push(path.join(dir, entry.name));
+    }
+  };
+  walk(dataDir, 0);
+  for (const file of logs) {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const at = line.indexOf('EVENT_LOG_v1 ');
+      if (at < 0) continue;
+      try {
+        const event = JSON.parse(line.slice(at + 'EVENT_LOG_v1 '.length)) as { time_micros?: number; event?: string; cf_name?: string; total_data_size?: number };
+        if (!event.time_micros || !event.event || !/^(flush|compaction)_/.test(event.event)) continue;
+        const wall = event.time_micros / 1000;
+        if (wall < window.startMs - 1000 || wall > window.endMs + 1000) continue;
+        out.push(`+${fmt((wall - window.startMs) / 1000, 1)} s ${event.event}`);
+      } catch {
+        // not JSON
+      }
+    }
+  }
+  return out.sort((a, b) => Number.parseFloat(a.slice(1)) - Number.parseFloat(b.slice(1))).slice(0, 100);
+}
+
 async function storeQuantity(gateway: Gateway, key: string): Promise<number | null> {
   const response = await fetch(`${gateway.url}/graphql`, {
     method: 'POST',
@@ -1511,7 +1587,27 @@ interface ProfileEntry {
   readonly percent: number;
 }
 
-function topSelfTime(file: string, window: { startMs: number; endMs: number } | undefined, exitWallMs: number, limit: number): ProfileEntry[] {
+interface ProfileSummary {
+  /** Main-thread time in the window that was not idle, and idle time, ms. */
+  readonly busyMs: number;
+  readonly idleMs: number;
+  readonly top: ProfileEntry[];
+  /** Self time by area (RocksDB, socket writes, graphql-js, graphql-ws, ws, KafkaJS, gateway src/, GC, other). */
+  readonly areas: ProfileEntry[];
+}
+
+const PROFILE_AREAS: ReadonlyArray<readonly [string, RegExp]> = [
+  ['RocksDB (sync calls)', /@nxtedition\/rocksdb\//],
+  ['socket writes (native)', /^(writev|writeBuffer|writeUtf8String|writeLatin1String)\b/],
+  ['graphql-ws', /graphql-ws\//],
+  ['graphql-js execution', /(^| )graphql\//],
+  ['ws', /(^| )ws\/lib\//],
+  ['KafkaJS', /kafkajs\//],
+  ['gateway src/', / src\//],
+  ['garbage collector', /^\(garbage collector\)/],
+];
+
+function summarizeProfile(file: string, window: { startMs: number; endMs: number } | undefined, exitWallMs: number, limit: number): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as {
     nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
     samples: number[];
@@ -1529,20 +1625,32 @@ function topSelfTime(file: string, window: { startMs: number; endMs: number } | 
   for (const delta of profile.timeDeltas) times.push((time += delta));
   const lastTime = times.at(-1) ?? 0;
   const self = new Map<string, number>();
-  let total = 0;
+  let busy = 0;
+  let idle = 0;
   for (let i = 0; i < profile.samples.length; i++) {
     const wall = exitWallMs - (lastTime - times[i]!) / 1000;
     if (window && (wall < window.startMs || wall > window.endMs)) continue;
-    const next = profile.timeDeltas[i + 1] ?? 0;
+    const ms = (profile.timeDeltas[i + 1] ?? 0) / 1000;
     const name = names.get(profile.samples[i]!) ?? '?';
-    if (name === '(idle)') continue;
-    self.set(name, (self.get(name) ?? 0) + next / 1000);
-    total += next / 1000;
+    if (name === '(idle)') {
+      idle += ms;
+      continue;
+    }
+    self.set(name, (self.get(name) ?? 0) + ms);
+    busy += ms;
   }
-  return [...self.entries()]
-    .sort(([, a], [, b]) => b - a)
-    .slice(0, limit)
-    .map(([fn, ms]) => ({ fn, selfMs: Math.round(ms), percent: total > 0 ? Math.round((ms / total) * 1000) / 10 : 0 }));
+  const entry = (fn: string, ms: number): ProfileEntry => ({ fn, selfMs: Math.round(ms), percent: busy > 0 ? Math.round((ms / busy) * 1000) / 10 : 0 });
+  const areas = new Map<string, number>();
+  for (const [name, ms] of self) {
+    const area = PROFILE_AREAS.find(([, pattern]) => pattern.test(name))?.[0] ?? 'other';
+    areas.set(area, (areas.get(area) ?? 0) + ms);
+  }
+  return {
+    busyMs: Math.round(busy),
+    idleMs: Math.round(idle),
+    top: [...self.entries()].sort(([, a], [, b]) => b - a).slice(0, limit).map(([fn, ms]) => entry(fn, ms)),
+    areas: [...areas.entries()].sort(([, a], [, b]) => b - a).map(([fn, ms]) => entry(fn, ms)),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1597,7 +1705,7 @@ function renderTable(header: readonly string[], rows: ReadonlyArray<readonly str
 }
 
 function commandLine(): string {
-  const names = ['SUB_COUNT', 'SUB_CONNECTIONS', 'SUB_LISTS', 'BENCH_SECONDS', 'BENCH_RATE', 'BENCH_BATCH', 'BASELINE_SUBS', 'BASELINE_SECONDS', 'BENCH_ORDERS', 'BENCH_SEED', 'IDLE_SECONDS', 'WARMUP_SECONDS', 'SUB_OPEN_WINDOW', 'BENCH_PROFILE'];
+  const names = ['SUB_COUNT', 'SUB_CONNECTIONS', 'SUB_LISTS', 'BENCH_SECONDS', 'BENCH_RATE', 'BENCH_BATCH', 'BASELINE_SUBS', 'BASELINE_SECONDS', 'BENCH_ORDERS', 'BENCH_SEED', 'IDLE_SECONDS', 'WARMUP_SECONDS', 'SUB_OPEN_WINDOW', 'BENCH_PROFILE', 'BENCH_TRACE_GC'];
   const set = names.filter((name) => process.env[name] !== undefined && process.env[name] !== '').map((name) => `${name}=${process.env[name]}`);
   return [...set, 'npm run bench:subscriptions'].join(' ');
 }
@@ -1671,7 +1779,7 @@ async function main(): Promise<void> {
     broker = await startBroker(settings.kafkaPort, path.join(tmp, 'kafka'));
     progress('starting gateway');
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    gateway = await startGateway(broker.brokers, path.join(tmp, 'gateway-data'), profileDir);
+    gateway = await startGateway(broker.brokers, path.join(tmp, 'gateway-data'), profileDir, settings.traceGc);
     const gw = gateway;
     await until('/readyz', 120_000, 200, async () => ((await fetch(`${gw.url}/readyz`)).ok ? true : undefined));
     progress(`gateway pid ${gateway.pid} at ${gateway.url}`);
@@ -1707,6 +1815,8 @@ async function main(): Promise<void> {
     const main = await runPhase(context, 'main', subscriptionSpecs(settings.subCount, settings.lists, settings.orders, false), settings.connections, settings.seconds);
     phases.push(main);
     const gatewayLog = [...gateway.log];
+    const storeEvents = Object.fromEntries(phases.map((phase) => [phase.name, rocksdbEvents(path.join(tmp, 'gateway-data'), phase.loadWindow)]));
+    const gcPauses = settings.traceGc ? Object.fromEntries(phases.map((phase) => [phase.name, gcSummary(gateway!.gcEvents, phase.loadWindow)])) : undefined;
     const anomalyKeys = new Set<string>();
     for (const phase of phases) {
       for (const sample of [...phase.entity.lostSamples, ...phase.listUpserts.lostSamples, ...phase.snapshotMismatchSamples]) anomalyKeys.add(sample.key);
@@ -1718,7 +1828,7 @@ async function main(): Promise<void> {
     await Promise.race([exited(client.child), sleep(10_000)]);
     await stopProducer();
     stopProducer = undefined;
-    let profile: { loadWindow: ProfileEntry[]; wholeRun: ProfileEntry[]; file: string } | undefined;
+    let profile: { loadWindow: ProfileSummary; wholeRun: ProfileSummary; file: string } | undefined;
     if (profileDir) {
       await terminate(gateway.child, 60_000);
       const exitWall = Date.now();
@@ -1727,7 +1837,7 @@ async function main(): Promise<void> {
         mkdirSync(RESULTS_DIR, { recursive: true });
         const kept = path.join(RESULTS_DIR, 'subscriptions-gateway.cpuprofile');
         writeFileSync(kept, readFileSync(file));
-        profile = { loadWindow: topSelfTime(file, main.loadWindow, exitWall, 20), wholeRun: topSelfTime(file, undefined, exitWall, 20), file: path.relative(REPO, kept) };
+        profile = { loadWindow: summarizeProfile(file, main.loadWindow, exitWall, 25), wholeRun: summarizeProfile(file, undefined, exitWall, 25), file: path.relative(REPO, kept) };
       } else progress('no CPU profile was written');
     }
 
@@ -1748,15 +1858,22 @@ async function main(): Promise<void> {
       for (const error of [...phase.open.errors, ...phase.clientErrors].slice(0, 5)) process.stdout.write(`${phase.name} error: ${error}\n`);
       for (const close of phase.socketCloses.slice(0, 5)) process.stdout.write(`${phase.name} close: ${close}\n`);
     }
+    for (const [phase, summary] of Object.entries(gcPauses ?? {})) {
+      process.stdout.write(`\ngateway GC during the ${phase} load: ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms: ${summary.long.length ? summary.long.join(', ') : 'none'}\n`);
+    }
+    for (const [phase, events] of Object.entries(storeEvents)) process.stdout.write(`\nRocksDB flushes/compactions during the ${phase} load: ${events.length ? events.join(', ') : 'none'}\n`);
     process.stdout.write(`\nmain phase latency per 5 s of send time (entity events):\n`);
     for (const bucket of main.timeline) process.stdout.write(`  ${String(bucket.fromSecond).padStart(4)} s  n=${String(bucket.count).padStart(5)}  p50 ${fmt(bucket.p50).padStart(4)}  p99 ${fmt(bucket.p99).padStart(5)}  max ${fmt(bucket.max).padStart(5)}  produce ack p50 ${fmt(bucket.ackP50).padStart(4)} p99 ${fmt(bucket.ackP99).padStart(5)}\n`);
     if (profile) {
       process.stdout.write(`\ngateway CPU profile, top self time during the main load window, % of busy samples (${profile.file}):\n`);
-      for (const entry of profile.loadWindow) process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  ${entry.fn}\n`);
+      const window = profile.loadWindow;
+      process.stdout.write(`  main thread busy ${window.busyMs} ms, idle ${window.idleMs} ms (${fmt((100 * window.busyMs) / (window.busyMs + window.idleMs))}% busy)\n`);
+      for (const entry of window.areas) process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  [${entry.fn}]\n`);
+      for (const entry of window.top) process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  ${entry.fn}\n`);
     }
 
     mkdirSync(RESULTS_DIR, { recursive: true });
-    const json = { startedAt: startedAt.toISOString(), command: commandLine(), machine, settings, warmup, phases, topicCheck, verdicts: verdictLines, gatewayLog, profile };
+    const json = { startedAt: startedAt.toISOString(), command: commandLine(), machine, settings, warmup, phases, topicCheck, storeEvents, gcPauses, verdicts: verdictLines, gatewayLog, profile };
     writeFileSync(RESULTS_JSON, `${JSON.stringify(json, null, 2)}\n`);
     const markdown = [
       '# Subscription benchmark',
@@ -1778,6 +1895,11 @@ async function main(): Promise<void> {
       ...verdictLines.map((line) => `- ${line}`),
       `- topic read back with kcat: \`${JSON.stringify(topicCheck)}\``,
       '',
+      ...Object.entries(gcPauses ?? {}).map(
+        ([phase, summary]) => `- gateway GC during the ${phase} load (\`--trace-gc\`): ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms: ${summary.long.length ? summary.long.join(', ') : 'none'}`,
+      ),
+      ...Object.entries(storeEvents).map(([phase, events]) => `- RocksDB flushes/compactions during the ${phase} load: ${events.length ? events.join(', ') : 'none'}`),
+      '',
       'Main phase, entity events per 5 s of send time:',
       '',
       renderTable(
@@ -1790,7 +1912,11 @@ async function main(): Promise<void> {
         ? [
             'Gateway CPU profile (`node --cpu-prof`), top self time during the main load window, % of busy samples:',
             '',
-            renderTable(['function', '%', 'ms'], profile.loadWindow.slice(0, 15).map((entry) => [`\`${entry.fn}\``, fmt(entry.percent, 1), String(entry.selfMs)]), true),
+            `Main thread busy ${profile.loadWindow.busyMs} ms, idle ${profile.loadWindow.idleMs} ms of the window.`,
+            '',
+            renderTable(['area', '%', 'ms'], profile.loadWindow.areas.map((entry) => [entry.fn, fmt(entry.percent, 1), String(entry.selfMs)]), true),
+            '',
+            renderTable(['function', '%', 'ms'], profile.loadWindow.top.slice(0, 15).map((entry) => [`\`${entry.fn}\``, fmt(entry.percent, 1), String(entry.selfMs)]), true),
             '',
           ]
         : []),
