@@ -40,14 +40,19 @@
  * machine's CPU, the part not used by this bench's processes, and steal, to spot a noisy neighbour.
  *
  * Gateway CPU and RSS come from /proc/<pid>/stat (utime+stime) and /proc/<pid>/status (VmRSS).
- * BENCH_PROFILE=1 runs the gateway with `node --cpu-prof` and prints its top self-time functions
- * during the main load window.
+ * Per second of the load it also records the gateway's CPU, the machine's busy and steal time,
+ * and new or removed RocksDB files (memtable flushes, compactions), to explain latency spikes.
+ * Diagnostics (off by default; each changes the gateway's command line):
+ *   BENCH_PROFILE=1        `node --cpu-prof`: top self-time functions and areas in the main load window;
+ *   BENCH_TRACE_GC=1       `node --trace-gc`: GC count, pause total, long pauses and full GCs per load;
+ *   BENCH_HEAP_SNAPSHOT=1  `--heapsnapshot-signal`: the idle gateway's heap by constructor, with
+ *                          10k subscriptions open (taken before the main load).
  *
  * Output: a table on stdout, test/bench/results/subscriptions.json, and
  * test/bench/subscriptions-report.md (text after the `<!-- notes -->` marker is kept).
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -466,6 +471,7 @@ interface Settings {
   readonly openWindow: number;
   readonly profile: boolean;
   readonly traceGc: boolean;
+  readonly heapSnapshot: boolean;
 }
 
 function integer(name: string, fallback: number, min: number, max: number): number {
@@ -504,6 +510,7 @@ function readSettings(): Settings {
     openWindow: integer('SUB_OPEN_WINDOW', 1000, 1, SUBSCRIPTIONS_PER_INSTANCE),
     profile: process.env.BENCH_PROFILE === '1',
     traceGc: process.env.BENCH_TRACE_GC === '1',
+    heapSnapshot: process.env.BENCH_HEAP_SNAPSHOT === '1',
   };
   if (subCount - lists > orders) throw new Error(`SUB_COUNT - SUB_LISTS (${subCount - lists}) entity subscriptions need as many orders; BENCH_ORDERS is ${orders}`);
   if (Math.ceil(subCount / connections) > SUBSCRIPTIONS_PER_CONNECTION) {
@@ -649,9 +656,10 @@ interface GcEvent {
   readonly line: string;
 }
 
-async function startGateway(brokers: string, dataDir: string, profileDir: string | undefined, traceGc: boolean): Promise<Gateway> {
+async function startGateway(brokers: string, dataDir: string, profileDir: string | undefined, traceGc: boolean, heapSnapshotDir: string | undefined): Promise<Gateway> {
   const args = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=subscriptions-gateway.cpuprofile'] : [];
   if (traceGc) args.push('--trace-gc');
+  if (heapSnapshotDir) args.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapSnapshotDir}`);
   const child = track(
     spawn(process.execPath, [...args, MAIN], {
       env: {
@@ -756,6 +764,62 @@ function machineCpu(): { busy: number; total: number; steal: number } {
 function rssMb(pid: number): number {
   const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+interface SecondSample {
+  readonly gatewayCpu: number;
+  readonly machineBusy: number;
+  readonly steal: number;
+  /** Store files that appeared (+) or went (-) in this second. */
+  readonly storeFiles?: string;
+}
+
+/** The store directory's WAL and table files, to spot memtable flushes and compactions. */
+function storeFiles(dataDir: string): { wal: string[]; sst: string[] } {
+  try {
+    const names = readdirSync(dataDir);
+    return { wal: names.filter((name) => name.endsWith('.log')).sort(), sst: names.filter((name) => name.endsWith('.sst')).sort() };
+  } catch {
+    return { wal: [], sst: [] };
+  }
+}
+
+/**
+ * Per second from now, for `seconds`: the gateway's CPU (% of a core), the machine's busy and
+ * steal (% of all cores), and changes of the store's WAL/.sst files in that second.
+ */
+function sampleEverySecond(pid: number, dataDir: string, seconds: number): SecondSample[] {
+  const samples: SecondSample[] = [];
+  let files = storeFiles(dataDir);
+  let cpu = cpuSeconds(pid);
+  let machine = machineCpu();
+  let wall = performance.now();
+  const timer = setInterval(() => {
+    try {
+      const nextCpu = cpuSeconds(pid);
+      const nextMachine = machineCpu();
+      const nextWall = performance.now();
+      const total = nextMachine.total - machine.total;
+      const nextFiles = storeFiles(dataDir);
+      const added = [...nextFiles.wal.filter((name) => !files.wal.includes(name)), ...nextFiles.sst.filter((name) => !files.sst.includes(name))];
+      const removed = files.sst.filter((name) => !nextFiles.sst.includes(name));
+      files = nextFiles;
+      samples.push({
+        ...(added.length || removed.length ? { storeFiles: `${added.length ? `+${added.join(' +')}` : ''}${removed.length ? ` -${removed.join(' -')}` : ''}`.trim() } : {}),
+        gatewayCpu: Math.round(((nextCpu - cpu) / ((nextWall - wall) / 1000)) * 100),
+        machineBusy: total > 0 ? Math.round(((nextMachine.busy - machine.busy) / total) * 100) : 0,
+        steal: total > 0 ? Math.round(((nextMachine.steal - machine.steal) / total) * 100) : 0,
+      });
+      cpu = nextCpu;
+      machine = nextMachine;
+      wall = nextWall;
+    } catch {
+      clearInterval(timer);
+    }
+    if (samples.length >= seconds) clearInterval(timer);
+  }, 1000);
+  timer.unref();
+  return samples;
 }
 
 /** Samples a process's CPU over a window; `stop()` gives the average % of one core and the peak RSS. */
@@ -1207,6 +1271,8 @@ interface PhaseResult {
   readonly connections: number;
   readonly open: { readonly ms: number; readonly connectMs: number; readonly ready: number; readonly failed: number; readonly timedOut: boolean; readonly readyP50Ms: number; readonly readyP99Ms: number; readonly errors: readonly string[] };
   readonly snapshotMismatches: number;
+  /** BENCH_HEAP_SNAPSHOT=1, main phase: the idle gateway's heap by constructor. */
+  readonly heap?: HeapSummary;
   /** Up to 10: the key, the seq its snapshot carried, the last seq sent to it, and the store's now. */
   readonly snapshotMismatchSamples: Array<{ key: string; snapshotSeq: number; lastSentSeq: number; storeQuantity: number | null }>;
   readonly rssBeforeMb: number;
@@ -1245,8 +1311,10 @@ interface PhaseResult {
   /** `entityFastAck`: entity events whose produce request was acknowledged within FAST_ACK_MS. */
   readonly latency: { readonly entity: LatencyStats; readonly entityFastAck: LatencyStats; readonly list: LatencyStats; readonly all: LatencyStats };
   readonly timeline: ReturnType<typeof latencyTimeline>;
-  /** The same per second of send time. */
-  readonly timeline1s: ReturnType<typeof latencyTimeline>;
+  /** Store files that appeared/went per second of the load (memtable flush, compaction). */
+  readonly storeFileChanges: string[];
+  /** The same per second of send time, with that second's gateway CPU %, machine busy % and steal % (of all cores). */
+  readonly timeline1s: Array<ReturnType<typeof latencyTimeline>[number] & Partial<SecondSample>>;
   readonly loadWindow: { readonly startMs: number; readonly endMs: number };
 }
 
@@ -1259,6 +1327,8 @@ interface Context {
   readonly random: () => number;
   readonly brokerPid: number | undefined;
   readonly seeded: number;
+  /** The gateway's RocksDB directory. */
+  readonly dataDir: string;
 }
 
 function progress(message: string): void {
@@ -1316,6 +1386,15 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
   await sleep(settings.idleSeconds * 1000);
   const idleStats = idle.stop();
   const rssIdleMb = rssMb(gateway.pid);
+  let heap: HeapSummary | undefined;
+  if (settings.heapSnapshot && name === 'main') {
+    progress(`${name}: heap snapshot of the idle gateway`);
+    heap = await heapSnapshot(gateway.pid, path.join(context.dataDir, '..', 'heap'), specs.length).catch((error: unknown) => {
+      progress(`heap snapshot failed: ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    });
+    await sleep(3000);
+  }
 
   progress(`${name}: ${settings.rate} updates/s for ${seconds} s`);
   await client.ask({ cmd: 'mark' }, 10_000);
@@ -1326,6 +1405,7 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
   const brokerWatch = watch(context.brokerPid);
   const benchCpu0 = process.cpuUsage();
   const loadStart = Date.now();
+  const perSecond = sampleEverySecond(gateway.pid, context.dataDir, seconds + 2);
   const driven = await drive(context.producer, log, context.random, settings, seconds);
   const loadEnd = Date.now();
   const benchCpu = process.cpuUsage(benchCpu0);
@@ -1428,6 +1508,7 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
     },
     snapshotMismatches,
     snapshotMismatchSamples,
+    heap,
     rssBeforeMb,
     rssIdleMb,
     cpuIdlePercent: idleStats.cpuPercent,
@@ -1463,7 +1544,8 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
       all: latencyStats([...entityLatencies, ...listLatencies]),
     },
     timeline: latencyTimeline(timelineSamples, loadStart, 5),
-    timeline1s: latencyTimeline(timelineSamples, loadStart, 1),
+    timeline1s: latencyTimeline(timelineSamples, loadStart, 1).map((bucket) => ({ ...bucket, ...(perSecond[bucket.fromSecond] ?? {}) })),
+    storeFileChanges: perSecond.flatMap((sample, second) => (sample.storeFiles ? [`+${second} s: ${sample.storeFiles}`] : [])),
     loadWindow: { startMs: loadStart, endMs: loadEnd },
   };
 }
@@ -1515,48 +1597,75 @@ async function checkTopicOrder(
   return { records, missingSeqs, duplicateSeqs, inversions, inversionSamples, histories };
 }
 
-/** GC pauses reported by the gateway within a load window (±1 s), the long ones as offsets from its start. */
-function gcSummary(events: readonly GcEvent[], window: { startMs: number; endMs: number }): { count: number; totalPauseMs: number; long: string[] } {
+/** GC pauses reported by the gateway within a load window (±1 s); the long ones and every full GC as offsets from its start. */
+function gcSummary(events: readonly GcEvent[], window: { startMs: number; endMs: number }): { count: number; totalPauseMs: number; long: string[]; fullGcLines: string[] } {
   const inside = events.filter((event) => event.wallMs >= window.startMs - 1000 && event.wallMs <= window.endMs + 1000);
   return {
     count: inside.length,
     totalPauseMs: inside.reduce((total, event) => total + event.pauseMs, 0),
-    long: inside.filter((event) => event.pauseMs > 20).slice(0, 50).map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.kind} ${fmt(event.pauseMs)} ms`),
+    fullGcLines: inside.filter((event) => !event.kind.startsWith('Scavenge')).slice(0, 20).map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.line}`),
+    long: inside.filter((event) => event.pauseMs > 20 || !event.kind.startsWith('Scavenge')).slice(0, 50).map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.kind} ${fmt(event.pauseMs)} ms`),
   };
 }
 
+
+interface HeapSummary {
+  readonly file: string;
+  readonly totalMb: number;
+  readonly nodes: number;
+  /** Largest groups by self size: constructor (or node type), count, MB, and count per subscription. */
+  readonly top: Array<{ name: string; count: number; mb: number; perSubscription: number }>;
+}
+
 /**
- * Flushes and compactions from the gateway's RocksDB LOG (EVENT_LOG_v1 lines), as seconds from
- * the start of a load window, to set beside latency spikes (the store is written synchronously
- * on the gateway's event loop).
+ * Makes the gateway write a heap snapshot (SIGUSR2 with --heapsnapshot-signal), waits until the
+ * file stops growing, and sums self sizes by constructor name.
  */
-function rocksdbEvents(dataDir: string, window: { startMs: number; endMs: number }): string[] {
-  const out: string[] = [];
-  const logs: string[] = [];
-  const walk = (dir: string, depth: number): void => {
-    if (depth > 3 || !existsSync(dir)) return;
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) walk(path.join(dir, entry.name), depth + 1);
-      else if (entry.name === 'LOG' || entry.name.startsWith('LOG.old')) logs.push(path.join(dir, entry.name));
-    }
+async function heapSnapshot(pid: number, dir: string, subscriptions: number): Promise<HeapSummary> {
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  const file = await until('the heap snapshot file', 180_000, 500, () => readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !before.has(name)));
+  const full = path.join(dir, file);
+  let size = -1;
+  await until('the heap snapshot to be complete', 300_000, 1000, () => {
+    const now = statSync(full).size;
+    const done = now > 0 && now === size;
+    size = now;
+    return done ? true : undefined;
+  });
+  const snapshot = JSON.parse(readFileSync(full, 'utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[], ...unknown[]] } };
+    nodes: number[];
+    strings: string[];
   };
-  walk(dataDir, 0);
-  for (const file of logs) {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
-      const at = line.indexOf('EVENT_LOG_v1 ');
-      if (at < 0) continue;
-      try {
-        const event = JSON.parse(line.slice(at + 'EVENT_LOG_v1 '.length)) as { time_micros?: number; event?: string; cf_name?: string; total_data_size?: number };
-        if (!event.time_micros || !event.event || !/^(flush|compaction)_/.test(event.event)) continue;
-        const wall = event.time_micros / 1000;
-        if (wall < window.startMs - 1000 || wall > window.endMs + 1000) continue;
-        out.push(`+${fmt((wall - window.startMs) / 1000, 1)} s ${event.event}`);
-      } catch {
-        // not JSON
-      }
-    }
+  const fields = snapshot.snapshot.meta.node_fields;
+  const width = fields.length;
+  const typeAt = fields.indexOf('type');
+  const nameAt = fields.indexOf('name');
+  const sizeAt = fields.indexOf('self_size');
+  const types = snapshot.snapshot.meta.node_types[0];
+  const groups = new Map<string, { count: number; bytes: number }>();
+  let total = 0;
+  for (let i = 0; i < snapshot.nodes.length; i += width) {
+    const type = types[snapshot.nodes[i + typeAt]!] ?? '?';
+    const name = type === 'object' || type === 'closure' ? `${snapshot.strings[snapshot.nodes[i + nameAt]!] ?? '?'}${type === 'closure' ? ' (closure)' : ''}` : `(${type})`;
+    const bytes = snapshot.nodes[i + sizeAt]!;
+    total += bytes;
+    const group = groups.get(name) ?? { count: 0, bytes: 0 };
+    group.count++;
+    group.bytes += bytes;
+    groups.set(name, group);
   }
-  return out.sort((a, b) => Number.parseFloat(a.slice(1)) - Number.parseFloat(b.slice(1))).slice(0, 100);
+  rmSync(full, { force: true });
+  return {
+    file,
+    totalMb: Math.round(total / 2 ** 20),
+    nodes: snapshot.nodes.length / width,
+    top: [...groups.entries()]
+      .sort(([, a], [, b]) => b.bytes - a.bytes)
+      .slice(0, 30)
+      .map(([name, group]) => ({ name, count: group.count, mb: Math.round((group.bytes / 2 ** 20) * 10) / 10, perSubscription: Math.round((group.count / subscriptions) * 10) / 10 })),
+  };
 }
 
 async function storeQuantity(gateway: Gateway, key: string): Promise<number | null> {
@@ -1705,7 +1814,7 @@ function renderTable(header: readonly string[], rows: ReadonlyArray<readonly str
 }
 
 function commandLine(): string {
-  const names = ['SUB_COUNT', 'SUB_CONNECTIONS', 'SUB_LISTS', 'BENCH_SECONDS', 'BENCH_RATE', 'BENCH_BATCH', 'BASELINE_SUBS', 'BASELINE_SECONDS', 'BENCH_ORDERS', 'BENCH_SEED', 'IDLE_SECONDS', 'WARMUP_SECONDS', 'SUB_OPEN_WINDOW', 'BENCH_PROFILE', 'BENCH_TRACE_GC'];
+  const names = ['SUB_COUNT', 'SUB_CONNECTIONS', 'SUB_LISTS', 'BENCH_SECONDS', 'BENCH_RATE', 'BENCH_BATCH', 'BASELINE_SUBS', 'BASELINE_SECONDS', 'BENCH_ORDERS', 'BENCH_SEED', 'IDLE_SECONDS', 'WARMUP_SECONDS', 'SUB_OPEN_WINDOW', 'BENCH_PROFILE', 'BENCH_TRACE_GC', 'BENCH_HEAP_SNAPSHOT'];
   const set = names.filter((name) => process.env[name] !== undefined && process.env[name] !== '').map((name) => `${name}=${process.env[name]}`);
   return [...set, 'npm run bench:subscriptions'].join(' ');
 }
@@ -1779,7 +1888,9 @@ async function main(): Promise<void> {
     broker = await startBroker(settings.kafkaPort, path.join(tmp, 'kafka'));
     progress('starting gateway');
     if (profileDir) mkdirSync(profileDir, { recursive: true });
-    gateway = await startGateway(broker.brokers, path.join(tmp, 'gateway-data'), profileDir, settings.traceGc);
+    const heapSnapshotDir = settings.heapSnapshot ? path.join(tmp, 'heap') : undefined;
+    if (heapSnapshotDir) mkdirSync(heapSnapshotDir, { recursive: true });
+    gateway = await startGateway(broker.brokers, path.join(tmp, 'gateway-data'), profileDir, settings.traceGc, heapSnapshotDir);
     const gw = gateway;
     await until('/readyz', 120_000, 200, async () => ((await fetch(`${gw.url}/readyz`)).ok ? true : undefined));
     progress(`gateway pid ${gateway.pid} at ${gateway.url}`);
@@ -1794,7 +1905,7 @@ async function main(): Promise<void> {
     const seedStart = performance.now();
     await seed(producer, log, settings.orders);
     client = startClient();
-    const context: Context = { settings, gateway, client, producer, log, random: seededRandom(settings.seed), brokerPid: broker.pid, seeded: settings.orders };
+    const context: Context = { settings, gateway, client, producer, log, random: seededRandom(settings.seed), brokerPid: broker.pid, seeded: settings.orders, dataDir: path.join(tmp, 'gateway-data') };
     await waitApplied(context);
     progress(`seeded and applied in ${fmt(performance.now() - seedStart)} ms`);
 
@@ -1815,7 +1926,7 @@ async function main(): Promise<void> {
     const main = await runPhase(context, 'main', subscriptionSpecs(settings.subCount, settings.lists, settings.orders, false), settings.connections, settings.seconds);
     phases.push(main);
     const gatewayLog = [...gateway.log];
-    const storeEvents = Object.fromEntries(phases.map((phase) => [phase.name, rocksdbEvents(path.join(tmp, 'gateway-data'), phase.loadWindow)]));
+    const storeEvents = Object.fromEntries(phases.map((phase) => [phase.name, phase.storeFileChanges]));
     const gcPauses = settings.traceGc ? Object.fromEntries(phases.map((phase) => [phase.name, gcSummary(gateway!.gcEvents, phase.loadWindow)])) : undefined;
     const anomalyKeys = new Set<string>();
     for (const phase of phases) {
@@ -1858,10 +1969,19 @@ async function main(): Promise<void> {
       for (const error of [...phase.open.errors, ...phase.clientErrors].slice(0, 5)) process.stdout.write(`${phase.name} error: ${error}\n`);
       for (const close of phase.socketCloses.slice(0, 5)) process.stdout.write(`${phase.name} close: ${close}\n`);
     }
-    for (const [phase, summary] of Object.entries(gcPauses ?? {})) {
-      process.stdout.write(`\ngateway GC during the ${phase} load: ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms: ${summary.long.length ? summary.long.join(', ') : 'none'}\n`);
+    if (main.heap) {
+      process.stdout.write(`\nidle gateway heap with ${main.subscriptions} subscriptions: ${main.heap.totalMb} MB in ${main.heap.nodes} objects; largest groups (count per subscription):\n`);
+      for (const entry of main.heap.top.slice(0, 25)) process.stdout.write(`  ${String(entry.mb).padStart(6)} MB  ${String(entry.count).padStart(8)}  (${entry.perSubscription}/sub)  ${entry.name}\n`);
     }
-    for (const [phase, events] of Object.entries(storeEvents)) process.stdout.write(`\nRocksDB flushes/compactions during the ${phase} load: ${events.length ? events.join(', ') : 'none'}\n`);
+    for (const [phase, summary] of Object.entries(gcPauses ?? {})) {
+      process.stdout.write(`\ngateway GC during the ${phase} load: ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms or full: ${summary.long.length ? summary.long.join(', ') : 'none'}\n`);
+      for (const line of summary.fullGcLines) process.stdout.write(`  ${line}\n`);
+    }
+    for (const [phase, events] of Object.entries(storeEvents)) process.stdout.write(`\nRocksDB file changes (flush: new WAL + .sst; compaction: .sst replaced) during the ${phase} load: ${events.length ? events.join(', ') : 'none'}\n`);
+    const worst = [...main.timeline1s].sort((a, b) => b.p99 - a.p99).slice(0, 5);
+    process.stdout.write(
+      `\nmain phase, worst seconds by entity p99: ${worst.map((s) => `+${s.fromSecond} s p99 ${fmt(s.p99)} ms (gateway CPU ${s.gatewayCpu ?? '?'}%, machine busy ${s.machineBusy ?? '?'}%, steal ${s.steal ?? '?'}%${s.storeFiles ? `, store files ${s.storeFiles}` : ''})`).join('; ')}\n`,
+    );
     process.stdout.write(`\nmain phase latency per 5 s of send time (entity events):\n`);
     for (const bucket of main.timeline) process.stdout.write(`  ${String(bucket.fromSecond).padStart(4)} s  n=${String(bucket.count).padStart(5)}  p50 ${fmt(bucket.p50).padStart(4)}  p99 ${fmt(bucket.p99).padStart(5)}  max ${fmt(bucket.max).padStart(5)}  produce ack p50 ${fmt(bucket.ackP50).padStart(4)} p99 ${fmt(bucket.ackP99).padStart(5)}\n`);
     if (profile) {
@@ -1896,9 +2016,15 @@ async function main(): Promise<void> {
       `- topic read back with kcat: \`${JSON.stringify(topicCheck)}\``,
       '',
       ...Object.entries(gcPauses ?? {}).map(
-        ([phase, summary]) => `- gateway GC during the ${phase} load (\`--trace-gc\`): ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms: ${summary.long.length ? summary.long.join(', ') : 'none'}`,
+        ([phase, summary]) => `- gateway GC during the ${phase} load (\`--trace-gc\`): ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms or full: ${summary.long.length ? summary.long.join(', ') : 'none'}`,
       ),
-      ...Object.entries(storeEvents).map(([phase, events]) => `- RocksDB flushes/compactions during the ${phase} load: ${events.length ? events.join(', ') : 'none'}`),
+      ...Object.entries(storeEvents).map(([phase, events]) => `- RocksDB file changes during the ${phase} load (flush: new WAL and .sst; compaction: .sst replaced): ${events.length ? events.join(', ') : 'none'}`),
+      '',
+      `Main phase, worst seconds by entity p99 (gateway CPU in % of a core; machine busy and steal in % of all cores): ${[...main.timeline1s]
+        .sort((a, b) => b.p99 - a.p99)
+        .slice(0, 5)
+        .map((s) => `+${s.fromSecond} s p99 ${fmt(s.p99)} ms (gateway ${s.gatewayCpu ?? '?'}%, busy ${s.machineBusy ?? '?'}%, steal ${s.steal ?? '?'}%${s.storeFiles ? `, store files ${s.storeFiles}` : ''})`)
+        .join('; ')}.`,
       '',
       'Main phase, entity events per 5 s of send time:',
       '',
