@@ -59,6 +59,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import type { RecordProducer } from '../../src/kafka/client.ts';
+import { prng } from '../support/prng.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const SELF = path.join(REPO, 'test/bench/subscriptions.ts');
@@ -901,17 +902,6 @@ function startClient(): ClientHandle {
 // ---------------------------------------------------------------------------------------------
 // Bench: updates.
 
-/** mulberry32: a small seeded PRNG, so every run sends the same keys and states. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CREATED_BASE = Date.parse('2025-01-01T00:00:00.000Z');
 
@@ -1905,7 +1895,7 @@ async function main(): Promise<void> {
     const seedStart = performance.now();
     await seed(producer, log, settings.orders);
     client = startClient();
-    const context: Context = { settings, gateway, client, producer, log, random: seededRandom(settings.seed), brokerPid: broker.pid, seeded: settings.orders, dataDir: path.join(tmp, 'gateway-data') };
+    const context: Context = { settings, gateway, client, producer, log, random: prng(settings.seed), brokerPid: broker.pid, seeded: settings.orders, dataDir: path.join(tmp, 'gateway-data') };
     await waitApplied(context);
     progress(`seeded and applied in ${fmt(performance.now() - seedStart)} ms`);
 
