@@ -5,12 +5,18 @@
  * the gateway's: the same validation limits as HTTP, a subscription limit per connection, error
  * codes in `extensions`, and a fresh context (DataLoaders) per subscription.
  *
+ * Documents: `onSubscribe` takes each query's parsed and validated document from a cache shared by
+ * all connections (src/server/document-cache.ts), so subscriptions of the same text share one
+ * frozen document and validation runs once per text. It returns graphql-ws the execution
+ * arguments without `contextValue` and `rootValue`, so graphql-ws still makes the context per
+ * subscription; variables are coerced per subscription when graphql-js executes.
+ *
  * Backpressure: graphql-ws waits for each message to be written before pulling the next event,
  * so a slow client stops pulling; its bounded stream in the hub then overflows and it is cut off
  * with a resume token (see src/subscriptions/stream.ts). Nobody else waits for it.
  */
 import type { Server } from 'node:http';
-import { GraphQLError, specifiedRules, validate, type GraphQLSchema } from 'graphql';
+import { GraphQLError, specifiedRules, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createContext } from '../graphql/context.ts';
@@ -19,6 +25,7 @@ import type { Logger } from '../log.ts';
 import type { ViewReader } from '../routing/reader.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
+import { createDocumentCache } from './document-cache.ts';
 
 export interface WebSocketOptions {
   readonly server: Server;
@@ -41,13 +48,15 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: 256 * 1024 });
   const active = new WeakMap<object, Set<string>>();
   const rules = [...specifiedRules, depthLimitRule(options.maxQueryDepth), rootFieldLimitRule(MAX_ROOT_FIELDS)];
+  const documents = createDocumentCache({ schema: options.schema, rules });
   const disposable = useServer(
     {
-      schema: options.schema,
       connectionInitWaitTimeout: 3_000,
       context: () => createContext(options.reader, undefined, options.hub),
-      validate: (schema, document) => validate(schema, document, rules),
-      onSubscribe: (ctx, id) => {
+      // Returns either errors (sent as the subscription's `error` message, as graphql-ws does
+      // with its own validation) or execution arguments. A syntax error is thrown, as graphql-ws's
+      // own parse throws it.
+      onSubscribe: (ctx, id, payload) => {
         const ids = active.get(ctx) ?? new Set<string>();
         active.set(ctx, ids);
         if (ids.size >= options.maxSubscriptionsPerConnection) {
@@ -58,7 +67,9 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
           ];
         }
         ids.add(id);
-        return undefined;
+        const { document, errors } = documents.load(payload.query);
+        if (errors.length > 0) return errors;
+        return { schema: options.schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onComplete: (ctx, id) => {
         active.get(ctx)?.delete(id);

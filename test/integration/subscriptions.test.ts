@@ -232,6 +232,44 @@ describe('subscriptions over graphql-ws', () => {
     expect(await closeCode((s) => s.send('{not json'))).toBe(4400); // malformed message
   });
 
+  it('runs each subscribe of a shared query text with its own operationName, variables and errors', async () => {
+    const client = wsClient(gw.url);
+    const run = (payload: { query: string; operationName?: string; variables?: Record<string, unknown> }) => {
+      const received: { data: unknown[]; errors: unknown[] } = { data: [], errors: [] };
+      const stop = client.subscribe(payload, {
+        next: (result) => {
+          if (result.data) received.data.push(result.data);
+          if (result.errors) received.errors.push(...result.errors);
+        },
+        error: (error) => received.errors.push(...(Array.isArray(error) ? error : [error])),
+        complete: () => undefined,
+      });
+      return { received, stop };
+    };
+    const two = `subscription One($id: ID!) { orderChanged(orderId: $id) { kind key } }
+      subscription Many($first: Int) { ordersChanged(first: $first, orderBy: { field: ORDER_ID }) { kind } }`;
+    const one = run({ query: two, operationName: 'One', variables: { id: 'ord-000003' } });
+    const many = run({ query: two, operationName: 'Many', variables: { first: 1 } });
+    const missing = run({ query: two, operationName: 'One', variables: {} });
+    await waitFor(() => one.received.data.length > 0 && many.received.data.length > 0 && missing.received.errors.length > 0, {
+      what: 'both operations and the variable error',
+    });
+    expect(one.received.data[0]).toEqual({ orderChanged: { kind: 'SNAPSHOT', key: 'ord-000003' } });
+    expect(many.received.data[0]).toHaveProperty('ordersChanged.kind');
+    expect(missing.received.errors).toMatchObject([{ message: 'Variable "$id" of required type "ID!" was not provided.' }]);
+
+    const invalid = 'subscription { orderChanged(orderId: "ord-000001") { nope } }';
+    const first = run({ query: invalid });
+    const second = run({ query: invalid });
+    await waitFor(() => first.received.errors.length > 0 && second.received.errors.length > 0, { what: 'validation errors' });
+    expect(second.received.errors).toEqual(first.received.errors);
+    expect(first.received.errors).toEqual([
+      { message: 'Cannot query field "nope" on type "OrderChange". Did you mean "node"?', locations: [{ line: 1, column: 54 }] },
+    ]);
+    for (const sub of [one, many, missing, first, second]) sub.stop();
+    await client.dispose();
+  });
+
   it('limits subscriptions per connection with GW_SUBSCRIPTION_LIMIT', async () => {
     const client = wsClient(gw.url);
     const subs = Array.from({ length: 21 }, (_, i) => collect<Change>(client, ENTITY, { id: `ord-${i}` }, 'orderChanged'));

@@ -1,0 +1,95 @@
+/**
+ * Parsed and validated GraphQL documents, shared by every request with the same query text.
+ *
+ * Thousands of subscriptions of one query would otherwise each hold their own parse tree (about
+ * 80 bytes of heap per character of text, tokens included). Entries are keyed by the exact query
+ * string; the result of validation depends only on the text, the schema and the rules, which are
+ * fixed per cache, so validation errors are kept too. Nothing that depends on variables or on
+ * `operationName` is kept: graphql-js coerces variables and picks the operation per execution.
+ *
+ * Bounds: at most `maxEntries` texts and `maxTotalLength` characters of text in all, the least
+ * recently used dropped first; texts longer than `maxQueryLength` are parsed and validated on
+ * every call and never kept. Syntax errors are thrown and never kept.
+ */
+import { parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+
+export interface DocumentCacheOptions {
+  readonly schema: GraphQLSchema;
+  /** All validation rules, graphql's `specifiedRules` included. */
+  readonly rules: readonly ValidationRule[];
+  /** Most texts kept. Default 1,000. */
+  readonly maxEntries?: number;
+  /** Longer texts are never kept. Default 8,192 characters. */
+  readonly maxQueryLength?: number;
+  /** Most characters of text kept over all entries. Default 524,288 (about 40 MB of parse trees). */
+  readonly maxTotalLength?: number;
+}
+
+export interface ValidatedDocument {
+  /** Frozen (except `loc`) when it came from the cache: it is shared, never modify it. */
+  readonly document: DocumentNode;
+  /** Validation errors, as `validate` returned them; empty when the document is valid. */
+  readonly errors: readonly GraphQLError[];
+}
+
+export interface DocumentCache {
+  /**
+   * The parsed and validated document of `query`. Returns the same object (and so the same
+   * document and errors) for the same text while it stays cached. Throws graphql's syntax error
+   * when the text does not parse.
+   */
+  load(query: string): ValidatedDocument;
+  /** Texts currently kept. */
+  readonly size: number;
+}
+
+export function createDocumentCache(options: DocumentCacheOptions): DocumentCache {
+  const maxEntries = options.maxEntries ?? 1_000;
+  const maxQueryLength = options.maxQueryLength ?? 8_192;
+  const maxTotalLength = options.maxTotalLength ?? 512 * 1024;
+  // A Map iterates in insertion order: re-inserting on a hit keeps the least recently used first.
+  const entries = new Map<string, ValidatedDocument>();
+  let totalLength = 0;
+
+  const compile = (query: string, shared: boolean): ValidatedDocument => {
+    const document = parse(query);
+    if (shared) deepFreeze(document);
+    const errors = validate(options.schema, document, options.rules);
+    return Object.freeze({ document, errors: Object.freeze(errors) });
+  };
+
+  return {
+    load(query) {
+      const cached = entries.get(query);
+      if (cached) {
+        entries.delete(query);
+        entries.set(query, cached);
+        return cached;
+      }
+      if (query.length > maxQueryLength || query.length > maxTotalLength || maxEntries < 1) return compile(query, false);
+      const loaded = compile(query, true);
+      entries.set(query, loaded);
+      totalLength += query.length;
+      for (const oldest of entries.keys()) {
+        if (entries.size <= maxEntries && totalLength <= maxTotalLength) break;
+        entries.delete(oldest);
+        totalLength -= oldest.length;
+      }
+      return loaded;
+    },
+    get size() {
+      return entries.size;
+    },
+  };
+}
+
+/**
+ * Freezes the AST nodes and their arrays. `loc` is left alone: it links the lexer's token list,
+ * which graphql-js never modifies and which is long enough to make a walk expensive.
+ */
+function deepFreeze(value: object): void {
+  for (const [key, child] of Object.entries(value)) {
+    if (key !== 'loc' && typeof child === 'object' && child !== null) deepFreeze(child as object);
+  }
+  Object.freeze(value);
+}
