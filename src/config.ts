@@ -34,6 +34,8 @@ export interface GatewayConfig {
   readonly subscriptionsPerConnection: number;
   readonly subscriptionsPerInstance: number;
   readonly subscriptionBuffer: number;
+  /** Decoded rows kept in memory per view for lookups (ROW_CACHE_ROWS; 0 = none). */
+  readonly rowCacheRows: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -122,5 +124,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     subscriptionsPerConnection: integer(env, 'SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
     subscriptionsPerInstance: integer(env, 'SUBSCRIPTIONS_PER_INSTANCE', 20_000, 1, 10_000_000),
     subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
+    rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
   };
 }

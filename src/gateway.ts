@@ -75,7 +75,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   let ingestor: Ingestor | undefined;
   try {
     const stores = new Map<string, ViewStore>();
-    for (const view of views) stores.set(view.id, await openViewStore(kv, view));
+    for (const view of views) stores.set(view.id, await openViewStore(kv, view, { rowCache: config.rowCacheRows }));
     const client = createKafkaClient({ brokers: config.kafkaBrokers, clientId: `gateway-${config.groupId}`, logger });
     kafka = client;
     const peerSecret = config.peerSecret ?? randomBytes(32).toString('hex');
@@ -188,7 +188,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       maxQueryDepth: config.maxQueryDepth,
       readiness,
       unhealthy: () => (ingest.failure ? `ingest stopped: ${ingest.failure.message}` : undefined),
-      metrics: () => renderMetrics({ ingest: ingest.counters, progress: ingest.progress(), store: kv.stats }),
+      metrics: () => renderMetrics({ ingest: ingest.counters, progress: ingest.progress(), store: kv.stats, storeMemory: kv.memory() }),
       logger,
       exampleQuery: EXAMPLE_QUERY,
       subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },

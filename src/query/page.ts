@@ -88,18 +88,36 @@ export function matchesFilter(row: Row, filter: Filter): boolean {
 }
 
 /**
- * Chooses the index: an equality condition on a selective (id-typed) filter with its own index
- * drives the scan (the one with the fewest values); a range on the sort field bounds it; every
- * other condition is checked on the index entries' stored values, without reading rows.
+ * Rows an equality condition matches in these partitions, from the counters; 0 for an id-typed
+ * field (not counted: one customer's orders are few next to any enum value's).
+ */
+function estimate(store: ViewStore, partitions: readonly number[], condition: EqualityCondition): number {
+  if (!store.view.countedFilters.includes(condition.field)) return 0;
+  let total = 0;
+  for (const value of new Set(condition.values)) {
+    const equals = new Map([[condition.field, value]]);
+    for (const partition of partitions) total += store.count(partition, equals) ?? 0;
+  }
+  return total;
+}
+
+/**
+ * Chooses the index: of the equality conditions whose field has its own index for this sort, the
+ * one matching the fewest rows (by the counters) drives the scan; a range on the sort field bounds
+ * it; every other condition is checked on the index entries' stored values, without reading rows.
  */
 function plan(store: ViewStore, partitions: readonly number[], filter: Filter, sortField: string): Plan {
   const view = store.view;
   let driver: EqualityCondition | undefined;
+  let driverRows = Infinity;
   for (const condition of filter.equals) {
     if (!findIndex(view, condition.field, sortField)) continue;
-    if (!driver || condition.values.length < driver.values.length) driver = condition;
+    const rows = estimate(store, partitions, condition);
+    if (!driver || rows < driverRows || (rows === driverRows && condition.values.length < driver.values.length)) {
+      driver = condition;
+      driverRows = rows;
+    }
   }
-  void partitions;
   const sortRange = filter.ranges.find((range) => range.field === sortField);
   const index = driver
     ? findIndex(view, driver.field, sortField)
@@ -132,11 +150,20 @@ interface Source {
 
 type Candidate = ScanEntry & { partition: number };
 
-/** Merges sorted scans; `take(n)` returns the next n entries overall. */
-function createMerge(sources: Source[], reverse: boolean, chunk: number) {
+/**
+ * Merges sorted scans; `take(n)` returns the next n entries overall. Each source first reads its
+ * even share of `first` (the expected first take) and doubles its read each time it runs dry, up to `chunk`: a page merged
+ * from 6 partitions reads about a sixth of its rows from each, not a whole page from every one
+ * (an index entry costs microseconds to read, and most of a fixed read-ahead would be thrown away).
+ */
+function createMerge(sources: Source[], reverse: boolean, first: number, chunk: number) {
+  const reads = new Map<Source, number>();
+  const firstRead = Math.min(chunk, Math.ceil(first / Math.max(1, sources.length)) + 2);
   const head = (source: Source): ScanEntry | undefined => {
     if (source.at >= source.buffer.length && !source.done) {
-      source.buffer = source.scan.next(chunk);
+      const size = reads.get(source) ?? firstRead;
+      reads.set(source, Math.min(chunk, size * 2));
+      source.buffer = source.scan.next(size);
       source.at = 0;
       if (source.buffer.length === 0) source.done = true;
     }
@@ -222,14 +249,17 @@ function collect(
     }
   }
   const batch = chosen.needResidual ? Math.max(wanted, 256) : wanted;
-  const merge = createMerge(sources, reverse, batch);
+  const merge = createMerge(sources, reverse, wanted, batch);
   try {
     if (!chosen.needResidual) {
       found.push(...merge.take(wanted));
       return result;
     }
+    // Take candidates in growing steps: a selective residual filter needs many, a loose one few.
+    let step = wanted;
     while (found.length < wanted) {
-      const candidates = merge.take(batch);
+      const candidates = merge.take(step);
+      step = Math.min(step * 2, batch * sources.length);
       if (candidates.length === 0) break;
       const rows = chosen.residualOnRows ? store.getRows(candidates) : undefined;
       for (let i = 0; i < candidates.length && found.length < wanted; i++) {

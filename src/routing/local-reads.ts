@@ -86,7 +86,8 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
       const session = store.session();
       const found = new Map<string, Array<{ partition: number; key: string; sortValue: string | number }>>();
       try {
-        for (const value of new Set(values)) {
+        // In key order, so each partition's pooled reader seeks forward through the index.
+        for (const value of [...new Set(values)].sort()) {
           const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
           for (const partition of partitions) {
             const scan = session.openScan(partition, { index, filterValue: value, reverse: false });

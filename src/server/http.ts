@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { GraphQLSchema } from 'graphql';
+import { useGraphQlJit } from '@envelop/graphql-jit';
+import { getOperationAST, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
@@ -91,7 +92,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
       return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub);
     },
-    plugins: [limitsPlugin(options.maxQueryDepth), freshnessPlugin()],
+    plugins: [
+      limitsPlugin(options.maxQueryDepth),
+      // Queries run as compiled JavaScript (graphql-jit), compiled once per parsed document (the
+      // parser cache hands back the same document for the same text). Subscriptions keep
+      // graphql-js's executor, the same one the WebSocket endpoint uses.
+      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      freshnessPlugin(),
+    ],
     maskedErrors: { maskError: (error, message) => toClientError(error, logger, message) },
   });
 

@@ -6,6 +6,8 @@ export interface MetricsInput {
   readonly ingest: IngestCounters;
   readonly progress: readonly PartitionProgress[];
   readonly store: ReadStats;
+  /** RocksDB memory by kind (memtables, table readers, block cache), in bytes, where known. */
+  readonly storeMemory?: Readonly<Record<string, number | undefined>>;
 }
 
 export function renderMetrics(input: MetricsInput): string {
@@ -30,6 +32,19 @@ export function renderMetrics(input: MetricsInput): string {
     ...input.progress.map(
       (entry) => `gw_partition_next_offset{topic="${entry.topic}",partition="${entry.partition}"} ${entry.nextOffset ?? 0}`,
     ),
+    '# HELP gw_process_memory_bytes Memory of this process: rss, V8 heap used and total, external (incl. Buffers).',
+    '# TYPE gw_process_memory_bytes gauge',
+    ...Object.entries(processMemory()).map(([kind, bytes]) => `gw_process_memory_bytes{kind="${kind}"} ${bytes}`),
+    '# HELP gw_store_memory_bytes Memory RocksDB reports: memtables, table readers (indexes, filters), block cache.',
+    '# TYPE gw_store_memory_bytes gauge',
+    ...Object.entries(input.storeMemory ?? {})
+      .filter((entry): entry is [string, number] => entry[1] !== undefined)
+      .map(([kind, bytes]) => `gw_store_memory_bytes{kind="${kind}"} ${bytes}`),
   ];
   return `${lines.join('\n')}\n`;
+}
+
+function processMemory(): Record<string, number> {
+  const usage = process.memoryUsage();
+  return { rss: usage.rss, heap_used: usage.heapUsed, heap_total: usage.heapTotal, external: usage.external };
 }

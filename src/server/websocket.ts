@@ -66,9 +66,11 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
             }),
           ];
         }
-        ids.add(id);
         const { document, errors } = documents.load(payload.query);
+        // Counted only once valid: graphql-ws calls onComplete for started operations only, so a
+        // rejected subscribe must not take a slot.
         if (errors.length > 0) return errors;
+        ids.add(id);
         return { schema: options.schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onComplete: (ctx, id) => {

@@ -170,7 +170,22 @@ interface PartitionState {
  * (an index was added, a field changed type), the view's data is dropped so ingest rebuilds it
  * from the topic; the returned store then reports no offsets.
  */
-export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise<ViewStore> {
+export interface ViewStoreOptions {
+  /**
+   * Rows kept decoded in memory, most recently read first (0: none). Reads of a cached row skip
+   * RocksDB and JSON parsing; writes update or drop cached rows in the same synchronous step, so
+   * the cache never differs from the store. Cached rows are shared: callers must not change them
+   * (Pothos adds a type-brand symbol to node objects, which is harmless and why they are not frozen).
+   */
+  readonly rowCache?: number;
+}
+
+interface StoredRow {
+  readonly offset: string;
+  readonly row: Row;
+}
+
+export async function openViewStore(kv: KeyValueStore, view: ViewModel, options: ViewStoreOptions = {}): Promise<ViewStore> {
   const metaKey = encodeTuple(['m', view.id]);
   const wanted = fingerprint(view);
   const stored = kv.getMany([metaKey])[0]?.toString('utf8');
@@ -223,6 +238,49 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     return found;
   };
 
+  // Least recently used first (a Map keeps insertion order; a hit re-inserts).
+  const cacheLimit = options.rowCache ?? 0;
+  const cache = new Map<string, StoredRow>();
+  const cacheId = (partition: number, key: string): string => `${partition}\u0000${key}`;
+  const cached = (id: string): StoredRow | undefined => {
+    const found = cache.get(id);
+    if (found) {
+      cache.delete(id);
+      cache.set(id, found);
+    }
+    return found;
+  };
+  const remember = (id: string, stored: StoredRow): void => {
+    if (cacheLimit === 0) return;
+    cache.delete(id);
+    cache.set(id, stored);
+    if (cache.size > cacheLimit) cache.delete(cache.keys().next().value!);
+  };
+  /**
+   * Rows by key, from the cache where present and one RocksDB read for the rest; `populate` caches
+   * what was read (queries do; ingest, which reads each incoming key's old row once, does not).
+   */
+  const readRows = (partition: (i: number) => number, keys: readonly string[], populate: boolean): Array<StoredRow | undefined> => {
+    const out: Array<StoredRow | undefined> = new Array(keys.length);
+    const missing: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const hit = cacheLimit === 0 ? undefined : cached(cacheId(partition(i), keys[i]!));
+      if (hit) out[i] = hit;
+      else missing.push(i);
+    }
+    if (missing.length > 0) {
+      const values = kv.getMany(missing.map((i) => rowKey(partition(i), keys[i]!)));
+      missing.forEach((i, j) => {
+        const value = values[j];
+        if (value === undefined) return;
+        const stored = splitRow(value);
+        out[i] = stored;
+        if (populate) remember(cacheId(partition(i), keys[i]!), stored);
+      });
+    }
+    return out;
+  };
+
   const counterSets = [{ name: '', fields: [] as readonly string[] }, ...view.counterSets.map((fields) => ({ name: fields.join(','), fields }))];
   const indexValue = (row: Row): string => JSON.stringify(view.indexedFields.map((field) => row[field] ?? null));
 
@@ -246,7 +304,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       }
       const keys = [...latest.keys()];
       const rowKeys = keys.map((key) => rowKey(partition, key));
-      const previous = kv.getMany(rowKeys);
+      const previous = readRows(() => partition, keys, false);
       const ops: BatchOperation[] = [];
       const dirty = new Map<string, readonly [fields: string, values: string]>();
       const bump = (row: Row, delta: number): void => {
@@ -263,8 +321,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       for (let i = 0; i < keys.length; i++) {
         const key = keys[i]!;
         const next = latest.get(key) ?? null;
-        const oldBuffer = previous[i];
-        const stored = oldBuffer === undefined ? undefined : splitRow(oldBuffer);
+        const stored = previous[i];
         const old = stored?.row;
         const offset = offsets.get(key)!;
         if (stored) ops.push({ type: 'del', key: extendTuple(prefix('u', partition), [Number(stored.offset)]) });
@@ -311,12 +368,23 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
       ops.push({ type: 'put', key: prefix('o', partition), value: nextOffset });
       kv.write(ops);
       partitionState.nextOffset = nextOffset;
+      // Cached rows follow the write at once; rows nobody read stay out of the cache.
+      for (let i = 0; i < keys.length && cache.size > 0; i++) {
+        const id = cacheId(partition, keys[i]!);
+        if (!cache.has(id)) continue;
+        const next = latest.get(keys[i]!) ?? null;
+        if (next === null) cache.delete(id);
+        else remember(id, { offset: offsets.get(keys[i]!)!, row: next });
+      }
       return { upserts, deletes, changes: applied };
     },
 
     getRows(refs) {
-      const values = kv.getMany(refs.map((ref) => rowKey(ref.partition, ref.key)));
-      return values.map((value) => (value === undefined ? undefined : splitRow(value).row));
+      return readRows(
+        (i) => refs[i]!.partition,
+        refs.map((ref) => ref.key),
+        true,
+      ).map((stored) => stored?.row);
     },
 
     changesSince(partition, from, limit) {
@@ -385,8 +453,10 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
           const skip = spec.index === undefined ? 3 : spec.filterValue === undefined ? 4 : 5;
           let done = false;
           // The pooled reader spans the whole index, so a read may run past this scan's bounds:
-          // start with small reads and grow, so a scan of a few entries reads a few entries.
-          let readAhead = 8;
+          // start with small reads and grow, so a scan of a few entries reads a few entries (an
+          // entry read costs microseconds). A scan of one filter value (an order's payments) is
+          // often that short.
+          let readAhead = spec.filterValue === undefined ? 8 : 3;
           return {
             next(max) {
               const out: ScanEntry[] = [];
@@ -441,6 +511,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel): Promise
     },
 
     async dropPartition(partition) {
+      for (const id of [...cache.keys()]) if (id.startsWith(`${partition}\u0000`)) cache.delete(id);
       for (const tag of ['r', 'c', 'o', 'u']) {
         const start = prefix(tag, partition);
         await kv.clearRange(start, prefixEnd(start));

@@ -62,7 +62,10 @@ export interface ViewDeclaration {
   readonly fields: Readonly<Record<string, FieldDeclaration>>;
   /** Fields a grid can sort by (besides the key, which is always sortable and breaks ties). */
   readonly sortKeys: readonly string[];
-  /** Fields a grid can filter by with equality or `in`; each gets its own index per sort key. */
+  /**
+   * Fields a grid can filter by with equality or `in`. Id and enum fields get their own index per
+   * sort key (id fields also by the key); other fields are checked on the sort indexes' entries.
+   */
   readonly filters: readonly string[];
   readonly relations?: Readonly<Record<string, RelationDeclaration>>;
 }

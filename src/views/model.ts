@@ -29,8 +29,9 @@ export interface FieldModel {
  * One secondary index: entries `(filterValue?, sortValue, key)` in a partition, each holding the
  * row's `indexedFields` values so filters are checked without reading rows. `filter` is
  * undefined for the plain sort index (one per sort key). Selective (id-typed) filters get an
- * index per sort field; low-cardinality filters (enums, strings) are checked on a sort index's
- * values and counted by counters instead. Sorting by the key reads the rows directly.
+ * index per sort field, enum filters one per declared sort key; other filters (plain strings)
+ * are checked on a sort index's values. Enum and string filters are also counted by counters.
+ * Sorting by the key reads the rows directly.
  */
 export interface IndexModel {
   /** Small stable number used in the storage key; derived from declaration order. */
@@ -132,6 +133,12 @@ function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewMod
   for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filter: undefined, sort });
   for (const filter of selectiveFilters) {
     for (const sort of sortFields) indexes.push({ id: indexes.length + 1, filter, sort });
+  }
+  // Enum filters also drive scans: their matches may cluster in time (the newest orders are rarely
+  // SHIPPED yet), so checking them on a sort index's entries could read far more than a page.
+  const enumFilters = countedFilters.filter((name) => typeof fieldsByName.get(name)!.type === 'object');
+  for (const filter of enumFilters) {
+    for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filter, sort });
   }
   const relations = Object.entries(declaration.relations ?? {}).map(
     ([name, relation]): RelationModel => ({ name, declaration: relation, target: undefined as unknown as ViewModel }),

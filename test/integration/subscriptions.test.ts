@@ -279,4 +279,18 @@ describe('subscriptions over graphql-ws', () => {
     for (const sub of subs) sub.stop();
     await client.dispose();
   });
+
+  it('does not count rejected subscribes against the per-connection limit', async () => {
+    const client = wsClient(gw.url);
+    const invalid = Array.from({ length: 25 }, () =>
+      collect<Change>(client, 'subscription { orderChanged(orderId: "ord-1") { nope } }', {}, 'orderChanged'),
+    );
+    await waitFor(() => invalid.every((sub) => sub.done), { what: 'validation errors' });
+    expect(invalid.every((sub) => JSON.stringify(sub.errors).includes('Cannot query field'))).toBe(true);
+    const valid = Array.from({ length: 20 }, (_, i) => collect<Change>(client, ENTITY, { id: `ord-${i}` }, 'orderChanged'));
+    await waitFor(() => valid.every((sub) => sub.events.length > 0 || sub.errors.length > 0), { what: 'snapshots' });
+    expect(valid.flatMap((sub) => sub.errors)).toEqual([]);
+    for (const sub of [...invalid, ...valid]) sub.stop();
+    await client.dispose();
+  });
 });

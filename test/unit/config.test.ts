@@ -43,6 +43,7 @@ describe('loadConfig defaults', () => {
       subscriptionsPerConnection: 100,
       subscriptionsPerInstance: 20_000,
       subscriptionBuffer: 1000,
+      rowCacheRows: 20_000,
     });
   });
 

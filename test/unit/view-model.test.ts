@@ -75,25 +75,31 @@ describe('compileViews on the reference views', () => {
     expect(byId(views, 'payments').relations[0]?.target).toBe(ordersView);
   });
 
-  it('derives one plain index per sort key, then one per id-typed filter × (sort keys + key)', () => {
+  it('derives one plain index per sort key, one per id-typed filter × (sort keys + key), one per enum filter × sort key', () => {
     for (const view of compileViews(REFERENCE)) {
       const declaration = view.declaration;
       const selective = declaration.filters.filter((filter) => !view.countedFilters.includes(filter));
       const expected = [
         ...declaration.sortKeys.map((sort) => ({ filter: undefined, sort })),
         ...selective.flatMap((filter) => [...declaration.sortKeys, declaration.key].map((sort) => ({ filter, sort }))),
+        ...view.countedFilters
+          .filter((filter) => view.fieldsByName.get(filter)!.enumValues !== undefined)
+          .flatMap((filter) => declaration.sortKeys.map((sort) => ({ filter, sort }))),
       ];
       expect(view.indexes.map(({ filter, sort }) => ({ filter, sort }))).toEqual(expected);
       expect(view.indexes.map((index) => index.id)).toEqual(expected.map((_, i) => i + 1));
       expect(view.indexedFields).toEqual([...new Set([...declaration.filters, ...declaration.sortKeys])]);
     }
     const ordersView = byId(compileViews(REFERENCE), 'orders');
-    expect(ordersView.indexes).toHaveLength(5);
+    expect(ordersView.indexes).toHaveLength(7);
+    expect(findIndex(ordersView, 'state', 'createdAt')).toEqual({ id: 6, filter: 'state', sort: 'createdAt' });
+    expect(findIndex(ordersView, 'currency', 'createdAt')).toBeUndefined();
     expect(ordersView.countedFilters).toEqual(['state', 'currency']);
     expect(ordersView.counterSets).toEqual([['state'], ['currency'], ['state', 'currency']]);
     expect(findIndex(ordersView, undefined, 'createdAt')).toEqual({ id: 1, filter: undefined, sort: 'createdAt' });
     expect(findIndex(ordersView, 'customerId', 'orderId')).toEqual({ id: 5, filter: 'customerId', sort: 'orderId' });
-    expect(findIndex(ordersView, 'state', 'updatedAt')).toBeUndefined();
+    expect(findIndex(ordersView, 'state', 'updatedAt')).toEqual({ id: 7, filter: 'state', sort: 'updatedAt' });
+    expect(findIndex(ordersView, 'state', 'orderId')).toBeUndefined();
     // the key order without a filter reads the rows, not an index
     expect(findIndex(ordersView, undefined, 'orderId')).toBeUndefined();
   });

@@ -591,6 +591,36 @@ describe('writes', () => {
     expectConsistent(db, store, data);
   });
 
+  it('the row cache serves repeated reads without RocksDB and follows every write', async () => {
+    const store = await openViewStore(kv!, ORDERS, { rowCache: 2 });
+    const random = prng(21);
+    const a = makeRow(random, 'o-a');
+    const b = makeRow(random, 'o-b');
+    const c = makeRow(random, 'o-c');
+    store.apply(0, [{ key: 'o-a', row: a }, { key: 'o-b', row: b }, { key: 'o-c', row: c }], '3');
+    const refs = [{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-b' }];
+    expect(store.getRows(refs)).toEqual([a, b]);
+    const trips = kv!.stats.roundTrips;
+    const cachedRows = store.getRows(refs);
+    expect(cachedRows).toEqual([a, b]);
+    expect(kv!.stats.roundTrips).toBe(trips); // both hits
+    // An update replaces the cached row, a tombstone drops it: reads never see an old version.
+    const a2 = { ...a, state: 'SHIPPED', updatedAt: at(99) };
+    store.apply(0, [{ key: 'o-a', row: a2 }, { key: 'o-b', row: null }], '5');
+    expect(store.getRows(refs)).toEqual([a2, undefined]);
+    // Bounded: reading a third row evicts the least recently read one (o-b is gone anyway).
+    expect(store.getRows([{ partition: 0, key: 'o-c' }])).toEqual([c]);
+    const before = kv!.stats.roundTrips;
+    store.getRows([{ partition: 0, key: 'o-c' }, { partition: 0, key: 'o-a' }]);
+    expect(kv!.stats.roundTrips).toBe(before);
+    // The store agrees with a store without cache over the same data.
+    const plain = await openViewStore(kv!, ORDERS);
+    expect(plain.getRows([{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-b' }, { partition: 0, key: 'o-c' }])).toEqual([a2, undefined, c]);
+    // Dropping the partition drops its cached rows too.
+    await store.dropPartition(0);
+    expect(store.getRows([{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-c' }])).toEqual([undefined, undefined]);
+  });
+
   it('a counter that reaches zero is deleted from the store', async () => {
     const store = await openViewStore(kv!, ORDERS);
     const row = makeRow(prng(1), 'o-only');
