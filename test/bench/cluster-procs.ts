@@ -12,7 +12,7 @@ import path from 'node:path';
 import { HAPROXY, renderHaproxyConfig } from '../../deploy/cluster.ts';
 import { exited, spawnTracked, terminate } from './cleanup.ts';
 import { logTail, type ServerProcess } from './servers.ts';
-import { REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
+import { gatewayAllocatorEnv, REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
 
 export interface Instance {
   readonly name: string;
@@ -50,6 +50,7 @@ export async function spawnInstance(instance: Instance, env: InstanceEnv): Promi
       PEER_SECRET: env.peerSecret,
       GROUP_SESSION_TIMEOUT_MS: String(env.sessionTimeoutMs),
       LOG_LEVEL: 'info',
+      ...gatewayAllocatorEnv(),
     },
     stdio: ['ignore', 'ignore', log],
   });

@@ -14,7 +14,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { exited, spawnTracked, terminate } from './cleanup.ts';
-import { REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
+import { gatewayAllocatorEnv, REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -102,6 +102,7 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
       TOPIC_PREFIX,
       GROUP_ID: options.groupId,
       LOG_LEVEL: 'warn',
+      ...gatewayAllocatorEnv(),
     },
     stdio: ['ignore', 'ignore', log],
   });

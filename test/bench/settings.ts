@@ -2,6 +2,7 @@
  * Benchmark knobs, all from environment variables (BENCH_*), validated once at start so a typo
  * fails before a broker is started. BENCHMARKS.md lists them.
  */
+import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -10,6 +11,18 @@ export const TOPIC_PREFIX = 'bench.';
 export const TOPICS = ['customers', 'orders', 'payments'] as const;
 export type TopicName = (typeof TOPICS)[number];
 export const PARTITIONS = 6;
+
+/** jemalloc from Debian's libjemalloc2 (`deploy/gw setup` installs it). */
+export const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
+
+/**
+ * Environment for a gateway process as we recommend running it in production: with jemalloc
+ * preloaded when it is installed. glibc's malloc keeps much of the memory RocksDB's flushes and
+ * compactions free (on 1M orders, RSS stayed about 150 MB higher after catch-up).
+ */
+export function gatewayAllocatorEnv(): Record<string, string> {
+  return existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC } : {};
+}
 
 export interface BenchSettings {
   /** Orders in the generated history (BENCH_ORDERS, default 1 000 000). */
