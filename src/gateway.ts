@@ -99,8 +99,18 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         protocol: 'gateway-sticky-v1',
         userData: () => {
           const owned: Record<string, number[]> = {};
-          for (const view of views) if (!view.replicated) owned[view.topic] = [...ingest.assigned(view.topic)];
-          return encodeMemberUserData({ url: selfUrl, owned });
+          const held: Record<string, number[]> = {};
+          for (const view of views) {
+            if (view.replicated) continue;
+            const assigned = ingest.assigned(view.topic);
+            owned[view.topic] = [...assigned];
+            // Copies kept from earlier ownership, which peers may read while their owner is gone.
+            const count = partitionCounts.get(view.id) ?? 0;
+            held[view.topic] = Array.from({ length: count }, (_, p) => p).filter(
+              (p) => !assigned.includes(p) && stores.get(view.id)?.nextOffset(p) !== undefined,
+            );
+          }
+          return encodeMemberUserData({ url: selfUrl, owned, held });
         },
         assign: (members, partitionCounts) =>
           assignPartitions(
@@ -126,11 +136,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         const group = await client.describeGroup(config.groupId);
         // Mid-rebalance the coordinator reports members without assignments: not a map to use.
         if (group.state !== 'Stable') return undefined;
-        return group.members.map((member) => ({
-          memberId: member.memberId,
-          url: decodeMemberClaimOrEmpty(member.memberId, member.userData).claim.url,
-          assignment: member.assignment,
-        }));
+        return group.members.map((member) => {
+          const { claim } = decodeMemberClaimOrEmpty(member.memberId, member.userData);
+          return { memberId: member.memberId, url: claim.url, assignment: member.assignment, held: claim.held ?? {} };
+        });
       },
       logger,
     });

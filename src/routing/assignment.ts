@@ -36,6 +36,12 @@ export interface MemberClaim {
   readonly url: string;
   /** Partitions this member owns now, per topic (from the previous generation); empty when new. */
   readonly owned: Readonly<Record<string, readonly number[]>>;
+  /**
+   * Partitions this member keeps a copy of without owning them (it owned them before; the copy is
+   * kept in case they come back). Peers read them while their owner is gone or restoring; the
+   * assignor ignores them. Optional on the wire (`{}` when absent).
+   */
+  readonly held?: Readonly<Record<string, readonly number[]>>;
 }
 
 export type Assignment = Record<string /*memberId*/, Record<string /*topic*/, number[]>>;
@@ -120,6 +126,20 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/** Checks a topic -> partitions record; returns a fresh copy. Throws TypeError naming the problem. */
+function validatePartitions(name: string, value: unknown): Record<string, number[]> {
+  if (!isPlainObject(value)) throw new TypeError(`userData ${name} is not an object of topic -> partition array`);
+  return Object.fromEntries(Object.entries(value).map(([topic, partitions]) => {
+    if (!Array.isArray(partitions)) throw new TypeError(`userData ${name}[${JSON.stringify(topic)}] is not an array`);
+    for (const p of partitions) {
+      if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 0) {
+        throw new TypeError(`userData ${name}[${JSON.stringify(topic)}] holds ${JSON.stringify(p)}, not a non-negative integer partition`);
+      }
+    }
+    return [topic, [...(partitions as number[])]];
+  }));
+}
+
 /** Checks url and owned; returns owned as a fresh record with fresh arrays. Throws TypeError naming the problem. */
 function validateClaim(url: unknown, owned: unknown): Record<string, number[]> {
   if (typeof url !== 'string') throw new TypeError('userData url is not a string');
@@ -127,28 +147,21 @@ function validateClaim(url: unknown, owned: unknown): Record<string, number[]> {
   if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
     throw new TypeError(`userData url ${JSON.stringify(url)} is not an http(s) URL`);
   }
-  if (!isPlainObject(owned)) throw new TypeError('userData owned is not an object of topic -> partition array');
-  return Object.fromEntries(Object.entries(owned).map(([topic, partitions]) => {
-    if (!Array.isArray(partitions)) throw new TypeError(`userData owned[${JSON.stringify(topic)}] is not an array`);
-    for (const p of partitions) {
-      if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 0) {
-        throw new TypeError(`userData owned[${JSON.stringify(topic)}] holds ${JSON.stringify(p)}, not a non-negative integer partition`);
-      }
-    }
-    return [topic, [...(partitions as number[])]];
-  }));
+  return validatePartitions('owned', owned);
 }
 
-/** Encode the JSON userData `{ v: 1, url, owned }` of a member's metadata. Throws TypeError on what decode would reject. */
+/** Encode the JSON userData `{ v: 1, url, owned, held }` of a member's metadata. Throws TypeError on what decode would reject. */
 export function encodeMemberUserData(claim: Omit<MemberClaim, 'memberId'>): Buffer {
   const owned = validateClaim(claim.url, claim.owned);
-  return Buffer.from(JSON.stringify({ v: USERDATA_VERSION, url: claim.url, owned }), 'utf8');
+  const held = validatePartitions('held', claim.held ?? {});
+  return Buffer.from(JSON.stringify({ v: USERDATA_VERSION, url: claim.url, owned, held }), 'utf8');
 }
 
 /**
  * Decode a member's userData. Strict: throws a TypeError naming the problem when it is missing,
- * not JSON, not an object, not version 1, has a url that is not http(s), or an `owned` that is not
- * an object of arrays of non-negative integers. Unknown extra top-level fields are ignored.
+ * not JSON, not an object, not version 1, has a url that is not http(s), or an `owned` (or a present
+ * `held`) that is not an object of arrays of non-negative integers. Unknown extra top-level fields
+ * are ignored.
  */
 export function decodeMemberUserData(memberId: string, data: Buffer | null | undefined): MemberClaim {
   if (data === null || data === undefined || data.length === 0) throw new TypeError(`member ${memberId}: userData is missing`);
@@ -162,7 +175,8 @@ export function decodeMemberUserData(memberId: string, data: Buffer | null | und
   if (parsed['v'] !== USERDATA_VERSION) throw new TypeError(`member ${memberId}: unsupported userData version ${JSON.stringify(parsed['v'])}`);
   try {
     const owned = validateClaim(parsed['url'], parsed['owned']);
-    return { memberId, url: parsed['url'] as string, owned };
+    const held = validatePartitions('held', parsed['held'] ?? {});
+    return { memberId, url: parsed['url'] as string, owned, held };
   } catch (error) {
     throw new TypeError(`member ${memberId}: ${(error as Error).message}`);
   }

@@ -11,6 +11,8 @@ export interface GroupMember {
   readonly memberId: string;
   readonly url: string;
   readonly assignment: Readonly<Record<string, readonly number[]>>;
+  /** Partitions the member keeps a copy of without owning them (as it said when it joined). */
+  readonly held?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface Route {
@@ -35,8 +37,10 @@ export interface Ownership {
   /** topic -> partition -> owner URL, for /readyz and debugging. */
   snapshot(): Record<string, Record<string, string>>;
   /**
-   * Who owned a partition before, most recent first (up to three): they keep their copies after
-   * losing it, so they are fallbacks while it moves.
+   * Who may hold a copy of a partition besides its owner: the owners this instance saw before,
+   * most recent first (up to three), then the members that said, when they last joined, that they
+   * keep a copy (an instance that joined later knows only these). They are fallbacks while the
+   * partition moves; each checks its copy's lag before it answers.
    */
   previousOwners(topic: string, partition: number): readonly string[];
 }
@@ -55,6 +59,7 @@ export interface OwnershipOptions {
 export function createOwnership(options: OwnershipOptions): Ownership {
   let owners = new Map<string, Map<number, string>>();
   const previous = new Map<string, string[]>();
+  let holders = new Map<string, string[]>();
   let refreshing: Promise<void> | undefined;
   let requested = 0;
 
@@ -63,6 +68,17 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     const members = await options.members();
     if (!members) return;
     const next = new Map<string, Map<number, string>>();
+    const nextHolders = new Map<string, string[]>();
+    for (const member of members) {
+      if (!member.url) continue;
+      for (const [topic, partitions] of Object.entries(member.held ?? {})) {
+        for (const partition of partitions) {
+          const id = `${topic}/${partition}`;
+          nextHolders.set(id, [...(nextHolders.get(id) ?? []), member.url]);
+        }
+      }
+    }
+    holders = nextHolders;
     for (const member of members) {
       for (const [topic, partitions] of Object.entries(member.assignment)) {
         let byPartition = next.get(topic);
@@ -111,7 +127,10 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     },
 
     previousOwners(topic, partition) {
-      return previous.get(`${topic}/${partition}`) ?? [];
+      const id = `${topic}/${partition}`;
+      const seen = previous.get(id) ?? [];
+      const held = (holders.get(id) ?? []).filter((url) => !seen.includes(url));
+      return held.length === 0 ? seen : [...seen, ...held];
     },
 
     refresh() {

@@ -249,18 +249,24 @@ describe('movedPartitions', () => {
 });
 
 describe('member userData', () => {
+  const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
   const good = { url: 'https://10.0.0.5:4000', owned: { orders: [0, 3], customers: [] } };
 
   it('round-trips', () => {
     const data = encodeMemberUserData(good);
-    expect(JSON.parse(data.toString('utf8'))).toEqual({ v: 1, ...good });
-    expect(decodeMemberUserData('m1', data)).toEqual({ memberId: 'm1', ...good });
-    expect(decodeMemberClaimOrEmpty('m1', data)).toEqual({ claim: { memberId: 'm1', ...good } });
-    const fresh = { url: 'http://gw:4000', owned: {} };
+    expect(JSON.parse(data.toString('utf8'))).toEqual({ v: 1, ...good, held: {} });
+    expect(decodeMemberUserData('m1', data)).toEqual({ memberId: 'm1', ...good, held: {} });
+    expect(decodeMemberClaimOrEmpty('m1', data)).toEqual({ claim: { memberId: 'm1', ...good, held: {} } });
+    const fresh = { url: 'http://gw:4000', owned: {}, held: {} };
     expect(decodeMemberUserData('m2', encodeMemberUserData(fresh))).toEqual({ memberId: 'm2', ...fresh });
+    const keeping = { url: 'http://gw:4000', owned: { orders: [0] }, held: { orders: [2, 3] } };
+    expect(decodeMemberUserData('m3', encodeMemberUserData(keeping))).toEqual({ memberId: 'm3', ...keeping });
   });
 
-  const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value));
+  it('reads userData without `held` (older members) as holding nothing', () => {
+    expect(decodeMemberUserData('m4', json({ v: 1, ...good }))).toEqual({ memberId: 'm4', ...good, held: {} });
+  });
+
   const malformed: Array<[string, Buffer | null | undefined, RegExp]> = [
     ['null', null, /missing/],
     ['undefined', undefined, /missing/],
@@ -280,6 +286,8 @@ describe('member userData', () => {
     ['non-integer partition', json({ v: 1, url: good.url, owned: { orders: [1.5] } }), /holds 1.5/],
     ['string partition', json({ v: 1, url: good.url, owned: { orders: ['1'] } }), /holds "1"/],
     ['unsafe integer partition', Buffer.from(`{"v":1,"url":"http://x","owned":{"o":[1e300]}}`), /not a non-negative integer/],
+    ['held an array', json({ v: 1, ...good, held: [[0]] }), /held is not an object/],
+    ['held negative partition', json({ v: 1, ...good, held: { orders: [-2] } }), /held\["orders"\] holds -2/],
   ];
 
   for (const [name, data, message] of malformed) {
