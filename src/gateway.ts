@@ -138,7 +138,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         if (group.state !== 'Stable') return undefined;
         return group.members.map((member) => {
           const { claim } = decodeMemberClaimOrEmpty(member.memberId, member.userData);
-          return { memberId: member.memberId, url: claim.url, assignment: member.assignment, held: claim.held ?? {} };
+          return { memberId: member.memberId, url: claim.url, assignment: member.assignment, held: claim.held ?? {}, owned: claim.owned };
         });
       },
       logger,

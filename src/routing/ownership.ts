@@ -13,6 +13,11 @@ export interface GroupMember {
   readonly assignment: Readonly<Record<string, readonly number[]>>;
   /** Partitions the member keeps a copy of without owning them (as it said when it joined). */
   readonly held?: Readonly<Record<string, readonly number[]>>;
+  /**
+   * Partitions the member owned when it joined. Those it was not assigned again it still holds:
+   * copies are kept after revocation, and it says so in `held` only at its next join.
+   */
+  readonly owned?: Readonly<Record<string, readonly number[]>>;
 }
 
 export interface Route {
@@ -38,8 +43,9 @@ export interface Ownership {
   snapshot(): Record<string, Record<string, string>>;
   /**
    * Who may hold a copy of a partition besides its owner: the owners this instance saw before,
-   * most recent first (up to three), then the members that said, when they last joined, that they
-   * keep a copy (an instance that joined later knows only these). They are fallbacks while the
+   * most recent first (up to three), then the members that, by their last join metadata, keep a
+   * copy: those it lists as held, and those it owned then and was not assigned again (an instance
+   * that joined later knows only these). They are fallbacks while the
    * partition moves; each checks its copy's lag before it answers.
    */
   previousOwners(topic: string, partition: number): readonly string[];
@@ -69,13 +75,19 @@ export function createOwnership(options: OwnershipOptions): Ownership {
     if (!members) return;
     const next = new Map<string, Map<number, string>>();
     const nextHolders = new Map<string, string[]>();
+    const addHolder = (topic: string, partition: number, url: string): void => {
+      const id = `${topic}/${partition}`;
+      const list = nextHolders.get(id) ?? [];
+      if (!list.includes(url)) nextHolders.set(id, [...list, url]);
+    };
     for (const member of members) {
       if (!member.url) continue;
       for (const [topic, partitions] of Object.entries(member.held ?? {})) {
-        for (const partition of partitions) {
-          const id = `${topic}/${partition}`;
-          nextHolders.set(id, [...(nextHolders.get(id) ?? []), member.url]);
-        }
+        for (const partition of partitions) addHolder(topic, partition, member.url);
+      }
+      for (const [topic, partitions] of Object.entries(member.owned ?? {})) {
+        const assigned = member.assignment[topic] ?? [];
+        for (const partition of partitions) if (!assigned.includes(partition)) addHolder(topic, partition, member.url);
       }
     }
     holders = nextHolders;

@@ -57,6 +57,22 @@ describe('ownership: fallbacks for a partition', () => {
     expect(ownership.snapshot()).toEqual({ t: { '0': A, '1': B, '2': C } });
   });
 
+  it('counts partitions a member owned when it joined and was not assigned again as held', async () => {
+    // The group description carries each member's metadata from its last join: after a scale-out,
+    // the old member's claim still lists everything it owned before giving partitions away.
+    const { ownership, next } = ownershipOf(C, [
+      [
+        { memberId: 'a', url: A, assignment: { t: [0] }, owned: { t: [0, 1, 2] }, held: {} },
+        { memberId: 'b', url: B, assignment: { t: [1] }, owned: {}, held: {} },
+        { memberId: 'c', url: C, assignment: { t: [2] }, owned: {}, held: {} },
+      ],
+    ]);
+    await next();
+    expect(ownership.previousOwners('t', 1)).toEqual([A]);
+    expect(ownership.previousOwners('t', 2)).toEqual([A]);
+    expect(ownership.previousOwners('t', 0)).toEqual([]);
+  });
+
   it('lists a member once when it was both a previous owner and a holder', async () => {
     const { ownership, next } = ownershipOf(C, [
       [{ memberId: 'a', url: A, assignment: { t: [0, 1] } }],
