@@ -90,12 +90,7 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
         for (const value of [...new Set(values)].sort()) {
           const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
           for (const partition of partitions) {
-            const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
-            try {
-              for (const entry of scan.next(limit)) entries.push({ partition, ...entry });
-            } finally {
-              scan.close();
-            }
+            for (const entry of store.valueEntries(session, partition, index, value, limit)) entries.push({ partition, ...entry });
           }
           entries.sort(compareEntries);
           found.set(value, entries.slice(0, limit));

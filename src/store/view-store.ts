@@ -121,6 +121,12 @@ export interface ViewStore {
   /** A read session; close it to release its range readers. */
   session(): ReadSession;
   /**
+   * The first `limit` entries of one filter value in an index with a filter (an order's payments
+   * by `orderId`), in index order. Cached like rows (same bound): every write drops the cached
+   * lists of the filter values it touches, in the same synchronous step.
+   */
+  valueEntries(session: ReadSession, partition: number, index: IndexModel, value: string | number, limit: number): readonly ScanEntry[];
+  /**
    * Rows in a partition, in all (no conditions) or whose fields equal the given values, from
    * counters maintained on write; undefined when that set of fields has no counters (see
    * `ViewModel.counterSets`).
@@ -281,6 +287,17 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
     return out;
   };
 
+  // Entries per (partition, index, filter value), for relation fan-out; same bound as rows.
+  const lists = new Map<string, { limit: number; entries: readonly ScanEntry[] }>();
+  const listId = (partition: number, index: number, value: string | number): string =>
+    `${partition}\u0000${index}\u0000${typeof value}\u0000${value}`;
+  const forgetLists = (partition: number, row: Row | undefined): void => {
+    if (!row || lists.size === 0) return;
+    for (const index of view.indexes) {
+      if (index.filter !== undefined) lists.delete(listId(partition, index.id, sortElement(row, index.filter)));
+    }
+  };
+
   const counterSets = [{ name: '', fields: [] as readonly string[] }, ...view.counterSets.map((fields) => ({ name: fields.join(','), fields }))];
   const indexValue = (row: Row): string => JSON.stringify(view.indexedFields.map((field) => row[field] ?? null));
 
@@ -368,6 +385,11 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       ops.push({ type: 'put', key: prefix('o', partition), value: nextOffset });
       kv.write(ops);
       partitionState.nextOffset = nextOffset;
+      // Cached lists of a filter value drop when a row enters or leaves that value.
+      for (let i = 0; i < keys.length && lists.size > 0; i++) {
+        forgetLists(partition, previous[i]?.row);
+        forgetLists(partition, latest.get(keys[i]!) ?? undefined);
+      }
       // Cached rows follow the write at once; rows nobody read stay out of the cache.
       for (let i = 0; i < keys.length && cache.size > 0; i++) {
         const id = cacheId(partition, keys[i]!);
@@ -510,7 +532,32 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       return state(partition).counts.get(counterId(set.name, values)) ?? 0;
     },
 
+    valueEntries(session, partition, index, value, limit) {
+      const id = listId(partition, index.id, value);
+      const hit = cacheLimit === 0 ? undefined : lists.get(id);
+      // A shorter cached list is complete when it ended before its own limit.
+      if (hit && (hit.limit >= limit || hit.entries.length < hit.limit)) {
+        lists.delete(id);
+        lists.set(id, hit);
+        return hit.entries.length > limit ? hit.entries.slice(0, limit) : hit.entries;
+      }
+      const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
+      let entries: ScanEntry[];
+      try {
+        entries = scan.next(limit);
+      } finally {
+        scan.close();
+      }
+      if (cacheLimit > 0) {
+        lists.delete(id);
+        lists.set(id, { limit, entries });
+        if (lists.size > cacheLimit) lists.delete(lists.keys().next().value!);
+      }
+      return entries;
+    },
+
     async dropPartition(partition) {
+      for (const id of [...lists.keys()]) if (id.startsWith(`${partition}\u0000`)) lists.delete(id);
       for (const id of [...cache.keys()]) if (id.startsWith(`${partition}\u0000`)) cache.delete(id);
       for (const tag of ['r', 'c', 'o', 'u']) {
         const start = prefix(tag, partition);

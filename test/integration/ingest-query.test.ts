@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
-import { customer, keyed, order } from '../support/data.ts';
+import { customer, keyed, order, payment } from '../support/data.ts';
 
 const GRID = `query Grid($filter: OrderFilter, $orderBy: OrderOrder) {
   orders(first: 100, filter: $filter, orderBy: $orderBy) {
@@ -81,6 +81,39 @@ describe('ingest to query on a real broker and RocksDB', () => {
       '{ customer(customerId: "cus-00001") { orders { totalCount } } }',
     );
     expect(byCustomer.customer.orders.totalCount).toBe(2);
+  });
+
+  it('keeps cached rows and relation lists fresh: reads after each write see it', async () => {
+    const read = () =>
+      gw.query<{ order: { state: string; customer: { name: string }; payments: Array<{ paymentId: string; status: string }> } }>(
+        '{ order(orderId: "ord-000050") { state customer { name } payments { paymentId status } } }',
+      );
+    await kafka.produce(`${prefix}customers`, [keyed('customerId', customer(50, { name: 'Before' }))]);
+    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(50, { customerId: 'cus-00050', state: 'CREATED' }))]);
+    await kafka.produce(`${prefix}payments`, [keyed('paymentId', payment(50, 1, { status: 'PENDING' }))]);
+    await waitCaughtUp(gw, kafka, ['orders', 'customers', 'payments']);
+    const first = await read(); // fills the row cache and the payments list cache
+    expect(first.order.state).toBe('CREATED');
+    expect(first.order.payments.map((p) => p.status)).toEqual(['PENDING']);
+    expect(await read()).toEqual(first);
+
+    const [firstPayment] = first.order.payments;
+    await kafka.produce(`${prefix}customers`, [keyed('customerId', customer(50, { name: 'After' }))]);
+    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(50, { customerId: 'cus-00050', state: 'VALIDATED' }))]);
+    await kafka.produce(`${prefix}payments`, [
+      keyed('paymentId', payment(50, 1, { status: 'CAPTURED' })),
+      keyed('paymentId', payment(50, 2, { status: 'FAILED' })),
+    ]);
+    await waitCaughtUp(gw, kafka, ['orders', 'customers', 'payments']);
+    const second = await read();
+    expect(second.order.state).toBe('VALIDATED');
+    expect(second.order.customer.name).toBe('After');
+    expect(second.order.payments).toHaveLength(2);
+    expect(second.order.payments.find((p) => p.paymentId === firstPayment!.paymentId)?.status).toBe('CAPTURED');
+
+    await kafka.produce(`${prefix}payments`, [{ key: firstPayment!.paymentId, value: null }]);
+    await waitCaughtUp(gw, kafka, ['payments']);
+    expect((await read()).order.payments.map((p) => p.status)).toEqual(['FAILED']);
   });
 
   it('reports the applied offsets it read at in extensions', async () => {

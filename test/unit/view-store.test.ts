@@ -621,6 +621,55 @@ describe('writes', () => {
     expect(store.getRows([{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-c' }])).toEqual([undefined, undefined]);
   });
 
+  it('cached lists of one filter value equal a fresh scan after every kind of write', async () => {
+    const store = await openViewStore(kv!, ORDERS, { rowCache: 100 });
+    const plain = await openViewStore(kv!, ORDERS);
+    const index = ORDERS.indexes.find((candidate) => candidate.filter === 'customerId' && candidate.sort === 'createdAt')!;
+    const random = prng(33);
+    const rows = new Map<string, Row>();
+    let offset = 0;
+    const write = (key: string, row: Row | null): void => {
+      store.apply(0, [{ key, row }], String(++offset));
+      if (row) rows.set(key, row);
+      else rows.delete(key);
+    };
+    const expectSame = (value: string): void => {
+      const session = store.session();
+      const fresh = plain.session();
+      try {
+        const cached = store.valueEntries(session, 0, index, value, 1000);
+        expect(cached).toEqual(plain.valueEntries(fresh, 0, index, value, 1000));
+        expect(cached.map((entry) => entry.key).sort()).toEqual(
+          [...rows].filter(([, row]) => row.customerId === value).map(([key]) => key).sort(),
+        );
+      } finally {
+        session.close();
+        fresh.close();
+      }
+    };
+    for (let i = 0; i < 6; i++) write(`o-${i}`, { ...makeRow(random, `o-${i}`), customerId: i < 3 ? 'c-a' : 'c-b' });
+    expectSame('c-a');
+    expectSame('c-b');
+    const trips = kv!.stats.roundTrips;
+    const session = store.session();
+    store.valueEntries(session, 0, index, 'c-a', 1000);
+    session.close();
+    expect(kv!.stats.roundTrips).toBe(trips); // served from the cache
+    write('o-9', { ...makeRow(random, 'o-9'), customerId: 'c-a' }); // a new row joins c-a
+    expectSame('c-a');
+    write('o-0', { ...rows.get('o-0')!, customerId: 'c-b' }); // a row moves from c-a to c-b
+    expectSame('c-a');
+    expectSame('c-b');
+    write('o-1', { ...rows.get('o-1')!, createdAt: at(999) }); // a row moves within c-a
+    expectSame('c-a');
+    write('o-2', null); // a row leaves
+    expectSame('c-a');
+    expectSame('c-c');
+    write('o-5', { ...rows.get('o-5')!, customerId: 'c-c' });
+    expectSame('c-c');
+    expectSame('c-b');
+  });
+
   it('a counter that reaches zero is deleted from the store', async () => {
     const store = await openViewStore(kv!, ORDERS);
     const row = makeRow(prng(1), 'o-only');
