@@ -12,7 +12,7 @@ import path from 'node:path';
 import { HAPROXY, renderHaproxyConfig } from '../../deploy/cluster.ts';
 import { exited, spawnTracked, terminate } from './cleanup.ts';
 import { logTail, type ServerProcess } from './servers.ts';
-import { gatewayAllocatorEnv, REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
+import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
 
 export interface Instance {
   readonly name: string;
@@ -36,7 +36,7 @@ export async function spawnInstance(instance: Instance, env: InstanceEnv): Promi
   const log = createWriteStream(instance.logFile, { flags: 'a' });
   await new Promise((resolve) => log.once('open', resolve));
   const spawnedAt = performance.now();
-  const child = spawnTracked(process.execPath, [path.join(REPO_ROOT, 'src/main.ts')], {
+  const child = spawnTracked(process.execPath, [...GATEWAY_NODE_FLAGS, path.join(REPO_ROOT, 'src/main.ts')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,

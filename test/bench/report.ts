@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gatewayAllocatorEnv, JEMALLOC, REPO_ROOT } from './settings.ts';
+import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, JEMALLOC, REPO_ROOT } from './settings.ts';
 
 export interface Row {
   readonly figure: string;
@@ -126,7 +126,7 @@ export function renderReport(report: Report): string {
       `load average ${m.loadAverageAtStart} at start${m.loadAverageAtEnd === undefined ? '' : `, ${m.loadAverageAtEnd} at end`}` +
       (m.cpuPressureAtStart === null ? '' : `, CPU pressure (PSI some avg60) ${m.cpuPressureAtStart} % at start, ${m.cpuPressureAtEnd ?? '-'} % at end`),
     `command: ${report.command}`,
-    `gateway allocator: ${gatewayAllocatorEnv().LD_PRELOAD ? `jemalloc (LD_PRELOAD=${JEMALLOC})` : 'glibc malloc (libjemalloc2 not installed)'}`,
+    `gateway allocator: ${gatewayAllocatorEnv().LD_PRELOAD ? `jemalloc (LD_PRELOAD=${JEMALLOC})` : 'glibc malloc (libjemalloc2 not installed)'}; node flags ${GATEWAY_NODE_FLAGS.join(' ')}`,
     `revision: ${report.revision.start.head} (${report.revision.start.code})` +
       (report.revision.end.code === report.revision.start.code
         ? ''

@@ -14,7 +14,7 @@ import { createWriteStream, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { exited, spawnTracked, terminate } from './cleanup.ts';
-import { gatewayAllocatorEnv, REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
+import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, REPO_ROOT, TOPIC_PREFIX } from './settings.ts';
 
 export interface ServerProcess {
   readonly child: ChildProcess;
@@ -91,7 +91,7 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
   const log = createWriteStream(options.logFile);
   await new Promise((resolve) => log.once('open', resolve));
   const spawnedAt = performance.now();
-  const child = spawnTracked(process.execPath, [...(options.nodeArgs ?? []), path.join(REPO_ROOT, 'src/main.ts')], {
+  const child = spawnTracked(process.execPath, [...GATEWAY_NODE_FLAGS, ...(options.nodeArgs ?? []), path.join(REPO_ROOT, 'src/main.ts')], {
     cwd: REPO_ROOT,
     env: {
       ...process.env,
@@ -115,7 +115,7 @@ export async function startBaseline(ordersFile: string, logFile: string): Promis
   const log = createWriteStream(logFile);
   await new Promise((resolve) => log.once('open', resolve));
   const spawnedAt = performance.now();
-  const child = spawnTracked(process.execPath, [path.join(REPO_ROOT, 'test/bench/baseline-server.ts'), ordersFile], {
+  const child = spawnTracked(process.execPath, [...GATEWAY_NODE_FLAGS, path.join(REPO_ROOT, 'test/bench/baseline-server.ts'), ordersFile], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', log],
   });
