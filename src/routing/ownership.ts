@@ -45,10 +45,10 @@ export interface Ownership {
    * Who may hold a copy of a partition besides its owner: the owners this instance saw before,
    * most recent first (up to three), then the members that, by their last join metadata, keep a
    * copy: those it lists as held, and those it owned then and was not assigned again (an instance
-   * that joined later knows only these). They are fallbacks while the
-   * partition moves; each checks its copy's lag before it answers.
+   * that joined later knows only these). They are fallbacks while the partition moves; each
+   * checks its copy's lag before it answers.
    */
-  previousOwners(topic: string, partition: number): readonly string[];
+  copyHolders(topic: string, partition: number): readonly string[];
 }
 
 export interface OwnershipOptions {
@@ -81,17 +81,15 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       if (!list.includes(url)) nextHolders.set(id, [...list, url]);
     };
     for (const member of members) {
-      if (!member.url) continue;
-      for (const [topic, partitions] of Object.entries(member.held ?? {})) {
-        for (const partition of partitions) addHolder(topic, partition, member.url);
+      if (member.url) {
+        for (const [topic, partitions] of Object.entries(member.held ?? {})) {
+          for (const partition of partitions) addHolder(topic, partition, member.url);
+        }
+        for (const [topic, partitions] of Object.entries(member.owned ?? {})) {
+          const assigned = member.assignment[topic] ?? [];
+          for (const partition of partitions) if (!assigned.includes(partition)) addHolder(topic, partition, member.url);
+        }
       }
-      for (const [topic, partitions] of Object.entries(member.owned ?? {})) {
-        const assigned = member.assignment[topic] ?? [];
-        for (const partition of partitions) if (!assigned.includes(partition)) addHolder(topic, partition, member.url);
-      }
-    }
-    holders = nextHolders;
-    for (const member of members) {
       for (const [topic, partitions] of Object.entries(member.assignment)) {
         let byPartition = next.get(topic);
         if (!byPartition) next.set(topic, (byPartition = new Map()));
@@ -108,6 +106,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       }
     }
     owners = next;
+    holders = nextHolders;
   };
 
   return {
@@ -138,7 +137,7 @@ export function createOwnership(options: OwnershipOptions): Ownership {
       return { local, restoring, remote, unknown };
     },
 
-    previousOwners(topic, partition) {
+    copyHolders(topic, partition) {
       const id = `${topic}/${partition}`;
       const seen = previous.get(id) ?? [];
       const held = (holders.get(id) ?? []).filter((url) => !seen.includes(url));

@@ -141,7 +141,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       // Each partition tries its previous owners' kept copies, most recent first; a copy
       // that is gone or too far behind passes the partition on to the next, then to waiting.
       const fromPrevious = async (partition: number): Promise<T[]> => {
-        const candidates = ownership.previousOwners(view.topic, partition).filter((url) => url !== failed && url !== options.selfUrl());
+        const candidates = ownership.copyHolders(view.topic, partition).filter((url) => url !== failed && url !== options.selfUrl());
         for (const url of candidates) {
           try {
             return await ask(url, [partition], true);
@@ -152,7 +152,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
         return waitFor([partition]);
       };
       for (const partition of stuck.filter((p) => !close.includes(p))) {
-        if (ownership.previousOwners(view.topic, partition).some((url) => url !== failed && url !== options.selfUrl())) {
+        if (ownership.copyHolders(view.topic, partition).some((url) => url !== failed && url !== options.selfUrl())) {
           parts.push(fromPrevious(partition));
         } else {
           waiting.push(partition);

@@ -12,6 +12,7 @@
  * every call and never kept. Syntax errors are thrown and never kept.
  */
 import { parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { Lru } from '../lru.ts';
 
 export interface DocumentCacheOptions {
   readonly schema: GraphQLSchema;
@@ -47,9 +48,10 @@ export function createDocumentCache(options: DocumentCacheOptions): DocumentCach
   const maxEntries = options.maxEntries ?? 1_000;
   const maxQueryLength = options.maxQueryLength ?? 8_192;
   const maxTotalLength = options.maxTotalLength ?? 512 * 1024;
-  // A Map iterates in insertion order: re-inserting on a hit keeps the least recently used first.
-  const entries = new Map<string, ValidatedDocument>();
   let totalLength = 0;
+  const entries = new Lru<string, ValidatedDocument>(maxEntries, (query) => {
+    totalLength -= query.length;
+  });
 
   const compile = (query: string, shared: boolean): ValidatedDocument => {
     const document = parse(query);
@@ -61,20 +63,12 @@ export function createDocumentCache(options: DocumentCacheOptions): DocumentCach
   return {
     load(query) {
       const cached = entries.get(query);
-      if (cached) {
-        entries.delete(query);
-        entries.set(query, cached);
-        return cached;
-      }
+      if (cached) return cached;
       if (query.length > maxQueryLength || query.length > maxTotalLength || maxEntries < 1) return compile(query, false);
       const loaded = compile(query, true);
-      entries.set(query, loaded);
       totalLength += query.length;
-      for (const oldest of entries.keys()) {
-        if (entries.size <= maxEntries && totalLength <= maxTotalLength) break;
-        entries.delete(oldest);
-        totalLength -= oldest.length;
-      }
+      entries.set(query, loaded);
+      while (totalLength > maxTotalLength && entries.evictOldest());
       return loaded;
     },
     get size() {

@@ -26,6 +26,7 @@
 import { createHash } from 'node:crypto';
 import type { IndexModel, ViewModel } from '../views/model.ts';
 import type { BatchOperation, Key, KeyValueStore, RangeReader } from './rocks.ts';
+import { Lru } from '../lru.ts';
 import { decodeTuple, encodeTuple, extendTuple, prefixEnd, type TupleElement } from './tuple.ts';
 
 export type Row = Record<string, unknown>;
@@ -244,24 +245,11 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
     return found;
   };
 
-  // Least recently used first (a Map keeps insertion order; a hit re-inserts).
+  // Both caches are keyed by partition first, so dropping a partition drops its entries. A zero
+  // bound (ROW_CACHE_ROWS=0) drops every entry as it is set.
   const cacheLimit = options.rowCache ?? 0;
-  const cache = new Map<string, StoredRow>();
+  const cache = new Lru<string, StoredRow>(cacheLimit);
   const cacheId = (partition: number, key: string): string => `${partition}\u0000${key}`;
-  const cached = (id: string): StoredRow | undefined => {
-    const found = cache.get(id);
-    if (found) {
-      cache.delete(id);
-      cache.set(id, found);
-    }
-    return found;
-  };
-  const remember = (id: string, stored: StoredRow): void => {
-    if (cacheLimit === 0) return;
-    cache.delete(id);
-    cache.set(id, stored);
-    if (cache.size > cacheLimit) cache.delete(cache.keys().next().value!);
-  };
   /**
    * Rows by key, from the cache where present and one RocksDB read for the rest; `populate` caches
    * what was read (queries do; ingest, which reads each incoming key's old row once, does not).
@@ -270,7 +258,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
     const out: Array<StoredRow | undefined> = new Array(keys.length);
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
-      const hit = cacheLimit === 0 ? undefined : cached(cacheId(partition(i), keys[i]!));
+      const hit = cache.get(cacheId(partition(i), keys[i]!));
       if (hit) out[i] = hit;
       else missing.push(i);
     }
@@ -281,14 +269,14 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
         if (value === undefined) return;
         const stored = splitRow(value);
         out[i] = stored;
-        if (populate) remember(cacheId(partition(i), keys[i]!), stored);
+        if (populate) cache.set(cacheId(partition(i), keys[i]!), stored);
       });
     }
     return out;
   };
 
   // Entries per (partition, index, filter value), for relation fan-out; same bound as rows.
-  const lists = new Map<string, { limit: number; entries: readonly ScanEntry[] }>();
+  const lists = new Lru<string, { limit: number; entries: readonly ScanEntry[] }>(cacheLimit);
   const listId = (partition: number, index: number, value: string | number): string =>
     `${partition}\u0000${index}\u0000${typeof value}\u0000${value}`;
   const forgetLists = (partition: number, row: Row | undefined): void => {
@@ -396,7 +384,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
         if (!cache.has(id)) continue;
         const next = latest.get(keys[i]!) ?? null;
         if (next === null) cache.delete(id);
-        else remember(id, { offset: offsets.get(keys[i]!)!, row: next });
+        else cache.set(id, { offset: offsets.get(keys[i]!)!, row: next });
       }
       return { upserts, deletes, changes: applied };
     },
@@ -534,11 +522,9 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
 
     valueEntries(session, partition, index, value, limit) {
       const id = listId(partition, index.id, value);
-      const hit = cacheLimit === 0 ? undefined : lists.get(id);
+      const hit = lists.get(id);
       // A shorter cached list is complete when it ended before its own limit.
       if (hit && (hit.limit >= limit || hit.entries.length < hit.limit)) {
-        lists.delete(id);
-        lists.set(id, hit);
         return hit.entries.length > limit ? hit.entries.slice(0, limit) : hit.entries;
       }
       const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
@@ -548,17 +534,14 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       } finally {
         scan.close();
       }
-      if (cacheLimit > 0) {
-        lists.delete(id);
-        lists.set(id, { limit, entries });
-        if (lists.size > cacheLimit) lists.delete(lists.keys().next().value!);
-      }
+      lists.set(id, { limit, entries }); // with a zero bound, dropped at once
       return entries;
     },
 
     async dropPartition(partition) {
-      for (const id of [...lists.keys()]) if (id.startsWith(`${partition}\u0000`)) lists.delete(id);
-      for (const id of [...cache.keys()]) if (id.startsWith(`${partition}\u0000`)) cache.delete(id);
+      const ofPartition = (id: string): boolean => id.startsWith(`${partition}\u0000`);
+      lists.deleteWhere(ofPartition);
+      cache.deleteWhere(ofPartition);
       for (const tag of ['r', 'c', 'o', 'u']) {
         const start = prefix(tag, partition);
         await kv.clearRange(start, prefixEnd(start));

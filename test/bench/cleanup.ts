@@ -97,3 +97,20 @@ export async function runCleanup(): Promise<void> {
     }
   }
 }
+
+/**
+ * Runs a bench's main function, then every cleanup step, and exits: 0 on success, 1 with the
+ * error on stderr when it failed.
+ */
+export async function runMain(main: () => Promise<void>): Promise<never> {
+  let failed = false;
+  try {
+    await main();
+  } catch (error) {
+    failed = true;
+    process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  } finally {
+    await runCleanup();
+  }
+  process.exit(failed ? 1 : 0);
+}

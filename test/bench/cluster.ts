@@ -18,7 +18,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { startBroker } from './broker.ts';
-import { onCleanup, runCleanup } from './cleanup.ts';
+import { onCleanup, runMain } from './cleanup.ts';
 import { lookupsAcrossKill, type KillFigures } from './cluster-kill.ts';
 import { metricsOf, readyStatus, spawnInstance, startHaproxy, waitAllReady, waitHaproxyUp, type Haproxy, type Instance } from './cluster-procs.ts';
 import { runWrk, summarizeRuns, writeGridScript, type LoadOptions, type LoadResult, type LoadSummary } from './http-load.ts';
@@ -296,13 +296,4 @@ async function main(): Promise<void> {
   }
 }
 
-let failed = false;
-try {
-  await main();
-} catch (error) {
-  failed = true;
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-} finally {
-  await runCleanup();
-}
-process.exit(failed ? 1 : 0);
+await runMain(main);

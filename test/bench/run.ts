@@ -17,7 +17,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startBroker } from './broker.ts';
-import { onCleanup, runCleanup } from './cleanup.ts';
+import { onCleanup, runMain } from './cleanup.ts';
 import { checkIngest, kcatConsume, measureIngest } from './ingest.ts';
 import { compareLookups, measureGrid, step } from './phases.ts';
 import { prefill } from './prefill.ts';
@@ -119,13 +119,4 @@ async function main(): Promise<void> {
   step(`results written to ${path.relative(process.cwd(), file)}`);
 }
 
-let failed = false;
-try {
-  await main();
-} catch (error) {
-  failed = true;
-  process.stderr.write(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-} finally {
-  await runCleanup();
-}
-process.exit(failed ? 1 : 0);
+await runMain(main);

@@ -59,6 +59,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import type { RecordProducer } from '../../src/kafka/client.ts';
+import { onLines } from '../support/process.ts';
 import { prng } from '../support/prng.ts';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -680,31 +681,18 @@ async function startGateway(brokers: string, dataDir: string, profileDir: string
     }),
   );
   const log: string[] = [];
-  let buffered = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      if (line.includes('PEER_SECRET is not set')) continue;
-      log.push(line);
-      if (log.length > 200) log.shift();
-    }
+  onLines(child.stderr!, (line) => {
+    if (line.includes('PEER_SECRET is not set')) return;
+    log.push(line);
+    if (log.length > 200) log.shift();
   });
   const gcEvents: GcEvent[] = [];
   if (traceGc) {
-    let pending = '';
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      const wallMs = Date.now();
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const line of lines) {
-        const kind = /ms: ([A-Za-z-]+(?: \([a-z]+\))?)/.exec(line)?.[1];
-        const pause = /, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
-        if (kind && pause && gcEvents.length < 200_000) gcEvents.push({ wallMs, kind, pauseMs: Number(pause[1]), line: line.trim().slice(0, 300) });
+    onLines(child.stdout!, (line) => {
+      const kind = /ms: ([A-Za-z-]+(?: \([a-z]+\))?)/.exec(line)?.[1];
+      const pause = /, ([\d.]+) \/ ([\d.]+) ms/.exec(line);
+      if (kind && pause && gcEvents.length < 200_000) {
+        gcEvents.push({ wallMs: Date.now(), kind, pauseMs: Number(pause[1]), line: line.trim().slice(0, 300) });
       }
     });
   }

@@ -4,9 +4,22 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { waitFor } from './wait.ts';
 
 const MAIN = path.resolve(import.meta.dirname, '../../src/main.ts');
+
+/** Calls `onLine` for each complete UTF-8 line the stream emits (a partial last line waits). */
+export function onLines(stream: Readable, onLine: (line: string) => void): void {
+  let buffered = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk: string) => {
+    buffered += chunk;
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) onLine(line);
+  });
+}
 
 export interface GatewayProcess {
   readonly child: ChildProcess;
@@ -24,17 +37,10 @@ export async function spawnGateway(env: Record<string, string>): Promise<Gateway
   });
   const log: string[] = [];
   let url: string | undefined;
-  let buffered = '';
-  child.stderr!.setEncoding('utf8');
-  child.stderr!.on('data', (chunk: string) => {
-    buffered += chunk;
-    const lines = buffered.split('\n');
-    buffered = lines.pop() ?? '';
-    for (const line of lines) {
-      log.push(line);
-      const match = /"msg":"http listening".*"url":"(http:\/\/[^"]+)\/graphql"/.exec(line);
-      if (match) url = match[1];
-    }
+  onLines(child.stderr!, (line) => {
+    log.push(line);
+    const match = /"msg":"http listening".*"url":"(http:\/\/[^"]+)\/graphql"/.exec(line);
+    if (match) url = match[1];
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await waitFor(() => url ?? (child.exitCode !== null || child.signalCode !== null ? 'exited' : undefined), {

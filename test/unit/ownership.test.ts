@@ -35,11 +35,11 @@ describe('ownership: fallbacks for a partition', () => {
       [{ memberId: 'a', url: A, assignment: { t: [0, 1] } }],
     ]);
     await next();
-    expect(ownership.previousOwners('t', 1)).toEqual([]);
+    expect(ownership.copyHolders('t', 1)).toEqual([]);
     await next();
-    expect(ownership.previousOwners('t', 1)).toEqual([A]);
+    expect(ownership.copyHolders('t', 1)).toEqual([A]);
     await next();
-    expect(ownership.previousOwners('t', 1)).toEqual([B]); // A owns it again, so it is not a fallback
+    expect(ownership.copyHolders('t', 1)).toEqual([B]); // A owns it again, so it is not a fallback
   });
 
   it('also names members that keep a copy, which an instance that joined later never saw owning it', async () => {
@@ -51,9 +51,9 @@ describe('ownership: fallbacks for a partition', () => {
       ],
     ]);
     await next();
-    expect(ownership.previousOwners('t', 1)).toEqual([A]);
-    expect(ownership.previousOwners('t', 2)).toEqual([A]);
-    expect(ownership.previousOwners('t', 0)).toEqual([]);
+    expect(ownership.copyHolders('t', 1)).toEqual([A]);
+    expect(ownership.copyHolders('t', 2)).toEqual([A]);
+    expect(ownership.copyHolders('t', 0)).toEqual([]);
     expect(ownership.snapshot()).toEqual({ t: { '0': A, '1': B, '2': C } });
   });
 
@@ -68,9 +68,9 @@ describe('ownership: fallbacks for a partition', () => {
       ],
     ]);
     await next();
-    expect(ownership.previousOwners('t', 1)).toEqual([A]);
-    expect(ownership.previousOwners('t', 2)).toEqual([A]);
-    expect(ownership.previousOwners('t', 0)).toEqual([]);
+    expect(ownership.copyHolders('t', 1)).toEqual([A]);
+    expect(ownership.copyHolders('t', 2)).toEqual([A]);
+    expect(ownership.copyHolders('t', 0)).toEqual([]);
   });
 
   it('lists a member once when it was both a previous owner and a holder', async () => {
@@ -83,6 +83,6 @@ describe('ownership: fallbacks for a partition', () => {
     ]);
     await next();
     await next();
-    expect(ownership.previousOwners('t', 1)).toEqual([A]);
+    expect(ownership.copyHolders('t', 1)).toEqual([A]);
   });
 });
