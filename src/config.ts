@@ -36,6 +36,11 @@ export interface GatewayConfig {
   readonly subscriptionBuffer: number;
   /** Decoded rows kept in memory per view for lookups (ROW_CACHE_ROWS; 0 = none). */
   readonly rowCacheRows: number;
+  /**
+   * RocksDB block cache in MiB (STORE_CACHE_MB): data blocks, and the index and filter blocks of
+   * every table file, so the store's read memory stays within it whatever the data size.
+   */
+  readonly storeCacheMb: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -125,5 +130,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     subscriptionsPerInstance: integer(env, 'SUBSCRIPTIONS_PER_INSTANCE', 20_000, 1, 10_000_000),
     subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
+    storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
   };
 }

@@ -69,7 +69,7 @@ query OrdersGrid($after: String) {
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const views = compileViews(await loadViewDeclarations(config.viewsDir), config.topicPrefix);
   await mkdir(config.dataDir, { recursive: true });
-  const kv = await openKeyValueStore(config.dataDir);
+  const kv = await openKeyValueStore(config.dataDir, { cacheSize: config.storeCacheMb * 1024 * 1024 });
   let kafka: KafkaClient | undefined;
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;
@@ -247,10 +247,17 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       },
     };
   } catch (error) {
-    await http?.stop();
-    await ingestor?.stop().catch(() => undefined);
-    await kafka?.stop();
-    await kv.close();
+    // Undo what started, but report the error that stopped the start, not a later one from the
+    // clean-up (a half-started ingestor may fail to stop, or find the store already closed).
+    const undo: Array<[string, (() => Promise<void>) | undefined]> = [
+      ['http server', http && (() => http!.stop())],
+      ['ingest', ingestor && (() => ingestor!.stop())],
+      ['kafka client', kafka && (() => kafka!.stop())],
+      ['store', () => kv.close()],
+    ];
+    for (const [what, step] of undo) {
+      await step?.().catch((cleanupError: unknown) => logger.warn(`stopping the ${what} after a failed start failed`, { error: cleanupError }));
+    }
     throw error;
   }
 }

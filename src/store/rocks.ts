@@ -86,6 +86,11 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     // Bloom filters in the memtables and hash indexes in data blocks: ingest looks up every
     // incoming key's previous row, and most of those lookups miss on a first load.
     optimize: 'point-lookup',
+    // Index and filter blocks live in the block cache, not beside it: otherwise every table file
+    // keeps its own in memory for as long as it is open, which grows with the data (41 MB at 2M
+    // rows) and is what the cache size cannot bound. Measured at 2M rows: RSS after ingest 342 MB
+    // with, against about 430 MB without; lookup and grid rates did not move beyond the noise.
+    cacheIndexAndFilterBlocks: true,
   } as object);
   const native = db as unknown as NativeLevel;
   const stats: ReadStats = { roundTrips: 0 };

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, uniqueName, type TestGateway } from '../support/gateway.ts';
 
@@ -47,6 +48,37 @@ describe('bad GraphQL gets GraphQL errors, never a 500', () => {
     const response = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
+  });
+
+  /** Sends a POST with the given framing through node:http, so a test controls the headers. */
+  const post = (body: string, headers: Record<string, string | number>): Promise<{ status: number; text: string }> =>
+    new Promise((resolve, reject) => {
+      const req = request(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers } }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+
+  it('refuses a body over 256 KiB with 413, and a chunked body with 411, before reading it', async () => {
+    const padding = ' '.repeat(300 * 1024);
+    const large = JSON.stringify({ query: `{ order(orderId: "x") { orderId } }${padding}` });
+    const tooLarge = await post(large, { 'content-length': Buffer.byteLength(large) });
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.text).errors[0].message).toContain('exceeds');
+
+    const small = JSON.stringify({ query: '{ order(orderId: "x") { orderId } }' });
+    const chunked = await post(small, { 'transfer-encoding': 'chunked' });
+    expect(chunked.status).toBe(411);
+    expect(JSON.parse(chunked.text).errors[0].message).toContain('content-length');
+
+    // The same small body with its length is a normal query.
+    const normal = await post(small, { 'content-length': Buffer.byteLength(small) });
+    expect(normal.status).toBe(200);
+    expect(JSON.parse(normal.text).data).toEqual({ order: null });
   });
 
   it('serves GraphiQL, /healthz and /readyz', async () => {

@@ -44,6 +44,7 @@ describe('loadConfig defaults', () => {
       subscriptionsPerInstance: 20_000,
       subscriptionBuffer: 1000,
       rowCacheRows: 20_000,
+      storeCacheMb: 32,
     });
   });
 
@@ -125,6 +126,7 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     ['MAX_QUERY_DEPTH', { ...BASE, MAX_QUERY_DEPTH: '1' }],
     ['READY_MAX_LAG', { ...BASE, READY_MAX_LAG: 'lots' }],
     ['HOST', { ...BASE, HOST: 'bad host' }],
+    ['STORE_CACHE_MB', { ...BASE, STORE_CACHE_MB: '1' }],
   ];
 
   for (const [variable, env] of cases) {
