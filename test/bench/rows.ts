@@ -27,6 +27,9 @@ export interface RowInput {
   readonly lookup: LookupFigures;
   readonly grid: GridFigures;
   readonly rssAfterLoadBytes: number;
+  /** RSS `settledSeconds` after catch-up, with no load in between. */
+  readonly settledRssBytes: number;
+  readonly settledSeconds: number;
   readonly profile: { readonly ingest: ProfileResult; readonly grid: ProfileResult } | undefined;
 }
 
@@ -80,6 +83,14 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       target: `<= ${TARGETS.rssMegabytes} MB`,
       met: ingest.rssBytes / MB <= TARGETS.rssMegabytes,
       note: `anon ${format(ingest.rssAnonBytes / MB)} MB, file ${format(ingest.rssFileBytes / MB)} MB`,
+    },
+    {
+      figure: `RSS ${input.settledSeconds} s after catch-up, idle`,
+      value: input.settledRssBytes / MB,
+      unit: 'MB',
+      target: `<= ${TARGETS.rssMegabytes} MB`,
+      met: input.settledRssBytes / MB <= TARGETS.rssMegabytes,
+      note: 'flushes done, freed pages returned',
     },
     { figure: 'Peak RSS during ingest (VmHWM)', value: ingest.peakRssBytes / MB, unit: 'MB' },
     { figure: 'RSS after the HTTP runs', value: input.rssAfterLoadBytes / MB, unit: 'MB' },

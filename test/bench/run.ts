@@ -4,7 +4,7 @@
  *
  *   1. pre-fill (kcat -P)                           produce time, not a figure of merit
  *   2. ingest: gateway vs kcat -C                   records/s
- *   3. gateway RSS once caught up                   MB
+ *   3. gateway RSS once caught up, and 30 s later   MB
  *   4. order(orderId) lookups: gateway vs yoga      QPS, p50, p99 (wrk, medians of rounds)
  *   5. grid page, 1 client and 32 clients           QPS, p50, p99 (wrk, medians of rounds)
  *   6. optional CPU profiles (BENCH_PROFILE=1)
@@ -26,6 +26,9 @@ import { cpuPressure, machine, renderReport, revision, writeReport } from './rep
 import { buildRows } from './rows.ts';
 import { memoryOf, startGateway } from './servers.ts';
 import { commandLine, loadSettings } from './settings.ts';
+
+/** Idle wait after catch-up before the settled RSS is read: flushes finish, freed pages go back. */
+const SETTLE_SECONDS = 30;
 
 async function main(): Promise<void> {
   const settings = loadSettings();
@@ -60,11 +63,14 @@ async function main(): Promise<void> {
     const problems = checkIngest(ingest, filled.endOffsets);
     if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
     step(`      ${ingest.records} records in ${(ingest.ms / 1000).toFixed(1)} s, RSS ${(ingest.rssBytes / 1e6).toFixed(0)} MB`);
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
+    const settledRssBytes = memoryOf(gateway.pid).rss;
+    step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
     step('[4/6] lookups: gateway vs stock graphql-yoga over an in-memory Map (wrk)');
     const lookup = await compareLookups(settings, gateway, work, filled.sampleOrders, filled.lookupIds);
     step('[5/6] grid pages (wrk, 1 client then concurrent)');
     const grid = await measureGrid(settings, gateway, work);
-    figures = { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss };
+    figures = { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss, settledRssBytes, settledSeconds: SETTLE_SECONDS };
   } finally {
     const code = await gateway.stop();
     if (code !== 0) step(`      the gateway exited with ${code} on SIGTERM (pages still queued by the last run?)`);
