@@ -36,10 +36,7 @@ export interface GatewayConfig {
   readonly subscriptionBuffer: number;
   /** Decoded rows kept in memory per view for lookups (ROW_CACHE_ROWS; 0 = none). */
   readonly rowCacheRows: number;
-  /**
-   * RocksDB block cache in MiB (STORE_CACHE_MB): data blocks, and the index and filter blocks of
-   * every table file, so the store's read memory stays within it whatever the data size.
-   */
+  /** RocksDB block cache for data blocks, in MiB (STORE_CACHE_MB). */
   readonly storeCacheMb: number;
 }
 
