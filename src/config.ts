@@ -36,6 +36,12 @@ export interface GatewayConfig {
   readonly subscriptionBuffer: number;
   /** Decoded rows kept in memory per view for lookups (ROW_CACHE_ROWS; 0 = none). */
   readonly rowCacheRows: number;
+  /**
+   * Client authentication: HS256 JWT secret (CLIENT_JWT_SECRET, at least 32 characters), and the
+   * `aud` / `iss` a token must carry (CLIENT_JWT_AUDIENCE, CLIENT_JWT_ISSUER). Unset: no client
+   * authentication.
+   */
+  readonly clientAuth: { readonly secret: string; readonly audience: string | undefined; readonly issuer: string | undefined } | undefined;
   /** RocksDB block cache for data blocks, in MiB (STORE_CACHE_MB). */
   readonly storeCacheMb: number;
 }
@@ -103,6 +109,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const topicPrefix = name(env, 'TOPIC_PREFIX', '', true);
   const peerSecret = env.PEER_SECRET || undefined;
   if (peerSecret !== undefined && peerSecret.length < 16) fail('PEER_SECRET', 'at least 16 characters', '(hidden)');
+  const clientSecret = env.CLIENT_JWT_SECRET || undefined;
+  if (clientSecret !== undefined && clientSecret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
+  if (clientSecret === undefined && (env.CLIENT_JWT_AUDIENCE || env.CLIENT_JWT_ISSUER)) {
+    fail(env.CLIENT_JWT_AUDIENCE ? 'CLIENT_JWT_AUDIENCE' : 'CLIENT_JWT_ISSUER', 'set only together with CLIENT_JWT_SECRET', '(set)');
+  }
   return {
     kafkaBrokers,
     host,
@@ -128,5 +139,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
+    clientAuth: clientSecret
+      ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined }
+      : undefined,
   };
 }

@@ -95,6 +95,16 @@ export const ERRORS = {
     status: 503,
     summary: 'A partition was just assigned to an instance that is still catching up on it; callers read another copy or wait.',
   },
+  GW_AUTH_REQUIRED: {
+    retriable: false,
+    status: 401,
+    summary: 'Client authentication is configured and the request carries no bearer token.',
+  },
+  GW_AUTH_INVALID: {
+    retriable: false,
+    status: 401,
+    summary: 'The bearer token is malformed, wrongly signed, expired, not yet valid, or for another audience or issuer.',
+  },
   GW_PEER_BAD_REQUEST: {
     retriable: false,
     status: 400,

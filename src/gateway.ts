@@ -24,6 +24,7 @@ import { createRecentChanges } from './subscriptions/recent-changes.ts';
 import { startHttpServer, type HttpServer, type Readiness } from './server/http.ts';
 import { renderMetrics } from './server/metrics.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
+import { createClientAuth } from './server/client-auth.ts';
 import { openViewStore, type ViewStore } from './store/view-store.ts';
 import { compileViews, loadViewDeclarations, type ViewModel } from './views/model.ts';
 
@@ -201,6 +202,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger,
       exampleQuery: EXAMPLE_QUERY,
       subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },
+      clientAuth: config.clientAuth && createClientAuth(config.clientAuth),
       peer: {
         path: PEER_PATH,
         handle: (request, response) =>

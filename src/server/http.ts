@@ -13,7 +13,8 @@ import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
-import { GatewayError } from '../errors.ts';
+import { GatewayError, isGatewayError } from '../errors.ts';
+import type { ClientAuth } from './client-auth.ts';
 import { attachWebSocket } from './websocket.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -40,6 +41,8 @@ export interface HttpServerOptions {
   readonly exampleQuery?: string;
   /** Where subscriptions are served (WebSocket and SSE); none without it. */
   readonly subscriptions?: { hub: Hub; maxPerConnection: number };
+  /** Client authentication; every GraphQL request must pass it (GraphiQL's page itself is open). */
+  readonly clientAuth?: ClientAuth | undefined;
   /** Handles the internal peer protocol path (see src/routing/PROTOCOL.md). */
   readonly peer?: { path: string; handle: (request: IncomingMessage, response: ServerResponse) => Promise<void> };
 }
@@ -77,6 +80,16 @@ function limitsPlugin(maxDepth: number): Plugin {
       addValidationRule(rootFieldLimitRule(MAX_ROOT_FIELDS));
     },
   };
+}
+
+/** GraphiQL's HTML page: a GET for text/html without an operation. It holds no data. */
+function isGraphiqlPage(request: IncomingMessage, path: string | undefined): boolean {
+  return (
+    path === '/graphql' &&
+    request.method === 'GET' &&
+    (request.headers.accept ?? '').includes('text/html') &&
+    !/[?&]query=/.test(request.url ?? '')
+  );
 }
 
 function refuseBody(response: ServerResponse, status: 411 | 413, message: string): void {
@@ -150,6 +163,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       refuseBody(response, 413, `request body exceeds ${MAX_BODY_BYTES} bytes`);
       return;
     }
+    if (options.clientAuth && !isGraphiqlPage(request, path)) {
+      try {
+        options.clientAuth.verify(request.headers.authorization);
+      } catch (error) {
+        if (!isGatewayError(error)) throw error;
+        response
+          .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
+          .end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code, retriable: false } }] }));
+        return;
+      }
+    }
     void yoga(request, response);
   });
   server.keepAliveTimeout = 65_000;
@@ -184,6 +208,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         hub: options.subscriptions.hub,
         maxQueryDepth: options.maxQueryDepth,
         maxSubscriptionsPerConnection: options.subscriptions.maxPerConnection,
+        clientAuth: options.clientAuth,
         logger,
       })
     : undefined;

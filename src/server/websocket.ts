@@ -24,6 +24,7 @@ import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { ViewReader } from '../routing/reader.ts';
 import type { Hub } from '../subscriptions/hub.ts';
+import type { ClientAuth } from './client-auth.ts';
 import { toClientError } from './client-errors.ts';
 import { createDocumentCache } from './document-cache.ts';
 
@@ -35,6 +36,7 @@ export interface WebSocketOptions {
   readonly maxQueryDepth: number;
   readonly maxSubscriptionsPerConnection: number;
   readonly logger: Logger;
+  readonly clientAuth?: ClientAuth | undefined;
 }
 
 export interface WebSocketEndpoint {
@@ -52,6 +54,20 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
   const disposable = useServer(
     {
       connectionInitWaitTimeout: 3_000,
+      // With client authentication, the token comes in connection_init's payload (browsers cannot
+      // set WebSocket headers) or the upgrade request's Authorization header. false closes the
+      // socket with 4403 Forbidden before any subscription starts.
+      onConnect: (ctx) => {
+        if (!options.clientAuth) return true;
+        const fromPayload = ctx.connectionParams?.authorization;
+        try {
+          options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
+          return true;
+        } catch (error) {
+          options.logger.debug('websocket client refused', { error });
+          return false;
+        }
+      },
       context: () => createContext(options.reader, undefined, options.hub),
       // Returns either errors (sent as the subscription's `error` message, as graphql-ws does
       // with its own validation) or execution arguments. A syntax error is thrown, as graphql-ws's

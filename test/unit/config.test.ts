@@ -127,6 +127,8 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     ['READY_MAX_LAG', { ...BASE, READY_MAX_LAG: 'lots' }],
     ['HOST', { ...BASE, HOST: 'bad host' }],
     ['STORE_CACHE_MB', { ...BASE, STORE_CACHE_MB: '1' }],
+    ['CLIENT_JWT_SECRET', { ...BASE, CLIENT_JWT_SECRET: 'too-short' }],
+    ['CLIENT_JWT_AUDIENCE', { ...BASE, CLIENT_JWT_AUDIENCE: 'grid-ui' }],
   ];
 
   for (const [variable, env] of cases) {

@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { signClientToken } from '../../src/server/client-auth.ts';
+import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { keyed, order } from '../support/data.ts';
+
+const SECRET = 'integration-client-secret-0123456789';
+const LOOKUP = JSON.stringify({ query: '{ order(orderId: "ord-000003") { orderId state } }' });
+const ENTITY = 'subscription { orderChanged(orderId: "ord-000003") { kind node { orderId } } }';
+
+describe('client authentication with CLIENT_JWT_SECRET', () => {
+  let kafka: TestKafka;
+  let gw: TestGateway;
+  let prefix: string;
+  const token = (claims: Record<string, unknown>) => signClientToken(SECRET, claims);
+  const valid = () => token({ sub: 'grid-user', aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) + 600 });
+
+  beforeAll(async () => {
+    prefix = `${uniqueName('auth')}.`;
+    kafka = await createTestKafka();
+    gw = await startTestGateway({ topicPrefix: prefix, env: { CLIENT_JWT_SECRET: SECRET, CLIENT_JWT_AUDIENCE: 'grid-ui' } });
+    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(3))]);
+    await waitCaughtUp(gw, kafka, ['orders']);
+  });
+
+  afterAll(async () => {
+    await gw?.stop();
+    await kafka?.stop();
+  });
+
+  const post = (headers: Record<string, string>) =>
+    fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: LOOKUP });
+
+  it('answers a query with a valid token, and refuses one without or with a bad token with 401', async () => {
+    const ok = await post({ authorization: `Bearer ${valid()}` });
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ data: { order: { orderId: 'ord-000003' } } });
+
+    const missing = await post({});
+    expect(missing.status).toBe(401);
+    expect(missing.headers.get('www-authenticate')).toBe('Bearer');
+    expect(await missing.json()).toMatchObject({ errors: [{ extensions: { code: 'GW_AUTH_REQUIRED' } }] });
+
+    for (const bad of [
+      signClientToken('some-other-secret-of-enough-length!!', { aud: 'grid-ui' }),
+      token({ aud: 'admin-ui' }),
+      token({ aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) - 3600 }),
+    ]) {
+      const refused = await post({ authorization: `Bearer ${bad}` });
+      expect(refused.status).toBe(401);
+      const body = (await refused.json()) as { data?: unknown; errors: Array<{ extensions: { code: string } }> };
+      expect(body.errors[0]!.extensions.code).toBe('GW_AUTH_INVALID');
+      expect(body.data).toBeUndefined();
+    }
+
+    // A GET with the operation in the URL is a query too.
+    const get = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ order(orderId: "ord-000003") { orderId } }')}`, {
+      headers: { accept: 'application/json' },
+    });
+    expect(get.status).toBe(401);
+  });
+
+  it('keeps GraphiQL\'s page, health, readiness and metrics open', async () => {
+    const page = await fetch(`${gw.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('GraphiQL');
+    for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${gw.url}${path}`)).status).toBe(200);
+  });
+
+  it('refuses SSE without a token and streams with one', async () => {
+    const sse = (headers: Record<string, string>, signal?: AbortSignal) =>
+      fetch(`${gw.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers },
+        body: JSON.stringify({ query: ENTITY }),
+        signal,
+      });
+    expect((await sse({})).status).toBe(401);
+    const abort = new AbortController();
+    const response = await sse({ authorization: `Bearer ${valid()}` }, abort.signal);
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 20_000;
+    while (!text.includes('SNAPSHOT') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString('utf8');
+    }
+    expect(text).toContain('"kind":"SNAPSHOT"');
+    abort.abort();
+  });
+
+  /** Opens a graphql-ws socket, sends connection_init with `payload`, then one subscribe. */
+  const websocket = (payload: Record<string, unknown> | undefined, headers: Record<string, string> = {}) =>
+    new Promise<{ closeCode: number | undefined; messages: Array<{ type: string; payload?: unknown }> }>((resolve) => {
+      const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+      const messages: Array<{ type: string; payload?: unknown }> = [];
+      const timer = setTimeout(() => {
+        socket.close();
+        resolve({ closeCode: undefined, messages });
+      }, 10_000);
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string; payload?: unknown };
+        messages.push(message);
+        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: ENTITY } }));
+        if (message.type === 'next') {
+          clearTimeout(timer);
+          socket.close(1000);
+          resolve({ closeCode: undefined, messages });
+        }
+      });
+      socket.once('close', (code) => {
+        clearTimeout(timer);
+        resolve({ closeCode: code, messages });
+      });
+    });
+
+  it('closes a WebSocket whose connection_init has no or a bad token with 4403, and serves one with a token', async () => {
+    const none = await websocket(undefined);
+    expect(none.closeCode).toBe(4403);
+    expect(none.messages.some((m) => m.type === 'next')).toBe(false);
+
+    const bad = await websocket({ authorization: `Bearer ${token({ aud: 'admin-ui' })}` });
+    expect(bad.closeCode).toBe(4403);
+
+    const good = await websocket({ authorization: `Bearer ${valid()}` });
+    const next = good.messages.find((m) => m.type === 'next') as { payload: { data: { orderChanged: { kind: string } } } } | undefined;
+    expect(next?.payload.data.orderChanged.kind).toBe('SNAPSHOT');
+
+    // A server-side client may send the header on the upgrade request instead.
+    const header = await websocket(undefined, { authorization: `Bearer ${valid()}` });
+    expect(header.messages.some((m) => m.type === 'next')).toBe(true);
+  });
+});
