@@ -42,6 +42,8 @@ export interface GatewayConfig {
    * authentication.
    */
   readonly clientAuth: { readonly secret: string; readonly audience: string | undefined; readonly issuer: string | undefined } | undefined;
+  /** How long the change log keeps a deletion's tombstone marker (TOMBSTONE_RETENTION_MS). */
+  readonly tombstoneRetentionMs: number;
   /** RocksDB block cache for data blocks, in MiB (STORE_CACHE_MB). */
   readonly storeCacheMb: number;
 }
@@ -139,6 +141,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
+    tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),
     clientAuth: clientSecret
       ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined }
       : undefined,

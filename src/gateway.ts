@@ -25,6 +25,7 @@ import { startHttpServer, type HttpServer, type Readiness } from './server/http.
 import { renderMetrics } from './server/metrics.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
 import { createClientAuth } from './server/client-auth.ts';
+import { createTombstoneTrimmer, type TombstoneTrimmer } from './store/tombstone-trimmer.ts';
 import { openViewStore, type ViewStore } from './store/view-store.ts';
 import { compileViews, loadViewDeclarations, type ViewModel } from './views/model.ts';
 
@@ -39,6 +40,8 @@ export interface Gateway {
   readonly kv: KeyValueStore;
   readonly stores: ReadonlyMap<string, ViewStore>;
   readonly hub: Hub;
+  /** Removes change-log tombstone markers older than TOMBSTONE_RETENTION_MS. */
+  readonly trimmer: TombstoneTrimmer;
   readiness(): Readiness;
   stop(): Promise<void>;
 }
@@ -228,6 +231,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     });
     selfUrl = config.advertisedUrl ?? http.url;
     await ingest.start();
+    const trimmer = createTombstoneTrimmer({ stores, partitionCounts, retentionMs: config.tombstoneRetentionMs, logger });
+    trimmer.start();
     const server = http;
     const owned = ownership;
     return {
@@ -241,7 +246,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       stores,
       hub,
       readiness,
+      trimmer,
       async stop() {
+        trimmer.stop();
         await server.stop();
         await ingest.stop();
         await client.stop();

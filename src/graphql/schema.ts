@@ -369,6 +369,7 @@ export function buildSchema(views: readonly ViewModel[], options: SchemaOptions)
     t.arg.string({ description: 'Resume after the event that carried this token: no snapshot, the missed changes (latest value per key), then live.' });
   const deliver = (event: ChangeEvent, ctx: GraphQLContext) => {
     ctx.resetLoaders();
+    if (event.failure) throw event.failure;
     if (event.kind === 'OVERFLOW') {
       throw new GatewayError('GW_SUBSCRIPTION_OVERFLOW', 'this subscriber fell too far behind; subscribe again with `after` set to the token', {
         details: { token: event.token },

@@ -5,7 +5,7 @@
  * Key layout (tuples, see tuple.ts):
  *
  *   ('r', view, partition, key)                              -> offset TAB row as UTF-8 JSON
- *   ('u', view, partition, offset)                           -> key ; the offset of each row's latest version
+ *   ('u', view, partition, offset)                           -> "+" key ; the offset of each row's latest version
  *   ('u', view, partition, offset)                           -> "-" key ; a tombstone (row deleted at offset)
  *   ('i', view, partition, indexId, sortValue, key)          -> values  ; plain sort index
  *   ('i', view, partition, indexId, filterValue, sortValue, key) -> values ; filter + sort index
@@ -14,6 +14,8 @@
  *                                                               (comma-joined) have `values` (JSON)
  *   ('c', view, partition, '', '[]')                         -> decimal count of all rows
  *   ('o', view, partition)                                   -> next offset to consume, decimal
+ *   ('w', view, partition)                                   -> offset below which tombstone markers
+ *                                                               were trimmed (see trimTombstones)
  *   ('m', view)                                              -> fingerprint of the layout-relevant declaration
  *
  * Writes for one partition batch (rows, moved index entries, counters, offset) go in one RocksDB
@@ -135,6 +137,17 @@ export interface ViewStore {
   count(partition: number, equals?: ReadonlyMap<string, string | number>): number | undefined;
   /** Change-log entries with offset >= `from`, in offset order, at most `limit`. */
   changesSince(partition: number, from: string, limit: number): LoggedChange[];
+  /**
+   * The offset below which tombstone markers were trimmed from the change log, or undefined if
+   * none were. A resume from an earlier offset could miss deletions.
+   */
+  tombstonesTrimmedBelow(partition: number): string | undefined;
+  /**
+   * Deletes the change log's tombstone markers with offsets below `below`, reading at most
+   * `maxEntries` change-log entries from the previous trim point; live rows' entries stay.
+   * Returns how far it got (the new trim point) and how many markers it removed.
+   */
+  trimTombstones(partition: number, below: string, maxEntries: number): { trimmedBelow: string | undefined; removed: number };
   /** Removes every row, index entry, counter and offset of a partition. */
   dropPartition(partition: number): Promise<void>;
 }
@@ -158,7 +171,7 @@ function counterId(fields: string, values: string): string {
 function fingerprint(view: ViewModel): string {
   const shape = {
     key: view.keyField,
-    layout: 3,
+    layout: 4,
     indexes: view.indexes,
     fields: view.fields.map((field) => [field.name, field.type]),
     counted: view.counterSets,
@@ -170,6 +183,7 @@ function fingerprint(view: ViewModel): string {
 interface PartitionState {
   nextOffset: string | undefined;
   counts: Map<string, number>;
+  trimmedBelow: string | undefined;
 }
 
 /**
@@ -197,7 +211,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
   const wanted = fingerprint(view);
   const stored = kv.getMany([metaKey])[0]?.toString('utf8');
   if (stored !== wanted) {
-    for (const tag of ['r', 'i', 'c', 'o', 'u']) {
+    for (const tag of ['r', 'i', 'c', 'o', 'u', 'w']) {
       const prefix = encodeTuple([tag, view.id]);
       await kv.clearRange(prefix, prefixEnd(prefix));
     }
@@ -226,7 +240,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
   const state = (partition: number): PartitionState => {
     let found = partitions.get(partition);
     if (found) return found;
-    const offset = kv.getMany([prefix('o', partition)])[0];
+    const [offset, trimmed] = kv.getMany([prefix('o', partition), prefix('w', partition)]);
     const counts = new Map<string, number>();
     const counterPrefix = prefix('c', partition);
     const reader = kv.range({ gte: counterPrefix, lt: prefixEnd(counterPrefix), values: true });
@@ -240,7 +254,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
     } finally {
       reader.close();
     }
-    found = { nextOffset: offset?.toString('utf8'), counts };
+    found = { nextOffset: offset?.toString('utf8'), counts, trimmedBelow: trimmed?.toString('utf8') };
     partitions.set(partition, found);
     return found;
   };
@@ -350,7 +364,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
         if (next !== null) {
           bump(next, 1);
           ops.push({ type: 'put', key: rowKeys[i]!, value: `${offset}\t${JSON.stringify(next)}` });
-          ops.push({ type: 'put', key: extendTuple(prefix('u', partition), [Number(offset)]), value: key });
+          ops.push({ type: 'put', key: extendTuple(prefix('u', partition), [Number(offset)]), value: `+${key}` });
           upserts++;
         } else {
           if (old !== undefined) {
@@ -404,12 +418,47 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
         return reader.next(limit).map(([raw, value]) => {
           const elements = decodeTuple(raw);
           const text = value?.toString('utf8') ?? '';
-          const deleted = text.startsWith('-');
-          return { offset: String(elements[elements.length - 1]), key: deleted ? text.slice(1) : text, deleted };
+          return { offset: String(elements[elements.length - 1]), key: text.slice(1), deleted: text[0] === '-' };
         });
       } finally {
         reader.close();
       }
+    },
+
+    tombstonesTrimmedBelow(partition) {
+      return state(partition).trimmedBelow;
+    },
+
+    trimTombstones(partition, below, maxEntries) {
+      const partitionState = state(partition);
+      const from = BigInt(partitionState.trimmedBelow ?? '0');
+      const limit = BigInt(below);
+      if (limit <= from) return { trimmedBelow: partitionState.trimmedBelow, removed: 0 };
+      const reader = kv.range({
+        gte: extendTuple(prefix('u', partition), [Number(from)]),
+        lt: extendTuple(prefix('u', partition), [Number(limit)]),
+        values: true,
+      });
+      const ops: BatchOperation[] = [];
+      let reached = limit;
+      try {
+        const entries = reader.next(maxEntries);
+        for (const [key, value] of entries) {
+          if (value?.[0] === 0x2d /* '-' */) ops.push({ type: 'del', key });
+        }
+        // A full read may have stopped short of `below`: continue after its last entry next time.
+        if (entries.length === maxEntries) {
+          const last = decodeTuple(entries[entries.length - 1]![0]);
+          reached = BigInt(last[last.length - 1] as number) + 1n;
+        }
+      } finally {
+        reader.close();
+      }
+      const trimmedBelow = String(reached);
+      ops.push({ type: 'put', key: prefix('w', partition), value: trimmedBelow });
+      kv.write(ops);
+      partitionState.trimmedBelow = trimmedBelow;
+      return { trimmedBelow, removed: ops.length - 1 };
     },
 
     session() {
@@ -542,7 +591,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       const ofPartition = (id: string): boolean => id.startsWith(`${partition}\u0000`);
       lists.deleteWhere(ofPartition);
       cache.deleteWhere(ofPartition);
-      for (const tag of ['r', 'c', 'o', 'u']) {
+      for (const tag of ['r', 'c', 'o', 'u', 'w']) {
         const start = prefix(tag, partition);
         await kv.clearRange(start, prefixEnd(start));
       }

@@ -42,6 +42,8 @@ export interface ChangeEvent {
   readonly row: Row | null;
   /** Resume token: everything up to and including this event has been delivered. */
   readonly token: string;
+  /** Set on a last event that ends the subscription with this error instead of data. */
+  readonly failure?: GatewayError;
 }
 
 /** A batch of changes of one partition; `compacted` when rows before are unknown (change log). */
@@ -177,6 +179,11 @@ export function createHub(options: HubOptions): Hub {
         if (!result || !Array.isArray(result.changes)) throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} sent no changes for partition ${partition}`);
         dispatch({ view, partition, nextOffset: result.next, changes: result.changes, compacted: result.compacted }, subscription);
       } catch (error) {
+        if (isGatewayError(error) && error.code === 'GW_RESUME_TOO_FAR') {
+          // The owner cannot deliver what was missed: end the subscription with the error.
+          subscription.stream.end({ kind: 'OVERFLOW', key: null, row: null, token: '', failure: error });
+          break;
+        }
         if (isGatewayError(error) && error.code === 'GW_PEER_NOT_OWNER') await options.ownership.refresh();
         else options.logger.debug('subscription feed retry', { error, topic: view.topic, partition });
         await new Promise((resolve) => setTimeout(resolve, 200));

@@ -5,9 +5,11 @@
  *
  *   changesSince(view, partition, from) = every applied change with offset >= from, in order,
  *     when `from` is within the buffer; otherwise the change log's entries from `from`
- *     (before = undefined: the subscriber decides by the row as it is now).
+ *     (before = undefined: the subscriber decides by the row as it is now). A `from` below the
+ *     point where the log's tombstones were trimmed fails with GW_RESUME_TOO_FAR.
  */
 import type { EventEmitter } from 'node:events';
+import { GatewayError } from '../errors.ts';
 import type { AppliedEvent } from '../ingest/ingestor.ts';
 import type { AppliedChange, ViewStore } from '../store/view-store.ts';
 
@@ -69,6 +71,15 @@ export function createRecentChanges(
         const changes = buffer.entries.filter((change) => BigInt(change.offset) >= start).slice(0, limit);
         const next = changes.length === limit ? BigInt(changes[changes.length - 1]!.offset) + 1n : buffer.next;
         return { changes, next: String(next > start ? next : start), compacted: false };
+      }
+      const trimmed = store.tombstonesTrimmedBelow(partition);
+      if (trimmed !== undefined && start < BigInt(trimmed)) {
+        // Deletions before `trimmed` are no longer in the log: a catch-up could miss them.
+        throw new GatewayError(
+          'GW_RESUME_TOO_FAR',
+          `the resume token is older than the change log's deletions (kept for TOMBSTONE_RETENTION_MS, from offset ${trimmed} of partition ${partition}); subscribe again without it`,
+          { details: { partition, trimmedBelow: trimmed } },
+        );
       }
       const log = store.changesSince(partition, from, limit);
       const rows = store.getRows(log.map((entry) => ({ partition, key: entry.key })));

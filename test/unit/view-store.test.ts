@@ -868,3 +868,47 @@ describe('counters of values containing NUL', () => {
     expect(reopened.count(0, new Map([['region', 'eu\u0000west']]))).toBe(2);
   });
 });
+
+describe('change log', () => {
+  const row = (key: string) => makeRow(prng(key.length), key);
+
+  it('lists the latest version per key and tombstones in offset order; a key starting with "-" is not a tombstone', async () => {
+    const store = await openViewStore(kv!, ORDERS);
+    store.apply(0, [{ key: 'o-1', row: row('o-1'), offset: '0' }, { key: '-o-2', row: row('-o-2'), offset: '1' }], '2');
+    store.apply(0, [{ key: 'o-1', row: row('o-1'), offset: '2' }, { key: 'o-3', row: row('o-3'), offset: '3' }], '4');
+    store.apply(0, [{ key: 'o-3', row: null, offset: '4' }], '5');
+    expect(store.changesSince(0, '0', 100)).toEqual([
+      { offset: '1', key: '-o-2', deleted: false },
+      { offset: '2', key: 'o-1', deleted: false },
+      { offset: '4', key: 'o-3', deleted: true },
+    ]);
+    expect(store.changesSince(0, '3', 1)).toEqual([{ offset: '4', key: 'o-3', deleted: true }]);
+  });
+
+  it('trimTombstones drops tombstone markers below the bound, keeps live rows and later tombstones, and persists its trim point', async () => {
+    let store = await openViewStore(kv!, ORDERS);
+    // Offsets 0..9 insert o-0..o-9; 10..14 delete o-0..o-4; 15 deletes o-5 later.
+    store.apply(1, Array.from({ length: 10 }, (_, i) => ({ key: `o-${i}`, row: row(`o-${i}`), offset: String(i) })), '10');
+    store.apply(1, Array.from({ length: 5 }, (_, i) => ({ key: `o-${i}`, row: null, offset: String(10 + i) })), '15');
+    store.apply(1, [{ key: 'o-5', row: null, offset: '15' }], '16');
+    expect(store.tombstonesTrimmedBelow(1)).toBeUndefined();
+
+    // The log now holds o-6..o-9 (offsets 6..9; o-5's entry moved to its tombstone at 15) and
+    // tombstones at 10..15. Reading at most 7 entries, the first call reads 6..12.
+    expect(store.trimTombstones(1, '15', 7)).toEqual({ trimmedBelow: '13', removed: 3 });
+    expect(store.trimTombstones(1, '15', 7)).toEqual({ trimmedBelow: '15', removed: 2 });
+    expect(store.trimTombstones(1, '15', 7)).toEqual({ trimmedBelow: '15', removed: 0 });
+    expect(store.changesSince(1, '0', 100)).toEqual([
+      ...[6, 7, 8, 9].map((i) => ({ offset: String(i), key: `o-${i}`, deleted: false })),
+      { offset: '15', key: 'o-5', deleted: true },
+    ]);
+    // Other partitions are untouched, and the trim point survives a reopen.
+    expect(store.tombstonesTrimmedBelow(0)).toBeUndefined();
+    await reopenKv();
+    store = await openViewStore(kv!, ORDERS);
+    expect(store.tombstonesTrimmedBelow(1)).toBe('15');
+    expect(store.changesSince(1, '15', 10)).toEqual([{ offset: '15', key: 'o-5', deleted: true }]);
+    await store.dropPartition(1);
+    expect(store.tombstonesTrimmedBelow(1)).toBeUndefined();
+  });
+});
