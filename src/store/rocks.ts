@@ -36,6 +36,8 @@ export interface RangeReader {
 export interface ReadStats {
   /** getMany calls plus range readers opened. */
   roundTrips: number;
+  /** Keys asked of getMany plus entries returned by range readers. */
+  entriesRead: number;
 }
 
 export interface KeyValueStore {
@@ -71,10 +73,30 @@ interface NativeLevel {
 
 const EMPTY = {};
 
+/**
+ * The binding reports every failed open as "Database is not open", with RocksDB's reason in
+ * `cause`; name the directory and the reason instead. A held lock means another process (most
+ * often a second instance started with the same DATA_DIR) has the store open.
+ */
+async function openOrExplain(db: RocksLevel, directory: string, options: object): Promise<void> {
+  try {
+    await db.open(options);
+  } catch (error) {
+    const reason = error instanceof Error && error.cause instanceof Error ? error.cause.message : String(error);
+    if (/\block\b/i.test(reason)) {
+      throw new GatewayError('GW_CONFIG_INVALID', `DATA_DIR ${directory} is in use by another process (its RocksDB lock is held): ${reason}`, {
+        details: { variable: 'DATA_DIR' },
+        cause: error,
+      });
+    }
+    throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} cannot be opened: ${reason}`, { cause: error });
+  }
+}
+
 /** Opens (creating if needed) a RocksDB database in `directory`. */
 export async function openKeyValueStore(directory: string, options: { cacheSize?: number } = {}): Promise<KeyValueStore> {
   const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await db.open({
+  await openOrExplain(db, directory, {
     createIfMissing: true,
     cacheSize: options.cacheSize ?? 32 << 20,
     walCompression: false,
@@ -94,7 +116,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     cacheIndexAndFilterBlocks: false,
   } as object);
   const native = db as unknown as NativeLevel;
-  const stats: ReadStats = { roundTrips: 0 };
+  const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };
   let open = true;
   const ensureOpen = (): void => {
     if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
@@ -106,6 +128,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       ensureOpen();
       stats.roundTrips++;
       if (keys.length === 0) return [];
+      stats.entriesRead += keys.length;
       return native._getManySync(keys, EMPTY);
     },
     range(range) {
@@ -127,6 +150,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
         next(max) {
           if (closed) return [];
           const { rows } = iterator._nextvSync(max, EMPTY);
+          stats.entriesRead += rows.length / 2;
           const out: Array<[Key, Buffer | undefined]> = [];
           for (let i = 0; i < rows.length; i += 2) out.push([rows[i] as Buffer, rows[i + 1]]);
           return out;

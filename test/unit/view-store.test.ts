@@ -912,3 +912,14 @@ describe('change log', () => {
     expect(store.tombstonesTrimmedBelow(1)).toBeUndefined();
   });
 });
+
+describe('opening the store', () => {
+  it('names DATA_DIR when another open store holds its lock', async () => {
+    const second = await openKeyValueStore(dir).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(second).toMatchObject({ code: 'GW_CONFIG_INVALID', details: { variable: 'DATA_DIR' } });
+    expect((second as Error).message).toContain(`DATA_DIR ${dir} is in use by another process`);
+  });
+});
