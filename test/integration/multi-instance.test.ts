@@ -187,6 +187,35 @@ describe('three instances answer exactly like one', () => {
     await secondClient.dispose();
   });
 
+  it('ends a resume with GW_RESUME_TOO_FAR when the owner no longer has the deletions since the token', async () => {
+    const key = 'ord-000123';
+    const partition = partitionForKey(key, 6);
+    const owner = group.find((test) => test.gateway.ingestor.assigned(`${prefix}orders`).includes(partition))!;
+    const follower = group.find((test) => test !== owner)!;
+    const query = 'subscription($id: ID!, $after: String) { orderChanged(orderId: $id, after: $after) { kind key token } }';
+    const client = wsClient(follower.url);
+    const first = collect<Change>(client, query, { id: key }, 'orderChanged');
+    await waitFor(() => first.events.length >= 1, { what: 'snapshot' });
+    const token = first.events[0]!.token;
+    first.stop();
+
+    // More changes in that partition than the owner keeps in memory, so a resume reads its change
+    // log; then the owner's tombstones up to now expire (as TOMBSTONE_RETENTION_MS would do).
+    const sameKeys = Array.from({ length: 5000 }, (_, i) => order(30_000 + i)).filter((row) => partitionForKey(String(row.orderId), 6) === partition);
+    const updates = Array.from({ length: 1200 }, (_, i) => keyed('orderId', { ...sameKeys[i % sameKeys.length]!, quantity: i + 1 }));
+    await kafka.produce(`${prefix}orders`, updates);
+    await waitCaughtUp(group, kafka, ['orders']);
+    const store = owner.gateway.stores.get('orders')!;
+    store.trimTombstones(partition, store.nextOffset(partition)!, 100_000);
+
+    const resumed = collect<Change>(client, query, { id: key, after: token }, 'orderChanged');
+    await waitFor(() => resumed.errors.length > 0 || resumed.done, { what: 'resume refused', timeoutMs: 20_000 });
+    expect(JSON.stringify(resumed.errors)).toContain('GW_RESUME_TOO_FAR');
+    expect(resumed.events.filter((event) => event.kind !== 'CAUGHT_UP')).toEqual([]);
+    resumed.stop();
+    await client.dispose();
+  });
+
   it('rejects a peer call without the secret', async () => {
     const body = JSON.stringify({ v: 1, op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: [], ranges: [] } } });
     const unsigned = await fetch(`${group[0]!.url}${PEER_PATH}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
