@@ -6,6 +6,7 @@
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { GatewayConfig } from './config.ts';
 import { buildSchema } from './graphql/schema.ts';
 import { createIngestor, type Ingestor } from './ingest/ingestor.ts';
@@ -77,6 +78,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   let kafka: KafkaClient | undefined;
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;
+  let stopEventLoopDelay = (): void => undefined;
   try {
     const stores = new Map<string, ViewStore>();
     for (const view of views) stores.set(view.id, await openViewStore(kv, view, { rowCache: config.rowCacheRows }));
@@ -87,6 +89,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 
     let ownership: Ownership | undefined;
     let hubRef: Hub | undefined;
+    let trimmerRef: TombstoneTrimmer | undefined;
+    const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+    eventLoopDelay.enable();
+    stopEventLoopDelay = () => eventLoopDelay.disable();
     // Known once the HTTP server listens when the port is chosen by the OS (PORT=0).
     let selfUrl = config.advertisedUrl ?? '';
     const ingest = createIngestor({
@@ -201,7 +207,15 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       maxQueryDepth: config.maxQueryDepth,
       readiness,
       unhealthy: () => (ingest.failure ? `ingest stopped: ${ingest.failure.message}` : undefined),
-      metrics: () => renderMetrics({ ingest: ingest.counters, progress: ingest.progress(), store: kv.stats, storeMemory: kv.memory() }),
+      metrics: () =>
+        renderMetrics({
+          ingest: ingest.counters,
+          progress: ingest.progress(),
+          store: kv.stats,
+          storeMemory: kv.memory(),
+          eventLoopDelay,
+          tombstonesTrimmed: trimmerRef?.removed,
+        }),
       logger,
       exampleQuery: EXAMPLE_QUERY,
       subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },
@@ -233,6 +247,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     await ingest.start();
     const trimmer = createTombstoneTrimmer({ stores, partitionCounts, retentionMs: config.tombstoneRetentionMs, logger });
     trimmer.start();
+    trimmerRef = trimmer;
     const server = http;
     const owned = ownership;
     return {
@@ -249,6 +264,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       trimmer,
       async stop() {
         trimmer.stop();
+        stopEventLoopDelay();
         await server.stop();
         await ingest.stop();
         await client.stop();
@@ -256,6 +272,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       },
     };
   } catch (error) {
+    stopEventLoopDelay();
     // Undo what started, but report the error that stopped the start, not a later one from the
     // clean-up (a half-started ingestor may fail to stop, or find the store already closed).
     const undo: Array<[string, (() => Promise<void>) | undefined]> = [

@@ -1,5 +1,6 @@
 /** Prometheus text exposition of the instance's counters and per-partition lag. */
 import type { IngestCounters, PartitionProgress } from '../ingest/ingestor.ts';
+import type { Histogram } from 'node:perf_hooks';
 import type { ReadStats } from '../store/rocks.ts';
 
 export interface MetricsInput {
@@ -8,6 +9,10 @@ export interface MetricsInput {
   readonly store: ReadStats;
   /** RocksDB memory by kind (memtables, table readers, block cache), in bytes, where known. */
   readonly storeMemory?: Readonly<Record<string, number | undefined>>;
+  /** Event-loop delay since the previous scrape; reset by each render. */
+  readonly eventLoopDelay?: Histogram;
+  /** Change-log tombstone markers removed since start. */
+  readonly tombstonesTrimmed?: number;
 }
 
 export function renderMetrics(input: MetricsInput): string {
@@ -43,7 +48,21 @@ export function renderMetrics(input: MetricsInput): string {
     ...Object.entries(input.storeMemory ?? {})
       .filter((entry): entry is [string, number] => entry[1] !== undefined)
       .map(([kind, bytes]) => `gw_store_memory_bytes{kind="${kind}"} ${bytes}`),
+    '# HELP gw_changelog_tombstones_trimmed_total Change-log tombstone markers removed after TOMBSTONE_RETENTION_MS.',
+    '# TYPE gw_changelog_tombstones_trimmed_total counter',
+    `gw_changelog_tombstones_trimmed_total ${input.tombstonesTrimmed ?? 0}`,
   ];
+  const delay = input.eventLoopDelay;
+  if (delay && delay.count > 0) {
+    // How long callbacks (queries, ingest slices, peer calls) waited for the thread since the last
+    // scrape: the p99 and max say how long a query could have queued behind other work.
+    lines.push(
+      '# HELP gw_event_loop_delay_seconds Event-loop delay since the previous scrape (quantiles; 1 is the maximum).',
+      '# TYPE gw_event_loop_delay_seconds summary',
+      ...[0.5, 0.99, 1].map((q) => `gw_event_loop_delay_seconds{quantile="${q}"} ${(q === 1 ? delay.max : delay.percentile(q * 100)) / 1e9}`),
+    );
+    delay.reset();
+  }
   return `${lines.join('\n')}\n`;
 }
 

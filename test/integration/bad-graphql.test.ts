@@ -90,4 +90,16 @@ describe('bad GraphQL gets GraphQL errors, never a 500', () => {
     expect(ready.status).toBe(200);
     expect(await ready.json()).toMatchObject({ status: 'ready' });
   });
+
+  it('exposes Prometheus metrics, including event-loop delay and store reads', async () => {
+    await gw.graphql('{ orders(first: 5) { totalCount edges { node { orderId } } } }');
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('gw_store_read_round_trips_total')).toBeGreaterThan(0);
+    expect(value('gw_store_entries_read_total')).toBeGreaterThanOrEqual(0);
+    expect(value('gw_changelog_tombstones_trimmed_total')).toBe(0);
+    const maxDelay = value('gw_event_loop_delay_seconds\\{quantile="1"\\}');
+    expect(maxDelay).toBeGreaterThan(0);
+    expect(maxDelay).toBeLessThan(60);
+  });
 });
