@@ -78,7 +78,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   let kafka: KafkaClient | undefined;
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;
-  let stopEventLoopDelay = (): void => undefined;
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+  eventLoopDelay.enable();
   try {
     const stores = new Map<string, ViewStore>();
     for (const view of views) stores.set(view.id, await openViewStore(kv, view, { rowCache: config.rowCacheRows }));
@@ -89,10 +90,6 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
 
     let ownership: Ownership | undefined;
     let hubRef: Hub | undefined;
-    let trimmerRef: TombstoneTrimmer | undefined;
-    const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
-    eventLoopDelay.enable();
-    stopEventLoopDelay = () => eventLoopDelay.disable();
     // Known once the HTTP server listens when the port is chosen by the OS (PORT=0).
     let selfUrl = config.advertisedUrl ?? '';
     const ingest = createIngestor({
@@ -138,6 +135,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     });
     ingestor = ingest;
     const partitionCounts = await ingest.prepare();
+    const trimmer = createTombstoneTrimmer({ stores, partitionCounts, retentionMs: config.tombstoneRetentionMs, logger });
     ownership = createOwnership({
       selfUrl: () => selfUrl,
       localPartitions: (topic) => ingest.assigned(topic),
@@ -214,7 +212,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
           store: kv.stats,
           storeMemory: kv.memory(),
           eventLoopDelay,
-          tombstonesTrimmed: trimmerRef?.removed,
+          tombstonesTrimmed: trimmer.removed,
         }),
       logger,
       exampleQuery: EXAMPLE_QUERY,
@@ -245,9 +243,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     });
     selfUrl = config.advertisedUrl ?? http.url;
     await ingest.start();
-    const trimmer = createTombstoneTrimmer({ stores, partitionCounts, retentionMs: config.tombstoneRetentionMs, logger });
     trimmer.start();
-    trimmerRef = trimmer;
     const server = http;
     const owned = ownership;
     return {
@@ -264,7 +260,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       trimmer,
       async stop() {
         trimmer.stop();
-        stopEventLoopDelay();
+        eventLoopDelay.disable();
         await server.stop();
         await ingest.stop();
         await client.stop();
@@ -272,7 +268,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       },
     };
   } catch (error) {
-    stopEventLoopDelay();
+    eventLoopDelay.disable();
     // Undo what started, but report the error that stopped the start, not a later one from the
     // clean-up (a half-started ingestor may fail to stop, or find the store already closed).
     const undo: Array<[string, (() => Promise<void>) | undefined]> = [

@@ -13,7 +13,7 @@ import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
-import { GatewayError, isGatewayError } from '../errors.ts';
+import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
 import type { ClientAuth } from './client-auth.ts';
 import { attachWebSocket } from './websocket.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
@@ -92,10 +92,11 @@ function isGraphiqlPage(request: IncomingMessage, path: string | undefined): boo
   );
 }
 
-function refuseBody(response: ServerResponse, status: 411 | 413, message: string): void {
+/** Answers a request yoga never sees with a GraphQL error body. */
+function refuse(response: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
   response
-    .writeHead(status, { 'content-type': 'application/json', connection: 'close' })
-    .end(JSON.stringify({ errors: [{ message, extensions: { code: 'GW_QUERY_TOO_COMPLEX' } }] }));
+    .writeHead(status, { 'content-type': 'application/json', ...headers })
+    .end(JSON.stringify({ errors: [{ message, extensions: { code, retriable: false } }] }));
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -156,11 +157,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // clean-up builds an AbortError with a stack trace: about 10 % of a lookup's CPU.)
     const declared = request.headers['content-length'];
     if (declared === undefined && request.headers['transfer-encoding'] !== undefined) {
-      refuseBody(response, 411, 'a request body needs a content-length header (chunked bodies are not accepted)');
+      // The body is not read: close the connection rather than leave it in the stream.
+      refuse(response, 411, 'GW_QUERY_TOO_COMPLEX', 'a request body needs a content-length header (chunked bodies are not accepted)', { connection: 'close' });
       return;
     }
     if (Number(declared ?? 0) > MAX_BODY_BYTES) {
-      refuseBody(response, 413, `request body exceeds ${MAX_BODY_BYTES} bytes`);
+      refuse(response, 413, 'GW_QUERY_TOO_COMPLEX', `request body exceeds ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
       return;
     }
     if (options.clientAuth && !isGraphiqlPage(request, path)) {
@@ -168,9 +170,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         options.clientAuth.verify(request.headers.authorization);
       } catch (error) {
         if (!isGatewayError(error)) throw error;
-        response
-          .writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' })
-          .end(JSON.stringify({ errors: [{ message: error.message, extensions: { code: error.code, retriable: false } }] }));
+        refuse(response, 401, error.code, error.message, { 'www-authenticate': 'Bearer' });
         return;
       }
     }
