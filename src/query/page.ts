@@ -56,6 +56,8 @@ export interface PageResult {
 
 interface Plan {
   readonly index: IndexModel | undefined;
+  /** The equality condition whose index drives the scan, if any. */
+  readonly driver: EqualityCondition | undefined;
   readonly driverValues: ReadonlyArray<Value | undefined>;
   readonly sortRange: RangeCondition | undefined;
   readonly residual: Filter;
@@ -130,6 +132,7 @@ function plan(store: ViewStore, partitions: readonly number[], filter: Filter, s
   };
   return {
     index,
+    driver,
     driverValues: driver ? [...new Set(driver.values)] : [undefined],
     sortRange,
     residual,
@@ -152,13 +155,15 @@ type Candidate = ScanEntry & { partition: number };
 
 /**
  * Merges sorted scans; `take(n)` returns the next n entries overall. Each source first reads its
- * even share of `first` (the expected first take) and doubles its read each time it runs dry, up to `chunk`: a page merged
- * from 6 partitions reads about a sixth of its rows from each, not a whole page from every one
- * (an index entry costs microseconds to read, and most of a fixed read-ahead would be thrown away).
+ * even share of `expected` (how many entries the caller expects to consume) and doubles its read
+ * each time it runs dry, up to `chunk`: a page merged from 6 partitions reads about a sixth of its
+ * entries from each, not a whole page from every one (an index entry costs microseconds to read,
+ * and most of a fixed read-ahead would be thrown away).
  */
-function createMerge(sources: Source[], reverse: boolean, first: number, chunk: number) {
+function createMerge(sources: Source[], reverse: boolean, expected: number, chunk: number) {
   const reads = new Map<Source, number>();
-  const firstRead = Math.min(chunk, Math.ceil(first / Math.max(1, sources.length)) + 2);
+  // A fifth more than the even share: the sources are rarely exactly even.
+  const firstRead = Math.min(chunk, Math.ceil((expected * 1.2) / Math.max(1, sources.length)) + 2);
   const head = (source: Source): ScanEntry | undefined => {
     if (source.at >= source.buffer.length && !source.done) {
       const size = reads.get(source) ?? firstRead;
@@ -174,22 +179,35 @@ function createMerge(sources: Source[], reverse: boolean, first: number, chunk: 
     const result = bySort !== 0 ? bySort : compareValues(a.key, b.key);
     return reverse ? -result : result;
   };
+  /** The source holding the next entry in merge order, or undefined when all are done. */
+  const next = (): Source | undefined => {
+    let best: Source | undefined;
+    let bestEntry: ScanEntry | undefined;
+    for (const source of sources) {
+      const entry = head(source);
+      if (entry && (!bestEntry || order(entry, bestEntry) < 0)) {
+        best = source;
+        bestEntry = entry;
+      }
+    }
+    return best;
+  };
+  const consume = (source: Source): Candidate => {
+    const entry = source.buffer[source.at++]!;
+    return { key: entry.key, sortValue: entry.sortValue, fields: entry.fields, partition: source.partition };
+  };
   return {
-    take(count: number): Candidate[] {
+    /**
+     * The next `count` entries (that satisfy `matches`, when given), consuming no entry after the
+     * last one returned, so no source reads further than the page needs.
+     */
+    take(count: number, matches?: (entry: Candidate) => boolean): Candidate[] {
       const out: Candidate[] = [];
       while (out.length < count) {
-        let best: Source | undefined;
-        let bestEntry: ScanEntry | undefined;
-        for (const source of sources) {
-          const entry = head(source);
-          if (entry && (!bestEntry || order(entry, bestEntry) < 0)) {
-            best = source;
-            bestEntry = entry;
-          }
-        }
-        if (!best || !bestEntry) break;
-        best.at++;
-        out.push({ key: bestEntry.key, sortValue: bestEntry.sortValue, fields: bestEntry.fields, partition: best.partition });
+        const source = next();
+        if (!source) break;
+        const entry = consume(source);
+        if (!matches || matches(entry)) out.push(entry);
       }
       return out;
     },
@@ -249,23 +267,30 @@ function collect(
     }
   }
   const batch = chosen.needResidual ? Math.max(wanted, 256) : wanted;
-  const merge = createMerge(sources, reverse, wanted, batch);
+  const expected = chosen.needResidual ? Math.ceil(wanted * scannedPerMatch(store, partitions, request.filter, chosen)) : wanted;
+  const merge = createMerge(sources, reverse, expected, batch);
   try {
     if (!chosen.needResidual) {
       found.push(...merge.take(wanted));
       return result;
     }
-    // Take candidates in growing steps: a selective residual filter needs many, a loose one few.
-    let step = wanted;
+    if (!chosen.residualOnRows) {
+      // The entries carry every field the residual names: check each as it comes off the merge.
+      found.push(...merge.take(wanted, (candidate) => candidate.fields !== undefined && matchesFilter(candidate.fields, chosen.residual)));
+      return result;
+    }
+    // The residual needs rows: take candidates in growing steps and read their rows in one fetch
+    // per step. A selective residual needs many candidates, a loose one few.
+    let step = Math.min(expected, batch * sources.length);
     while (found.length < wanted) {
       const candidates = merge.take(step);
       step = Math.min(step * 2, batch * sources.length);
       if (candidates.length === 0) break;
-      const rows = chosen.residualOnRows ? store.getRows(candidates) : undefined;
+      const rows = store.getRows(candidates);
       for (let i = 0; i < candidates.length && found.length < wanted; i++) {
         const candidate = candidates[i]!;
-        const fields = rows ? rows[i] : candidate.fields;
-        if (fields && matchesFilter(fields, chosen.residual)) found.push(rows ? { ...candidate, row: fields } : candidate);
+        const fields = rows[i];
+        if (fields && matchesFilter(fields, chosen.residual)) found.push({ ...candidate, row: fields });
       }
     }
     return result;
@@ -331,12 +356,11 @@ function combinations(conditions: readonly EqualityCondition[]): Array<Map<strin
 }
 
 /**
- * Number of matching rows: from counters when the filter is equalities on counted fields only
- * (any combination of them, `in` lists included, as long as the value combinations stay few),
- * else by scanning the chosen index and checking its stored values.
+ * Rows matching the filter from the counters alone: when it is equalities on counted fields only
+ * (any combination of them, `in` lists included, as long as the value combinations stay few).
+ * Undefined when the counters cannot tell.
  */
-export function countRows(store: ViewStore, session: ReadSession, partitions: readonly number[], filter: Filter): number {
-  if (matchesNothing(filter)) return 0;
+function countFromCounters(store: ViewStore, partitions: readonly number[], filter: Filter): number | undefined {
   const view = store.view;
   const fields = new Set(filter.equals.map((condition) => condition.field));
   const countable =
@@ -346,11 +370,36 @@ export function countRows(store: ViewStore, session: ReadSession, partitions: re
   const combos = countable ? combinations(filter.equals) : [];
   // Counters exist for every subset of counted fields (see ViewModel.counterSets) unless a view
   // has more than four; probe one combination to know.
-  if (combos.length > 0 && combos.length <= 1000 && store.count(partitions[0] ?? 0, combos[0]) !== undefined) {
-    let total = 0;
-    for (const partition of partitions) for (const combo of combos) total += store.count(partition, combo) ?? 0;
-    return total;
-  }
+  if (combos.length === 0 || combos.length > 1000 || store.count(partitions[0] ?? 0, combos[0]) === undefined) return undefined;
+  let total = 0;
+  for (const partition of partitions) for (const combo of combos) total += store.count(partition, combo) ?? 0;
+  return total;
+}
+
+/**
+ * How many index entries a scan is expected to read per match of the whole filter: the rows its
+ * driver (or no condition) matches over the rows the whole filter matches, from the counters.
+ * 1 when the counters cannot tell; the merge's reads then grow as they run dry.
+ */
+function scannedPerMatch(store: ViewStore, partitions: readonly number[], filter: Filter, chosen: Plan): number {
+  // A range narrows both alike; only the equalities change the density of matches.
+  const matches = countFromCounters(store, partitions, { equals: filter.equals, ranges: [] });
+  const scanned = countFromCounters(store, partitions, chosen.driver ? { equals: [chosen.driver], ranges: [] } : NO_FILTER);
+  if (matches === undefined || scanned === undefined) return 1;
+  // No match at all: the scan reads to the end, in reads that grow; a large first read gains nothing.
+  return matches === 0 ? 1 : Math.max(1, scanned / matches);
+}
+
+/**
+ * Number of matching rows: from counters when the filter is equalities on counted fields only
+ * (any combination of them, `in` lists included, as long as the value combinations stay few),
+ * else by scanning the chosen index and checking its stored values.
+ */
+export function countRows(store: ViewStore, session: ReadSession, partitions: readonly number[], filter: Filter): number {
+  if (matchesNothing(filter)) return 0;
+  const counted = countFromCounters(store, partitions, filter);
+  if (counted !== undefined) return counted;
+  const view = store.view;
   const rangeField = filter.ranges.find((range) => view.sortFields.includes(range.field))?.field;
   const chosen = plan(store, partitions, filter, rangeField ?? view.sortFields[0]!);
   let total = 0;

@@ -27,7 +27,7 @@ export interface RangeOptions {
 
 /** A positioned cursor over a key range; `next` returns up to `max` entries, `[]` at the end. */
 export interface RangeReader {
-  next(max: number): Array<[Key, Buffer | undefined]>;
+  next(max: number): Array<[Key, string | undefined]>;
   /** Jumps to the first key >= target (or <= target when reverse). */
   seek(target: Key): void;
   close(): void;
@@ -42,7 +42,7 @@ export interface ReadStats {
 
 export interface KeyValueStore {
   readonly stats: ReadStats;
-  getMany(keys: readonly Key[]): Array<Buffer | undefined>;
+  getMany(keys: readonly Key[]): Array<string | undefined>;
   range(options: RangeOptions): RangeReader;
   write(operations: readonly BatchOperation[]): void;
   /** Bytes RocksDB holds in memtables, table readers (indexes and filters) and the block cache. */
@@ -53,7 +53,7 @@ export interface KeyValueStore {
 }
 
 interface NativeIterator {
-  _nextvSync(size: number, options: object): { rows: Array<Buffer | undefined>; finished: boolean };
+  _nextvSync(size: number, options: object): { rows: Array<Buffer | string | undefined>; finished: boolean };
   _seekSync(target: Buffer): void;
   _closeSync(): void;
 }
@@ -66,12 +66,18 @@ interface NativeBatch {
 }
 
 interface NativeLevel {
-  _getManySync(keys: readonly Buffer[], options: object): Array<Buffer | undefined>;
+  _getManySync(keys: readonly Buffer[], options: object): Array<string | undefined>;
   _chainedBatch(): NativeBatch;
   _iterator(options: object): NativeIterator;
 }
 
 const EMPTY = {};
+/**
+ * Values are read as strings: everything the store writes is UTF-8 text (JSON, decimals), and the
+ * binding then makes a V8 string straight from RocksDB's bytes instead of a Buffer (a copy into a
+ * new backing store, counted as external memory, that the caller decodes again).
+ */
+const AS_TEXT = { valueEncoding: 'utf8' };
 
 /**
  * The binding reports every failed open as "Database is not open", with RocksDB's reason in
@@ -129,7 +135,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       stats.roundTrips++;
       if (keys.length === 0) return [];
       stats.entriesRead += keys.length;
-      return native._getManySync(keys, EMPTY);
+      return native._getManySync(keys, AS_TEXT);
     },
     range(range) {
       ensureOpen();
@@ -143,7 +149,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
         keys: true,
         values: range.values ?? false,
         keyEncoding: 'buffer',
-        valueEncoding: 'buffer',
+        valueEncoding: 'utf8',
       });
       let closed = false;
       return {
@@ -151,8 +157,8 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
           if (closed) return [];
           const { rows } = iterator._nextvSync(max, EMPTY);
           stats.entriesRead += rows.length / 2;
-          const out: Array<[Key, Buffer | undefined]> = [];
-          for (let i = 0; i < rows.length; i += 2) out.push([rows[i] as Buffer, rows[i + 1]]);
+          const out: Array<[Key, string | undefined]> = [];
+          for (let i = 0; i < rows.length; i += 2) out.push([rows[i] as Buffer, rows[i + 1] as string | undefined]);
           return out;
         },
         seek(target) {

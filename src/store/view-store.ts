@@ -158,8 +158,7 @@ function sortElement(row: Row, field: string): string | number {
 }
 
 /** A stored row value: the offset of its latest version, a tab, the row's JSON. */
-function splitRow(value: Buffer): { offset: string; row: Row } {
-  const text = value.toString('utf8');
+function splitRow(text: string): { offset: string; row: Row } {
   const tab = text.indexOf('\t');
   return { offset: text.slice(0, tab), row: JSON.parse(text.slice(tab + 1)) as Row };
 }
@@ -209,7 +208,7 @@ interface StoredRow {
 export async function openViewStore(kv: KeyValueStore, view: ViewModel, options: ViewStoreOptions = {}): Promise<ViewStore> {
   const metaKey = encodeTuple(['m', view.id]);
   const wanted = fingerprint(view);
-  const stored = kv.getMany([metaKey])[0]?.toString('utf8');
+  const stored = kv.getMany([metaKey])[0];
   if (stored !== wanted) {
     for (const tag of ['r', 'i', 'c', 'o', 'u', 'w']) {
       const prefix = encodeTuple([tag, view.id]);
@@ -248,13 +247,13 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       for (let batch = reader.next(1000); batch.length > 0; batch = reader.next(1000)) {
         for (const [key, value] of batch) {
           const [, , , fields, values] = decodeTuple(key);
-          counts.set(counterId(String(fields), String(values)), Number(value?.toString('utf8') ?? 0));
+          counts.set(counterId(String(fields), String(values)), Number(value ?? 0));
         }
       }
     } finally {
       reader.close();
     }
-    found = { nextOffset: offset?.toString('utf8'), counts, trimmedBelow: trimmed?.toString('utf8') };
+    found = { nextOffset: offset, counts, trimmedBelow: trimmed };
     partitions.set(partition, found);
     return found;
   };
@@ -417,7 +416,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       try {
         return reader.next(limit).map(([raw, value]) => {
           const elements = decodeTuple(raw);
-          const text = value?.toString('utf8') ?? '';
+          const text = value ?? '';
           return { offset: String(elements[elements.length - 1]), key: text.slice(1), deleted: text[0] === '-' };
         });
       } finally {
@@ -444,7 +443,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       try {
         const entries = reader.next(maxEntries);
         for (const [key, value] of entries) {
-          if (value?.[0] === 0x2d /* '-' */) ops.push({ type: 'del', key });
+          if (value?.[0] === '-') ops.push({ type: 'del', key });
         }
         // A full read may have stopped short of `below`: continue after its last entry next time.
         if (entries.length === maxEntries) {
@@ -537,7 +536,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
                   } else if (spec.index === undefined) {
                     out.push({ key, sortValue, fields: splitRow(value).row });
                   } else {
-                    const values = JSON.parse(value.toString('utf8')) as unknown[];
+                    const values = JSON.parse(value) as unknown[];
                     const fields: Row = {};
                     view.indexedFields.forEach((field, i) => {
                       fields[field] = values[i];

@@ -394,6 +394,32 @@ describe('readPage against a reference over ~300 rows in 3 partitions', () => {
     }
   });
 
+  it('a residual filter reads about the index entries the page needs, not a multiple of them', async () => {
+    const { store, data, kv } = await loaded(5, 3000);
+    const driver = { field: 'state', values: ['CANCELLED'] };
+    const filter: Filter = { equals: [driver, { field: 'currency', values: ['GBP'] }], ranges: [] };
+    for (const descending of [false, true]) {
+      for (const limit of [10, 40, 100]) {
+        const req = request('createdAt', { filter, descending, limit });
+        // The state index drives the scan; the reference tells how deep in it the page's last
+        // match (limit + 1, for hasNextPage) lies: no scan can read fewer entries.
+        let needed = 0;
+        let matches = 0;
+        for (const stored of refOrdered(data.values(), 'createdAt', descending, { equals: [driver], ranges: [] })) {
+          needed++;
+          if (refMatches(stored.row, filter) && ++matches === limit + 1) break;
+        }
+        const before = kv.stats.entriesRead;
+        expect(page(store, req)).toEqual(refPage(data.values(), req));
+        const scanned = kv.stats.entriesRead - before - limit; // the page's rows are read by key
+        expect(scanned).toBeGreaterThanOrEqual(needed);
+        // A fifth more than the even share per partition, plus a few entries each: the earlier
+        // reads (fixed steps of candidates, doubling per partition) read up to 2.6 times `needed`.
+        expect(scanned, `${limit} ${descending ? 'DESC' : 'ASC'}`).toBeLessThanOrEqual(needed * 1.35 + 8 * PARTITIONS.length);
+      }
+    }
+  });
+
   it('one session serves many pages, including re-reading after a scan reached the end', async () => {
     const { store, data } = await loaded(4);
     const session = store.session();
