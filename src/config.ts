@@ -46,6 +46,8 @@ export interface GatewayConfig {
   readonly tombstoneRetentionMs: number;
   /** RocksDB block cache for data blocks, in MiB (STORE_CACHE_MB). */
   readonly storeCacheMb: number;
+  /** RocksDB memtable budget, in MiB (STORE_MEMTABLE_MB): a quarter per memtable. */
+  readonly storeMemtableMb: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -141,6 +143,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
+    storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),
     clientAuth: clientSecret
       ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined }

@@ -74,7 +74,10 @@ query OrdersGrid($after: String) {
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
   const views = compileViews(await loadViewDeclarations(config.viewsDir), config.topicPrefix);
   await mkdir(config.dataDir, { recursive: true });
-  const kv = await openKeyValueStore(config.dataDir, { cacheSize: config.storeCacheMb * 1024 * 1024 });
+  const kv = await openKeyValueStore(config.dataDir, {
+    cacheSize: config.storeCacheMb * 1024 * 1024,
+    memtableBudget: config.storeMemtableMb * 1024 * 1024,
+  });
   let kafka: KafkaClient | undefined;
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;

@@ -100,7 +100,10 @@ async function openOrExplain(db: RocksLevel, directory: string, options: object)
 }
 
 /** Opens (creating if needed) a RocksDB database in `directory`. */
-export async function openKeyValueStore(directory: string, options: { cacheSize?: number } = {}): Promise<KeyValueStore> {
+export async function openKeyValueStore(
+  directory: string,
+  options: { cacheSize?: number; memtableBudget?: number } = {},
+): Promise<KeyValueStore> {
   const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await openOrExplain(db, directory, {
     createIfMissing: true,
@@ -120,6 +123,15 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     // iterator constructor went from 7 % to 33 % of a grid page's CPU and the page's p50 from
     // 10.6 to 18.1 ms, for 40 MB less RSS. Grid latency wins.
     cacheIndexAndFilterBlocks: false,
+    // Universal compaction with a quarter of the budget per memtable (16 MB at the default 64),
+    // instead of leveled compaction with RocksDB's 64 MB memtables (two of them). Measured on a
+    // 2.07M-record catch-up, back to back on the same broker: RSS at catch-up 334-347 MB against
+    // 380-404 MB, ingest 17.2k-18.9k records/s against 14.1k-18.8k, and grid pages as fast (1
+    // client p99 14.6-15.1 ms against 16.4-18.8 ms). Smaller memtables keep the skip list that
+    // every write searches small, and universal compaction rewrites the data fewer times than
+    // leveled. Stores written with leveled compaction open as they are.
+    compaction: 'universal',
+    memtableMemoryBudget: options.memtableBudget ?? 64 << 20,
   } as object);
   const native = db as unknown as NativeLevel;
   const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };

@@ -45,6 +45,7 @@ describe('loadConfig defaults', () => {
       subscriptionBuffer: 1000,
       rowCacheRows: 20_000,
       storeCacheMb: 32,
+      storeMemtableMb: 64,
       tombstoneRetentionMs: 86_400_000,
     });
   });
@@ -128,6 +129,7 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     ['READY_MAX_LAG', { ...BASE, READY_MAX_LAG: 'lots' }],
     ['HOST', { ...BASE, HOST: 'bad host' }],
     ['STORE_CACHE_MB', { ...BASE, STORE_CACHE_MB: '1' }],
+    ['STORE_MEMTABLE_MB', { ...BASE, STORE_MEMTABLE_MB: '4' }],
     ['CLIENT_JWT_SECRET', { ...BASE, CLIENT_JWT_SECRET: 'too-short' }],
     ['TOMBSTONE_RETENTION_MS', { ...BASE, TOMBSTONE_RETENTION_MS: '10' }],
     ['CLIENT_JWT_AUDIENCE', { ...BASE, CLIENT_JWT_AUDIENCE: 'grid-ui' }],
