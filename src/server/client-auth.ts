@@ -8,6 +8,9 @@
  * `iss` when CLIENT_JWT_AUDIENCE / CLIENT_JWT_ISSUER are set. Anything else fails with
  * GW_AUTH_INVALID naming the reason; a request without a token fails with GW_AUTH_REQUIRED.
  * The token's claims are not used for authorization: an authenticated client reads every view.
+ * A WebSocket or an SSE stream lives no longer than the token it was opened with: the socket is
+ * closed with 4403, or the stream ended, when the token expires, and the client reconnects with a
+ * fresh one (subscriptions resume from their tokens).
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { GatewayError } from '../errors.ts';
@@ -23,6 +26,11 @@ export interface ClientAuthOptions {
 export interface ClientIdentity {
   /** The token's `sub`, for logs. */
   readonly subject: string | undefined;
+  /**
+   * When the token stops being accepted (its `exp` plus the clock skew), in ms since the epoch;
+   * undefined for a token without `exp`. Long-lived connections end then.
+   */
+  readonly expiresAtMs: number | undefined;
 }
 
 export interface ClientAuth {
@@ -88,9 +96,33 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
         const listed = Array.isArray(audience) ? audience.includes(options.audience) : audience === options.audience;
         if (!listed) throw invalid(`is not for audience ${options.audience}`);
       }
-      return { subject: typeof claims.sub === 'string' ? claims.sub : undefined };
+      return {
+        subject: typeof claims.sub === 'string' ? claims.sub : undefined,
+        expiresAtMs: exp === undefined ? undefined : (exp + skew) * 1000,
+      };
     },
   };
+}
+
+/** The longest delay setTimeout takes (about 24.8 days); a later expiry is waited for in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Runs `expire` when the identity's token stops being accepted, for connections that outlive a
+ * request (WebSocket, SSE). Returns a function that cancels it; a token without `exp` never
+ * expires.
+ */
+export function onExpiry(identity: ClientIdentity, expire: () => void): () => void {
+  const at = identity.expiresAtMs;
+  if (at === undefined) return () => undefined;
+  let timer: NodeJS.Timeout;
+  const arm = (): void => {
+    const left = at - Date.now();
+    timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(expire, Math.max(0, left));
+    timer.unref();
+  };
+  arm();
+  return () => clearTimeout(timer);
 }
 
 /** Signs claims as an HS256 JWT: for tests, the demo and operators' scripts. */

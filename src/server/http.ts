@@ -14,7 +14,7 @@ import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
-import type { ClientAuth } from './client-auth.ts';
+import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { attachWebSocket } from './websocket.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -167,7 +167,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     if (options.clientAuth && !isGraphiqlPage(request, path)) {
       try {
-        options.clientAuth.verify(request.headers.authorization);
+        const identity = options.clientAuth.verify(request.headers.authorization);
+        // An event stream (SSE subscription) is cut when its token expires, as if the client had
+        // gone away; the client reconnects with a fresh token.
+        if (identity.expiresAtMs !== undefined && request.headers.accept?.includes('text/event-stream')) {
+          response.once('close', onExpiry(identity, () => response.destroy()));
+        }
       } catch (error) {
         if (!isGatewayError(error)) throw error;
         refuse(response, 401, error.code, error.message, { 'www-authenticate': 'Bearer' });

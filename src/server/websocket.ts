@@ -24,7 +24,7 @@ import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { ViewReader } from '../routing/reader.ts';
 import type { Hub } from '../subscriptions/hub.ts';
-import type { ClientAuth } from './client-auth.ts';
+import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { toClientError } from './client-errors.ts';
 import { createDocumentCache } from './document-cache.ts';
 
@@ -45,7 +45,6 @@ export interface WebSocketEndpoint {
 }
 
 const MAX_ROOT_FIELDS = 50;
-
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: 256 * 1024 });
   const active = new WeakMap<object, Set<string>>();
@@ -56,12 +55,19 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       connectionInitWaitTimeout: 3_000,
       // With client authentication, the token comes in connection_init's payload (browsers cannot
       // set WebSocket headers) or the upgrade request's Authorization header. false closes the
-      // socket with 4403 Forbidden before any subscription starts.
+      // socket with 4403 Forbidden before any subscription starts; an accepted socket is closed
+      // with 4403 when its token expires.
       onConnect: (ctx) => {
         if (!options.clientAuth) return true;
         const fromPayload = ctx.connectionParams?.authorization;
         try {
-          options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
+          const identity = options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
+          const socket = ctx.extra.socket;
+          const cancel = onExpiry(identity, () => {
+            options.logger.debug('websocket closed: client token expired');
+            socket.close(4403, 'Forbidden: the token has expired');
+          });
+          socket.once('close', cancel);
           return true;
         } catch (error) {
           options.logger.debug('websocket client refused', { error });

@@ -91,6 +91,39 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     abort.abort();
   });
 
+  it('cuts an SSE stream when its token expires, after streaming until then', async () => {
+    // Expired 27 s ago: accepted within the 30 s clock skew, so it expires about 3 s from now.
+    const expiresAt = Date.now() + 3_000;
+    const expiring = token({ aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) - 27 });
+    const response = await fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${expiring}` },
+      body: JSON.stringify({ query: ENTITY }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    expect(response.status).toBe(200);
+    const reader = response.body!.getReader();
+    let text = '';
+    let ended: string;
+    for (;;) {
+      try {
+        const { value, done } = await reader.read();
+        if (done) {
+          ended = 'end';
+          break;
+        }
+        text += Buffer.from(value).toString('utf8');
+      } catch (error) {
+        ended = error instanceof Error && error.name === 'TimeoutError' ? 'still open after 15 s' : 'cut';
+        break;
+      }
+    }
+    expect(text).toContain('"kind":"SNAPSHOT"');
+    expect(ended).not.toBe('still open after 15 s');
+    // Not before the token's expiry (the token's `exp` has 1 s resolution).
+    expect(Date.now()).toBeGreaterThanOrEqual(expiresAt - 1_000);
+  });
+
   /** Opens a graphql-ws socket, sends connection_init with `payload`, then one subscribe. */
   const websocket = (payload: Record<string, unknown> | undefined, headers: Record<string, string> = {}) =>
     new Promise<{ closeCode: number | undefined; messages: Array<{ type: string; payload?: unknown }> }>((resolve) => {
@@ -132,5 +165,31 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     // A server-side client may send the header on the upgrade request instead.
     const header = await websocket(undefined, { authorization: `Bearer ${valid()}` });
     expect(header.messages.some((m) => m.type === 'next')).toBe(true);
+  });
+
+  it('closes an open WebSocket with 4403 when its token expires, after serving it until then', async () => {
+    // Expired 27 s ago: still accepted within the 30 s clock skew, so it expires about 3 s from now.
+    const expiresAt = Date.now() + 3_000;
+    const expiring = token({ aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) - 27 });
+    const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    const kinds: string[] = [];
+    const closed = await new Promise<{ code: number; reason: string; at: number }>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the socket was not closed within 15 s')), 15_000);
+      socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${expiring}` } })));
+      socket.on('message', (data) => {
+        const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { orderChanged?: { kind: string } } } };
+        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: ENTITY } }));
+        if (message.type === 'next') kinds.push(message.payload?.data?.orderChanged?.kind ?? '?');
+      });
+      socket.once('close', (code, reason) => {
+        clearTimeout(timer);
+        resolve({ code, reason: String(reason), at: Date.now() });
+      });
+    });
+    expect(kinds).toEqual(['SNAPSHOT']);
+    expect(closed.code).toBe(4403);
+    expect(closed.reason).toMatch(/expired/);
+    // Not before the token's expiry (the token's `exp` has 1 s resolution).
+    expect(closed.at).toBeGreaterThanOrEqual(expiresAt - 1_000);
   });
 });

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isGatewayError } from '../../src/errors.ts';
-import { createClientAuth, signClientToken } from '../../src/server/client-auth.ts';
+import { createClientAuth, onExpiry, signClientToken } from '../../src/server/client-auth.ts';
 
 const SECRET = 'a-client-secret-of-32-characters!';
 const NOW = Date.UTC(2026, 10, 22, 12, 0, 0);
@@ -32,7 +32,8 @@ function withHeader(header: Record<string, unknown>, claims: Record<string, unkn
 
 describe('client bearer tokens (HS256 JWT)', () => {
   it('accepts a token signed with the secret, for the audience and issuer, not expired', () => {
-    expect(auth.verify(`Bearer ${signClientToken(SECRET, good)}`, NOW)).toEqual({ subject: 'user-1' });
+    // It also says when the token stops being accepted: exp plus the 30 s skew.
+    expect(auth.verify(`Bearer ${signClientToken(SECRET, good)}`, NOW)).toEqual({ subject: 'user-1', expiresAtMs: ((good.exp as number) + 30) * 1000 });
     expect(auth.verify(`bearer   ${signClientToken(SECRET, { ...good, aud: ['other', 'grid-ui'] })}`, NOW).subject).toBe('user-1');
   });
 
@@ -75,6 +76,34 @@ describe('client bearer tokens (HS256 JWT)', () => {
 
   it('without audience and issuer settings, checks signature and times only', () => {
     const plain = createClientAuth({ secret: SECRET });
-    expect(plain.verify(`Bearer ${signClientToken(SECRET, { sub: 'svc' })}`, NOW).subject).toBe('svc');
+    expect(plain.verify(`Bearer ${signClientToken(SECRET, { sub: 'svc' })}`, NOW)).toEqual({ subject: 'svc', expiresAtMs: undefined });
+  });
+});
+
+describe('onExpiry (long-lived connections end with their token)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+  const DAY = 86_400_000;
+
+  it('runs at the expiry, also beyond the longest setTimeout delay (about 24.8 days)', () => {
+    vi.useFakeTimers({ now: NOW });
+    let expired = 0;
+    onExpiry({ subject: undefined, expiresAtMs: NOW + 30 * DAY }, () => expired++);
+    vi.advanceTimersByTime(30 * DAY - 1);
+    expect(expired).toBe(0);
+    vi.advanceTimersByTime(1);
+    expect(expired).toBe(1);
+  });
+
+  it('runs at once for a token already past its expiry, never without exp, and not once cancelled', () => {
+    vi.useFakeTimers({ now: NOW });
+    const runs: string[] = [];
+    onExpiry({ subject: undefined, expiresAtMs: NOW - 1 }, () => runs.push('past'));
+    onExpiry({ subject: undefined, expiresAtMs: undefined }, () => runs.push('no exp'));
+    const cancel = onExpiry({ subject: undefined, expiresAtMs: NOW + 1_000 }, () => runs.push('cancelled'));
+    cancel();
+    vi.advanceTimersByTime(60 * DAY);
+    expect(runs).toEqual(['past']);
   });
 });
