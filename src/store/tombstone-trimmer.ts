@@ -5,9 +5,12 @@
  * topics, markers are kept for TOMBSTONE_RETENTION_MS after they were applied, then removed.
  *
  * Offsets carry no time, so each partition's applied offset is sampled on every tick; the trim
- * bound is the offset sampled at least one retention ago. Samples live in memory: after a
- * restart, trimming resumes one retention later. A resume from below a partition's trim point
- * fails with GW_RESUME_TOO_FAR (see recent-changes.ts).
+ * bound is the offset sampled at least one retention ago. Samples are at least a hundredth of the
+ * retention apart (so a partition keeps about a hundred, and a marker may outlive the retention
+ * by that much) and are kept in the store with the partition, so a restart continues from them
+ * instead of waiting one more retention: instances restarted more often than the retention would
+ * otherwise never trim. Dropping or rebuilding a partition drops its samples too. A resume from
+ * below a partition's trim point fails with GW_RESUME_TOO_FAR (see recent-changes.ts).
  */
 import type { Logger } from '../log.ts';
 import type { ViewStore } from './view-store.ts';
@@ -40,6 +43,7 @@ interface Sample {
 export function createTombstoneTrimmer(options: TombstoneTrimmerOptions): TombstoneTrimmer {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntriesPerTick ?? 10_000;
+  const minGap = Math.floor(options.retentionMs / 100);
   const samples = new Map<string, Sample[]>();
   let removed = 0;
   let timer: NodeJS.Timeout | undefined;
@@ -51,16 +55,27 @@ export function createTombstoneTrimmer(options: TombstoneTrimmerOptions): Tombst
       samples.delete(id); // dropped or never held: start over when it has data again
       return 0;
     }
-    const list = samples.get(id) ?? [];
-    samples.set(id, list);
-    if (list.at(-1)?.offset !== offset) list.push({ at, offset });
+    let list = samples.get(id);
+    if (!list) {
+      list = store.appliedTimes(partition);
+      samples.set(id, list);
+    }
+    let changed = false;
+    const last = list.at(-1);
+    if (!last || (last.offset !== offset && at - last.at >= minGap)) {
+      list.push({ at, offset });
+      changed = true;
+    }
     // The newest sample at least one retention old is the bound; older ones are no longer needed.
     let bound: Sample | undefined;
     while (list.length > 0 && list[0]!.at <= at - options.retentionMs) {
       bound = list[0];
-      if (list.length > 1 && list[1]!.at <= at - options.retentionMs) list.shift();
-      else break;
+      if (list.length > 1 && list[1]!.at <= at - options.retentionMs) {
+        list.shift();
+        changed = true;
+      } else break;
     }
+    if (changed) store.saveAppliedTimes(partition, list);
     if (!bound) return 0;
     const trimmed = store.tombstonesTrimmedBelow(partition);
     if (trimmed !== undefined && BigInt(trimmed) >= BigInt(bound.offset)) return 0;

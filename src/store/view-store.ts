@@ -16,6 +16,8 @@
  *   ('o', view, partition)                                   -> next offset to consume, decimal
  *   ('w', view, partition)                                   -> offset below which tombstone markers
  *                                                               were trimmed (see trimTombstones)
+ *   ('t', view, partition)                                   -> JSON [[time ms, next offset], ...]: when
+ *                                                               offsets were applied (tombstone-trimmer.ts)
  *   ('m', view)                                              -> fingerprint of the layout-relevant declaration
  *
  * Writes for one partition batch (rows, moved index entries, counters, offset) go in one RocksDB
@@ -148,6 +150,10 @@ export interface ViewStore {
    * Returns how far it got (the new trim point) and how many markers it removed.
    */
   trimTombstones(partition: number, below: string, maxEntries: number): { trimmedBelow: string | undefined; removed: number };
+  /** When offsets were applied, as the tombstone trimmer sampled them; [] when none were kept. */
+  appliedTimes(partition: number): Array<{ at: number; offset: string }>;
+  /** Replaces the partition's applied-offset samples. */
+  saveAppliedTimes(partition: number, samples: ReadonlyArray<{ at: number; offset: string }>): void;
   /** Removes every row, index entry, counter and offset of a partition. */
   dropPartition(partition: number): Promise<void>;
 }
@@ -210,7 +216,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
   const wanted = fingerprint(view);
   const stored = kv.getMany([metaKey])[0];
   if (stored !== wanted) {
-    for (const tag of ['r', 'i', 'c', 'o', 'u', 'w']) {
+    for (const tag of ['r', 'i', 'c', 'o', 'u', 'w', 't']) {
       const prefix = encodeTuple([tag, view.id]);
       await kv.clearRange(prefix, prefixEnd(prefix));
     }
@@ -586,11 +592,29 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       return entries;
     },
 
+    appliedTimes(partition) {
+      const stored = kv.getMany([prefix('t', partition)])[0];
+      if (stored === undefined) return [];
+      try {
+        const parsed = JSON.parse(stored) as unknown;
+        if (!Array.isArray(parsed)) return [];
+        return parsed
+          .filter((pair): pair is [number, string] => Array.isArray(pair) && typeof pair[0] === 'number' && typeof pair[1] === 'string')
+          .map(([at, offset]) => ({ at, offset }));
+      } catch {
+        return []; // unreadable samples only delay trimming
+      }
+    },
+
+    saveAppliedTimes(partition, samples) {
+      kv.write([{ type: 'put', key: prefix('t', partition), value: JSON.stringify(samples.map((sample) => [sample.at, sample.offset])) }]);
+    },
+
     async dropPartition(partition) {
       const ofPartition = (id: string): boolean => id.startsWith(`${partition}\u0000`);
       lists.deleteWhere(ofPartition);
       cache.deleteWhere(ofPartition);
-      for (const tag of ['r', 'c', 'o', 'u', 'w']) {
+      for (const tag of ['r', 'c', 'o', 'u', 'w', 't']) {
         const start = prefix(tag, partition);
         await kv.clearRange(start, prefixEnd(start));
       }

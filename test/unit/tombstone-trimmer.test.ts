@@ -86,4 +86,31 @@ describe('tombstone trimmer', () => {
     expect(store.changesSince(0, '0', 1000).map((entry) => entry.key)).toEqual(['o-4']);
     expect(Number(store.tombstonesTrimmedBelow(0))).toBeGreaterThan(6);
   });
+
+  it('continues from the samples it stored after a restart, and forgets them with the partition', async () => {
+    let clock = 0;
+    const options = { partitionCounts: new Map([['orders', 1]]), retentionMs: 1000, logger: createLogger('silent'), now: () => clock };
+    write(0, 'o-1', order(1));
+    write(0, 'o-1', null);
+    expect(createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) }).tick()).toBe(0); // t=0: o-1's marker sampled
+
+    // Restart at t=600: a new store handle and a new trimmer, with nothing in memory.
+    await kv.close();
+    kv = await openKeyValueStore(dir, { cacheSize: 4 << 20 });
+    store = await openViewStore(kv, ORDERS);
+    clock = 600;
+    const restarted = createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) });
+    expect(restarted.tick()).toBe(0);
+    clock = 1000; // one retention after the first sample, not after the restart
+    expect(restarted.tick()).toBe(1);
+    expect(deletedInLog(0)).toEqual([]);
+
+    // A dropped partition starts over: its samples go with it.
+    write(0, 'o-2', null);
+    clock = 1100;
+    restarted.tick();
+    expect(store.appliedTimes(0).length).toBeGreaterThan(0);
+    await store.dropPartition(0);
+    expect(store.appliedTimes(0)).toEqual([]);
+  });
 });
