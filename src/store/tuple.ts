@@ -77,11 +77,14 @@ function escapeNul(buf: Buffer, start: number, end: number): number {
   return at;
 }
 
-/** Decodes a tuple written by `encodeTuple`. Throws on malformed input. */
-export function decodeTuple(buf: Uint8Array): TupleElement[] {
+/**
+ * Decodes a tuple written by `encodeTuple`, from byte `from` on (the end of a known prefix, so a
+ * scan decodes only the elements that differ between its entries). Throws on malformed input.
+ */
+export function decodeTuple(buf: Uint8Array, from = 0): TupleElement[] {
   const out: TupleElement[] = [];
-  const view = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  let at = 0;
+  const view = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+  let at = from;
   while (at < view.length) {
     const tag = view[at++];
     if (tag === TAG_NULL) {

@@ -514,7 +514,9 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
           const reader = held.reader;
           if (spec.reverse) reader.seek(high);
           else reader.seek(low);
-          const skip = spec.index === undefined ? 3 : spec.filterValue === undefined ? 4 : 5;
+          // Every entry starts with the index's prefix: decode only what follows it, that is
+          // [key] for rows, [sortValue, key] or [filterValue, sortValue, key] for index entries.
+          const from = indexPrefix.length;
           let done = false;
           // The pooled reader spans the whole index, so a read may run past this scan's bounds:
           // start with small reads and grow, so a scan of a few entries reads a few entries (an
@@ -534,9 +536,9 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
                     done = true;
                     break;
                   }
-                  const elements = decodeTuple(raw);
+                  const elements = decodeTuple(raw, from);
                   const key = String(elements[elements.length - 1]);
-                  const sortValue = spec.index === undefined ? key : (elements[skip] as string | number);
+                  const sortValue = spec.index === undefined ? key : (elements[elements.length - 2] as string | number);
                   if (!withValues || value === undefined) {
                     out.push({ key, sortValue });
                   } else if (spec.index === undefined) {
