@@ -45,6 +45,7 @@ export interface WebSocketEndpoint {
 }
 
 const MAX_ROOT_FIELDS = 50;
+
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: 256 * 1024 });
   const active = new WeakMap<object, Set<string>>();

@@ -107,6 +107,8 @@ export interface ReadSession {
 }
 
 const EMPTY_SCAN: Scan = { next: () => [], close: () => undefined };
+/** The tags of every per-partition key (all but the view's 'm' fingerprint), see the layout above. */
+const PARTITION_TAGS = ['r', 'u', 'i', 'c', 'o', 'w', 't'] as const;
 const ZERO = Buffer.from([0]);
 
 export interface ApplyResult {
@@ -216,7 +218,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
   const wanted = fingerprint(view);
   const stored = kv.getMany([metaKey])[0];
   if (stored !== wanted) {
-    for (const tag of ['r', 'i', 'c', 'o', 'u', 'w', 't']) {
+    for (const tag of PARTITION_TAGS) {
       const prefix = encodeTuple([tag, view.id]);
       await kv.clearRange(prefix, prefixEnd(prefix));
     }
@@ -616,12 +618,10 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       const ofPartition = (id: string): boolean => id.startsWith(`${partition}\u0000`);
       lists.deleteWhere(ofPartition);
       cache.deleteWhere(ofPartition);
-      for (const tag of ['r', 'c', 'o', 'u', 'w', 't']) {
+      for (const tag of PARTITION_TAGS) {
         const start = prefix(tag, partition);
         await kv.clearRange(start, prefixEnd(start));
       }
-      const indexStart = encodeTuple(['i', view.id, partition]);
-      await kv.clearRange(indexStart, prefixEnd(indexStart));
       partitions.delete(partition);
     },
   };
