@@ -12,17 +12,18 @@ import { buildSchema } from './graphql/schema.ts';
 import { createIngestor, type Ingestor } from './ingest/ingestor.ts';
 import { createKafkaClient, type KafkaClient } from './kafka/client.ts';
 import type { Logger } from './log.ts';
-import { assignPartitions, decodeMemberClaimOrEmpty, encodeMemberUserData } from './routing/assignment.ts';
-import { createLocalReads } from './routing/local-reads.ts';
-import { createOffsetWaiter } from './routing/offset-waiter.ts';
-import { createOwnership, type Ownership } from './routing/ownership.ts';
-import { createPeerClient, type PeerClient } from './routing/peer-client.ts';
-import { PEER_PATH } from './routing/peer-protocol.ts';
-import { handlePeerRequest } from './routing/peer-server.ts';
+import { createAssignor, groupMembers } from './cluster/membership.ts';
+import { createLocalReads } from './query/local-reads.ts';
+import { createOffsetWaiter } from './store/offset-waiter.ts';
+import { createOwnership, type Ownership } from './cluster/ownership.ts';
+import { createServing, type Readiness } from './cluster/serving.ts';
+import { createPeerClient, type PeerClient } from './peer/client.ts';
+import { PEER_PATH } from './peer/protocol.ts';
+import { handlePeerRequest } from './peer/server.ts';
 import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { createHub, type Hub } from './subscriptions/hub.ts';
-import { createRecentChanges } from './subscriptions/recent-changes.ts';
-import { startHttpServer, type HttpServer, type Readiness } from './server/http.ts';
+import { createRecentChanges } from './store/recent-changes.ts';
+import { startHttpServer, type HttpServer } from './server/http.ts';
 import { renderMetrics } from './server/metrics.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
 import { createClientAuth } from './server/client-auth.ts';
@@ -95,6 +96,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     let hubRef: Hub | undefined;
     // Known once the HTTP server listens when the port is chosen by the OS (PORT=0).
     let selfUrl = config.advertisedUrl ?? '';
+    let partitionCounts = new Map<string, number>();
     const ingest = createIngestor({
       kafka: client,
       stores,
@@ -105,53 +107,27 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger,
       maxLag: config.readyMaxLag,
       sessionTimeoutMs: config.groupSessionTimeoutMs,
-      assignor: {
-        protocol: 'gateway-sticky-v1',
-        userData: () => {
-          const owned: Record<string, number[]> = {};
-          const held: Record<string, number[]> = {};
-          for (const view of views) {
-            if (view.replicated) continue;
-            const assigned = ingest.assigned(view.topic);
-            owned[view.topic] = [...assigned];
-            // Copies kept from earlier ownership, which peers may read while their owner is gone.
-            const count = partitionCounts.get(view.id) ?? 0;
-            held[view.topic] = Array.from({ length: count }, (_, p) => p).filter(
-              (p) => !assigned.includes(p) && stores.get(view.id)?.nextOffset(p) !== undefined,
-            );
-          }
-          return encodeMemberUserData({ url: selfUrl, owned, held });
-        },
-        assign: (members, partitionCounts) =>
-          assignPartitions(
-            members.map((member) => {
-              const decoded = decodeMemberClaimOrEmpty(member.memberId, member.userData);
-              if (decoded.error) logger.warn('group member sent unusable assignor data', { memberId: member.memberId, error: decoded.error });
-              return decoded.claim;
-            }),
-            partitionCounts,
-          ),
-      },
+      assignor: createAssignor({
+        views,
+        selfUrl: () => selfUrl,
+        assigned: (topic) => ingest.assigned(topic),
+        partitionCount: (viewId) => partitionCounts.get(viewId) ?? 0,
+        holds: (view, partition) => stores.get(view.id)?.nextOffset(partition) !== undefined,
+        logger,
+      }),
       onRebalance: () => {
         void ownership?.refresh().then(() => hubRef?.rebalanced());
       },
     });
     ingestor = ingest;
-    const partitionCounts = await ingest.prepare();
+    partitionCounts = await ingest.prepare();
+    const serving = createServing({ views, partitions: ingest, maxLag: config.readyMaxLag });
     const trimmer = createTombstoneTrimmer({ stores, partitionCounts, retentionMs: config.tombstoneRetentionMs, logger });
     ownership = createOwnership({
       selfUrl: () => selfUrl,
       localPartitions: (topic) => ingest.assigned(topic),
       caughtUp: (topic, partition) => ingest.caughtUp(topic, partition),
-      members: async () => {
-        const group = await client.describeGroup(config.groupId);
-        // Mid-rebalance the coordinator reports members without assignments: not a map to use.
-        if (group.state !== 'Stable') return undefined;
-        return group.members.map((member) => {
-          const { claim } = decodeMemberClaimOrEmpty(member.memberId, member.userData);
-          return { memberId: member.memberId, url: claim.url, assignment: member.assignment, held: claim.held ?? {}, owned: claim.owned };
-        });
-      },
+      members: async () => groupMembers(await client.describeGroup(config.groupId)),
       logger,
     });
     const local = createLocalReads(stores);
@@ -179,27 +155,13 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       recent,
       ownership,
       peers,
-      servesLocally: (view, partition) =>
-        (view.replicated || ingest.assigned(view.topic).includes(partition)) && ingest.caughtUp(view.topic, partition),
+      servesLocally: serving.servesLocally,
       maxSubscriptions: config.subscriptionsPerInstance,
       bufferSize: config.subscriptionBuffer,
       logger,
     });
     hubRef = hub;
-    const readiness = (): Readiness => {
-      const progress = ingest.progress();
-      const assignedCount = progress.length;
-      const lagging = progress.filter((entry) => entry.lag > config.readyMaxLag);
-      const partitioned = views.some((view) => !view.replicated);
-      const ready = (assignedCount > 0 || !partitioned) && lagging.length === 0 && !ingest.failure;
-      return {
-        ready,
-        detail: {
-          partitions: assignedCount,
-          lagging: lagging.map((entry) => ({ topic: entry.topic, partition: entry.partition, lag: entry.lag })),
-        },
-      };
-    };
+    const readiness = serving.readiness;
     http = await startHttpServer({
       schema: buildSchema(views, { defaultPageSize: 50, maxPageSize: config.maxPageSize }),
       reader,
@@ -229,11 +191,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
               secret: peerSecret,
               local,
               views: viewsById,
-              serves: (view, partition, fallback) => {
-                const ready = ingest.caughtUp(view.topic, partition);
-                if (view.replicated || ingest.assigned(view.topic).includes(partition)) return ready ? 'yes' : 'restoring';
-                return fallback && ready ? 'yes' : 'no';
-              },
+              serves: serving.peerServes,
               logger,
               waiter,
               consistencyWaitMs: config.consistencyWaitMs,

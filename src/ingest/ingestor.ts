@@ -8,9 +8,9 @@
  * Rejects are produced, and acknowledged by the broker, before the batch that skips them is
  * applied: a crash in between re-reads them and may dead-letter them twice, never zero times.
  */
-import { EventEmitter } from 'node:events';
 import type { GroupAssignor, KafkaClient, KafkaRecord, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
+import { createChangeEvents, type ChangeEvents } from '../store/changes.ts';
 import type { AppliedChange, RowChange, ViewStore } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
 import { decodeRecord } from './decode.ts';
@@ -52,15 +52,6 @@ export interface IngestCounters {
   batches: number;
 }
 
-/** Emitted as `applied` after a batch is durable in the store. */
-export interface AppliedEvent {
-  readonly view: ViewModel;
-  readonly partition: number;
-  readonly nextOffset: string;
-  /** Per changed key, the row before and after (latest per key within the batch), in offset order. */
-  readonly changes: readonly AppliedChange[];
-}
-
 export interface Ingestor {
   /** Creates missing topics and returns partition counts per view id. */
   prepare(): Promise<Map<string, number>>;
@@ -79,7 +70,7 @@ export interface Ingestor {
   readonly counters: IngestCounters;
   /** Set when a consumer crashed for good (not restarting): the instance is then unhealthy. */
   readonly failure: Error | undefined;
-  readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
+  readonly events: ChangeEvents;
 }
 
 /** Records per atomic write: small enough to keep the event loop responsive (a few ms). */
@@ -97,7 +88,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const endOffsets = new Map<string, string>();
   const assigned = new Map<string, readonly number[]>();
   const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0 };
-  const events = new EventEmitter<{ applied: [AppliedEvent] }>();
+  const events = createChangeEvents();
   const consumers: RecordConsumer[] = [];
   let failure: Error | undefined;
   let deadLetters: RecordProducer | undefined;

@@ -12,12 +12,12 @@ import { compareValues } from '../query/compare.ts';
 import type { Filter, PageRequest, PageRow } from '../query/page.ts';
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
-import { compareEntries, type LocalReads, type PartialPage, type RelatedRow } from './local-reads.ts';
+import { compareEntries, type LocalReads, type PartialPage, type RelatedRow } from '../query/local-reads.ts';
 import { requiredFor, type Offsets } from './consistency.ts';
-import type { OffsetWaiter } from './offset-waiter.ts';
-import type { Ownership } from './ownership.ts';
-import type { PeerCall, PeerClient } from './peer-client.ts';
-import { partitionForKey } from './partitioner.ts';
+import type { OffsetWaiter } from '../store/offset-waiter.ts';
+import type { Ownership } from '../cluster/ownership.ts';
+import type { PeerCall, PeerClient } from '../peer/client.ts';
+import { partitionForKey } from '../cluster/partitioner.ts';
 
 export interface Page {
   readonly rows: PageRow[];

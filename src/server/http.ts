@@ -17,15 +17,11 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { attachWebSocket } from './websocket.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
+import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
 
 /** Request header carrying a consistency token (alternative: request `extensions.consistencyToken`). */
 export const CONSISTENCY_HEADER = 'x-gw-consistency';
-
-export interface Readiness {
-  readonly ready: boolean;
-  readonly detail: Record<string, unknown>;
-}
 
 export interface HttpServerOptions {
   readonly schema: GraphQLSchema;

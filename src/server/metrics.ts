@@ -1,11 +1,27 @@
 /** Prometheus text exposition of the instance's counters and per-partition lag. */
-import type { IngestCounters, PartitionProgress } from '../ingest/ingestor.ts';
 import type { Histogram } from 'node:perf_hooks';
 import type { ReadStats } from '../store/rocks.ts';
 
+/** Ingest's running totals, as the ingestor keeps them. */
+export interface IngestTotals {
+  readonly records: number;
+  readonly applied: number;
+  readonly deadLettered: number;
+  readonly batches: number;
+}
+
+/** One assigned partition's position against the topic's end. */
+export interface PartitionPosition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly nextOffset: string | undefined;
+  readonly endOffset: string;
+  readonly lag: number;
+}
+
 export interface MetricsInput {
-  readonly ingest: IngestCounters;
-  readonly progress: readonly PartitionProgress[];
+  readonly ingest: IngestTotals;
+  readonly progress: readonly PartitionPosition[];
   readonly store: ReadStats;
   /** RocksDB memory by kind (memtables, table readers, block cache), in bytes, where known. */
   readonly storeMemory?: Readonly<Record<string, number | undefined>>;

@@ -18,19 +18,18 @@
  * clients share it). Events go into a bounded per-subscription stream: a slow client
  * overflows its own stream and is cut off with a token, and never delays ingest or others.
  */
-import type { EventEmitter } from 'node:events';
 import { GatewayError, isGatewayError } from '../errors.ts';
-import type { AppliedEvent } from '../ingest/ingestor.ts';
+import type { ChangeEvents } from '../store/changes.ts';
 import type { Logger } from '../log.ts';
 import { matchesFilter, type Filter, type PageRequest } from '../query/page.ts';
 import { encodeToken, type Offsets } from '../routing/consistency.ts';
-import type { Ownership } from '../routing/ownership.ts';
-import type { PeerClient } from '../routing/peer-client.ts';
-import { partitionForKey } from '../routing/partitioner.ts';
+import type { Ownership } from '../cluster/ownership.ts';
+import type { PeerClient } from '../peer/client.ts';
+import { partitionForKey } from '../cluster/partitioner.ts';
 import type { ReadContext, ViewReader } from '../routing/reader.ts';
 import type { AppliedChange, Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
-import type { RecentChanges } from './recent-changes.ts';
+import type { RecentChanges } from '../store/recent-changes.ts';
 import { createEventStream, type EventStream } from './stream.ts';
 
 export type ChangeKind = 'SNAPSHOT' | 'CAUGHT_UP' | 'UPSERT' | 'REMOVE' | 'OVERFLOW';
@@ -57,7 +56,7 @@ interface PartitionChanges {
 
 export interface HubOptions {
   readonly views: readonly ViewModel[];
-  readonly events: EventEmitter<{ applied: [AppliedEvent] }>;
+  readonly events: ChangeEvents;
   readonly partitionCounts: ReadonlyMap<string, number>;
   readonly reader: ViewReader;
   readonly recent: RecentChanges;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { partitionForKey } from '../../src/routing/partitioner.ts';
+import { partitionForKey } from '../../src/cluster/partitioner.ts';
 import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { customer, keyed, order } from '../support/data.ts';
 import { waitFor } from '../support/wait.ts';

@@ -7,7 +7,7 @@ import {
   movedPartitions,
   type Assignment,
   type MemberClaim,
-} from '../../src/routing/assignment.ts';
+} from '../../src/cluster/assignment.ts';
 import { prng } from '../support/prng.ts';
 
 const intIn = (rand: () => number, lo: number, hi: number): number => lo + Math.floor(rand() * (hi - lo + 1));

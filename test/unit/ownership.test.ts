@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
-import { createOwnership, type GroupMember } from '../../src/routing/ownership.ts';
+import { createOwnership, type GroupMember } from '../../src/cluster/ownership.ts';
 
 function ownershipOf(self: string, groups: Array<readonly GroupMember[]>) {
   let current: readonly GroupMember[] = [];

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { murmur2, partitionForKey } from '../../src/routing/partitioner.ts';
+import { murmur2, partitionForKey } from '../../src/cluster/partitioner.ts';
 
 // Expected values come from the real Java client (kafka-clients'
 // StringSerializer + BuiltInPartitioner.partitionForKey, cross-checked there
@@ -127,7 +127,7 @@ describe('partitionForKey', () => {
     // Fresh module so the scratch buffer starts small whatever ran before;
     // each key below is longer than any before it, so each call grows it.
     vi.resetModules();
-    const fresh = await import('../../src/routing/partitioner.ts');
+    const fresh = await import('../../src/cluster/partitioner.ts');
     const javaLong = fixture.keys.filter((k) => k.key.length > 100).sort((a, b) => a.key.length - b.key.length);
     expect(javaLong.length).toBeGreaterThanOrEqual(2);
     for (const k of javaLong) {

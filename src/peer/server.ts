@@ -8,10 +8,10 @@ import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Filter, PageRequest } from '../query/page.ts';
 import type { ViewModel } from '../views/model.ts';
-import type { LocalReads } from './local-reads.ts';
-import type { RecentChanges } from '../subscriptions/recent-changes.ts';
-import type { OffsetWaiter } from './offset-waiter.ts';
-import { MAX_PEER_BODY_BYTES, SIGNATURE_HEADER, TIME_HEADER, parsePeerRequest, verify, type PeerRequest } from './peer-protocol.ts';
+import type { LocalReads } from '../query/local-reads.ts';
+import type { RecentChanges } from '../store/recent-changes.ts';
+import type { OffsetWaiter } from '../store/offset-waiter.ts';
+import { MAX_PEER_BODY_BYTES, SIGNATURE_HEADER, TIME_HEADER, parsePeerRequest, verify, type PeerRequest } from './protocol.ts';
 
 export interface PeerServerOptions {
   readonly secret: string;

@@ -3,7 +3,7 @@
  * a timeout, and turns every failure into a registry error carrying the peer and partitions.
  */
 import { GatewayError, ERRORS, type ErrorCode } from '../errors.ts';
-import { PEER_PATH, PEER_VERSION, SIGNATURE_HEADER, TIME_HEADER, sign, type PeerOp } from './peer-protocol.ts';
+import { PEER_PATH, PEER_VERSION, SIGNATURE_HEADER, TIME_HEADER, sign, type PeerOp } from './protocol.ts';
 
 export interface PeerCall {
   readonly op: PeerOp;

@@ -8,10 +8,9 @@
  *     (before = undefined: the subscriber decides by the row as it is now). A `from` below the
  *     point where the log's tombstones were trimmed fails with GW_RESUME_TOO_FAR.
  */
-import type { EventEmitter } from 'node:events';
 import { GatewayError } from '../errors.ts';
-import type { AppliedEvent } from '../ingest/ingestor.ts';
-import type { AppliedChange, ViewStore } from '../store/view-store.ts';
+import type { ChangeEvents } from './changes.ts';
+import type { AppliedChange, ViewStore } from './view-store.ts';
 
 export interface RecentChanges {
   /**
@@ -32,7 +31,7 @@ interface Buffer {
 
 export function createRecentChanges(
   stores: ReadonlyMap<string, ViewStore>,
-  events: EventEmitter<{ applied: [AppliedEvent] }>,
+  events: ChangeEvents,
   capacity: number,
 ): RecentChanges {
   const buffers = new Map<string, Buffer>();

@@ -2,10 +2,9 @@
  * Waits until local partitions have applied at least some offsets (consistency tokens). Woken by
  * the ingestor's `applied` events; bounded by a timeout that fails with GW_CONSISTENCY_TIMEOUT.
  */
-import type { EventEmitter } from 'node:events';
 import { GatewayError } from '../errors.ts';
-import type { AppliedEvent } from '../ingest/ingestor.ts';
-import type { ViewStore } from '../store/view-store.ts';
+import type { ChangeEvents } from './changes.ts';
+import type { ViewStore } from './view-store.ts';
 
 export interface OffsetWaiter {
   /** Resolves once every listed partition of the view has applied up to (below) its offset. */
@@ -18,7 +17,7 @@ interface Pending {
   readonly resolve: () => void;
 }
 
-export function createOffsetWaiter(stores: ReadonlyMap<string, ViewStore>, events: EventEmitter<{ applied: [AppliedEvent] }>): OffsetWaiter {
+export function createOffsetWaiter(stores: ReadonlyMap<string, ViewStore>, events: ChangeEvents): OffsetWaiter {
   const pending = new Set<Pending>();
   events.on('applied', (event) => {
     for (const entry of pending) {

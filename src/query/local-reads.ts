@@ -4,8 +4,8 @@
  * Everything here is synchronous: one call reads one consistent state of the partitions.
  */
 import { GatewayError } from '../errors.ts';
-import { compareValues } from '../query/compare.ts';
-import { countRows, existsBeyondCursor, readPages, type Filter, type PageRequest, type PageRow } from '../query/page.ts';
+import { compareValues } from './compare.ts';
+import { countRows, existsBeyondCursor, readPages, type Filter, type PageRequest, type PageRow } from './page.ts';
 import type { Row, RowRef, ViewStore } from '../store/view-store.ts';
 
 /** One request's rows from some partitions: at most `limit`, in sort order. */
