@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PARTITIONERS, type PartitionerName } from './cluster/partitioner.ts';
 import { GatewayError } from './errors.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 
@@ -20,6 +21,12 @@ export interface GatewayConfig {
   readonly topicPrefix: string;
   readonly topicPartitions: number;
   readonly deadLetterTopic: string;
+  /** Largest dead-letter request and envelope, in bytes (DEAD_LETTER_MAX_BYTES). */
+  readonly deadLetterMaxBytes: number;
+  /** Records whose key plus value is larger are dead-lettered unread (RECORD_MAX_BYTES). */
+  readonly recordMaxBytes: number;
+  /** The partitioner the view topics' producers use (KAFKA_PARTITIONER). */
+  readonly partitioner: PartitionerName;
   readonly maxPageSize: number;
   readonly readyMaxLag: number;
   readonly maxQueryDepth: number;
@@ -89,6 +96,23 @@ function name(env: Env, variable: string, fallback: string, allowEmpty = false):
   return raw;
 }
 
+/** librdkafka's names for the same partitioners. */
+const PARTITIONER_ALIASES: Readonly<Record<string, PartitionerName>> = {
+  murmur2: 'murmur2',
+  murmur2_random: 'murmur2',
+  crc32: 'crc32',
+  consistent: 'crc32',
+  consistent_random: 'crc32',
+};
+
+function partitioner(env: Env): PartitionerName {
+  const raw = env.KAFKA_PARTITIONER;
+  if (raw === undefined || raw === '') return 'murmur2';
+  const found = PARTITIONER_ALIASES[raw];
+  if (!found || !(found in PARTITIONERS)) fail('KAFKA_PARTITIONER', `one of ${Object.keys(PARTITIONER_ALIASES).join(', ')}`, raw);
+  return found;
+}
+
 /** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const kafkaBrokers = brokers(env);
@@ -129,6 +153,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     topicPrefix,
     topicPartitions: integer(env, 'TOPIC_PARTITIONS', 6, 1, 10_000),
     deadLetterTopic: name(env, 'DEAD_LETTER_TOPIC', `${topicPrefix}gateway.dead-letter`),
+    deadLetterMaxBytes: integer(env, 'DEAD_LETTER_MAX_BYTES', 512 * 1024, 4096, 100 << 20),
+    recordMaxBytes: integer(env, 'RECORD_MAX_BYTES', 1 << 20, 1024, 100 << 20),
+    partitioner: partitioner(env),
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 500, 1, 10_000),
     readyMaxLag: integer(env, 'READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 2, 100),

@@ -35,6 +35,16 @@ export const ERRORS = {
     status: 422,
     summary: 'A Kafka record does not match its view (missing field, wrong type, unknown enum value, key mismatch); it goes to the dead-letter topic.',
   },
+  GW_RECORD_TOO_LARGE: {
+    retriable: false,
+    status: 422,
+    summary: 'A Kafka record is larger than RECORD_MAX_BYTES; it goes to the dead-letter topic unread.',
+  },
+  GW_RECORD_WRONG_PARTITION: {
+    retriable: false,
+    status: 422,
+    summary: "A Kafka record sits on another partition than its key maps to under KAFKA_PARTITIONER (its producer uses another partitioner); it goes to the dead-letter topic.",
+  },
   GW_QUERY_BAD_ARGUMENT: {
     retriable: false,
     status: 400,

@@ -16,6 +16,7 @@ import { createAssignor, groupMembers } from './cluster/membership.ts';
 import { createLocalReads } from './query/local-reads.ts';
 import { createOffsetWaiter } from './store/offset-waiter.ts';
 import { createOwnership, type Ownership } from './cluster/ownership.ts';
+import { PARTITIONERS } from './cluster/partitioner.ts';
 import { createServing, type Readiness } from './cluster/serving.ts';
 import { createPeerClient, type PeerClient } from './peer/client.ts';
 import { PEER_PATH } from './peer/protocol.ts';
@@ -103,6 +104,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       groupId: config.groupId,
       replicaGroupId: `${config.groupId}.replica.${randomUUID()}`,
       deadLetterTopic: config.deadLetterTopic,
+      deadLetterMaxBytes: config.deadLetterMaxBytes,
+      recordMaxBytes: config.recordMaxBytes,
+      partitionOf: PARTITIONERS[config.partitioner],
       topicPartitions: config.topicPartitions,
       logger,
       maxLag: config.readyMaxLag,
@@ -121,6 +125,10 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     });
     ingestor = ingest;
     partitionCounts = await ingest.prepare();
+    const stalledSince = (topic: string, partition: number): string | undefined => {
+      const stall = ingest.stall(topic, partition);
+      return stall && new Date(stall.since).toISOString();
+    };
     const serving = createServing({ views, partitions: ingest, maxLag: config.readyMaxLag });
     const trimmer = createTombstoneTrimmer({ stores, partitionCounts, retentionMs: config.tombstoneRetentionMs, logger });
     ownership = createOwnership({
@@ -143,6 +151,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       consistencyWaitMs: config.consistencyWaitMs,
       rebalanceWaitMs: config.rebalanceWaitMs,
       caughtUp: (topic, partition) => ingest.caughtUp(topic, partition),
+      stalledSince,
       selfUrl: () => selfUrl,
     });
     const viewsById = new Map(views.map((view) => [view.id, view]));
@@ -169,11 +178,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       port: config.port,
       maxQueryDepth: config.maxQueryDepth,
       readiness,
-      unhealthy: () => (ingest.failure ? `ingest stopped: ${ingest.failure.message}` : undefined),
+      unhealthy: () => (ingest.failure ? `a consumer is down (restarting): ${ingest.failure.message}` : undefined),
       metrics: () =>
         renderMetrics({
           ingest: ingest.counters,
           progress: ingest.progress(),
+          stalled: ingest.stalled(),
           store: kv.stats,
           storeMemory: kv.memory(),
           eventLoopDelay,
@@ -192,6 +202,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
               local,
               views: viewsById,
               serves: serving.peerServes,
+              stalledSince,
               logger,
               waiter,
               consistencyWaitMs: config.consistencyWaitMs,

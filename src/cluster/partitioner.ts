@@ -30,6 +30,8 @@
  * other than a string or byte array throws.
  */
 
+import { crc32 } from 'node:zlib';
+
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 const R = 24;
@@ -166,4 +168,29 @@ function describe(value: unknown): string {
   if (typeof value === 'object') return Object.prototype.toString.call(value);
   if (typeof value === 'boolean') return `boolean ${value}`;
   return typeof value;
+}
+
+/** How a deployment's producers map a key to a partition. */
+export type Partitioner = (key: string | Uint8Array, partitionCount: number) => number;
+
+/**
+ * The partitioners producers use by default:
+ * - `murmur2`: the Java client's (`partitionForKey` above); librdkafka's `murmur2_random`;
+ * - `crc32`: librdkafka's `consistent` and `consistent_random` (its default, so Python, Go, .NET
+ *   clients and kcat): CRC-32 (IEEE) of the key bytes, modulo the partition count.
+ */
+export const PARTITIONERS = {
+  murmur2: partitionForKey,
+  crc32: crc32Partition,
+} as const satisfies Record<string, Partitioner>;
+
+export type PartitionerName = keyof typeof PARTITIONERS;
+
+/** librdkafka's `consistent` partitioner for a non-empty key: crc32(keyBytes) % partitionCount. */
+export function crc32Partition(key: string | Uint8Array, partitionCount: number): number {
+  if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > MAX_PARTITIONS) {
+    throw new RangeError(`partitionCount must be an integer from 1 to ${MAX_PARTITIONS}, got ${describe(partitionCount)}`);
+  }
+  if (typeof key !== 'string' && !(key instanceof Uint8Array)) throw new TypeError(`key must be a string or Uint8Array, got ${describe(key)}`);
+  return crc32(typeof key === 'string' ? Buffer.from(key, 'utf8') : key) % partitionCount;
 }

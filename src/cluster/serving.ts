@@ -6,7 +6,7 @@
  *   peerServes(view, p, fb) = assigned or replicated: caughtUp ? 'yes' : 'restoring'
  *                             otherwise (a copy kept after revocation): fb and caughtUp ? 'yes' : 'no'
  *   ready                   = (some partition assigned, or no partitioned view) and none lags
- *                             more than the allowed lag and ingest has not failed for good
+ *                             more than the allowed lag, none is stalled, and no consumer is down
  */
 import type { ViewModel } from '../views/model.ts';
 
@@ -18,7 +18,9 @@ export interface PartitionState {
   caughtUp(topic: string, partition: number): boolean;
   /** Assigned partitions with their lag. */
   progress(): ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly lag: number }>;
-  /** Set when a consumer failed for good. */
+  /** Partitions that wait to retry (the dead-letter topic refuses writes), with why. */
+  stalled(): ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly since: number; readonly reason: string }>;
+  /** Set while a consumer is down after a crash (it is being restarted). */
   readonly failure: Error | undefined;
 }
 
@@ -61,12 +63,21 @@ export function createServing({ views, partitions, maxLag }: ServingOptions): Se
     readiness() {
       const progress = partitions.progress();
       const lagging = progress.filter((entry) => entry.lag > maxLag);
-      const ready = (progress.length > 0 || !partitioned) && lagging.length === 0 && !partitions.failure;
+      const stalled = partitions.stalled();
+      const failure = partitions.failure;
+      const ready = (progress.length > 0 || !partitioned) && lagging.length === 0 && stalled.length === 0 && !failure;
       return {
         ready,
         detail: {
           partitions: progress.length,
           lagging: lagging.map((entry) => ({ topic: entry.topic, partition: entry.partition, lag: entry.lag })),
+          stalled: stalled.map((entry) => ({
+            topic: entry.topic,
+            partition: entry.partition,
+            since: new Date(entry.since).toISOString(),
+            reason: entry.reason,
+          })),
+          ...(failure ? { consumer: `down, restarting: ${failure.message}` } : {}),
         },
       };
     },

@@ -16,6 +16,8 @@ export interface GraphQLContext extends ReadContext {
    * was read more than once): every row in the answer reflects at least these offsets.
    */
   readonly freshness: Record<string, Record<string, string>>;
+  /** Per topic, partitions read whose ingest waits (partition -> since, ISO time). */
+  readonly stalled: Record<string, Record<string, string>>;
   rows(viewId: string): DataLoader<string, Row | undefined>;
   related(viewId: string, field: string): DataLoader<string, Row[]>;
   /** Connection pages of a view, batched so nested connections share reads. */
@@ -37,9 +39,11 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub)
   const relatedLoaders = new Map<string, DataLoader<string, Row[]>>();
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
   const freshness: Record<string, Record<string, string>> = {};
+  const stalled: Record<string, Record<string, string>> = {};
   const context: GraphQLContext = {
     reader,
     freshness,
+    stalled,
     required,
     hub,
     resetLoaders() {
@@ -47,6 +51,10 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub)
       relatedLoaders.clear();
       pageLoaders.clear();
       for (const topic of Object.keys(freshness)) delete freshness[topic];
+      for (const topic of Object.keys(stalled)) delete stalled[topic];
+    },
+    observeStalled(topic, partitions) {
+      Object.assign((stalled[topic] ??= {}), partitions);
     },
     observe(topic, offsets) {
       const seen = (freshness[topic] ??= {});

@@ -7,12 +7,23 @@
  * applied (or retried whole) before the next, so per key updates apply in offset order.
  * Rejects are produced, and acknowledged by the broker, before the batch that skips them is
  * applied: a crash in between re-reads them and may dead-letter them twice, never zero times.
+ *
+ * Nothing a producer writes stops ingest:
+ * - a record is rejected (dead-lettered, not applied) when it is larger than `recordMaxBytes`,
+ *   is not a valid row of its view, or sits on a partition its key does not map to under the
+ *   deployment's partitioner (applying it would leave a second copy of the key in the view);
+ * - when the dead-letter topic refuses writes, only that partition stalls: it is paused and read
+ *   again after a backoff (500 ms doubling to 30 s), and `stalled()` names it meanwhile;
+ * - a consumer that crashes with an error KafkaJS does not restart from is restarted here, with
+ *   the same backoff.
  */
-import type { GroupAssignor, KafkaClient, KafkaRecord, RecordBatch, RecordConsumer, RecordProducer } from '../kafka/client.ts';
+import type { ErrorCode } from '../errors.ts';
+import type { BatchRetry, ConsumerOptions, GroupAssignor, KafkaClient, KafkaRecord, RecordBatch, RecordConsumer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import { createChangeEvents, type ChangeEvents } from '../store/changes.ts';
 import type { AppliedChange, RowChange, ViewStore } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
+import { createDeadLetterQueue, DeadLetterRefused, type Reject } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
 
 export interface IngestorOptions {
@@ -20,6 +31,12 @@ export interface IngestorOptions {
   readonly stores: ReadonlyMap<string, ViewStore>;
   readonly groupId: string;
   readonly deadLetterTopic: string;
+  /** Largest dead-letter request (and envelope), in bytes. */
+  readonly deadLetterMaxBytes: number;
+  /** Records with a larger key plus value are rejected unread (GW_RECORD_TOO_LARGE). */
+  readonly recordMaxBytes: number;
+  /** The producers' partitioner: a record on another partition than its key's is rejected. */
+  readonly partitionOf: (key: Uint8Array, partitionCount: number) => number;
   readonly topicPartitions: number;
   readonly logger: Logger;
   /** Assignor for the partitioned views' group (membership carries this instance's URL). */
@@ -50,6 +67,22 @@ export interface IngestCounters {
   applied: number;
   deadLettered: number;
   batches: number;
+  /** Dead letters by error code. */
+  readonly deadLetteredByCode: Record<string, number>;
+  /** Times a partition was paused because the dead-letter topic refused writes. */
+  stalls: number;
+  /** Consumers restarted after a crash KafkaJS would not restart from. */
+  consumerRestarts: number;
+}
+
+/** A partition that waits because it cannot go on (the dead-letter topic refuses writes). */
+export interface StalledPartition {
+  readonly topic: string;
+  readonly partition: number;
+  /** Epoch ms of the first failed attempt. */
+  readonly since: number;
+  readonly attempts: number;
+  readonly reason: string;
 }
 
 export interface Ingestor {
@@ -68,13 +101,21 @@ export interface Ingestor {
   /** Whether a local copy is within the allowed lag. */
   caughtUp(topic: string, partition: number): boolean;
   readonly counters: IngestCounters;
-  /** Set when a consumer crashed for good (not restarting): the instance is then unhealthy. */
+  /** Partitions waiting to retry, with why. */
+  stalled(): StalledPartition[];
+  /** One partition's wait, if it waits. */
+  stall(topic: string, partition: number): StalledPartition | undefined;
+  /** Set while a consumer that crashed is down (until its restart succeeds). */
   readonly failure: Error | undefined;
   readonly events: ChangeEvents;
 }
 
 /** Records per atomic write: small enough to keep the event loop responsive (a few ms). */
 const SLICE = 500;
+const BACKOFF_MIN_MS = 500;
+const BACKOFF_MAX_MS = 30_000;
+
+const backoff = (attempts: number) => Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(attempts - 1, 16));
 
 function lagOf(nextOffset: string | undefined, endOffset: string): number {
   const end = Number(endOffset);
@@ -87,11 +128,15 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   for (const store of stores.values()) byTopic.set(store.view.topic, store);
   const endOffsets = new Map<string, string>();
   const assigned = new Map<string, readonly number[]>();
-  const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0 };
+  const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0, deadLetteredByCode: {}, stalls: 0, consumerRestarts: 0 };
   const events = createChangeEvents();
-  const consumers: RecordConsumer[] = [];
-  let failure: Error | undefined;
-  let deadLetters: RecordProducer | undefined;
+  const consumers = new Set<RecordConsumer>();
+  const crashed = new Map<string, Error>();
+  const restartTimers = new Set<NodeJS.Timeout>();
+  let stopping = false;
+  const deadLetters = createDeadLetterQueue({ kafka, topic: options.deadLetterTopic, maxBytes: options.deadLetterMaxBytes });
+  const stalls = new Map<string, StalledPartition>();
+  let partitionCounts = new Map<string, number>();
 
   const refreshEndOffsets = async (): Promise<void> => {
     for (const topic of byTopic.keys()) {
@@ -112,70 +157,144 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     return lagOf(next, end);
   };
 
-  /** Applies one slice of a batch: decode, dead-letter the rejects, write rows and offset. */
-  const applySlice = async (store: ViewStore, batch: RecordBatch, records: readonly KafkaRecord[], from: bigint): Promise<void> => {
+  /** Why a record cannot be applied before it is decoded, if it cannot. */
+  const precheck = (record: KafkaRecord, partitionCount: number): { code: ErrorCode; reason: string } | undefined => {
+    const size = (record.key?.length ?? 0) + (record.value?.length ?? 0);
+    if (size > options.recordMaxBytes) {
+      return { code: 'GW_RECORD_TOO_LARGE', reason: `record is ${size} bytes (key and value), over the limit of ${options.recordMaxBytes}` };
+    }
+    if (record.key !== null && record.key.length > 0) {
+      const expected = options.partitionOf(record.key, partitionCount);
+      if (expected !== record.partition) {
+        return {
+          code: 'GW_RECORD_WRONG_PARTITION',
+          reason: `record key maps to partition ${expected} of ${partitionCount}, not ${record.partition}: its producer uses another partitioner`,
+        };
+      }
+    }
+    return undefined;
+  };
+
+  /**
+   * Applies one slice of a batch: decode, dead-letter the rejects, write rows and offset.
+   * Returns false, having applied nothing, when the dead-letter topic refused the rejects.
+   */
+  const applySlice = async (store: ViewStore, batch: RecordBatch, records: readonly KafkaRecord[], from: bigint): Promise<boolean> => {
     const changes: RowChange[] = [];
-    const rejects: Array<{ key: Buffer | null; value: string; headers: Record<string, string> }> = [];
+    const rejects: Reject[] = [];
+    const partitionCount = partitionCounts.get(batch.topic) ?? options.topicPartitions;
     let last: bigint | undefined;
     for (const record of records) {
       const offset = BigInt(record.offset);
       if (offset < from) continue; // already applied before a restart or a re-seek
       last = offset;
       counters.records++;
-      const decoded = decodeRecord(store.view, record.key, record.value);
+      const refused = precheck(record, partitionCount);
+      const decoded = refused ? { ok: false as const, ...refused } : decodeRecord(store.view, record.key, record.value);
       if (decoded.ok) {
         changes.push({ key: decoded.key, row: decoded.row, offset: record.offset });
         continue;
       }
-      rejects.push({
-        key: record.key,
-        value: JSON.stringify({
-          code: decoded.code,
-          reason: decoded.reason,
-          view: store.view.id,
-          topic: record.topic,
-          partition: record.partition,
-          offset: record.offset,
-          key: record.key?.toString('base64') ?? null,
-          value: record.value?.toString('base64') ?? null,
-        }),
-        headers: {
-          'gw-code': decoded.code,
-          'gw-source': `${record.topic}/${record.partition}/${record.offset}`,
-        },
-      });
+      rejects.push({ record, view: store.view.id, code: decoded.code, reason: decoded.reason });
     }
-    if (last === undefined) return;
+    if (last === undefined) return true;
     if (rejects.length > 0) {
-      deadLetters ??= await kafka.producer();
-      await deadLetters.send(options.deadLetterTopic, rejects);
+      try {
+        await deadLetters.send(rejects);
+      } catch (error) {
+        if (!(error instanceof DeadLetterRefused)) throw error;
+        // The valid records before the first reject are applied; the partition waits at the reject.
+        const firstReject = BigInt(rejects[0]!.record.offset);
+        const before = changes.filter((change) => BigInt(change.offset!) < firstReject);
+        if (before.length > 0) commit(store, batch.partition, before, String(firstReject));
+        // The rest is counted again when it is read again.
+        counters.records -= records.filter((record) => BigInt(record.offset) >= firstReject).length;
+        const id = `${batch.topic}/${batch.partition}`;
+        const previous = stalls.get(id);
+        stalls.set(id, {
+          topic: batch.topic,
+          partition: batch.partition,
+          since: previous?.since ?? Date.now(),
+          attempts: (previous?.attempts ?? 0) + 1,
+          reason: error.message,
+        });
+        counters.stalls++;
+        logger.warn('partition waits: dead letters not accepted', { topic: batch.topic, partition: batch.partition, attempts: stalls.get(id)!.attempts, error });
+        return false;
+      }
       counters.deadLettered += rejects.length;
+      for (const reject of rejects) counters.deadLetteredByCode[reject.code] = (counters.deadLetteredByCode[reject.code] ?? 0) + 1;
       logger.warn('records dead-lettered', {
         topic: batch.topic,
         partition: batch.partition,
         count: rejects.length,
-        first: JSON.parse(rejects[0]!.value).reason,
+        first: { offset: rejects[0]!.record.offset, code: rejects[0]!.code, reason: rejects[0]!.reason.slice(0, 200) },
       });
     }
-    const nextOffset = String(last + 1n);
-    const result = store.apply(batch.partition, changes, nextOffset);
+    stalls.delete(`${batch.topic}/${batch.partition}`);
+    commit(store, batch.partition, changes, String(last + 1n));
+    return true;
+  };
+
+  /** Writes changes and the next offset in one batch, then announces them. */
+  const commit = (store: ViewStore, partition: number, changes: RowChange[], nextOffset: string): void => {
+    const result = store.apply(partition, changes, nextOffset);
     counters.applied += changes.length;
     counters.batches++;
-    events.emit('applied', { view: store.view, partition: batch.partition, nextOffset, changes: result.changes });
+    events.emit('applied', { view: store.view, partition, nextOffset, changes: result.changes });
   };
 
   /**
    * A fetched batch is applied in slices of at most SLICE records, each one atomic with its
    * offset, yielding to the event loop in between so queries are not blocked behind a big batch.
    */
-  const onBatch = async (batch: RecordBatch): Promise<void> => {
+  const onBatch = async (batch: RecordBatch): Promise<BatchRetry | undefined> => {
     const store = byTopic.get(batch.topic);
-    if (!store) return;
+    if (!store) return undefined;
     endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
     for (let start = 0; start < batch.records.length; start += SLICE) {
       const stored = store.nextOffset(batch.partition);
-      await applySlice(store, batch, batch.records.slice(start, start + SLICE), stored === undefined ? -1n : BigInt(stored));
+      const applied = await applySlice(store, batch, batch.records.slice(start, start + SLICE), stored === undefined ? -1n : BigInt(stored));
+      if (!applied) return { retryAfterMs: backoff(stalls.get(`${batch.topic}/${batch.partition}`)?.attempts ?? 1) };
       if (start + SLICE < batch.records.length) await new Promise((resolve) => setImmediate(resolve));
+    }
+    return undefined;
+  };
+
+  /** Starts a consumer; one that crashes for good is replaced by a new one after a backoff. */
+  const run = async (name: string, consumerOptions: ConsumerOptions, attempt = 0): Promise<void> => {
+    const consumer = kafka.consumer({
+      ...consumerOptions,
+      onCrash: (error, willRestart) => {
+        logger.error('consumer crashed', { group: name, error, willRestart });
+        if (willRestart || stopping) return;
+        crashed.set(name, error);
+        consumers.delete(consumer);
+        const timer = setTimeout(() => {
+          restartTimers.delete(timer);
+          if (stopping) return;
+          counters.consumerRestarts++;
+          void consumer
+            .stop()
+            .catch(() => undefined)
+            .then(() => run(name, consumerOptions, attempt + 1))
+            .catch((restartError: unknown) => logger.error('consumer restart failed', { group: name, error: restartError }));
+        }, backoff(attempt + 1));
+        restartTimers.add(timer);
+      },
+    });
+    consumers.add(consumer);
+    try {
+      await consumer.start();
+      crashed.delete(name);
+    } catch (error) {
+      if (attempt === 0) throw error;
+      consumers.delete(consumer);
+      crashed.set(name, error as Error);
+      await consumer.stop().catch(() => undefined);
+      if (stopping) return;
+      await new Promise((resolve) => setTimeout(resolve, backoff(attempt + 1)));
+      if (!stopping) await run(name, consumerOptions, attempt + 1);
     }
   };
 
@@ -183,13 +302,22 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     counters,
     events,
     get failure() {
-      return failure;
+      return crashed.values().next().value;
+    },
+
+    stalled() {
+      return [...stalls.values()];
+    },
+
+    stall(topic, partition) {
+      return stalls.size === 0 ? undefined : stalls.get(`${topic}/${partition}`);
     },
 
     async prepare() {
       const specs = [...byTopic.keys()].map((topic) => ({ topic, partitions: options.topicPartitions, compacted: true }));
       specs.push({ topic: options.deadLetterTopic, partitions: 1, compacted: false });
       const counts = await kafka.ensureTopics(specs);
+      partitionCounts = counts;
       await refreshEndOffsets();
       const out = new Map<string, number>();
       for (const [topic, store] of byTopic) out.set(store.view.id, counts.get(topic) ?? options.topicPartitions);
@@ -204,7 +332,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       for (const group of groups) {
         if (group.stores.length === 0) continue;
         const topics = group.stores.map((store) => store.view.topic);
-        const consumer = kafka.consumer({
+        await run(group.groupId, {
           groupId: group.groupId,
           topics,
           startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
@@ -217,13 +345,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
             logger.info('partitions assigned', { group: group.groupId, assignment: Object.fromEntries(assignment) });
             if (group.partitioned) options.onRebalance?.();
           },
-          onCrash: (error, willRestart) => {
-            logger.error('consumer crashed', { error, willRestart });
-            if (!willRestart) failure = error;
-          },
         });
-        consumers.push(consumer);
-        await consumer.start();
       }
       refreshTimer = setInterval(() => {
         refreshEndOffsets().catch((error: unknown) => logger.debug('end offsets refresh failed', { error }));
@@ -232,9 +354,12 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     },
 
     async stop() {
+      stopping = true;
       clearInterval(refreshTimer);
-      for (const consumer of consumers.splice(0)) await consumer.stop();
-      await deadLetters?.stop();
+      for (const timer of restartTimers) clearTimeout(timer);
+      for (const consumer of [...consumers]) await consumer.stop();
+      consumers.clear();
+      await deadLetters.stop();
     },
 
     assigned(topic) {

@@ -72,8 +72,41 @@ export interface ProducedRecord {
 }
 
 export interface RecordProducer {
+  /** Sends and waits for every in-sync replica. Fails with a ProduceError. */
   send(topic: string, records: readonly OutgoingRecord[]): Promise<ProducedRecord[]>;
   stop(): Promise<void>;
+}
+
+/** A send the broker refused or that could not reach it, with what a caller needs to decide. */
+export class ProduceError extends Error {
+  /** The broker refused a record or request as too large (MESSAGE_TOO_LARGE, RECORD_LIST_TOO_LARGE). */
+  readonly tooLarge: boolean;
+  /** Whether the same send may succeed later (the client's own retries are exhausted). */
+  readonly retriable: boolean;
+  constructor(message: string, options: { tooLarge: boolean; retriable: boolean; cause: unknown }) {
+    super(message, { cause: options.cause });
+    this.name = 'ProduceError';
+    this.tooLarge = options.tooLarge;
+    this.retriable = options.retriable;
+  }
+}
+
+const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD']);
+
+/** The broker's error type of a KafkaJS error, looking through retry wrappers. */
+function brokerErrorType(error: unknown): string | undefined {
+  for (let current = error as { type?: unknown; cause?: unknown } | undefined; current; current = current.cause as typeof current) {
+    if (typeof current.type === 'string') return current.type;
+  }
+  return undefined;
+}
+
+export interface ProducerOptions {
+  /**
+   * Retries before a send fails (default 8, with backoff up to 5 s). Callers that must not hold
+   * other work for long (dead letters, sent from the consume loop) use fewer.
+   */
+  readonly retries?: number;
 }
 
 export interface PartitionOffsets {
@@ -118,8 +151,12 @@ export interface ConsumerOptions {
    * read from the start of the log. Records below it that still arrive are skipped by the caller.
    */
   readonly startOffset: (topic: string, partition: number) => string | undefined;
-  /** Applies one partition's records; the next batch for that partition waits for it. */
-  readonly onBatch: (batch: RecordBatch) => Promise<void>;
+  /**
+   * Applies one partition's records; the next batch for that partition waits for it. Returning
+   * `{ retryAfterMs }` pauses only this partition: after that delay it is read again from
+   * `startOffset`, while the consumer's other partitions go on.
+   */
+  readonly onBatch: (batch: RecordBatch) => Promise<void | BatchRetry>;
   readonly onAssignment?: (assignment: ReadonlyMap<string, readonly number[]>) => void;
   readonly onCrash?: (error: Error, willRestart: boolean) => void;
   readonly maxBytesPerPartition?: number;
@@ -127,6 +164,11 @@ export interface ConsumerOptions {
   readonly assignor?: GroupAssignor;
   /** How soon the group coordinator declares a silent member dead (default 10 s). */
   readonly sessionTimeoutMs?: number;
+}
+
+/** What `onBatch` returns when its partition must wait (for example for the dead-letter topic). */
+export interface BatchRetry {
+  readonly retryAfterMs: number;
 }
 
 export interface RecordConsumer {
@@ -146,7 +188,7 @@ export interface KafkaClient {
   offsets(topic: string): Promise<PartitionOffsets[]>;
   /** The group's members, their assignor userData and their assignments. */
   describeGroup(groupId: string): Promise<GroupInfo>;
-  producer(): Promise<RecordProducer>;
+  producer(options?: ProducerOptions): Promise<RecordProducer>;
   consumer(options: ConsumerOptions): RecordConsumer;
   stop(): Promise<void>;
 }
@@ -276,10 +318,11 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       };
     },
 
-    async producer() {
+    async producer(producerOptions = {}) {
       const producer: Producer = kafka.producer({
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
+        ...(producerOptions.retries === undefined ? {} : { retry: { retries: producerOptions.retries, initialRetryTime: 100, maxRetryTime: 1000 } }),
         // One request in flight keeps per-partition order across retries; a retried duplicate
         // is harmless on a compacted, keyed topic (the latest value per key wins).
         idempotent: false,
@@ -288,16 +331,24 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       await producer.connect();
       const handle = {
         async send(topic: string, records: readonly OutgoingRecord[]): Promise<ProducedRecord[]> {
-          const result = await producer.send({
-            topic,
-            acks: -1,
-            messages: records.map((record) => ({
-              key: record.key,
-              value: record.value,
-              headers: record.headers,
-              partition: record.partition,
-            })),
-          });
+          let result: Awaited<ReturnType<Producer['send']>>;
+          try {
+            result = await producer.send({
+              topic,
+              acks: -1,
+              messages: records.map((record) => ({
+                key: record.key,
+                value: record.value,
+                headers: record.headers,
+                partition: record.partition,
+              })),
+            });
+          } catch (error) {
+            const type = brokerErrorType(error);
+            const tooLarge = type !== undefined && TOO_LARGE.has(type);
+            const message = `sending ${records.length} record(s) to ${topic} failed: ${type ?? (error as Error).message}`;
+            throw new ProduceError(message, { tooLarge, retriable: !tooLarge, cause: error });
+          }
           return result.map((entry) => ({
             topic: entry.topicName,
             partition: entry.partition,
@@ -325,8 +376,11 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
         rebalanceTimeout: 30_000,
         ...(consumerOptions.assignor ? { partitionAssigners: [kafkaAssignor(consumerOptions.assignor)] } : {}),
       });
+      const retryTimers = new Set<NodeJS.Timeout>();
+      let assigned = new Map<string, number[]>();
       consumer.on(consumer.events.GROUP_JOIN, async (event) => {
         const assignment = new Map<string, number[]>(Object.entries(event.payload.memberAssignment));
+        assigned = assignment;
         for (const [topic, partitions] of assignment) {
           const lows = new Map((await retrying(() => admin.fetchTopicOffsets(topic))).map((entry) => [entry.partition, entry.low]));
           for (const partition of partitions) {
@@ -348,20 +402,38 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
             // Offsets live in the store, written with the rows; the group only assigns partitions.
             autoCommit: false,
             eachBatchAutoResolve: false,
-            eachBatch: async ({ batch, isRunning, isStale, resolveOffset }) => {
+            eachBatch: async ({ batch, isRunning, isStale, resolveOffset, pause }) => {
               if (!isRunning() || isStale()) return;
-              await consumerOptions.onBatch({
+              const retry = await consumerOptions.onBatch({
                 topic: batch.topic,
                 partition: batch.partition,
                 records: batch.messages.map((message) => toRecord(batch.topic, batch.partition, message)),
                 highWatermark: batch.highWatermark,
               });
+              if (retry) {
+                // Only this partition waits; it is read again from the caller's start offset.
+                const resume = pause();
+                const timer = setTimeout(() => {
+                  retryTimers.delete(timer);
+                  const { topic, partition } = batch;
+                  if (!assigned.get(topic)?.includes(partition)) return;
+                  const offset = consumerOptions.startOffset(topic, partition);
+                  if (offset !== undefined) consumer.seek({ topic, partition, offset });
+                  resume();
+                }, retry.retryAfterMs);
+                retryTimers.add(timer);
+                return;
+              }
               // Resolving moves KafkaJS's fetch position; nothing is committed to the group.
               resolveOffset(batch.lastOffset());
             },
           });
         },
-        stop: () => consumer.disconnect(),
+        stop: () => {
+          for (const timer of retryTimers) clearTimeout(timer);
+          retryTimers.clear();
+          return consumer.disconnect();
+        },
       };
       started.push(handle);
       return handle;

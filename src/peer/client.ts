@@ -15,6 +15,8 @@ export interface PeerCall {
 export interface PeerAnswer {
   readonly result: unknown;
   readonly offsets: Record<string, string>;
+  /** Partitions whose ingest waits on the peer (partition -> since, ISO time). */
+  readonly stalled?: Record<string, string>;
 }
 
 export interface PeerClient {
@@ -58,9 +60,10 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
       } catch (error) {
         throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} answered ${response.status} without a JSON body`, { cause: error, details });
       }
-      const answer = payload as { ok?: unknown; result?: unknown; offsets?: unknown; code?: unknown; message?: unknown; partitions?: unknown };
+      const answer = payload as { ok?: unknown; result?: unknown; offsets?: unknown; stalled?: unknown; code?: unknown; message?: unknown; partitions?: unknown };
       if (response.ok && answer.ok === true && answer.offsets && typeof answer.offsets === 'object') {
-        return { result: answer.result, offsets: answer.offsets as Record<string, string> };
+        const stalled = answer.stalled && typeof answer.stalled === 'object' ? (answer.stalled as Record<string, string>) : undefined;
+        return { result: answer.result, offsets: answer.offsets as Record<string, string>, ...(stalled ? { stalled } : {}) };
       }
       const code = typeof answer.code === 'string' && answer.code in ERRORS ? (answer.code as ErrorCode) : 'GW_PEER_BAD_RESPONSE';
       const message = typeof answer.message === 'string' ? answer.message : `status ${response.status}`;

@@ -25,7 +25,7 @@ export interface PeerRequest {
 }
 
 export type PeerResponse =
-  | { readonly ok: true; readonly result: unknown; readonly offsets: Record<string, string> }
+  | { readonly ok: true; readonly result: unknown; readonly offsets: Record<string, string>; readonly stalled?: Record<string, string> }
   | { readonly ok: false; readonly code: string; readonly message: string; readonly partitions?: readonly number[] };
 
 export function sign(secret: string, time: string, body: string): string {

@@ -23,6 +23,8 @@ export interface PeerServerOptions {
    * from a copy within the allowed lag that this instance keeps after losing the partition.
    */
   readonly serves: (view: ViewModel, partition: number, fallback: boolean) => 'yes' | 'restoring' | 'no';
+  /** Since when this instance's ingest of a partition waits (ISO time), if it does. */
+  readonly stalledSince?: (topic: string, partition: number) => string | undefined;
   readonly logger: Logger;
   readonly waiter: OffsetWaiter;
   readonly consistencyWaitMs: number;
@@ -145,7 +147,13 @@ export async function handlePeerRequest(options: PeerServerOptions, request: Inc
     const minOffsets = parsed.args.minOffsets as Record<string, string> | undefined;
     if (minOffsets !== undefined) await options.waiter.wait(parsed.view, minOffsets, options.consistencyWaitMs);
     const result = parsed.op === 'changes' ? await changes(options.recent, parsed) : execute(options.local, parsed);
-    reply(response, 200, { ok: true, result, offsets: options.local.offsets(parsed.view, parsed.partitions) });
+    const stalled: Record<string, string> = {};
+    for (const partition of parsed.partitions) {
+      const since = options.stalledSince?.(view.topic, partition);
+      if (since !== undefined) stalled[partition] = since;
+    }
+    const offsets = options.local.offsets(parsed.view, parsed.partitions);
+    reply(response, 200, { ok: true, result, offsets, ...(Object.keys(stalled).length > 0 ? { stalled } : {}) });
   } catch (error) {
     if (isGatewayError(error)) {
       fail(response, error);

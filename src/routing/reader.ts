@@ -28,6 +28,8 @@ export interface Page {
 /** Per request: collects the offsets each partition was read at; may require minimum offsets. */
 export interface ReadContext {
   observe(topic: string, offsets: Readonly<Record<string, string>>): void;
+  /** Partitions read that wait for their ingest to go on (partition -> since, ISO time). */
+  observeStalled?(topic: string, stalled: Readonly<Record<string, string>>): void;
   /** From a consistency token: partitions read must have applied at least these offsets. */
   readonly required?: Offsets | undefined;
 }
@@ -58,6 +60,8 @@ export interface RoutedReaderOptions {
   readonly rebalanceWaitMs: number;
   /** Whether this instance's copy of a partition is within the allowed lag. */
   readonly caughtUp: (topic: string, partition: number) => boolean;
+  /** Since when this instance's ingest of a partition waits (ISO time), if it does. */
+  readonly stalledSince?: (topic: string, partition: number) => string | undefined;
   readonly selfUrl: () => string;
 }
 
@@ -99,6 +103,14 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
     const readHere = async (mine: number[]): Promise<T[]> => {
       await options.waiter.wait(view.id, requiredFor(context.required, view.topic, mine), options.consistencyWaitMs);
       context.observe(view.topic, local.offsets(view.id, mine));
+      if (options.stalledSince && context.observeStalled) {
+        const stalled: Record<string, string> = {};
+        for (const partition of mine) {
+          const since = options.stalledSince(view.topic, partition);
+          if (since !== undefined) stalled[partition] = since;
+        }
+        if (Object.keys(stalled).length > 0) context.observeStalled(view.topic, stalled);
+      }
       return [readLocal(mine)];
     };
     const ask = async (url: string, theirs: number[], fallback: boolean): Promise<T[]> => {
@@ -107,6 +119,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       const args = { ...request.args, ...(minOffsets ? { minOffsets } : {}), ...(fallback ? { fallback: true } : {}) };
       const answer = await peers.call(url, { view: view.id, partitions: theirs, ...request, args }, minOffsets ? options.consistencyWaitMs : 0);
       context.observe(view.topic, answer.offsets);
+      if (answer.stalled) context.observeStalled?.(view.topic, answer.stalled);
       return [check(answer.result, url, theirs)];
     };
     /** Waits (bounded) until the partitions are served here or by a settled owner, then reads. */

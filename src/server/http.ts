@@ -61,7 +61,14 @@ function freshnessPlugin(): Plugin<GraphQLContext> {
           const context = args.contextValue as GraphQLContext;
           setResult({
             ...result,
-            extensions: { ...result.extensions, freshness: context.freshness, consistencyToken: encodeToken(context.freshness) },
+            extensions: {
+              ...result.extensions,
+              freshness: context.freshness,
+              consistencyToken: encodeToken(context.freshness),
+              // Partitions read whose ingest waits (the dead-letter topic refuses writes): the
+              // rows are as of `freshness`, and newer records are not applied until it recovers.
+              ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
+            },
           });
         },
       };

@@ -7,7 +7,10 @@ export interface IngestTotals {
   readonly records: number;
   readonly applied: number;
   readonly deadLettered: number;
+  readonly deadLetteredByCode: Readonly<Record<string, number>>;
   readonly batches: number;
+  readonly stalls: number;
+  readonly consumerRestarts: number;
 }
 
 /** One assigned partition's position against the topic's end. */
@@ -22,6 +25,8 @@ export interface PartitionPosition {
 export interface MetricsInput {
   readonly ingest: IngestTotals;
   readonly progress: readonly PartitionPosition[];
+  /** Partitions waiting for the dead-letter topic. */
+  readonly stalled: ReadonlyArray<{ readonly topic: string; readonly partition: number }>;
   readonly store: ReadStats;
   /** RocksDB memory by kind (memtables, table readers, block cache), in bytes, where known. */
   readonly storeMemory?: Readonly<Record<string, number | undefined>>;
@@ -42,6 +47,18 @@ export function renderMetrics(input: MetricsInput): string {
     '# HELP gw_dead_letter_total Records sent to the dead-letter topic.',
     '# TYPE gw_dead_letter_total counter',
     `gw_dead_letter_total ${input.ingest.deadLettered}`,
+    '# HELP gw_dead_letter_by_code_total Records sent to the dead-letter topic, by error code.',
+    '# TYPE gw_dead_letter_by_code_total counter',
+    ...Object.entries(input.ingest.deadLetteredByCode).map(([code, count]) => `gw_dead_letter_by_code_total{code="${code}"} ${count}`),
+    '# HELP gw_ingest_stalls_total Times a partition was paused because the dead-letter topic refused writes.',
+    '# TYPE gw_ingest_stalls_total counter',
+    `gw_ingest_stalls_total ${input.ingest.stalls}`,
+    '# HELP gw_partition_stalled Partitions waiting because the dead-letter topic refuses writes (1 while waiting).',
+    '# TYPE gw_partition_stalled gauge',
+    ...input.stalled.map((entry) => `gw_partition_stalled{topic="${entry.topic}",partition="${entry.partition}"} 1`),
+    '# HELP gw_ingest_consumer_restarts_total Consumers restarted after a crash.',
+    '# TYPE gw_ingest_consumer_restarts_total counter',
+    `gw_ingest_consumer_restarts_total ${input.ingest.consumerRestarts}`,
     '# HELP gw_store_read_round_trips_total Store reads (row fetches and range readers opened).',
     '# TYPE gw_store_read_round_trips_total counter',
     `gw_store_read_round_trips_total ${input.store.roundTrips}`,
