@@ -1,7 +1,8 @@
 /**
  * GraphQL arguments to query-layer requests: `filter` inputs to a Filter, `orderBy` to a sort,
  * first/after/last/before to a page request. Argument problems are GW_QUERY_BAD_ARGUMENT with
- * the argument named, never a silently adjusted page.
+ * the argument named, never a silently adjusted page. The GraphQL input types these values
+ * arrive in are defined in `input-types.ts`.
  */
 import { GatewayError } from '../errors.ts';
 import type { EqualityCondition, Filter, PageRequest, RangeCondition, Value } from '../query/page.ts';
