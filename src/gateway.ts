@@ -141,10 +141,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     const local = createLocalReads(stores);
     const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs });
     const waiter = createOffsetWaiter(stores, ingest.events);
+    const partitioner = PARTITIONERS[config.partitioner];
     const reader = createRoutedReader({
       views,
       local,
       partitionCounts,
+      partitioner,
       ownership,
       peers,
       waiter,
@@ -160,6 +162,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       views,
       events: ingest.events,
       partitionCounts,
+      partitioner,
       reader,
       recent,
       ownership,

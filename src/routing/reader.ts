@@ -17,7 +17,7 @@ import { requiredFor, type Offsets } from './consistency.ts';
 import type { OffsetWaiter } from '../store/offset-waiter.ts';
 import type { Ownership } from '../cluster/ownership.ts';
 import type { PeerCall, PeerClient } from '../peer/client.ts';
-import { partitionForKey } from '../cluster/partitioner.ts';
+import type { Partitioner } from '../cluster/partitioner.ts';
 
 export interface Page {
   readonly rows: PageRow[];
@@ -51,6 +51,8 @@ export interface RoutedReaderOptions {
   readonly local: LocalReads;
   /** Partition count per view id. */
   readonly partitionCounts: ReadonlyMap<string, number>;
+  /** The producers' partitioner: which partition holds a key. */
+  readonly partitioner: Partitioner;
   readonly ownership: Ownership;
   readonly peers: PeerClient;
   readonly waiter: OffsetWaiter;
@@ -203,7 +205,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
     for (const entry of rows) {
       if (typeof entry.key !== 'string' || !entry.row || typeof entry.row !== 'object') throw badResponse(url, 'malformed row');
       if ((entry.row as Row)[view.keyField] !== entry.key) throw badResponse(url, `row ${entry.key} has another key`);
-      if (!allowed.has(partitionForKey(entry.key, countOf(view)))) throw badResponse(url, `row ${entry.key} is not in the partitions asked`);
+      if (!allowed.has(options.partitioner(entry.key, countOf(view)))) throw badResponse(url, `row ${entry.key} is not in the partitions asked`);
     }
   };
 
@@ -213,7 +215,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
 
     async lookup(viewId, keys, context) {
       const view = viewOf(viewId);
-      const refs = keys.map((key) => ({ key, partition: partitionForKey(key, countOf(view)) }));
+      const refs = keys.map((key) => ({ key, partition: options.partitioner(key, countOf(view)) }));
       const found = new Map<string, Row | undefined>();
       const partitions = [...new Set(refs.map((ref) => ref.partition))];
       await scatter(

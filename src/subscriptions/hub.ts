@@ -14,7 +14,7 @@
  * delays ingest or others.
  */
 import type { Ownership } from '../cluster/ownership.ts';
-import { partitionForKey } from '../cluster/partitioner.ts';
+import type { Partitioner } from '../cluster/partitioner.ts';
 import { GatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { PeerClient } from '../peer/client.ts';
@@ -37,6 +37,8 @@ export interface HubOptions {
   readonly views: readonly ViewModel[];
   readonly events: ChangeEvents;
   readonly partitionCounts: ReadonlyMap<string, number>;
+  /** The producers' partitioner: which partition holds a key. */
+  readonly partitioner: Partitioner;
   readonly reader: ViewReader;
   readonly recent: RecentChanges;
   readonly ownership: Ownership;
@@ -91,7 +93,7 @@ export function createHub(options: HubOptions): Hub {
 
     entity(viewId, key, after) {
       const view = viewOf(viewId);
-      const partition = partitionForKey(key, options.partitionCounts.get(viewId) ?? 1);
+      const partition = options.partitioner(key, options.partitionCounts.get(viewId) ?? 1);
       return registry.open(
         {
           view,

@@ -242,17 +242,40 @@ describe('hostile records', () => {
     }
   });
 
+  /** Produces rows with kcat (librdkafka, default partitioner consistent_random) keyed by orderId. */
+  const produceWithKcat = async (topic: string, rows: ReadonlyArray<Record<string, unknown>>) => {
+    const input = rows.map((row) => `${row.orderId}\t${JSON.stringify(row)}`).join('\n');
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile('kcat', ['-P', '-b', brokers(), '-t', topic, '-K', '\t'], (error) => (error ? reject(error) : resolve()));
+      child.stdin!.end(`${input}\n`);
+    });
+  };
+
+  it('with KAFKA_PARTITIONER=crc32, applies and routes what a librdkafka producer (kcat) wrote', async () => {
+    const prefix = `${uniqueName('kcat-crc')}.`;
+    const gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '6', KAFKA_PARTITIONER: 'consistent_random' } });
+    try {
+      const rows = Array.from({ length: 40 }, (_, i) => order(8000 + i));
+      await produceWithKcat(`${prefix}orders`, rows);
+      await waitCaughtUp(gw, kafka, ['orders']);
+      expect(gw.gateway.ingestor.counters.deadLettered).toBe(0);
+      expect((await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount).toBe(rows.length);
+      // Lookups find each row on the partition the crc32 partitioner names.
+      for (const row of rows) {
+        expect((await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).toEqual({ orderId: row.orderId });
+      }
+    } finally {
+      await gw.stop();
+    }
+  });
+
   it('dead-letters records a librdkafka producer (kcat) placed by its default partitioner', async () => {
     const prefix = `${uniqueName('kcat')}.`;
     const gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '6' } });
     try {
       const topic = `${prefix}orders`;
       const rows = Array.from({ length: 40 }, (_, i) => order(7000 + i));
-      const input = rows.map((row) => `${row.orderId}\t${JSON.stringify(row)}`).join('\n');
-      await new Promise<void>((resolve, reject) => {
-        const child = execFile('kcat', ['-P', '-b', brokers(), '-t', topic, '-K', '\t'], (error) => (error ? reject(error) : resolve()));
-        child.stdin!.end(`${input}\n`);
-      });
+      await produceWithKcat(topic, rows);
       await waitCaughtUp(gw, kafka, ['orders']);
       // librdkafka's consistent_random is CRC-32 of the key: where it and murmur2 agree the row is applied.
       const agree = rows.filter((row) => crc32Partition(row.orderId, 6) === partitionForKey(row.orderId, 6));
