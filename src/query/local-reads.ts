@@ -5,7 +5,9 @@
  */
 import { GatewayError } from '../errors.ts';
 import { compareValues } from './compare.ts';
-import { countRows, existsBeyondCursor, readPages, type Filter, type PageRequest, type PageRow } from './page.ts';
+import { countRows } from './count-rows.ts';
+import type { Filter } from './filter.ts';
+import { existsBeyondCursor, readPages, type PageRequest, type PageRow } from './page.ts';
 import type { Row, RowRef, ViewStore } from '../store/view-store.ts';
 
 /** One request's rows from some partitions: at most `limit`, in sort order. */

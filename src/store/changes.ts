@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { ViewModel } from '../views/model.ts';
-import type { AppliedChange } from './view-store.ts';
+import type { AppliedChange } from './apply.ts';
 
 /** Emitted as `applied` after a batch is durable in the store. */
 export interface AppliedEvent {

@@ -1,0 +1,159 @@
+/**
+ * The storage layout of one view in the shared RocksDB: the key grammar, the formats of the
+ * values stored under those keys, and the fingerprint that tells when stored data no longer fits
+ * the view's declaration. Every key but the view's fingerprint is keyed by partition, so a
+ * partition can be read, dropped or counted alone.
+ *
+ * Key layout (tuples, see tuple.ts):
+ *
+ *   ('r', view, partition, key)                              -> offset TAB row as UTF-8 JSON
+ *   ('u', view, partition, offset)                           -> "+" key ; the offset of each row's latest version
+ *   ('u', view, partition, offset)                           -> "-" key ; a tombstone (row deleted at offset)
+ *   ('i', view, partition, indexId, sortValue, key)          -> values  ; plain sort index
+ *   ('i', view, partition, indexId, filterValue, sortValue, key) -> values ; filter + sort index
+ *   values = JSON array of the row's `indexedFields`, so filters are checked without the row
+ *   ('c', view, partition, fields, values)                   -> decimal count of rows whose `fields`
+ *                                                               (comma-joined) have `values` (JSON)
+ *   ('c', view, partition, '', '[]')                         -> decimal count of all rows
+ *   ('o', view, partition)                                   -> next offset to consume, decimal
+ *   ('w', view, partition)                                   -> offset below which tombstone markers
+ *                                                               were trimmed (see change-log.ts)
+ *   ('t', view, partition)                                   -> JSON [[time ms, next offset], ...]: when
+ *                                                               offsets were applied (tombstone-trimmer.ts)
+ *   ('m', view)                                              -> fingerprint of the layout-relevant declaration
+ *
+ * The 'u' entries are a compacted change log: every live row once, at the offset of its latest
+ * version, plus tombstones (see change-log.ts).
+ */
+import { createHash } from 'node:crypto';
+import type { IndexModel, ViewModel } from '../views/model.ts';
+import type { Key } from './rocks.ts';
+import { encodeTuple, extendTuple, type TupleElement } from './tuple.ts';
+
+/** A row of a view: its fields by name, stored as JSON. */
+export type Row = Record<string, unknown>;
+
+/** The tags of every per-partition key (all but the view's 'm' fingerprint), see the layout above. */
+export const PARTITION_TAGS = ['r', 'u', 'i', 'c', 'o', 'w', 't'] as const;
+
+export type PartitionTag = (typeof PARTITION_TAGS)[number];
+
+/**
+ * The keys of one view, as the layout above defines them. Prefixes are encoded once per (tag,
+ * partition, index) and the returned prefix buffers are shared: callers must not change them.
+ */
+export interface ViewKeys {
+  /** ('m', view): the layout fingerprint. */
+  readonly meta: Key;
+  /** (tag, view): what every key of that kind starts with, in every partition. */
+  viewPrefix(tag: PartitionTag): Key;
+  /** (tag, view, partition), or (tag, view, partition, extra): what every key of that kind starts with. */
+  prefix(tag: PartitionTag, partition: number, extra?: number): Key;
+  /** ('r', view, partition, key) */
+  row(partition: number, key: string): Key;
+  /** ('i', view, partition, indexId, [filterValue,] sortValue, key), from the row's fields. */
+  index(partition: number, index: IndexModel, row: Row, key: string): Key;
+  /** ('u', view, partition, offset) */
+  changeLog(partition: number, offset: string | bigint): Key;
+  /** ('c', view, partition, fields, values) */
+  counter(partition: number, fields: string, values: string): Key;
+  /** ('o', view, partition) */
+  nextOffset(partition: number): Key;
+  /** ('w', view, partition) */
+  trimPoint(partition: number): Key;
+  /** ('t', view, partition) */
+  appliedTimes(partition: number): Key;
+}
+
+export function createViewKeys(viewId: string): ViewKeys {
+  const prefixes = new Map<string, Buffer>();
+  const prefix = (tag: PartitionTag, partition: number, extra?: number): Buffer => {
+    const id = `${tag}/${partition}/${extra ?? ''}`;
+    let cached = prefixes.get(id);
+    if (!cached) {
+      cached = encodeTuple(extra === undefined ? [tag, viewId, partition] : [tag, viewId, partition, extra]);
+      prefixes.set(id, cached);
+    }
+    return cached;
+  };
+  return {
+    meta: encodeTuple(['m', viewId]),
+    viewPrefix: (tag) => encodeTuple([tag, viewId]),
+    prefix,
+    row: (partition, key) => extendTuple(prefix('r', partition), [key]),
+    index(partition, index, row, key) {
+      const elements: TupleElement[] = index.filter === undefined ? [] : [sortElement(row, index.filter)];
+      elements.push(sortElement(row, index.sort), key);
+      return extendTuple(prefix('i', partition, index.id), elements);
+    },
+    changeLog: (partition, offset) => extendTuple(prefix('u', partition), [Number(offset)]),
+    counter: (partition, fields, values) => extendTuple(prefix('c', partition), [fields, values]),
+    nextOffset: (partition) => prefix('o', partition),
+    trimPoint: (partition) => prefix('w', partition),
+    appliedTimes: (partition) => prefix('t', partition),
+  };
+}
+
+/** A field's value as an index key element: numbers as numbers, anything else as its string. */
+export function sortElement(row: Row, field: string): string | number {
+  const value = row[field];
+  return typeof value === 'number' ? value : String(value);
+}
+
+/** A stored row value: the offset of its latest version, a tab, the row's JSON. */
+export function encodeRowValue(offset: string, row: Row): string {
+  return `${offset}\t${JSON.stringify(row)}`;
+}
+
+/** Splits a value written by `encodeRowValue`. */
+export function decodeRowValue(text: string): { offset: string; row: Row } {
+  const tab = text.indexOf('\t');
+  return { offset: text.slice(0, tab), row: JSON.parse(text.slice(tab + 1)) as Row };
+}
+
+/** An index entry's value: the row's `indexedFields` in declaration order, missing ones as null. */
+export function encodeIndexValue(view: ViewModel, row: Row): string {
+  return JSON.stringify(view.indexedFields.map((field) => row[field] ?? null));
+}
+
+/** The fields of a value written by `encodeIndexValue`, by name. */
+export function decodeIndexValue(view: ViewModel, text: string): Row {
+  const values = JSON.parse(text) as unknown[];
+  const fields: Row = {};
+  view.indexedFields.forEach((field, i) => {
+    fields[field] = values[i];
+  });
+  return fields;
+}
+
+/** A change-log value: "+" and the key for a row's latest version, "-" and the key for a tombstone. */
+export function encodeChangeLogValue(key: string, deleted: boolean): string {
+  return `${deleted ? '-' : '+'}${key}`;
+}
+
+/** The key and kind of a change-log value written by `encodeChangeLogValue`. */
+export function decodeChangeLogValue(text: string): { key: string; deleted: boolean } {
+  return { key: text.slice(1), deleted: isTombstoneValue(text) };
+}
+
+/** Whether a change-log value is a tombstone's (false for a missing value). */
+export function isTombstoneValue(text: string | undefined): boolean {
+  return text?.[0] === '-';
+}
+
+/**
+ * The fingerprint stored under ('m', view): a hash of every part of the declaration the layout
+ * depends on, and of the layout's version (`layout`, raised whenever the keys or values above change).
+ * Stored data whose fingerprint differs is dropped and rebuilt from the topic.
+ */
+export function layoutFingerprint(view: ViewModel): string {
+  const shape = {
+    key: view.keyField,
+    layout: 4,
+    indexes: view.indexes,
+    fields: view.fields.map((field) => [field.name, field.type]),
+    counted: view.counterSets,
+    values: view.indexedFields,
+  };
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
+}

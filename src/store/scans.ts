@@ -1,0 +1,151 @@
+/**
+ * Scans of one partition's rows (in key order) or of one of its indexes (in index order), within
+ * read sessions that reuse range readers across scans.
+ */
+import type { IndexModel, ViewModel } from '../views/model.ts';
+import { decodeIndexValue, decodeRowValue, type Row, type ViewKeys } from './keys.ts';
+import type { KeyValueStore, RangeReader } from './rocks.ts';
+import { decodeTuple, extendTuple, prefixEnd } from './tuple.ts';
+
+export interface SortBound {
+  readonly value: string | number;
+  readonly inclusive: boolean;
+}
+
+/** What to scan in one partition: an index (or the rows by key), optionally narrowed. */
+export interface ScanSpec {
+  /** undefined scans rows in key order. */
+  readonly index: IndexModel | undefined;
+  readonly filterValue?: string | number | undefined;
+  readonly lower?: SortBound | undefined;
+  readonly upper?: SortBound | undefined;
+  /** Exclusive position in scan direction: continue after (or before, when reverse) this entry. */
+  readonly after?: readonly [sortValue: string | number, key: string] | undefined;
+  /** Include the `after` entry itself (used to probe for a previous page). */
+  readonly afterInclusive?: boolean;
+  /** Also return each entry's indexed field values (the whole row for a scan by key). */
+  readonly withValues?: boolean;
+  readonly reverse: boolean;
+}
+
+export interface ScanEntry {
+  readonly key: string;
+  readonly sortValue: string | number;
+  /** With `withValues`: the indexed fields' values (or the whole row for a scan by key). */
+  readonly fields?: Row;
+}
+
+export interface Scan {
+  /** Up to `max` further entries in scan order; empty at the end. */
+  next(max: number): ScanEntry[];
+  close(): void;
+}
+
+/**
+ * Scans opened in one session share one range reader per partition and index while they do not
+ * overlap in time, so a batch of related lookups costs one reader per partition, not one per key.
+ */
+export interface ReadSession {
+  openScan(partition: number, spec: ScanSpec): Scan;
+  close(): void;
+}
+
+const EMPTY_SCAN: Scan = { next: () => [], close: () => undefined };
+const ZERO = Buffer.from([0]);
+
+/** A read session over one view's keys; close it to release its range readers. */
+export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKeys): ReadSession {
+  // One range reader per (partition, index), reused by seeking while no other scan holds it.
+  const pool = new Map<string, { reader: RangeReader; busy: boolean }>();
+  const opened: RangeReader[] = [];
+  return {
+    openScan(partition, spec) {
+      const indexPrefix = spec.index === undefined ? keys.prefix('r', partition) : keys.prefix('i', partition, spec.index.id);
+      const base = spec.filterValue === undefined ? indexPrefix : extendTuple(indexPrefix, [spec.filterValue]);
+      let low: Buffer = base;
+      let high: Buffer = prefixEnd(base);
+      if (spec.lower) {
+        const at = extendTuple(base, [spec.lower.value]);
+        low = spec.lower.inclusive ? at : prefixEnd(at);
+      }
+      if (spec.upper) {
+        const at = extendTuple(base, [spec.upper.value]);
+        high = spec.upper.inclusive ? prefixEnd(at) : at;
+      }
+      if (spec.after) {
+        const [sortValue, key] = spec.after;
+        const at = extendTuple(base, spec.index === undefined ? [key] : [sortValue, key]);
+        const justAfter = Buffer.concat([at, ZERO]);
+        if (spec.reverse) {
+          const bound = spec.afterInclusive ? justAfter : at;
+          if (Buffer.compare(bound, high) < 0) high = bound;
+        } else {
+          const bound = spec.afterInclusive ? at : justAfter;
+          if (Buffer.compare(bound, low) > 0) low = bound;
+        }
+      }
+      if (Buffer.compare(low, high) >= 0) return EMPTY_SCAN;
+      const withValues = spec.withValues === true;
+      const slot = `${partition}/${spec.index?.id ?? 0}/${spec.reverse ? 'r' : 'f'}/${withValues ? 'v' : 'k'}`;
+      let entry = pool.get(slot);
+      if (!entry || entry.busy) {
+        // The binding treats a seek at or past the upper bound as "end", even in reverse; the
+        // extra byte keeps every `high` below the bound (no key equals prefixEnd + 0x00).
+        const bound = Buffer.concat([prefixEnd(indexPrefix), ZERO]);
+        const reader = kv.range({ gte: indexPrefix, lt: bound, reverse: spec.reverse, values: withValues });
+        opened.push(reader);
+        entry = { reader, busy: false };
+        if (!pool.has(slot)) pool.set(slot, entry);
+      }
+      const held = entry;
+      held.busy = true;
+      const reader = held.reader;
+      if (spec.reverse) reader.seek(high);
+      else reader.seek(low);
+      // Every entry starts with the index's prefix: decode only what follows it, that is
+      // [key] for rows, [sortValue, key] or [filterValue, sortValue, key] for index entries.
+      const from = indexPrefix.length;
+      let done = false;
+      // The pooled reader spans the whole index, so a read may run past this scan's bounds:
+      // start with small reads and grow, so a scan of a few entries reads a few entries (an
+      // entry read costs microseconds). A scan of one filter value (an order's payments) is
+      // often that short.
+      let readAhead = spec.filterValue === undefined ? 8 : 3;
+      return {
+        next(max) {
+          const out: ScanEntry[] = [];
+          while (!done && out.length < max) {
+            const chunk = reader.next(Math.min(max - out.length, readAhead));
+            readAhead = Math.min(readAhead * 4, 1000);
+            if (chunk.length === 0) done = true;
+            for (const [raw, value] of chunk) {
+              if (spec.reverse ? Buffer.compare(raw, high) >= 0 : false) continue; // seek landed on the exclusive bound
+              if (spec.reverse ? Buffer.compare(raw, low) < 0 : Buffer.compare(raw, high) >= 0) {
+                done = true;
+                break;
+              }
+              const elements = decodeTuple(raw, from);
+              const key = String(elements[elements.length - 1]);
+              const sortValue = spec.index === undefined ? key : (elements[elements.length - 2] as string | number);
+              if (!withValues || value === undefined) {
+                out.push({ key, sortValue });
+              } else if (spec.index === undefined) {
+                out.push({ key, sortValue, fields: decodeRowValue(value).row });
+              } else {
+                out.push({ key, sortValue, fields: decodeIndexValue(view, value) });
+              }
+            }
+          }
+          return out;
+        },
+        close() {
+          held.busy = false;
+        },
+      };
+    },
+    close() {
+      for (const reader of opened.splice(0)) reader.close();
+      pool.clear();
+    },
+  };
+}
