@@ -44,6 +44,8 @@ export interface Gateway {
   readonly hub: Hub;
   /** Removes change-log tombstone markers older than TOMBSTONE_RETENTION_MS. */
   readonly trimmer: TombstoneTrimmer;
+  /** GraphQL at /graphql in process, without a socket (see HttpServer.fetch). */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   readiness(): Readiness;
   stop(): Promise<void>;
 }
@@ -219,6 +221,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       hub,
       readiness,
       trimmer,
+      fetch: server.fetch,
       async stop() {
         trimmer.stop();
         eventLoopDelay.disable();
