@@ -45,6 +45,8 @@ export interface Gateway {
   readonly hub: Hub;
   /** Removes change-log tombstone markers older than TOMBSTONE_RETENTION_MS. */
   readonly trimmer: TombstoneTrimmer;
+  /** GraphQL at /graphql in process, without a socket (see HttpServer.fetch). */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   readiness(): Readiness;
   stop(): Promise<void>;
 }
@@ -233,6 +235,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       hub,
       readiness,
       trimmer,
+      fetch: server.fetch,
       async stop() {
         trimmer.stop();
         eventLoopDelay.disable();

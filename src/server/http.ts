@@ -46,6 +46,11 @@ export interface HttpServerOptions {
 export interface HttpServer {
   readonly url: string;
   readonly server: Server;
+  /**
+   * GraphQL at /graphql through yoga's Fetch API handler, in process: no socket, and none of the
+   * HTTP layer in front of yoga (body limits, client authentication, health, metrics, peer protocol).
+   */
+  fetch(url: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
 }
 
@@ -227,6 +232,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   return {
     url,
     server,
+    fetch: async (input, init) => yoga.fetch(input, init ?? {}),
     async stop() {
       await websocket?.stop();
       await new Promise<void>((resolve) => {

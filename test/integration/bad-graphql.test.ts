@@ -1,16 +1,18 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, uniqueName, type TestGateway } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 
+/**
+ * GraphQL requests go in process to yoga (gw.graphql, gw.fetch); what the HTTP layer in front of
+ * yoga answers (body framing, health, readiness, metrics) goes over a real socket (gw.url).
+ */
 describe('bad GraphQL gets GraphQL errors, never a 500', () => {
+  const fx = useFixture('bad');
   let gw: TestGateway;
 
   beforeAll(async () => {
-    gw = await startTestGateway({ topicPrefix: `${uniqueName('bad')}.` });
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
+    gw = await fx.startGateway({ transport: 'in-process' });
   });
 
   const cases: Array<{ name: string; query: string; variables?: Record<string, unknown>; code?: string }> = [
@@ -45,7 +47,7 @@ describe('bad GraphQL gets GraphQL errors, never a 500', () => {
   }
 
   it('answers a body that is not JSON with a 4xx', async () => {
-    const response = await fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
+    const response = await gw.fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{not json' });
     expect(response.status).toBeGreaterThanOrEqual(400);
     expect(response.status).toBeLessThan(500);
   });

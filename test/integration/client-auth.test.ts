@@ -1,31 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { signClientToken } from '../../src/server/client-auth.ts';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { keyed, order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 
 const SECRET = 'integration-client-secret-0123456789';
 const LOOKUP = JSON.stringify({ query: '{ order(orderId: "ord-000003") { orderId state } }' });
 const ENTITY = 'subscription { orderChanged(orderId: "ord-000003") { kind node { orderId } } }';
 
+/** Client authentication is the HTTP layer in front of yoga: every request here goes over a real socket. */
 describe('client authentication with CLIENT_JWT_SECRET', () => {
-  let kafka: TestKafka;
+  const fx = useFixture('auth');
   let gw: TestGateway;
-  let prefix: string;
   const token = (claims: Record<string, unknown>) => signClientToken(SECRET, claims);
   const valid = () => token({ sub: 'grid-user', aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) + 600 });
 
   beforeAll(async () => {
-    prefix = `${uniqueName('auth')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({ topicPrefix: prefix, env: { CLIENT_JWT_SECRET: SECRET, CLIENT_JWT_AUDIENCE: 'grid-ui' } });
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(3))]);
-    await waitCaughtUp(gw, kafka, ['orders']);
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    gw = await fx.startGateway({ env: { CLIENT_JWT_SECRET: SECRET, CLIENT_JWT_AUDIENCE: 'grid-ui' } });
+    await fx.produce('orders', [keyed('orderId', order(3))]);
+    await fx.waitCaughtUp(gw, ['orders']);
   });
 
   const post = (headers: Record<string, string>) =>
@@ -76,7 +69,7 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
         signal,
       });
     expect((await sse({})).status).toBe(401);
-    const abort = new AbortController();
+    const abort = fx.abortController();
     const response = await sse({ authorization: `Bearer ${valid()}` }, abort.signal);
     expect(response.status).toBe(200);
     const reader = response.body!.getReader();
@@ -127,7 +120,7 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
   /** Opens a graphql-ws socket, sends connection_init with `payload`, then one subscribe. */
   const websocket = (payload: Record<string, unknown> | undefined, headers: Record<string, string> = {}) =>
     new Promise<{ closeCode: number | undefined; messages: Array<{ type: string; payload?: unknown }> }>((resolve) => {
-      const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws', { headers });
+      const socket = fx.websocket(gw.url, { headers });
       const messages: Array<{ type: string; payload?: unknown }> = [];
       const timer = setTimeout(() => {
         socket.close();
@@ -171,7 +164,7 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     // Expired 27 s ago: still accepted within the 30 s clock skew, so it expires about 3 s from now.
     const expiresAt = Date.now() + 3_000;
     const expiring = token({ aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) - 27 });
-    const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    const socket = fx.websocket(gw.url);
     const kinds: string[] = [];
     const closed = await new Promise<{ code: number; reason: string; at: number }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the socket was not closed within 15 s')), 15_000);

@@ -11,10 +11,11 @@
  * The error windows are printed (`[cluster] ...`).
  */
 import { isDeepStrictEqual } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { startCluster, type Cluster, type ClusterInstance } from '../support/cluster.ts';
+import { beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import type { Cluster, ClusterInstance } from '../support/cluster.ts';
 import { customer, iso, keyed, order, payment } from '../support/data.ts';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ORDERS = 2000;
@@ -225,8 +226,7 @@ function describeWindow(label: string, report: LoadReport, eventAt: number): num
 
 describe('a load-balanced cluster behind HAProxy', () => {
   const data = buildData();
-  let prefix: string;
-  let kafka: TestKafka;
+  const fx = useFixture('cluster');
   let single: TestGateway;
   let cluster: Cluster | undefined;
   let scaled: Cluster | undefined;
@@ -270,13 +270,12 @@ describe('a load-balanced cluster behind HAProxy', () => {
   };
 
   beforeAll(async () => {
-    prefix = `${uniqueName('cluster')}.`;
-    kafka = await createTestKafka();
-    single = await startTestGateway({ topicPrefix: prefix, env: { ...CLUSTER_ENV, GROUP_ID: `${prefix}single` } });
-    await kafka.produce(`${prefix}customers`, data.customers.map((row) => keyed('customerId', row)));
-    await kafka.produce(`${prefix}orders`, data.orderRecords);
-    await kafka.produce(`${prefix}payments`, data.payments.map((row) => keyed('paymentId', row)));
-    await waitCaughtUp(single, kafka, ['customers', 'orders', 'payments']);
+    // The reference instance answers over real HTTP, like the balancer it is compared with.
+    single = await fx.startGateway({ group: 'single', env: CLUSTER_ENV });
+    await fx.produce('customers', data.customers.map((row) => keyed('customerId', row)));
+    await fx.produce('orders', data.orderRecords);
+    await fx.produce('payments', data.payments.map((row) => keyed('paymentId', row)));
+    await fx.waitCaughtUp(single, ['customers', 'orders', 'payments']);
 
     // Grid pages for the load phases, answered by the single instance (the data does not change).
     const first = (await dataOf(single.url, gridQuery(SORTS[0]!, undefined, false), { n: 30, cursor: null })) as unknown as GridPage;
@@ -304,17 +303,12 @@ describe('a load-balanced cluster behind HAProxy', () => {
       }
     });
 
-  afterAll(async () => {
-    for (const target of [cluster, scaled]) await target?.stop();
-    await single?.stop();
-    await kafka?.stop();
-  });
-
   it('three instances behind HAProxy answer every lookup, grid page and relation like one instance', async () => {
     dumpLogsOnFailure(() => cluster);
     const t0 = Date.now();
     const phase = (name: string) => console.log(`[cluster] three instances: ${name} at +${Date.now() - t0} ms`);
-    cluster = await startCluster({ instances: 3, topicPrefix: prefix, env: CLUSTER_ENV });
+    // Used by the next test too: closed after the file's last test.
+    cluster = await fx.startCluster({ instances: 3, env: CLUSTER_ENV, scope: 'file' });
     phase('started');
     await waitSettled(cluster, cluster.instances, 'three ready instances holding two partitions of each topic');
     const via = cluster.url;
@@ -428,7 +422,7 @@ describe('a load-balanced cluster behind HAProxy', () => {
   it('scaling one instance to three under load: never a wrong answer, errors only in one bounded window', async () => {
     await cluster?.stop();
     dumpLogsOnFailure(() => scaled);
-    scaled = await startCluster({ instances: 1, topicPrefix: prefix, env: { ...CLUSTER_ENV, GROUP_ID: `${prefix}scale` } });
+    scaled = await fx.startCluster({ instances: 1, group: 'scale', env: CLUSTER_ENV });
     const target = scaled;
     await waitSettled(target, target.instances, 'one ready instance holding every partition');
     let settledAt = 0;

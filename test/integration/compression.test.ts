@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { brokers, createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import { brokers, type TestGateway } from '../support/gateway.ts';
 
 /** Produces keyed JSON records with kcat (librdkafka), compressed with `codec`. */
 function kcatProduce(topic: string, codec: string, rows: ReadonlyArray<ReturnType<typeof order>>): Promise<void> {
@@ -16,26 +17,18 @@ function kcatProduce(topic: string, codec: string, rows: ReadonlyArray<ReturnTyp
 }
 
 describe('batches compressed by other producers', () => {
-  let kafka: TestKafka;
+  const fx = useFixture('codec');
   let gw: TestGateway;
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('codec')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({ topicPrefix: prefix });
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    gw = await fx.startGateway({ transport: 'in-process' });
   });
 
   for (const [i, codec] of ['gzip', 'snappy', 'lz4', 'zstd'].entries()) {
     it(`reads ${codec} batches`, async () => {
       const rows = Array.from({ length: 50 }, (_, n) => order(1000 * (i + 1) + n, { product: `compressed ${codec} `.repeat(20) }));
-      await kcatProduce(`${prefix}orders`, codec, rows);
-      await waitCaughtUp(gw, kafka, ['orders']);
+      await kcatProduce(fx.topic('orders'), codec, rows);
+      await fx.waitCaughtUp(gw, ['orders']);
       const data = await gw.query<{ orders: { totalCount: number } }>(
         `{ orders(first: 1, filter: { createdAt: { gte: "${rows[0]!.createdAt}", lte: "${rows[rows.length - 1]!.createdAt}" } }) { totalCount } }`,
       );

@@ -1,49 +1,31 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { openKeyValueStore } from '../../src/store/rocks.ts';
 import { openViewStore } from '../../src/store/view-store.ts';
 import { compileViews } from '../../src/views/model.ts';
 import customers from '../../views/customers.ts';
 import orders from '../../views/orders.ts';
 import payments from '../../views/payments.ts';
-import { brokers, createTestKafka, postGraphQL, uniqueName, type TestKafka } from '../support/gateway.ts';
 import { iso, order } from '../support/data.ts';
-import { spawnGateway, type GatewayProcess } from '../support/process.ts';
+import { useFixture } from '../support/fixture.ts';
+import { once, postGraphQL } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 
 describe('SIGKILL during ingest, then restart', () => {
   const KEYS = 40_000;
   const VERSIONS = 3;
-  let kafka: TestKafka;
+  const fx = useFixture('crash');
   let dataDir: string;
-  let prefix: string;
-  let running: GatewayProcess | undefined;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('crash')}.`;
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'gw-crash-'));
-    kafka = await createTestKafka();
-  });
-
-  afterAll(async () => {
-    await running?.kill('SIGKILL');
-    await kafka?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    dataDir = await fx.tempDir('gw-crash-');
   });
 
   it('resumes from the stored offsets and ends equal to the latest value per key', { timeout: 240_000 }, async () => {
-    const env = {
-      KAFKA_BROKERS: brokers(),
-      DATA_DIR: dataDir,
-      GROUP_ID: `${prefix}group`,
-      TOPIC_PREFIX: prefix,
-      TOPIC_PARTITIONS: '3',
-    };
+    // Every run uses the same data dir, group and topics.
+    const spawn = () => fx.spawnGateway({ dataDir });
     // Create the topics, then fill them while no gateway runs.
-    running = await spawnGateway(env);
-    await running.kill('SIGTERM');
+    const creator = await spawn();
+    await creator.kill('SIGTERM');
     const latest = new Map<string, { state: string; updatedAt: string }>();
     const states = ['CREATED', 'VALIDATED', 'SHIPPED'];
     for (let version = 0; version < VERSIONS; version++) {
@@ -54,16 +36,15 @@ describe('SIGKILL during ingest, then restart', () => {
           latest.set(row.orderId, { state: row.state as string, updatedAt: row.updatedAt });
           batch.push({ key: row.orderId, value: JSON.stringify(row) });
         }
-        await kafka.produce(`${prefix}orders`, batch);
+        await fx.produce('orders', batch);
       }
     }
-    const ends = await kafka.endOffsets(`${prefix}orders`);
+    const ends = await fx.endOffsets('orders');
     const total = [...ends.values()].reduce((sum, end) => sum + Number(end), 0);
     expect(total).toBe(KEYS * VERSIONS);
 
     // Start, let it apply part of the backlog, SIGKILL it mid-ingest.
-    running = await spawnGateway(env);
-    const gateway = running;
+    const gateway = await spawn();
     await waitFor(async () => (await gateway.metric('gw_ingest_applied_total')) >= total * 0.1, {
       what: 'partial ingest',
       intervalMs: 5,
@@ -73,17 +54,18 @@ describe('SIGKILL during ingest, then restart', () => {
 
     // What the store holds after the crash: a consistent offset per partition.
     const kv = await openKeyValueStore(dataDir);
-    const ordersView = compileViews([customers, orders, payments], prefix).find((view) => view.id === 'orders')!;
+    const closeKv = once(() => kv.close());
+    fx.defer(closeKv);
+    const ordersView = compileViews([customers, orders, payments], fx.prefix).find((view) => view.id === 'orders')!;
     const store = await openViewStore(kv, ordersView);
     const stored = [...ends.keys()].map((partition) => Number(store.nextOffset(partition) ?? 0));
-    await kv.close();
+    await closeKv();
     const applied = stored.reduce((sum, offset) => sum + offset, 0);
     expect(applied).toBeGreaterThan(0);
     expect(applied).toBeLessThan(total);
 
     // Restart: it re-reads exactly what the store had not applied, nothing before.
-    running = await spawnGateway(env);
-    const restarted = running;
+    const restarted = await spawn();
     await waitFor(async () => (await restarted.metric('gw_ingest_records_total')) >= total - applied, {
       what: 'catch-up after restart',
       timeoutMs: 120_000,
@@ -109,6 +91,5 @@ describe('SIGKILL during ingest, then restart', () => {
     expect(seen.size).toBe(KEYS);
     expect(seen).toEqual(latest);
     await restarted.kill('SIGTERM');
-    running = undefined;
   });
 });

@@ -1,23 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../../src/kafka/client.ts';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { keyed, order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 
 describe('dead-letter topic', () => {
-  let kafka: TestKafka;
+  const fx = useFixture('dlq');
   let gw: TestGateway;
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('dlq')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '1' } });
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    // GraphQL in process; /metrics (the HTTP layer) over a real socket.
+    gw = await fx.startGateway({ transport: 'in-process', env: { TOPIC_PARTITIONS: '1' } });
   });
 
   it('sends each bad record there with its reason and keeps applying the partition', async () => {
@@ -28,11 +22,11 @@ describe('dead-letter topic', () => {
       { key: 'ord-wrong-type', value: JSON.stringify(order(3, { orderId: 'ord-wrong-type', quantity: 'three' })), expect: 'GW_RECORD_INVALID', reason: /quantity/ },
       { key: 'ord-bad-enum', value: JSON.stringify(order(4, { orderId: 'ord-bad-enum', state: 'LOST' })), expect: 'GW_RECORD_INVALID', reason: /state: expected one of/ },
     ];
-    const produced = await kafka.produce(`${prefix}orders`, [
+    const produced = await fx.produce('orders', [
       ...bad.map(({ key, value }) => ({ key, value })),
       keyed('orderId', good),
     ]);
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.waitCaughtUp(gw, ['orders']);
 
     // The valid record after the bad ones in the same partition is applied.
     const data = await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${good.orderId}") { orderId } }`);
@@ -45,8 +39,8 @@ describe('dead-letter topic', () => {
 
     // Read the dead-letter topic back with a consumer of its own.
     const received: KafkaRecord[] = [];
-    const consumer = kafka.client.consumer({
-      groupId: uniqueName('dlq-reader'),
+    const consumer = fx.consumer({
+      groupId: fx.uniqueName('dlq-reader'),
       topics: [gw.config.deadLetterTopic],
       startOffset: () => undefined,
       onBatch: async (batch) => {
@@ -54,11 +48,8 @@ describe('dead-letter topic', () => {
       },
     });
     await consumer.start();
-    try {
-      await waitFor(() => received.length >= bad.length, { what: 'dead letters', timeoutMs: 30_000 });
-    } finally {
-      await consumer.stop();
-    }
+    await waitFor(() => received.length >= bad.length, { what: 'dead letters', timeoutMs: 30_000 });
+    await consumer.stop();
     const base = BigInt(produced[0]!.baseOffset);
     const letters = received.map((record) => JSON.parse(record.value!.toString('utf8')) as Record<string, string | number>);
     bad.forEach((entry, i) => {
@@ -66,7 +57,7 @@ describe('dead-letter topic', () => {
       expect(letter, entry.key).toBeDefined();
       expect(letter!.code).toBe(entry.expect);
       expect(String(letter!.reason)).toMatch(entry.reason);
-      expect(letter!.topic).toBe(`${prefix}orders`);
+      expect(letter!.topic).toBe(fx.topic('orders'));
       expect(letter!.partition).toBe(0);
       expect(letter!.offset).toBe(String(base + BigInt(i)));
       expect(Buffer.from(String(letter!.value), 'base64').toString()).toBe(entry.value);

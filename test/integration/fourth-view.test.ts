@@ -1,36 +1,29 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keyed, order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 
 describe('a fourth view is a new file', () => {
-  let kafka: TestKafka;
+  const fx = useFixture('v4');
   let gw: TestGateway;
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('v4')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({
-      topicPrefix: prefix,
+    gw = await fx.startGateway({
+      transport: 'in-process',
       env: { VIEWS_DIR: path.resolve(import.meta.dirname, '../fixtures/views') },
     });
   });
 
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
-  });
-
   it('gets a topic, a lookup, a sorted and filtered connection and its relation', async () => {
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(7))]);
+    await fx.produce('orders', [keyed('orderId', order(7))]);
     const shipments = [
       { shipmentId: 'shp-1', orderId: 'ord-000007', carrier: 'DHL', weightGrams: 1200, shippedAt: '2026-05-01T10:00:00Z' },
       { shipmentId: 'shp-2', orderId: 'ord-000007', carrier: 'UPS', weightGrams: 300, fragile: true, shippedAt: '2026-05-01T09:00:00Z' },
       { shipmentId: 'shp-3', orderId: 'ord-000008', carrier: 'DHL', weightGrams: 50, shippedAt: '2026-05-02T08:00:00Z' },
     ];
-    await kafka.produce(`${prefix}shipments`, shipments.map((row) => keyed('shipmentId', row)));
-    await waitCaughtUp(gw, kafka, ['orders', 'shipments']);
+    await fx.produce('shipments', shipments.map((row) => keyed('shipmentId', row)));
+    await fx.waitCaughtUp(gw, ['orders', 'shipments']);
     const data = await gw.query<{
       shipment: { carrier: string; fragile: boolean | null; order: { orderId: string } };
       shipments: { totalCount: number; edges: Array<{ node: { shipmentId: string; weightGrams: number } }> };

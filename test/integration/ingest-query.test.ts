@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { customer, keyed, order, payment } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 
 const GRID = `query Grid($filter: OrderFilter, $orderBy: OrderOrder) {
   orders(first: 100, filter: $filter, orderBy: $orderBy) {
@@ -10,27 +11,19 @@ const GRID = `query Grid($filter: OrderFilter, $orderBy: OrderOrder) {
 }`;
 
 describe('ingest to query on a real broker and RocksDB', () => {
-  let kafka: TestKafka;
+  const fx = useFixture('iq');
   let gw: TestGateway;
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('iq')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({ topicPrefix: prefix });
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    gw = await fx.startGateway({ transport: 'in-process' });
   });
 
   const ids = (data: { orders: { edges: Array<{ node: { orderId: string } }> } }) => data.orders.edges.map((edge) => edge.node.orderId);
 
   it('serves a produced row, moves it on update and removes it on tombstone', async () => {
-    await kafka.produce(`${prefix}customers`, [keyed('customerId', customer(1))]);
-    await kafka.produce(`${prefix}orders`, [1, 2, 3].map((n) => keyed('orderId', order(n, { customerId: 'cus-00001', state: 'CREATED' }))));
-    await waitCaughtUp(gw, kafka, ['orders', 'customers']);
+    await fx.produce('customers', [keyed('customerId', customer(1))]);
+    await fx.produce('orders', [1, 2, 3].map((n) => keyed('orderId', order(n, { customerId: 'cus-00001', state: 'CREATED' }))));
+    await fx.waitCaughtUp(gw, ['orders', 'customers']);
 
     const lookup = await gw.query<{ order: { orderId: string; state: string; quantity: number; customer: { name: string } } }>(
       '{ order(orderId: "ord-000002") { orderId state quantity customer { name } } }',
@@ -41,10 +34,10 @@ describe('ingest to query on a real broker and RocksDB', () => {
     expect(ids(before)).toEqual(['ord-000003', 'ord-000002', 'ord-000001']);
 
     // ord-000001 becomes the most recently updated and SHIPPED.
-    await kafka.produce(`${prefix}orders`, [
+    await fx.produce('orders', [
       keyed('orderId', order(1, { customerId: 'cus-00001', state: 'SHIPPED', updatedAt: '2027-01-01T00:00:00.000Z' })),
     ]);
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.waitCaughtUp(gw, ['orders']);
     const after = await gw.query<Parameters<typeof ids>[0]>(GRID, { orderBy: { field: 'UPDATED_AT', direction: 'DESC' } });
     expect(ids(after)).toEqual(['ord-000001', 'ord-000003', 'ord-000002']);
     const shipped = await gw.query<{ orders: { totalCount: number; edges: Array<{ node: { orderId: string } }> } }>(GRID, {
@@ -59,8 +52,8 @@ describe('ingest to query on a real broker and RocksDB', () => {
     expect(created.orders.totalCount).toBe(2);
 
     // Tombstone: gone from the lookup, every grid, every filter and every count.
-    await kafka.produce(`${prefix}orders`, [{ key: 'ord-000003', value: null }]);
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.produce('orders', [{ key: 'ord-000003', value: null }]);
+    await fx.waitCaughtUp(gw, ['orders']);
     const gone = await gw.query<{ order: unknown }>('{ order(orderId: "ord-000003") { orderId } }');
     expect(gone.order).toBeNull();
     for (const field of ['CREATED_AT', 'UPDATED_AT', 'ORDER_ID']) {
@@ -88,40 +81,40 @@ describe('ingest to query on a real broker and RocksDB', () => {
       gw.query<{ order: { state: string; customer: { name: string }; payments: Array<{ paymentId: string; status: string }> } }>(
         '{ order(orderId: "ord-000050") { state customer { name } payments { paymentId status } } }',
       );
-    await kafka.produce(`${prefix}customers`, [keyed('customerId', customer(50, { name: 'Before' }))]);
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(50, { customerId: 'cus-00050', state: 'CREATED' }))]);
-    await kafka.produce(`${prefix}payments`, [keyed('paymentId', payment(50, 1, { status: 'PENDING' }))]);
-    await waitCaughtUp(gw, kafka, ['orders', 'customers', 'payments']);
+    await fx.produce('customers', [keyed('customerId', customer(50, { name: 'Before' }))]);
+    await fx.produce('orders', [keyed('orderId', order(50, { customerId: 'cus-00050', state: 'CREATED' }))]);
+    await fx.produce('payments', [keyed('paymentId', payment(50, 1, { status: 'PENDING' }))]);
+    await fx.waitCaughtUp(gw, ['orders', 'customers', 'payments']);
     const first = await read(); // fills the row cache and the payments list cache
     expect(first.order.state).toBe('CREATED');
     expect(first.order.payments.map((p) => p.status)).toEqual(['PENDING']);
     expect(await read()).toEqual(first);
 
     const [firstPayment] = first.order.payments;
-    await kafka.produce(`${prefix}customers`, [keyed('customerId', customer(50, { name: 'After' }))]);
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(50, { customerId: 'cus-00050', state: 'VALIDATED' }))]);
-    await kafka.produce(`${prefix}payments`, [
+    await fx.produce('customers', [keyed('customerId', customer(50, { name: 'After' }))]);
+    await fx.produce('orders', [keyed('orderId', order(50, { customerId: 'cus-00050', state: 'VALIDATED' }))]);
+    await fx.produce('payments', [
       keyed('paymentId', payment(50, 1, { status: 'CAPTURED' })),
       keyed('paymentId', payment(50, 2, { status: 'FAILED' })),
     ]);
-    await waitCaughtUp(gw, kafka, ['orders', 'customers', 'payments']);
+    await fx.waitCaughtUp(gw, ['orders', 'customers', 'payments']);
     const second = await read();
     expect(second.order.state).toBe('VALIDATED');
     expect(second.order.customer.name).toBe('After');
     expect(second.order.payments).toHaveLength(2);
     expect(second.order.payments.find((p) => p.paymentId === firstPayment!.paymentId)?.status).toBe('CAPTURED');
 
-    await kafka.produce(`${prefix}payments`, [{ key: firstPayment!.paymentId, value: null }]);
-    await waitCaughtUp(gw, kafka, ['payments']);
+    await fx.produce('payments', [{ key: firstPayment!.paymentId, value: null }]);
+    await fx.waitCaughtUp(gw, ['payments']);
     expect((await read()).order.payments.map((p) => p.status)).toEqual(['FAILED']);
   });
 
   it('reports the applied offsets it read at in extensions', async () => {
     const { body } = await gw.graphql('{ orders(first: 1) { totalCount } }');
     const freshness = body.extensions?.freshness as Record<string, Record<string, string>>;
-    const ends = await kafka.endOffsets(`${prefix}orders`);
-    expect(Object.keys(freshness)).toEqual([`${prefix}orders`]);
-    for (const [partition, end] of ends) expect(freshness[`${prefix}orders`]![String(partition)]).toBe(end);
+    const ends = await fx.endOffsets('orders');
+    expect(Object.keys(freshness)).toEqual([fx.topic('orders')]);
+    for (const [partition, end] of ends) expect(freshness[fx.topic('orders')]![String(partition)]).toBe(end);
   });
 
   it('resolves global ids through node and nodes', async () => {

@@ -1,11 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeToken, tokenFromProduced } from '../../src/routing/consistency.ts';
 import { PEER_PATH, SIGNATURE_HEADER, TIME_HEADER, sign } from '../../src/peer/protocol.ts';
 import { partitionForKey } from '../../src/cluster/partitioner.ts';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { customer, keyed, order, payment } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
-import { collect, wsClient } from '../support/ws.ts';
+import { collect } from '../support/ws.ts';
 
 interface Change {
   kind: string;
@@ -26,37 +27,28 @@ const QUERIES: Array<{ name: string; query: string; variables?: Record<string, u
   { name: 'customers', query: '{ customers(first: 20, orderBy: {field: NAME}) { totalCount edges { node { customerId name orders(first: 2, orderBy: {field: CREATED_AT, direction: DESC}) { edges { node { orderId } } } } } } }' },
 ];
 
+/**
+ * GraphQL queries go in process to yoga (test.query, test.graphql, test.fetch), including the
+ * peer calls they cause between the instances; subscriptions (WebSocket) and the peer endpoint
+ * itself go over real sockets (test.url).
+ */
 describe('three instances answer exactly like one', () => {
   const orders = Array.from({ length: 600 }, (_, i) => order(i + 1));
-  let kafka: TestKafka;
+  const fx = useFixture('multi');
   let single: TestGateway;
   const group: TestGateway[] = [];
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('multi')}.`;
-    kafka = await createTestKafka();
-    single = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '6', GROUP_ID: `${prefix}single` } });
-    await kafka.produce(`${prefix}customers`, Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
-    await kafka.produce(`${prefix}orders`, orders.map((row) => keyed('orderId', row)));
-    await kafka.produce(`${prefix}payments`, orders.filter((_, i) => i % 5 !== 0).map((_, i) => keyed('paymentId', payment(i + 1, 1))));
-    const env = { TOPIC_PARTITIONS: '6', GROUP_ID: `${prefix}cluster`, PEER_SECRET: SECRET, CONSISTENCY_WAIT_MS: '1500' };
-    for (let i = 0; i < 3; i++) group.push(await startTestGateway({ topicPrefix: prefix, env }));
+    single = await fx.startGateway({ transport: 'in-process', group: 'single', env: { TOPIC_PARTITIONS: '6' } });
+    await fx.produce('customers', Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
+    await fx.produce('orders', orders.map((row) => keyed('orderId', row)));
+    await fx.produce('payments', orders.filter((_, i) => i % 5 !== 0).map((_, i) => keyed('paymentId', payment(i + 1, 1))));
+    const env = { TOPIC_PARTITIONS: '6', PEER_SECRET: SECRET, CONSISTENCY_WAIT_MS: '1500' };
+    group.push(...(await fx.startGateways(3, { transport: 'in-process', group: 'cluster', env })));
     // Every member holds a share of every topic, and every member knows the whole map.
-    await waitFor(
-      () =>
-        group.every((test) => test.gateway.ingestor.assigned(`${prefix}orders`).length === 2) &&
-        group.every((test) => Object.keys(test.gateway.ownership.snapshot()[`${prefix}orders`] ?? {}).length === 6),
-      { what: 'stable three-member assignment', timeoutMs: 60_000 },
-    );
-    await waitCaughtUp(single, kafka, ['customers', 'orders', 'payments']);
-    await waitCaughtUp(group, kafka, ['customers', 'orders', 'payments']);
-  });
-
-  afterAll(async () => {
-    for (const test of group) await test.stop();
-    await single?.stop();
-    await kafka?.stop();
+    await fx.waitBalanced(group, 'orders');
+    await fx.waitCaughtUp(single, ['customers', 'orders', 'payments']);
+    await fx.waitCaughtUp(group, ['customers', 'orders', 'payments']);
   });
 
   for (const { name, query, variables } of QUERIES) {
@@ -103,19 +95,19 @@ describe('three instances answer exactly like one', () => {
   it('reports freshness for every partition it read, local or remote', async () => {
     const { body } = await group[1]!.graphql('{ orders(first: 1) { totalCount } }');
     const freshness = body.extensions?.freshness as Record<string, Record<string, string>>;
-    const ends = await kafka.endOffsets(`${prefix}orders`);
-    expect(Object.keys(freshness[`${prefix}orders`]!).sort()).toEqual([...ends.keys()].map(String).sort());
-    for (const [partition, end] of ends) expect(freshness[`${prefix}orders`]![String(partition)]).toBe(end);
+    const ends = await fx.endOffsets('orders');
+    expect(Object.keys(freshness[fx.topic('orders')]!).sort()).toEqual([...ends.keys()].map(String).sort());
+    for (const [partition, end] of ends) expect(freshness[fx.topic('orders')]![String(partition)]).toBe(end);
   });
 
   it('reads its own writes with a token built from the produce result, on any instance', async () => {
     for (let round = 0; round < 6; round++) {
       const row = order(10_000 + round, { state: 'VALIDATED' });
-      const [produced] = await kafka.produce(`${prefix}orders`, [keyed('orderId', row)]);
+      const [produced] = await fx.produce('orders', [keyed('orderId', row)]);
       expect(produced!.partition).toBe(partitionForKey(row.orderId, 6));
-      const token = tokenFromProduced([{ topic: `${prefix}orders`, partition: produced!.partition, offset: produced!.baseOffset }]);
+      const token = tokenFromProduced([{ topic: fx.topic('orders'), partition: produced!.partition, offset: produced!.baseOffset }]);
       const via = group[round % 3]!;
-      const response = await fetch(`${via.url}/graphql`, {
+      const response = await via.fetch('/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', 'x-gw-consistency': token },
         body: JSON.stringify({ query: `{ order(orderId: "${row.orderId}") { orderId state } }` }),
@@ -127,15 +119,15 @@ describe('three instances answer exactly like one', () => {
   });
 
   it('fails with GW_CONSISTENCY_TIMEOUT when the required offsets do not come, and rejects bad tokens', async () => {
-    const far = encodeToken({ [`${prefix}orders`]: { '0': '999999999', '3': '999999999' } });
-    const timedOut = await fetch(`${group[0]!.url}/graphql`, {
+    const far = encodeToken({ [fx.topic('orders')]: { '0': '999999999', '3': '999999999' } });
+    const timedOut = await group[0]!.fetch('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }', extensions: { consistencyToken: far } }),
     });
     const timedOutBody = (await timedOut.json()) as { errors: Array<{ extensions: { code: string } }> };
     expect(timedOutBody.errors[0]!.extensions.code).toBe('GW_CONSISTENCY_TIMEOUT');
-    const bad = await fetch(`${group[0]!.url}/graphql`, {
+    const bad = await group[0]!.fetch('/graphql', {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-gw-consistency': 'c1.not-json' },
       body: JSON.stringify({ query: '{ orders(first: 1) { totalCount } }' }),
@@ -147,13 +139,13 @@ describe('three instances answer exactly like one', () => {
   it('serves a subscription on one instance for a key owned by another', async () => {
     const key = 'ord-000321';
     const partition = partitionForKey(key, 6);
-    const host = group.find((test) => !test.gateway.ingestor.assigned(`${prefix}orders`).includes(partition))!;
-    const client = wsClient(host.url);
+    const host = group.find((test) => !test.gateway.ingestor.assigned(fx.topic('orders')).includes(partition))!;
+    const client = fx.wsClient(host.url);
     const sub = collect<Change>(client, 'subscription($id: ID!) { orderChanged(orderId: $id) { kind key token node { orderId state } } }', { id: key }, 'orderChanged');
     await waitFor(() => sub.events.length >= 1, { what: 'snapshot' });
     expect(sub.events[0]).toMatchObject({ kind: 'SNAPSHOT', node: { orderId: key, state: order(321).state } });
     for (const [index, state] of ['VALIDATED', 'SHIPPED'].entries()) {
-      await kafka.produce(`${prefix}orders`, [keyed('orderId', order(321, { state }))]);
+      await fx.produce('orders', [keyed('orderId', order(321, { state }))]);
       // Wait for this change's own event: the snapshot may already carry the same state.
       await waitFor(() => sub.events[index + 1]?.node?.state === state, { what: `remote change ${state}` });
     }
@@ -165,20 +157,20 @@ describe('three instances answer exactly like one', () => {
   it('a live grid over every partition, resumed on another instance with exactly the missed changes', async () => {
     const filter = { state: { eq: 'FAILED' } };
     const query = 'subscription($filter: OrderFilter, $after: String) { ordersChanged(filter: $filter, first: 3, after: $after) { kind key token node { orderId state } } }';
-    const firstClient = wsClient(group[0]!.url);
+    const firstClient = fx.wsClient(group[0]!.url);
     const first = collect<Change>(firstClient, query, { filter }, 'ordersChanged');
     await waitFor(() => first.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'grid caught up' });
     const live = Array.from({ length: 30 }, (_, i) => order(20_000 + i, { state: 'FAILED' }));
-    await kafka.produce(`${prefix}orders`, live.map((row) => keyed('orderId', row)));
+    await fx.produce('orders', live.map((row) => keyed('orderId', row)));
     await waitFor(() => live.every((row) => first.events.some((event) => event.key === row.orderId)), { what: 'live changes from every owner' });
     const token = first.events[first.events.length - 1]!.token;
     first.stop();
     await firstClient.dispose();
 
     const missed = Array.from({ length: 12 }, (_, i) => order(21_000 + i, { state: 'FAILED' }));
-    await kafka.produce(`${prefix}orders`, [...missed.map((row) => keyed('orderId', row)), keyed('orderId', order(22_000, { state: 'SHIPPED' }))]);
-    await waitCaughtUp(group, kafka, ['orders']);
-    const secondClient = wsClient(group[2]!.url);
+    await fx.produce('orders', [...missed.map((row) => keyed('orderId', row)), keyed('orderId', order(22_000, { state: 'SHIPPED' }))]);
+    await fx.waitCaughtUp(group, ['orders']);
+    const secondClient = fx.wsClient(group[2]!.url);
     const second = collect<Change>(secondClient, query, { filter, after: token }, 'ordersChanged');
     await waitFor(() => second.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'resume caught up', timeoutMs: 20_000 });
     const replay = second.events.slice(0, second.events.findIndex((event) => event.kind === 'CAUGHT_UP'));
@@ -191,10 +183,10 @@ describe('three instances answer exactly like one', () => {
   it('ends a resume with GW_RESUME_TOO_FAR when the owner no longer has the deletions since the token', async () => {
     const key = 'ord-000123';
     const partition = partitionForKey(key, 6);
-    const owner = group.find((test) => test.gateway.ingestor.assigned(`${prefix}orders`).includes(partition))!;
+    const owner = group.find((test) => test.gateway.ingestor.assigned(fx.topic('orders')).includes(partition))!;
     const follower = group.find((test) => test !== owner)!;
     const query = 'subscription($id: ID!, $after: String) { orderChanged(orderId: $id, after: $after) { kind key token } }';
-    const client = wsClient(follower.url);
+    const client = fx.wsClient(follower.url);
     const first = collect<Change>(client, query, { id: key }, 'orderChanged');
     await waitFor(() => first.events.length >= 1, { what: 'snapshot' });
     const token = first.events[0]!.token;
@@ -204,8 +196,8 @@ describe('three instances answer exactly like one', () => {
     // log; then the owner's tombstones up to now expire (as TOMBSTONE_RETENTION_MS would do).
     const sameKeys = Array.from({ length: 5000 }, (_, i) => order(30_000 + i)).filter((row) => partitionForKey(String(row.orderId), 6) === partition);
     const updates = Array.from({ length: 1200 }, (_, i) => keyed('orderId', { ...sameKeys[i % sameKeys.length]!, quantity: i + 1 }));
-    await kafka.produce(`${prefix}orders`, updates);
-    await waitCaughtUp(group, kafka, ['orders']);
+    await fx.produce('orders', updates);
+    await fx.waitCaughtUp(group, ['orders']);
     const store = owner.gateway.stores.get('orders')!;
     store.trimTombstones(partition, store.nextOffset(partition)!, 100_000);
 
@@ -233,7 +225,7 @@ describe('three instances answer exactly like one', () => {
 
   it('refuses partitions it does not hold, whatever the caller believes (forged map)', async () => {
     const target = group[0]!;
-    const notMine = [0, 1, 2, 3, 4, 5].filter((p) => !target.gateway.ingestor.assigned(`${prefix}orders`).includes(p));
+    const notMine = [0, 1, 2, 3, 4, 5].filter((p) => !target.gateway.ingestor.assigned(fx.topic('orders')).includes(p));
     const body = JSON.stringify({ v: 1, op: 'count', view: 'orders', partitions: notMine, args: { filter: { equals: [], ranges: [] } } });
     const time = String(Date.now());
     const response = await fetch(`${target.url}${PEER_PATH}`, {

@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keyed, order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 
 type OrderRow = ReturnType<typeof order>;
 
@@ -56,21 +57,13 @@ function reference(rows: OrderRow[], field: keyof OrderRow, descending: boolean,
 describe('grid pagination over 1,200 orders', () => {
   const COUNT = 1200;
   const rows = Array.from({ length: COUNT }, (_, i) => order(i + 1));
-  let kafka: TestKafka;
+  const fx = useFixture('pg');
   let gw: TestGateway;
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('pg')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({ topicPrefix: prefix });
-    await kafka.produce(`${prefix}orders`, rows.map((row) => keyed('orderId', row)));
-    await waitCaughtUp(gw, kafka, ['orders']);
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    gw = await fx.startGateway({ transport: 'in-process' });
+    await fx.produce('orders', rows.map((row) => keyed('orderId', row)));
+    await fx.waitCaughtUp(gw, ['orders']);
   });
 
   for (const filterCase of FILTERS) {
@@ -145,8 +138,8 @@ describe('grid pagination over 1,200 orders', () => {
         stable.delete(gone);
       }
       if (goneUnseen) deletedUnseen.add(goneUnseen);
-      await kafka.produce(`${prefix}orders`, changes);
-      await waitCaughtUp(gw, kafka, ['orders']);
+      await fx.produce('orders', changes);
+      await fx.waitCaughtUp(gw, ['orders']);
     }
     expect(new Set(seen).size).toBe(seen.length);
     for (const id of stable) expect(seen).toContain(id);

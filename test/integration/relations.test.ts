@@ -1,6 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { customer, keyed, order, payment } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 
 const GRID = `query Grid($first: Int!) {
   orders(first: $first, orderBy: { field: CREATED_AT, direction: DESC }, filter: { state: { in: [SHIPPED, CREATED, VALIDATED, FAILED, CANCELLED] } }) {
@@ -30,24 +31,16 @@ describe('relations', () => {
     if (n % 10 === 0) return []; // some orders have no payment
     return n % 4 === 0 ? [payment(n, 1), payment(n, 2)] : [payment(n, 1)];
   });
-  let kafka: TestKafka;
+  const fx = useFixture('rel');
   let gw: TestGateway;
-  let prefix: string;
 
   beforeAll(async () => {
-    prefix = `${uniqueName('rel')}.`;
-    kafka = await createTestKafka();
     // Without the row cache, so store reads count the page's structure, not what is cached.
-    gw = await startTestGateway({ topicPrefix: prefix, env: { ROW_CACHE_ROWS: '0' } });
-    await kafka.produce(`${prefix}customers`, customers.map((row) => keyed('customerId', row)));
-    await kafka.produce(`${prefix}orders`, orders.map((row) => keyed('orderId', row)));
-    await kafka.produce(`${prefix}payments`, payments.map((row) => keyed('paymentId', row)));
-    await waitCaughtUp(gw, kafka, ['customers', 'orders', 'payments']);
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    gw = await fx.startGateway({ transport: 'in-process', env: { ROW_CACHE_ROWS: '0' } });
+    await fx.produce('customers', customers.map((row) => keyed('customerId', row)));
+    await fx.produce('orders', orders.map((row) => keyed('orderId', row)));
+    await fx.produce('payments', payments.map((row) => keyed('paymentId', row)));
+    await fx.waitCaughtUp(gw, ['customers', 'orders', 'payments']);
   });
 
   it('Order.customer, Order.payments and Payment.order equal the joined reference', async () => {

@@ -1,31 +1,23 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer, type Server } from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer } from 'node:net';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { isGatewayError } from '../../src/errors.ts';
-import { startTestGateway, uniqueName } from '../support/gateway.ts';
+import { useFixture } from '../support/fixture.ts';
 
 describe('a start that fails', () => {
-  let blocker: Server;
+  const fx = useFixture('start');
   let port: number;
   let dataDir: string;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'gw-test-start-'));
-    blocker = createServer();
+    dataDir = await fx.tempDir('gw-test-start-');
+    const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    fx.defer(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
     port = (blocker.address() as { port: number }).port;
   });
 
-  afterAll(async () => {
-    await new Promise<void>((resolve) => blocker.close(() => resolve()));
-    await rm(dataDir, { recursive: true, force: true });
-  });
-
   it('on a port in use reports that, not an error from undoing the start, and releases the store', async () => {
-    const prefix = `${uniqueName('start')}.`;
-    const failure = await startTestGateway({ topicPrefix: prefix, dataDir, env: { PORT: String(port) } }).then(
+    const failure = await fx.startGateway({ dataDir, env: { PORT: String(port) } }).then(
       () => undefined,
       (error: unknown) => error,
     );
@@ -34,11 +26,7 @@ describe('a start that fails', () => {
     expect((failure as Error).message).toContain('already in use');
 
     // The failed start closed RocksDB: the same data directory opens again (its lock is free).
-    const gw = await startTestGateway({ topicPrefix: prefix, dataDir });
-    try {
-      expect(gw.gateway.readiness().ready).toBe(true);
-    } finally {
-      await gw.stop();
-    }
+    const gw = await fx.startGateway({ dataDir });
+    expect(gw.gateway.readiness().ready).toBe(true);
   });
 });

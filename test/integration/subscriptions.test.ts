@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type WebSocket from 'ws';
 import { partitionForKey } from '../../src/cluster/partitioner.ts';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
 import { customer, keyed, order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
-import { collect, wsClient } from '../support/ws.ts';
+import { collect } from '../support/ws.ts';
 
 interface Change {
   kind: string;
@@ -19,43 +20,35 @@ const LIST = `subscription($filter: OrderFilter, $after: String, $first: Int) {
 }`;
 
 describe('subscriptions over graphql-ws', () => {
-  let kafka: TestKafka;
+  const fx = useFixture('sub');
   let gw: TestGateway;
-  let prefix: string;
   let counter = 0;
   const next = (overrides: Record<string, unknown> = {}) => order(50_000 + counter++, overrides);
 
   beforeAll(async () => {
-    prefix = `${uniqueName('sub')}.`;
-    kafka = await createTestKafka();
-    gw = await startTestGateway({ topicPrefix: prefix, env: { SUBSCRIPTION_BUFFER: '200', SUBSCRIPTIONS_PER_CONNECTION: '20' } });
-    await kafka.produce(`${prefix}customers`, Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
-    await kafka.produce(`${prefix}orders`, Array.from({ length: 30 }, (_, i) => keyed('orderId', order(i + 1))));
-    await waitCaughtUp(gw, kafka, ['orders', 'customers']);
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
+    gw = await fx.startGateway({ env: { SUBSCRIPTION_BUFFER: '200', SUBSCRIPTIONS_PER_CONNECTION: '20' } });
+    await fx.produce('customers', Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
+    await fx.produce('orders', Array.from({ length: 30 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.waitCaughtUp(gw, ['orders', 'customers']);
   });
 
   it('sends the current state, then every change of one key in order, with fresh joins', async () => {
-    const client = wsClient(gw.url);
+    const client = fx.wsClient(gw.url);
     const sub = collect<Change>(client, ENTITY, { id: 'ord-000005' }, 'orderChanged');
     await waitFor(() => sub.events.length >= 1, { what: 'snapshot' });
     expect(sub.events[0]).toMatchObject({ kind: 'SNAPSHOT', key: 'ord-000005', node: { orderId: 'ord-000005', state: order(5).state } });
     const states = ['VALIDATED', 'SHIPPED', 'CANCELLED'];
     for (const [i, state] of states.entries()) {
-      await kafka.produce(`${prefix}orders`, [keyed('orderId', order(5, { state, updatedAt: `2027-01-0${i + 1}T00:00:00.000Z` }))]);
+      await fx.produce('orders', [keyed('orderId', order(5, { state, updatedAt: `2027-01-0${i + 1}T00:00:00.000Z` }))]);
       await waitFor(() => sub.events.length >= i + 2, { what: `change ${state}` });
     }
     // The joined customer is read when the event is sent, not cached from the snapshot.
-    await kafka.produce(`${prefix}customers`, [keyed('customerId', customer(5, { name: 'Renamed Customer' }))]);
-    await waitCaughtUp(gw, kafka, ['customers']);
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(5, { state: 'SHIPPED', updatedAt: '2027-02-01T00:00:00.000Z' }))]);
+    await fx.produce('customers', [keyed('customerId', customer(5, { name: 'Renamed Customer' }))]);
+    await fx.waitCaughtUp(gw, ['customers']);
+    await fx.produce('orders', [keyed('orderId', order(5, { state: 'SHIPPED', updatedAt: '2027-02-01T00:00:00.000Z' }))]);
     // Wait for it: an update and a tombstone applied in one slice collapse to the tombstone.
     await waitFor(() => sub.events.length >= 5, { what: 'update after the rename' });
-    await kafka.produce(`${prefix}orders`, [{ key: 'ord-000005', value: null }]);
+    await fx.produce('orders', [{ key: 'ord-000005', value: null }]);
     await waitFor(() => sub.events.length >= 6, { what: 'last changes' });
     expect(sub.events.map((event) => event.kind)).toEqual(['SNAPSHOT', 'UPSERT', 'UPSERT', 'UPSERT', 'UPSERT', 'REMOVE']);
     expect(sub.events.slice(1, 4).map((event) => event.node!.state)).toEqual(states);
@@ -66,15 +59,15 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('N subscribers x M changes: each gets every change of its filter, in order, once', async () => {
-    const client = wsClient(gw.url);
+    const client = fx.wsClient(gw.url);
     const filters = [undefined, { state: { eq: 'CREATED' } }, { currency: { in: ['EUR', 'GBP'] } }, { state: { eq: 'SHIPPED' }, currency: { eq: 'USD' } }];
     const subs = filters.map((filter) => collect<Change>(client, LIST, { filter, first: 5 }, 'ordersChanged'));
     await waitFor(() => subs.every((sub) => sub.events.some((event) => event.kind === 'CAUGHT_UP')), { what: 'snapshots' });
     const produced = Array.from({ length: 200 }, () => next());
     for (let i = 0; i < produced.length; i += 20) {
-      await kafka.produce(`${prefix}orders`, produced.slice(i, i + 20).map((row) => keyed('orderId', row)));
+      await fx.produce('orders', produced.slice(i, i + 20).map((row) => keyed('orderId', row)));
     }
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.waitCaughtUp(gw, ['orders']);
     const matches = [
       () => true,
       (row: ReturnType<typeof order>) => row.state === 'CREATED',
@@ -100,12 +93,12 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('resumes from a token with exactly the missed changes, after a disconnect', async () => {
-    const first = wsClient(gw.url);
+    const first = fx.wsClient(gw.url);
     const filter = { state: { eq: 'VALIDATED' } };
     const before = collect<Change>(first, LIST, { filter, first: 1 }, 'ordersChanged');
     await waitFor(() => before.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'caught up' });
     const seen = Array.from({ length: 10 }, () => next({ state: 'VALIDATED' }));
-    await kafka.produce(`${prefix}orders`, seen.map((row) => keyed('orderId', row)));
+    await fx.produce('orders', seen.map((row) => keyed('orderId', row)));
     await waitFor(() => before.events.filter((event) => event.kind === 'UPSERT').length >= 10, { what: 'first changes' });
     const token = before.events[before.events.length - 1]!.token;
     before.stop();
@@ -113,15 +106,15 @@ describe('subscriptions over graphql-ws', () => {
 
     // While disconnected: new matching rows, a row that leaves the filter, a deleted row, noise.
     const missed = Array.from({ length: 7 }, () => next({ state: 'VALIDATED' }));
-    await kafka.produce(`${prefix}orders`, [
+    await fx.produce('orders', [
       ...missed.map((row) => keyed('orderId', row)),
       keyed('orderId', { ...seen[0]!, state: 'SHIPPED' }),
       { key: seen[1]!.orderId, value: null },
       ...Array.from({ length: 5 }, () => keyed('orderId', next({ state: 'FAILED' }))),
     ]);
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.waitCaughtUp(gw, ['orders']);
 
-    const second = wsClient(gw.url);
+    const second = fx.wsClient(gw.url);
     const after = collect<Change>(second, LIST, { filter, after: token }, 'ordersChanged');
     await waitFor(() => after.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'resume caught up' });
     const replay = after.events.slice(0, after.events.findIndex((event) => event.kind === 'CAUGHT_UP'));
@@ -134,17 +127,17 @@ describe('subscriptions over graphql-ws', () => {
     expect(replay.filter((event) => event.kind === 'UPSERT' && seen.some((row) => row.orderId === event.key))).toEqual([]);
     // And it is live again.
     const later = next({ state: 'VALIDATED' });
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', later)]);
+    await fx.produce('orders', [keyed('orderId', later)]);
     await waitFor(() => after.events.some((event) => event.key === later.orderId), { what: 'live after resume' });
     after.stop();
     await second.dispose();
   });
 
   it('cuts off a stalled client with a resume token and does not delay a fast one', { timeout: 120_000 }, async () => {
-    const fast = wsClient(gw.url);
+    const fast = fx.wsClient(gw.url);
     const fastSub = collect<Change>(fast, LIST, { first: 1 }, 'ordersChanged');
     // The stalled client: a raw socket that stops reading after subscribing.
-    const socket = new WebSocket(`${gw.url.replace('http', 'ws')}/graphql`, 'graphql-transport-ws');
+    const socket = fx.websocket(gw.url);
     await new Promise((resolve) => socket.once('open', resolve));
     const received: string[] = [];
     socket.on('message', (data) => received.push(String(data)));
@@ -161,7 +154,7 @@ describe('subscriptions over graphql-ws', () => {
     const big = 'x'.repeat(16_000);
     const rows = Array.from({ length: 3000 }, () => next({ product: big }));
     const started = Date.now();
-    for (let i = 0; i < rows.length; i += 50) await kafka.produce(`${prefix}orders`, rows.slice(i, i + 50).map((row) => keyed('orderId', row)));
+    for (let i = 0; i < rows.length; i += 50) await fx.produce('orders', rows.slice(i, i + 50).map((row) => keyed('orderId', row)));
     await waitFor(() => fastSub.events.filter((event) => rows.some((row) => row.orderId === event.key)).length >= rows.length, {
       what: 'fast client got everything',
       timeoutMs: 60_000,
@@ -181,7 +174,7 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('serves the same subscription over SSE', async () => {
-    const abort = new AbortController();
+    const abort = fx.abortController();
     const response = await fetch(`${gw.url}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
@@ -201,17 +194,16 @@ describe('subscriptions over graphql-ws', () => {
       expect(text).toContain(needle);
     };
     await readUntil('"kind":"SNAPSHOT"');
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(11, { state: 'CANCELLED' }))]);
+    await fx.produce('orders', [keyed('orderId', order(11, { state: 'CANCELLED' }))]);
     await readUntil('"kind":"UPSERT"');
     expect(text).toContain('"state":"CANCELLED"');
     abort.abort();
   });
 
   it('follows the graphql-ws protocol close codes', async () => {
-    const url = `${gw.url.replace('http', 'ws')}/graphql`;
     const closeCode = (steps: (socket: WebSocket) => void) =>
       new Promise<number>((resolve) => {
-        const socket = new WebSocket(url, 'graphql-transport-ws');
+        const socket = fx.websocket(gw.url);
         socket.once('close', (code) => resolve(code));
         socket.once('open', () => steps(socket));
       });
@@ -233,7 +225,7 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('runs each subscribe of a shared query text with its own operationName, variables and errors', async () => {
-    const client = wsClient(gw.url);
+    const client = fx.wsClient(gw.url);
     const run = (payload: { query: string; operationName?: string; variables?: Record<string, unknown> }) => {
       const received: { data: unknown[]; errors: unknown[] } = { data: [], errors: [] };
       const stop = client.subscribe(payload, {
@@ -271,7 +263,7 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('limits subscriptions per connection with GW_SUBSCRIPTION_LIMIT', async () => {
-    const client = wsClient(gw.url);
+    const client = fx.wsClient(gw.url);
     const subs = Array.from({ length: 21 }, (_, i) => collect<Change>(client, ENTITY, { id: `ord-${i}` }, 'orderChanged'));
     await waitFor(() => subs.some((sub) => sub.errors.length > 0), { what: 'limit error' });
     const limited = subs.find((sub) => sub.errors.length > 0)!;
@@ -281,7 +273,7 @@ describe('subscriptions over graphql-ws', () => {
   });
 
   it('does not count rejected subscribes against the per-connection limit', async () => {
-    const client = wsClient(gw.url);
+    const client = fx.wsClient(gw.url);
     const invalid = Array.from({ length: 25 }, () =>
       collect<Change>(client, 'subscription { orderChanged(orderId: "ord-1") { nope } }', {}, 'orderChanged'),
     );

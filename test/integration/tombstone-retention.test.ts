@@ -1,11 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { keyed, order } from '../support/data.ts';
+import { useFixture } from '../support/fixture.ts';
+import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
-import { collect, wsClient } from '../support/ws.ts';
+import { collect } from '../support/ws.ts';
 
 const ENTITY = 'subscription($id: ID!, $after: String) { orderChanged(orderId: $id, after: $after) { kind key token node { orderId } } }';
 
@@ -17,31 +15,22 @@ interface Change {
 }
 
 describe('tombstone markers of the change log expire after TOMBSTONE_RETENTION_MS', () => {
-  let kafka: TestKafka;
-  let prefix: string;
+  const fx = useFixture('tomb');
   let dataDir: string;
   let gw: TestGateway | undefined;
-  const start = () => startTestGateway({ topicPrefix: prefix, dataDir, env: { TOMBSTONE_RETENTION_MS: '1000' } });
+  const start = () => fx.startGateway({ dataDir, env: { TOMBSTONE_RETENTION_MS: '1000' } });
 
   beforeAll(async () => {
-    prefix = `${uniqueName('tomb')}.`;
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'gw-test-tomb-'));
-    kafka = await createTestKafka();
-  });
-
-  afterAll(async () => {
-    await gw?.stop();
-    await kafka?.stop();
-    await rm(dataDir, { recursive: true, force: true });
+    dataDir = await fx.tempDir('gw-test-tomb-');
   });
 
   it('trims them, and a resume from before the trim point fails with GW_RESUME_TOO_FAR instead of missing the deletion', async () => {
     gw = await start();
-    await kafka.produce(`${prefix}orders`, [keyed('orderId', order(1)), keyed('orderId', order(2))]);
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.produce('orders', [keyed('orderId', order(1)), keyed('orderId', order(2))]);
+    await fx.waitCaughtUp(gw, ['orders']);
 
     // A subscriber of order 1 takes a token, then goes away.
-    const client = wsClient(gw.url);
+    const client = fx.wsClient(gw.url);
     const before = collect<Change>(client, ENTITY, { id: 'ord-000001' }, 'orderChanged');
     await waitFor(() => before.events.some((event) => event.kind === 'SNAPSHOT'), { what: 'snapshot' });
     const token = before.events.at(-1)!.token;
@@ -49,8 +38,8 @@ describe('tombstone markers of the change log expire after TOMBSTONE_RETENTION_M
     await client.dispose();
 
     // Order 1 is deleted; a second later its tombstone marker is trimmed.
-    await kafka.produce(`${prefix}orders`, [{ key: 'ord-000001', value: null }]);
-    await waitCaughtUp(gw, kafka, ['orders']);
+    await fx.produce('orders', [{ key: 'ord-000001', value: null }]);
+    await fx.waitCaughtUp(gw, ['orders']);
     const store = gw.gateway.stores.get('orders')!;
     await waitFor(() => gw!.gateway.trimmer.removed >= 1, { what: 'tombstone trimmed', timeoutMs: 15_000 });
     expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/^gw_changelog_tombstones_trimmed_total [1-9]/m);
@@ -60,7 +49,7 @@ describe('tombstone markers of the change log expire after TOMBSTONE_RETENTION_M
     // which no longer has the deletion: the gateway refuses instead of answering without it.
     await gw.stop();
     gw = await start();
-    const resumed = wsClient(gw.url);
+    const resumed = fx.wsClient(gw.url);
     const after = collect<Change>(resumed, ENTITY, { id: 'ord-000001', after: token }, 'orderChanged');
     await waitFor(() => after.errors.length > 0 || after.events.length > 0, { what: 'resume answer' });
     expect(after.events).toEqual([]);
