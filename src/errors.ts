@@ -118,7 +118,7 @@ export const ERRORS = {
   GW_PEER_BAD_REQUEST: {
     retriable: false,
     status: 400,
-    summary: 'A peer request is malformed (envelope, version, view or op); see src/routing/PROTOCOL.md.',
+    summary: 'A peer request is malformed (envelope, version, view or op); see src/peer/PROTOCOL.md.',
   },
   GW_PEER_UNAUTHORIZED: {
     retriable: false,

@@ -1,6 +1,8 @@
 /**
- * Composition root of one gateway instance: views -> store -> ingest (Kafka) -> ownership and
- * routed reader -> GraphQL schema -> HTTP (GraphQL, health, metrics, peer protocol).
+ * Composition root of one gateway instance: it only creates and wires the parts, in this order:
+ * views -> store -> ingest (Kafka) -> cluster membership and ownership -> routed reader (local
+ * reads, peer client) -> subscriptions -> GraphQL schema -> HTTP (GraphQL, health, metrics, peer
+ * server). It is the only importer of ingest/ (README, Architecture; test/unit/layout.test.ts).
  * `npm start` (src/main.ts) and the in-process integration tests both use `createGateway`, so
  * tests exercise the same wiring as production.
  */

@@ -2,9 +2,9 @@
  * Key → partition, bit-for-bit equal to the Java Kafka producer's default
  * partitioner for keyed records.
  *
- * Why: the topics we serve are written by producers using the Java
- * client's default partitioner, and DESIGN requires the gateway to compute
- * the same partition for a key as they did. A mismatch would not fail
+ * Why: the topics the gateway serves are written by producers using the
+ * Java client's default partitioner, and routing a key to its owner needs
+ * the same partition for it as they chose. A mismatch would not fail
  * loudly; it would send a key to a partition that never holds it. So this
  * is pinned against the real Java client: test/unit/partitioner.test.ts
  * checks it against test/fixtures/partitions/java-partitions.json, which

@@ -34,7 +34,7 @@ export interface LoadResult {
   readonly meanMs: number;
   /** Responses that were not 200 or contained "errors", plus socket errors and timeouts. */
   readonly failed: number;
-  /** Milliseconds the server needed to become idle before this run (work left by the previous one). */
+  /** Milliseconds the server needed to become idle before the measured run started (work left by the previous one). */
   readonly idleWaitMs?: number;
 }
 

@@ -2,9 +2,8 @@
  * Pre-fill: creates the compacted bench topics through the project's Kafka client and streams the
  * seeded generator's output into one `kcat -P` per topic (keyed lines "key<TAB>json", the
  * Java-compatible murmur2 partitioner, idempotent so per-key order holds). Uncompressed by
- * default: KafkaJS 2.2.4 decodes only gzip without extra codec packages, and the gateway
- * crashes its consumer on lz4/snappy/zstd batches (BENCH_COMPRESSION=gzip|lz4 to try). Much faster than
- * producing millions of records through KafkaJS; the gateway's lookups then confirm that the
+ * default; BENCH_COMPRESSION=gzip|snappy|lz4|zstd compresses it (the gateway reads all four).
+ * Much faster than producing millions of records through KafkaJS; the gateway's lookups then confirm that the
  * partitions match its own partitioner. Afterwards every topic's end offsets must add up to the
  * records written, or the bench stops.
  *

@@ -27,7 +27,7 @@ function grid(name: string, orderBy: string, filter: string): GridVariant {
 const CREATED_DESC = '{field: CREATED_AT, direction: DESC}';
 const UPDATED_ASC = '{field: UPDATED_AT, direction: ASC}';
 
-/** The grid query first, then the variants the load script rotates through. */
+/** The README's grid query first (shipped orders in EUR, newest first), then the variants the load script rotates through. */
 export const GRID_VARIANTS: readonly GridVariant[] = [
   grid('state=SHIPPED currency=EUR, createdAt desc', CREATED_DESC, '{state: {eq: SHIPPED}, currency: {eq: "EUR"}}'),
   grid('state=SHIPPED, createdAt desc', CREATED_DESC, '{state: {eq: SHIPPED}}'),

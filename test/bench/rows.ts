@@ -1,6 +1,6 @@
 /**
  * Turns the measurements into the report's rows: each figure with its same-run baseline, the
- * ratio, and the target from the issue with met / not met. Targets are reported, never enforced.
+ * ratio, and the target (listed in BENCHMARKS.md) with met / not met. Targets are reported, never enforced.
  * HTTP figures are medians over the rounds.
  */
 import { REQUEST_TIMEOUT_SECONDS, type LoadSummary } from './http-load.ts';

@@ -15,9 +15,8 @@ export const PARTITIONS = 6;
 /**
  * V8 heap flags of `npm start` (package.json): a 16 MB semi-space instead of the 64 MB V8 picks on
  * a large machine, and an old space capped at 1 GB, so the heap does not grow far past its live
- * size (about 50 to 80 MB here). Measured on the 1M-order data after 15 s of grid and 20 s of
- * lookup load: RSS 367 MB with them, 542 MB without. In the full bench the gateway's lookup QPS
- * was about 15 % lower than in runs without them (grid pages unchanged).
+ * size. The bench runs the gateway as `npm start` does; BENCHMARKS.md has their effect on RSS and
+ * lookup QPS.
  */
 export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=1024'] as const;
 
@@ -28,7 +27,7 @@ export const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
  * Environment for a gateway process as `npm start` runs it: with jemalloc preloaded when it is
  * installed, and its background purge thread on, so freed pages go back to the system while the
  * process is idle too. glibc's malloc keeps much of the memory RocksDB's flushes and compactions
- * free (on 1M orders: about 50 MB more RSS right at catch-up, about 200 MB more 30 s later).
+ * free (figures in BENCHMARKS.md).
  */
 export function gatewayAllocatorEnv(): Record<string, string> {
   return existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'background_thread:true' } : {};
@@ -120,7 +119,7 @@ export function loadSettings(env: Env = process.env): BenchSettings {
   };
 }
 
-/** The command line that reproduces this run: the BENCH_* variables set, then the command. */
+/** The command line that reproduces the bench's figures: the BENCH_* variables set, then the command. */
 export function commandLine(env: Env = process.env): string {
   const knobs = Object.keys(env)
     .filter((name) => name.startsWith('BENCH_'))

@@ -146,7 +146,7 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     });
   }
 
-  // Regression test for a bug found in review (fixed).
+  // A level named like an Object.prototype property is not a log level.
   it.each(['toString', 'constructor', '__proto__'])('LOG_LEVEL = %s (inherited property name)', (level) => {
     const error = configError({ ...BASE, LOG_LEVEL: level });
     expect(error.code).toBe('GW_CONFIG_INVALID');

@@ -223,7 +223,7 @@ describe('toFilter', () => {
     expect(() => normalizeTimestamp(12)).toThrow(TypeError);
   });
 
-  // Regression test for a bug found in review (fixed).
+  // A zone-less date-time would be read in the server's local zone: it is refused, not guessed.
   it('rejects a date-time without a zone', () => {
     expect(() => normalizeTimestamp('2026-01-02T03:04:05')).toThrow(TypeError);
   });

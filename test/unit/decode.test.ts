@@ -192,7 +192,7 @@ describe('decodeRecord: rejections', () => {
     expect(result.reason.startsWith('orderId:')).toBe(true);
   });
 
-  // Regression test for a bug found in review (fixed).
+  // Date.parse rolls Feb 30 over to Mar 2; the record must be refused instead.
   it('timestamp with an impossible calendar day (Feb 30) is rejected', () => {
     const result = rejection(decode(json(order({ createdAt: '2026-02-30T00:00:00Z' }))));
     expect(result.code).toBe('GW_RECORD_INVALID');

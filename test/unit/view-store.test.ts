@@ -413,8 +413,8 @@ describe('readPage against a reference over ~300 rows in 3 partitions', () => {
         expect(page(store, req)).toEqual(refPage(data.values(), req));
         const scanned = kv.stats.entriesRead - before - limit; // the page's rows are read by key
         expect(scanned).toBeGreaterThanOrEqual(needed);
-        // A fifth more than the even share per partition, plus a few entries each: the earlier
-        // reads (fixed steps of candidates, doubling per partition) read up to 2.6 times `needed`.
+        // A fifth more than the even share per partition, plus a few entries each (reads in fixed
+        // steps of candidates, doubling per partition, would read up to 2.6 times `needed`).
         expect(scanned, `${limit} ${descending ? 'DESC' : 'ASC'}`).toBeLessThanOrEqual(needed * 1.35 + 8 * PARTITIONS.length);
       }
     }
@@ -819,7 +819,7 @@ describe('persistence', () => {
 });
 
 describe('scans', () => {
-  // Regression test for a bug found in review (fixed).
+  // A scan hands out at most `max` entries per call, whatever its read-ahead has grown to.
   it('Scan.next(max) returns at most max entries', async () => {
     const { store } = await loaded(17);
     const session = store.session();
@@ -879,7 +879,7 @@ describe('counters of values containing NUL', () => {
     expect(tickets.countedFilters).toEqual(['region']);
   });
 
-  // Regression test for a bug found in review (fixed).
+  // Counter keys of values with U+0000 decode to the same counts after the store is reopened.
   it('survive a reopen', async () => {
     const store = await openViewStore(kv!, tickets);
     const ticket = (ticketId: string, region: string): RowChange => ({ key: ticketId, row: { ticketId, region, createdAt: at(1) } });
