@@ -5,7 +5,6 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PARTITIONERS, type PartitionerName } from './cluster/partitioner.ts';
 import { GatewayError } from './errors.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 
@@ -30,6 +29,16 @@ export interface GatewayConfig {
   readonly maxPageSize: number;
   readonly readyMaxLag: number;
   readonly maxQueryDepth: number;
+  /** The limits every GraphQL document is checked against (MAX_QUERY_*; see src/graphql/limits.ts). */
+  readonly queryLimits: {
+    readonly maxTokens: number;
+    readonly maxAliases: number;
+    readonly maxDirectives: number;
+    readonly maxRootFields: number;
+    readonly maxCost: number;
+  };
+  /** Milliseconds a query may run before it is cancelled (QUERY_TIMEOUT_MS; 0 = none). */
+  readonly queryTimeoutMs: number;
   readonly logLevel: LogLevel;
   /** Shared secret that signs peer calls; undefined when unset (then only local reads work). */
   readonly peerSecret: string | undefined;
@@ -96,7 +105,10 @@ function name(env: Env, variable: string, fallback: string, allowEmpty = false):
   return raw;
 }
 
-/** librdkafka's names for the same partitioners. */
+/** Partitioners producers use (src/cluster/partitioner.ts implements each). */
+export type PartitionerName = 'murmur2' | 'crc32';
+
+/** Names KAFKA_PARTITIONER takes: these and librdkafka's names for the same partitioners. */
 const PARTITIONER_ALIASES: Readonly<Record<string, PartitionerName>> = {
   murmur2: 'murmur2',
   murmur2_random: 'murmur2',
@@ -108,8 +120,8 @@ const PARTITIONER_ALIASES: Readonly<Record<string, PartitionerName>> = {
 function partitioner(env: Env): PartitionerName {
   const raw = env.KAFKA_PARTITIONER;
   if (raw === undefined || raw === '') return 'murmur2';
-  const found = PARTITIONER_ALIASES[raw];
-  if (!found || !(found in PARTITIONERS)) fail('KAFKA_PARTITIONER', `one of ${Object.keys(PARTITIONER_ALIASES).join(', ')}`, raw);
+  const found = Object.hasOwn(PARTITIONER_ALIASES, raw) ? PARTITIONER_ALIASES[raw] : undefined;
+  if (!found) fail('KAFKA_PARTITIONER', `one of ${Object.keys(PARTITIONER_ALIASES).join(', ')}`, raw);
   return found;
 }
 
@@ -159,6 +171,14 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxPageSize: integer(env, 'MAX_PAGE_SIZE', 500, 1, 10_000),
     readyMaxLag: integer(env, 'READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
+    queryLimits: {
+      maxTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 100, 100_000),
+      maxAliases: integer(env, 'MAX_QUERY_ALIASES', 30, 0, 10_000),
+      maxDirectives: integer(env, 'MAX_QUERY_DIRECTIVES', 30, 0, 10_000),
+      maxRootFields: integer(env, 'MAX_QUERY_ROOT_FIELDS', 50, 1, 10_000),
+      maxCost: integer(env, 'MAX_QUERY_COST', 50_000, 100, 100_000_000),
+    },
+    queryTimeoutMs: integer(env, 'QUERY_TIMEOUT_MS', 10_000, 0, 600_000),
     logLevel,
     peerSecret,
     peerTimeoutMs: integer(env, 'PEER_TIMEOUT_MS', 2000, 10, 120_000),

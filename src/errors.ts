@@ -63,7 +63,17 @@ export const ERRORS = {
   GW_QUERY_TOO_COMPLEX: {
     retriable: false,
     status: 400,
-    summary: 'A query exceeds the configured depth, alias or token limits.',
+    summary: 'A request exceeds a size or shape limit: body size, tokens, depth, aliases, directives or root fields (`details.limit` names it).',
+  },
+  GW_QUERY_TOO_COSTLY: {
+    retriable: false,
+    status: 400,
+    summary: 'A query would read more than MAX_QUERY_COST (fields times the page sizes of nested connections and lists).',
+  },
+  GW_QUERY_TIMEOUT: {
+    retriable: true,
+    status: 503,
+    summary: 'A query ran past QUERY_TIMEOUT_MS and was cancelled.',
   },
   GW_QUERY_BAD_TOKEN: {
     retriable: false,

@@ -53,6 +53,9 @@ export interface Gateway {
   stop(): Promise<void>;
 }
 
+/** Rows a connection page holds when `first` / `last` is not given. */
+const DEFAULT_PAGE_SIZE = 50;
+
 /** Changes kept per partition for subscribers on other instances (older ones: change log). */
 const RECENT_CHANGES_PER_PARTITION = 1_000;
 
@@ -179,11 +182,17 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     hubRef = hub;
     const readiness = serving.readiness;
     http = await startHttpServer({
-      schema: buildSchema(views, { defaultPageSize: 50, maxPageSize: config.maxPageSize }),
+      schema: buildSchema(views, { defaultPageSize: DEFAULT_PAGE_SIZE, maxPageSize: config.maxPageSize }),
       reader,
       host: config.host,
       port: config.port,
-      maxQueryDepth: config.maxQueryDepth,
+      queryLimits: {
+        ...config.queryLimits,
+        maxDepth: config.maxQueryDepth,
+        defaultPageSize: DEFAULT_PAGE_SIZE,
+        maxPageSize: config.maxPageSize,
+        timeoutMs: config.queryTimeoutMs,
+      },
       readiness,
       unhealthy: () => (ingest.failure ? `a consumer is down (restarting): ${ingest.failure.message}` : undefined),
       metrics: () =>

@@ -22,6 +22,13 @@ export interface GraphQLContext extends ReadContext {
   related(viewId: string, field: string): DataLoader<string, Row[]>;
   /** Connection pages of a view, batched so nested connections share reads. */
   pages(viewId: string): DataLoader<PageRequest, Page, string>;
+  /** When a running query must stop reading (QUERY_TIMEOUT_MS), in epoch ms. */
+  readonly deadline: number | undefined;
+  /**
+   * Sets the deadline. A method, not a field to assign: yoga hands resolvers a copy of the
+   * context, while the DataLoaders read through the original.
+   */
+  setDeadline(epochMs: number): void;
   /** The subscription hub, where subscriptions are served. */
   readonly hub: Hub | undefined;
   /**
@@ -40,8 +47,15 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub)
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
   const freshness: Record<string, Record<string, string>> = {};
   const stalled: Record<string, Record<string, string>> = {};
+  let deadline: number | undefined;
   const context: GraphQLContext = {
     reader,
+    get deadline() {
+      return deadline;
+    },
+    setDeadline(epochMs) {
+      deadline = epochMs;
+    },
     freshness,
     stalled,
     required,

@@ -32,6 +32,8 @@ export interface ReadContext {
   observeStalled?(topic: string, stalled: Readonly<Record<string, string>>): void;
   /** From a consistency token: partitions read must have applied at least these offsets. */
   readonly required?: Offsets | undefined;
+  /** Epoch ms after which reads of this request fail with GW_QUERY_TIMEOUT. */
+  readonly deadline?: number | undefined;
 }
 
 export interface ViewReader {
@@ -70,6 +72,13 @@ export interface RoutedReaderOptions {
 /** Peer failures after which another copy of the partitions may answer. */
 const MOVING: ReadonlySet<string> = new Set(['GW_PARTITION_RESTORING', 'GW_PEER_UNREACHABLE', 'GW_PEER_TIMEOUT', 'GW_PEER_NOT_OWNER']);
 
+/** Fails a request whose deadline has passed, before it reads more. */
+function checkDeadline(context: ReadContext): void {
+  if (context.deadline !== undefined && Date.now() > context.deadline) {
+    throw new GatewayError('GW_QUERY_TIMEOUT', 'the operation ran past its time limit (QUERY_TIMEOUT_MS) and was cancelled');
+  }
+}
+
 function badResponse(url: string, message: string): GatewayError {
   return new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url}: ${message}`, { details: { peer: url } });
 }
@@ -102,7 +111,9 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
     call: (partitions: number[]) => Omit<PeerCall, 'view' | 'partitions'>,
     check: (result: unknown, url: string, partitions: number[]) => T,
   ): Promise<T[]> {
+    checkDeadline(context);
     const readHere = async (mine: number[]): Promise<T[]> => {
+      checkDeadline(context);
       await options.waiter.wait(view.id, requiredFor(context.required, view.topic, mine), options.consistencyWaitMs);
       context.observe(view.topic, local.offsets(view.id, mine));
       if (options.stalledSince && context.observeStalled) {

@@ -11,13 +11,17 @@
  * recently used dropped first; texts longer than `maxQueryLength` are parsed and validated on
  * every call and never kept. Syntax errors are thrown and never kept.
  */
-import { parse, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { parse as parseDocument, validate, type DocumentNode, type GraphQLError, type GraphQLSchema, type ValidationRule } from 'graphql';
 import { Lru } from '../lru.ts';
 
 export interface DocumentCacheOptions {
   readonly schema: GraphQLSchema;
   /** All validation rules, graphql's `specifiedRules` included. */
   readonly rules: readonly ValidationRule[];
+  /** The parser (default graphql's `parse`), for example one with a token limit. */
+  readonly parse?: (query: string) => DocumentNode;
+  /** Checks run before validation; when they report errors, the document is not validated. */
+  readonly precheck?: (document: DocumentNode) => readonly GraphQLError[];
   /** Most texts kept. Default 1,000. */
   readonly maxEntries?: number;
   /** Longer texts are never kept. Default 8,192 characters. */
@@ -53,10 +57,12 @@ export function createDocumentCache(options: DocumentCacheOptions): DocumentCach
     totalLength -= query.length;
   });
 
+  const parse = options.parse ?? ((query: string) => parseDocument(query));
   const compile = (query: string, shared: boolean): ValidatedDocument => {
     const document = parse(query);
     if (shared) deepFreeze(document);
-    const errors = validate(options.schema, document, options.rules);
+    const refused = options.precheck?.(document) ?? [];
+    const errors = refused.length > 0 ? [...refused] : validate(options.schema, document, options.rules);
     return Object.freeze({ document, errors: Object.freeze(errors) });
   };
 

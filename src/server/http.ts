@@ -6,15 +6,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
-import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
 import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
+import { createTextCache, queryLimitsPlugin, type QueryLimitsOptions } from './query-limits.ts';
 import { attachWebSocket } from './websocket.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
@@ -28,7 +28,8 @@ export interface HttpServerOptions {
   readonly reader: ViewReader;
   readonly host: string;
   readonly port: number;
-  readonly maxQueryDepth: number;
+  /** Limits on every GraphQL document, over HTTP, SSE and WebSocket alike. */
+  readonly queryLimits: QueryLimitsOptions;
   readonly readiness: () => Readiness;
   /** Liveness: a reason when the instance cannot recover by itself (it should be restarted). */
   readonly unhealthy?: () => string | undefined;
@@ -54,8 +55,11 @@ export interface HttpServer {
   stop(): Promise<void>;
 }
 
-const MAX_ROOT_FIELDS = 50;
 const MAX_BODY_BYTES = 256 * 1024;
+/** Characters of query text yoga's parse caches keep in all (about 40 MB of parse trees). */
+const PARSE_CACHE_CHARS = 512 * 1024;
+/** Longer texts are parsed on every request and never kept. */
+const PARSE_CACHE_MAX_TEXT = 16 * 1024;
 
 function freshnessPlugin(): Plugin<GraphQLContext> {
   return {
@@ -81,11 +85,35 @@ function freshnessPlugin(): Plugin<GraphQLContext> {
   };
 }
 
-function limitsPlugin(maxDepth: number): Plugin {
+/**
+ * An execution result without `data` is a request error (variables that do not coerce, an unknown
+ * operation name): the GraphQL-over-HTTP spec answers it with 400 for
+ * `application/graphql-response+json`, and with 200 for legacy `application/json` (`spec: true`).
+ * graphql-jit reports such errors without the status graphql-js's path carries.
+ */
+function requestErrorStatusPlugin(): Plugin {
   return {
-    onValidate({ addValidationRule }) {
-      addValidationRule(depthLimitRule(maxDepth));
-      addValidationRule(rootFieldLimitRule(MAX_ROOT_FIELDS));
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!result || Symbol.asyncIterator in result || result.data !== undefined || !result.errors?.length) return;
+          setResult({
+            ...result,
+            errors: result.errors.map((error) =>
+              error.extensions?.['http']
+                ? error
+                : new GraphQLError(error.message, {
+                    nodes: error.nodes,
+                    source: error.source,
+                    positions: error.positions,
+                    path: error.path,
+                    originalError: error.originalError,
+                    extensions: { ...error.extensions, http: { status: 400, spec: true } },
+                  }),
+            ),
+          });
+        },
+      };
     },
   };
 }
@@ -121,13 +149,18 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
       return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub);
     },
+    parserAndValidationCache: {
+      documentCache: createTextCache(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT),
+      errorCache: createTextCache(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT),
+    },
     plugins: [
-      limitsPlugin(options.maxQueryDepth),
+      queryLimitsPlugin(options.schema, options.queryLimits),
       // Queries run as compiled JavaScript (graphql-jit), compiled once per parsed document (the
       // parser cache hands back the same document for the same text). Subscriptions keep
       // graphql-js's executor, the same one the WebSocket endpoint uses.
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
       freshnessPlugin(),
+      requestErrorStatusPlugin(),
     ],
     maxRequestBodySize: false, // enforced before yoga, see the request handler
     maskedErrors: { maskError: (error, message) => toClientError(error, logger, message) },
@@ -219,7 +252,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         schema: options.schema,
         reader: options.reader,
         hub: options.subscriptions.hub,
-        maxQueryDepth: options.maxQueryDepth,
+        queryLimits: options.queryLimits,
         maxSubscriptionsPerConnection: options.subscriptions.maxPerConnection,
         clientAuth: options.clientAuth,
         logger,

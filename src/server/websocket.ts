@@ -20,20 +20,21 @@ import { GraphQLError, specifiedRules, type GraphQLSchema } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { createContext } from '../graphql/context.ts';
-import { depthLimitRule, rootFieldLimitRule } from '../graphql/limits.ts';
+import { checkCost, checkShape, limitedParse } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { ViewReader } from '../routing/reader.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
-import { toClientError } from './client-errors.ts';
+import { isGraphQLError, toClientError } from './client-errors.ts';
 import { createDocumentCache } from './document-cache.ts';
+import type { QueryLimitsOptions } from './query-limits.ts';
 
 export interface WebSocketOptions {
   readonly server: Server;
   readonly schema: GraphQLSchema;
   readonly reader: ViewReader;
   readonly hub: Hub;
-  readonly maxQueryDepth: number;
+  readonly queryLimits: QueryLimitsOptions;
   readonly maxSubscriptionsPerConnection: number;
   readonly logger: Logger;
   readonly clientAuth?: ClientAuth | undefined;
@@ -44,13 +45,16 @@ export interface WebSocketEndpoint {
   stop(): Promise<void>;
 }
 
-const MAX_ROOT_FIELDS = 50;
-
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
   const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: 256 * 1024 });
   const active = new WeakMap<object, Set<string>>();
-  const rules = [...specifiedRules, depthLimitRule(options.maxQueryDepth), rootFieldLimitRule(MAX_ROOT_FIELDS)];
-  const documents = createDocumentCache({ schema: options.schema, rules });
+  const limits = options.queryLimits;
+  const documents = createDocumentCache({
+    schema: options.schema,
+    rules: specifiedRules,
+    parse: limitedParse(limits.maxTokens),
+    precheck: (document) => checkShape(document, limits),
+  });
   const disposable = useServer(
     {
       connectionInitWaitTimeout: 3_000,
@@ -89,10 +93,20 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
             }),
           ];
         }
-        const { document, errors } = documents.load(payload.query);
+        let loaded: ReturnType<typeof documents.load>;
+        try {
+          loaded = documents.load(payload.query);
+        } catch (error) {
+          // A syntax error or a refused document fails this operation only, not the socket.
+          if (isGraphQLError(error)) return [error];
+          throw error;
+        }
+        const { document, errors } = loaded;
         // Counted only once valid: graphql-ws calls onComplete for started operations only, so a
         // rejected subscribe must not take a slot.
         if (errors.length > 0) return errors;
+        const tooCostly = checkCost(options.schema, document, payload.operationName, payload.variables, limits);
+        if (tooCostly) return [tooCostly];
         ids.add(id);
         return { schema: options.schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },

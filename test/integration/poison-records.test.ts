@@ -6,15 +6,13 @@
  */
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import kafkajs from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { crc32Partition, partitionForKey } from '../../src/cluster/partitioner.ts';
 import type { KafkaRecord } from '../../src/kafka/client.ts';
-import { brokers, createTestKafka, startTestGateway, uniqueName, waitCaughtUp, type TestGateway, type TestKafka } from '../support/gateway.ts';
+import { useFixture, type Fixture } from '../support/fixture.ts';
+import { brokers, type TestGateway } from '../support/gateway.ts';
 import { keyed, order } from '../support/data.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -38,10 +36,10 @@ interface Letter {
 }
 
 /** Reads every record of a topic from the start with a consumer of its own. */
-async function readAll(kafka: TestKafka, topic: string, atLeast: number): Promise<KafkaRecord[]> {
+async function readAll(fx: Fixture, topic: string, atLeast: number): Promise<KafkaRecord[]> {
   const received: KafkaRecord[] = [];
-  const consumer = kafka.client.consumer({
-    groupId: uniqueName('dlq-reader'),
+  const consumer = fx.consumer({
+    groupId: fx.uniqueName('dlq-reader'),
     topics: [topic],
     startOffset: () => undefined,
     onBatch: async (batch) => {
@@ -67,18 +65,20 @@ async function admin() {
   return handle;
 }
 
-describe('hostile records', () => {
-  let kafka: TestKafka;
-  beforeAll(async () => {
-    kafka = await createTestKafka();
+/** Produces rows with kcat (librdkafka, default partitioner consistent_random) keyed by orderId. */
+async function produceWithKcat(topic: string, rows: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  const input = rows.map((row) => `${row.orderId}\t${JSON.stringify(row)}`).join('\n');
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile('kcat', ['-P', '-b', brokers(), '-t', topic, '-K', '\t'], (error) => (error ? reject(error) : resolve()));
+    child.stdin!.end(`${input}\n`);
   });
-  afterAll(async () => {
-    await kafka?.stop();
-  });
+}
+
+describe('hostile records, mixed with valid ones', () => {
+  const fx = useFixture('poison');
 
   it('dead-letters every kind of bad record, applies every valid one, and stays healthy across a restart', async () => {
-    const prefix = `${uniqueName('poison')}.`;
-    const topic = `${prefix}orders`;
+    const topic = fx.topic('orders');
     const partitions = 3;
     // The source topic accepts records far above the gateway's RECORD_MAX_BYTES.
     const kafkaAdmin = await admin();
@@ -88,10 +88,10 @@ describe('hostile records', () => {
     });
     await kafkaAdmin.disconnect();
 
-    const dataDir = await mkdtemp(path.join(os.tmpdir(), 'gw-poison-'));
+    const dataDir = await fx.tempDir('poison-store');
     const env = { TOPIC_PARTITIONS: String(partitions), DEAD_LETTER_MAX_BYTES: String(256 * 1024) };
-    let gw: TestGateway | undefined = await startTestGateway({ topicPrefix: prefix, dataDir, env });
-    try {
+    let gw: TestGateway = await fx.startGateway({ dataDir, env });
+    {
       const big = (n: number) => 'x'.repeat(n);
       const valid = Array.from({ length: 60 }, (_, i) => order(100 + i));
       const onPartition = (key: string) => partitionForKey(key, partitions);
@@ -128,8 +128,8 @@ describe('hostile records', () => {
         }
         if (i < valid.length) records.push({ ...keyed('orderId', valid[i]!), partition: onPartition(valid[i]!.orderId) });
       }
-      for (let i = 0; i < records.length; i += 50) await kafka.produce(topic, records.slice(i, i + 50));
-      await waitCaughtUp(gw, kafka, ['orders']);
+      for (let i = 0; i < records.length; i += 50) await fx.produce('orders', records.slice(i, i + 50));
+      await fx.waitCaughtUp(gw, ['orders']);
 
       // Every valid record is applied.
       const found = await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }');
@@ -141,7 +141,7 @@ describe('hostile records', () => {
 
       // Every bad record is dead-lettered once, with its code, and large parts by excerpt and digest.
       expect(gw.gateway.ingestor.counters.deadLettered).toBe(bad.length);
-      const received = await readAll(kafka, gw.config.deadLetterTopic, bad.length);
+      const received = await readAll(fx, gw.config.deadLetterTopic, bad.length);
       expect(received.length).toBe(bad.length);
       const letters = received.map((record) => {
         expect(record.value!.length).toBeLessThanOrEqual(256 * 1024);
@@ -176,26 +176,27 @@ describe('hostile records', () => {
 
       // A restart resumes from the stored offsets: nothing is applied or dead-lettered again.
       await gw.stop();
-      gw = await startTestGateway({ topicPrefix: prefix, dataDir, env });
-      await waitCaughtUp(gw, kafka, ['orders']);
+      gw = await fx.startGateway({ dataDir, env });
+      await fx.waitCaughtUp(gw, ['orders']);
       expect(gw.gateway.ingestor.counters.deadLettered).toBe(0);
       expect((await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount).toBe(valid.length);
       expect((await fetch(`${gw.url}/readyz`)).status).toBe(200);
-    } finally {
-      await gw?.stop();
-      await rm(dataDir, { recursive: true, force: true });
     }
   });
+});
+
+describe('a dead-letter topic that refuses writes', () => {
+  const fx = useFixture('dlq-down');
 
   it('stalls only the affected partition while the dead-letter topic refuses writes, then resumes without loss', async () => {
-    const prefix = `${uniqueName('dlq-down')}.`;
-    const dlq = `${prefix}gateway.dead-letter`;
+    const dlq = `${fx.prefix}gateway.dead-letter`;
     // The dead-letter topic takes nothing: every envelope is larger than its limit.
     const kafkaAdmin = await admin();
     await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '64' }] }] });
-    const gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '2' } });
-    try {
-      const topic = `${prefix}orders`;
+    fx.defer(() => kafkaAdmin.disconnect());
+    const gw = await fx.startGateway({ env: { TOPIC_PARTITIONS: '2' } });
+    {
+      const topic = fx.topic('orders');
       const keysOn = (partition: number, count: number, from: number) => {
         const out = [];
         for (let n = from; out.length < count; n++) if (partitionForKey(order(n).orderId, 2) === partition) out.push(order(n));
@@ -204,7 +205,7 @@ describe('hostile records', () => {
       const [before, after] = [keysOn(0, 2, 1000), keysOn(0, 3, 2000)];
       // A key of partition 0 with a broken value, between valid records of the same partition.
       const bad = { key: keysOn(0, 1, 5000)[0]!.orderId, value: '{"broken": ' };
-      await kafka.produce(topic, [...before.map((row) => keyed('orderId', row)), { key: bad.key, value: bad.value, partition: 0 }, ...after.map((row) => keyed('orderId', row))]);
+      await fx.produce('orders', [...before.map((row) => keyed('orderId', row)), { key: bad.key, value: bad.value, partition: 0 }, ...after.map((row) => keyed('orderId', row))]);
 
       // Partition 0 stops at the bad record; /readyz, metrics and answers that read it say so.
       await waitFor(async () => (await fetch(`${gw.url}/readyz`)).status === 503, { what: '/readyz 503', timeoutMs: 30_000 });
@@ -218,7 +219,7 @@ describe('hostile records', () => {
 
       // Partition 1 goes on meanwhile.
       const other = keysOn(1, 3, 3000);
-      await kafka.produce(topic, other.map((row) => keyed('orderId', row)));
+      await fx.produce('orders', other.map((row) => keyed('orderId', row)));
       await waitFor(async () => (await gw.query<{ order: unknown }>(`{ order(orderId: "${other[2]!.orderId}") { orderId } }`)).order !== null, {
         what: 'partition 1 applied while partition 0 waits',
       });
@@ -229,67 +230,53 @@ describe('hostile records', () => {
         validateOnly: false,
         resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: dlq, configEntries: [{ name: 'max.message.bytes', value: String(1 << 20) }] }],
       });
-      await waitCaughtUp(gw, kafka, ['orders']);
+      await fx.waitCaughtUp(gw, ['orders']);
       for (const row of [...before, ...after]) expect((await gw.query<{ order: unknown }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).not.toBeNull();
       expect(gw.gateway.ingestor.stalled()).toEqual([]);
       expect(gw.gateway.ingestor.counters.deadLettered).toBe(1);
-      const [letter] = await readAll(kafka, dlq, 1);
+      const [letter] = await readAll(fx, dlq, 1);
       expect(JSON.parse(letter!.value!.toString()).code).toBe('GW_RECORD_MALFORMED');
       await waitFor(async () => (await fetch(`${gw.url}/readyz`)).status === 200, { what: '/readyz 200 again' });
-    } finally {
-      await kafkaAdmin.disconnect();
-      await gw.stop();
     }
   });
+});
 
-  /** Produces rows with kcat (librdkafka, default partitioner consistent_random) keyed by orderId. */
-  const produceWithKcat = async (topic: string, rows: ReadonlyArray<Record<string, unknown>>) => {
-    const input = rows.map((row) => `${row.orderId}\t${JSON.stringify(row)}`).join('\n');
-    await new Promise<void>((resolve, reject) => {
-      const child = execFile('kcat', ['-P', '-b', brokers(), '-t', topic, '-K', '\t'], (error) => (error ? reject(error) : resolve()));
-      child.stdin!.end(`${input}\n`);
-    });
-  };
+describe('records of a librdkafka producer (kcat) with KAFKA_PARTITIONER=crc32', () => {
+  const fx = useFixture('kcat-crc');
 
-  it('with KAFKA_PARTITIONER=crc32, applies and routes what a librdkafka producer (kcat) wrote', async () => {
-    const prefix = `${uniqueName('kcat-crc')}.`;
-    const gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '6', KAFKA_PARTITIONER: 'consistent_random' } });
-    try {
-      const rows = Array.from({ length: 40 }, (_, i) => order(8000 + i));
-      await produceWithKcat(`${prefix}orders`, rows);
-      await waitCaughtUp(gw, kafka, ['orders']);
-      expect(gw.gateway.ingestor.counters.deadLettered).toBe(0);
-      expect((await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount).toBe(rows.length);
-      // Lookups find each row on the partition the crc32 partitioner names.
-      for (const row of rows) {
-        expect((await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).toEqual({ orderId: row.orderId });
-      }
-    } finally {
-      await gw.stop();
+  it('applies them and routes lookups by the same partitioner', async () => {
+    const gw = await fx.startGateway({ env: { TOPIC_PARTITIONS: '6', KAFKA_PARTITIONER: 'consistent_random' } });
+    const rows = Array.from({ length: 40 }, (_, i) => order(8000 + i));
+    await produceWithKcat(fx.topic('orders'), rows);
+    await fx.waitCaughtUp(gw, ['orders']);
+    expect(gw.gateway.ingestor.counters.deadLettered).toBe(0);
+    expect((await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount).toBe(rows.length);
+    // Lookups find each row on the partition the crc32 partitioner names.
+    for (const row of rows) {
+      expect((await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).toEqual({ orderId: row.orderId });
     }
   });
+});
 
-  it('dead-letters records a librdkafka producer (kcat) placed by its default partitioner', async () => {
-    const prefix = `${uniqueName('kcat')}.`;
-    const gw = await startTestGateway({ topicPrefix: prefix, env: { TOPIC_PARTITIONS: '6' } });
-    try {
-      const topic = `${prefix}orders`;
-      const rows = Array.from({ length: 40 }, (_, i) => order(7000 + i));
-      await produceWithKcat(topic, rows);
-      await waitCaughtUp(gw, kafka, ['orders']);
-      // librdkafka's consistent_random is CRC-32 of the key: where it and murmur2 agree the row is applied.
-      const agree = rows.filter((row) => crc32Partition(row.orderId, 6) === partitionForKey(row.orderId, 6));
-      expect(agree.length).toBeLessThan(rows.length);
-      const total = (await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount;
-      expect(total).toBe(agree.length);
-      expect(gw.gateway.ingestor.counters.deadLetteredByCode.GW_RECORD_WRONG_PARTITION).toBe(rows.length - agree.length);
-      // And kcat placed each record where crc32Partition says.
-      const { stdout } = await run('kcat', ['-C', '-b', brokers(), '-t', topic, '-e', '-f', '%k %p\\n', '-q']);
-      const placed = stdout.trim().split('\n').map((line) => line.split(' '));
-      expect(placed.length).toBe(rows.length);
-      for (const [key, partition] of placed) expect(Number(partition)).toBe(crc32Partition(key!, 6));
-    } finally {
-      await gw.stop();
-    }
+describe('records of a librdkafka producer (kcat) with the default partitioner (murmur2)', () => {
+  const fx = useFixture('kcat');
+
+  it('dead-letters those on another partition than murmur2 names', async () => {
+    const gw = await fx.startGateway({ env: { TOPIC_PARTITIONS: '6' } });
+    const topic = fx.topic('orders');
+    const rows = Array.from({ length: 40 }, (_, i) => order(7000 + i));
+    await produceWithKcat(topic, rows);
+    await fx.waitCaughtUp(gw, ['orders']);
+    // librdkafka's consistent_random is CRC-32 of the key: where it and murmur2 agree the row is applied.
+    const agree = rows.filter((row) => crc32Partition(row.orderId, 6) === partitionForKey(row.orderId, 6));
+    expect(agree.length).toBeLessThan(rows.length);
+    const total = (await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount;
+    expect(total).toBe(agree.length);
+    expect(gw.gateway.ingestor.counters.deadLetteredByCode.GW_RECORD_WRONG_PARTITION).toBe(rows.length - agree.length);
+    // And kcat placed each record where crc32Partition says.
+    const { stdout } = await run('kcat', ['-C', '-b', brokers(), '-t', topic, '-e', '-f', '%k %p\\n', '-q']);
+    const placed = stdout.trim().split('\n').map((line) => line.split(' '));
+    expect(placed.length).toBe(rows.length);
+    for (const [key, partition] of placed) expect(Number(partition)).toBe(crc32Partition(key!, 6));
   });
 });

@@ -31,9 +31,14 @@ describe('loadConfig defaults', () => {
       topicPrefix: '',
       topicPartitions: 6,
       deadLetterTopic: 'gateway.dead-letter',
+      deadLetterMaxBytes: 524_288,
+      recordMaxBytes: 1_048_576,
+      partitioner: 'murmur2',
       maxPageSize: 500,
       readyMaxLag: 1000,
       maxQueryDepth: 12,
+      queryLimits: { maxTokens: 2000, maxAliases: 30, maxDirectives: 30, maxRootFields: 50, maxCost: 50_000 },
+      queryTimeoutMs: 10_000,
       logLevel: 'info',
       peerSecret: undefined,
       peerTimeoutMs: 2000,
@@ -91,6 +96,12 @@ describe('loadConfig defaults', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  it('takes librdkafka names for the partitioners', () => {
+    expect(loadConfig({ ...BASE, KAFKA_PARTITIONER: 'consistent_random' }).partitioner).toBe('crc32');
+    expect(loadConfig({ ...BASE, KAFKA_PARTITIONER: 'consistent' }).partitioner).toBe('crc32');
+    expect(loadConfig({ ...BASE, KAFKA_PARTITIONER: 'murmur2_random' }).partitioner).toBe('murmur2');
+  });
+
   it('derives the advertised URL from HOST and PORT, bracketing IPv6', () => {
     expect(loadConfig({ ...BASE, HOST: '::1', PORT: '4100' }).advertisedUrl).toBe('http://[::1]:4100');
     expect(loadConfig({ ...BASE, GROUP_ID: 'g2' }).dataDir).toBe(path.join(repoRoot, '.data', 'g2'));
@@ -133,6 +144,17 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     ['CLIENT_JWT_SECRET', { ...BASE, CLIENT_JWT_SECRET: 'too-short' }],
     ['TOMBSTONE_RETENTION_MS', { ...BASE, TOMBSTONE_RETENTION_MS: '10' }],
     ['CLIENT_JWT_AUDIENCE', { ...BASE, CLIENT_JWT_AUDIENCE: 'grid-ui' }],
+    ['KAFKA_PARTITIONER', { ...BASE, KAFKA_PARTITIONER: 'random' }],
+    ['KAFKA_PARTITIONER', { ...BASE, KAFKA_PARTITIONER: 'toString' }],
+    ['KAFKA_PARTITIONER', { ...BASE, KAFKA_PARTITIONER: 'MURMUR2' }],
+    ['RECORD_MAX_BYTES', { ...BASE, RECORD_MAX_BYTES: '10' }],
+    ['DEAD_LETTER_MAX_BYTES', { ...BASE, DEAD_LETTER_MAX_BYTES: '1e6' }],
+    ['MAX_QUERY_TOKENS', { ...BASE, MAX_QUERY_TOKENS: '99999999999' }],
+    ['MAX_QUERY_ALIASES', { ...BASE, MAX_QUERY_ALIASES: '-1' }],
+    ['MAX_QUERY_DIRECTIVES', { ...BASE, MAX_QUERY_DIRECTIVES: 'many' }],
+    ['MAX_QUERY_ROOT_FIELDS', { ...BASE, MAX_QUERY_ROOT_FIELDS: '0' }],
+    ['MAX_QUERY_COST', { ...BASE, MAX_QUERY_COST: '10' }],
+    ['QUERY_TIMEOUT_MS', { ...BASE, QUERY_TIMEOUT_MS: '1.5' }],
   ];
 
   for (const [variable, env] of cases) {

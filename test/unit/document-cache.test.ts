@@ -1,13 +1,14 @@
 import { buildSchema, execute, GraphQLError, getOperationAST, parse, specifiedRules, validate, type DocumentNode } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { depthLimitRule } from '../../src/graphql/limits.ts';
+import { checkShape, limitedParse, type QueryLimits } from '../../src/graphql/limits.ts';
 import { createDocumentCache, type DocumentCacheOptions } from '../../src/server/document-cache.ts';
 
 const schema = buildSchema(`
   type Query { a: Int, b: Int, node: Node }
   type Node { child: Node, id: ID }
 `);
-const rules = [...specifiedRules, depthLimitRule(3)];
+const rules = [...specifiedRules];
+const LIMITS: QueryLimits = { maxTokens: 50, maxDepth: 3, maxAliases: 2, maxDirectives: 2, maxRootFields: 5, maxCost: 1000, defaultPageSize: 10, maxPageSize: 100 };
 const cache = (options: Partial<DocumentCacheOptions> = {}) => createDocumentCache({ schema, rules, ...options });
 const selectionsOf = (document: DocumentNode) => {
   const operation = document.definitions[0]!;
@@ -40,9 +41,25 @@ describe('document cache', () => {
     expect(second).toBe(first);
     expect(first.errors.every((error) => error instanceof GraphQLError)).toBe(true);
     expect(first.errors.map((error) => error.toJSON())).toEqual(validate(schema, parse(query), rules).map((error) => error.toJSON()));
-    expect(first.errors.map((error) => error.extensions['code'])).toEqual(['GW_QUERY_TOO_COMPLEX', undefined]);
-    expect(first.errors[1]!.message).toBe('Cannot query field "missing" on type "Query".');
-    expect(first.errors[1]!.locations).toEqual([{ line: 1, column: 3 }]);
+    expect(first.errors.map((error) => error.extensions['code'])).toEqual([undefined]);
+    expect(first.errors[0]!.message).toBe('Cannot query field "missing" on type "Query".');
+    expect(first.errors[0]!.locations).toEqual([{ line: 1, column: 3 }]);
+  });
+
+  it('refuses a document over the shape limits without validating it, and one over the token limit at parse', () => {
+    let validations = 0;
+    const documents = createDocumentCache({
+      schema,
+      rules: [...rules, () => (validations++, {})],
+      parse: limitedParse(LIMITS.maxTokens),
+      precheck: (document) => checkShape(document, LIMITS),
+    });
+    const deep = documents.load('{ missing node { child { child { child { id } } } } }');
+    expect(deep.errors.map((error) => error.extensions['code'])).toEqual(['GW_QUERY_TOO_COMPLEX']);
+    expect(validations).toBe(0);
+    expect(documents.load('{ node { id } }').errors).toEqual([]);
+    expect(validations).toBe(1);
+    expect(() => documents.load(`{ ${'a '.repeat(60)}}`)).toThrow(/more than 50 tokens/);
   });
 
   it('throws syntax errors and does not keep them', () => {
