@@ -173,7 +173,11 @@ async function main(): Promise<void> {
   const haproxy = spawnHaproxy(configFile);
   children.push(haproxy);
   prefixed(haproxy, 'haproxy');
-  haproxy.on('exit', (code, signal) => stopping || (say(`haproxy exited (${signal ?? code})`), void shutdown(1)));
+  haproxy.on('exit', (code, signal) => {
+    if (stopping) return;
+    say(`haproxy exited (${signal ?? code})`);
+    void shutdown(1);
+  });
 
   // The instances create missing topics before they listen, so data can be produced after that.
   for (const instance of instances) await waitAnswers(instance.name, `http://127.0.0.1:${instance.port}/healthz`, 120_000);

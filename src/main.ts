@@ -9,7 +9,7 @@ import { createGateway } from './gateway.ts';
 import { createLogger } from './log.ts';
 
 async function main(): Promise<void> {
-  let config;
+  let config: ReturnType<typeof loadConfig>;
   try {
     config = loadConfig();
   } catch (error) {

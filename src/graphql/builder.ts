@@ -22,6 +22,7 @@ export interface SchemaTypes {
 
 export type Builder = PothosSchemaTypes.SchemaBuilder<PothosSchemaTypes.ExtendDefaultTypes<SchemaTypes>>;
 // Types are generated from declarations at run time, so their refs are untyped beyond `Row`.
+// biome-ignore lint/suspicious/noExplicitAny: object refs are created from view declarations at run time.
 export type AnyRef = any;
 
 export interface BuilderOptions {

@@ -21,8 +21,7 @@ import type { ErrorCode } from '../errors.ts';
 import type { BatchRetry, ConsumerOptions, GroupAssignor, KafkaClient, KafkaRecord, RecordBatch, RecordConsumer } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import { createChangeEvents, type ChangeEvents } from '../store/changes.ts';
-import type { AppliedChange, RowChange, ViewStore } from '../store/view-store.ts';
-import type { ViewModel } from '../views/model.ts';
+import type { RowChange, ViewStore } from '../store/view-store.ts';
 import { createDeadLetterQueue, DeadLetterRefused, type Reject } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
 

@@ -156,7 +156,7 @@ export interface ConsumerOptions {
    * `{ retryAfterMs }` pauses only this partition: after that delay it is read again from
    * `startOffset`, while the consumer's other partitions go on.
    */
-  readonly onBatch: (batch: RecordBatch) => Promise<void | BatchRetry>;
+  readonly onBatch: (batch: RecordBatch) => Promise<undefined | BatchRetry>;
   readonly onAssignment?: (assignment: ReadonlyMap<string, readonly number[]>) => void;
   readonly onCrash?: (error: Error, willRestart: boolean) => void;
   readonly maxBytesPerPartition?: number;
@@ -323,7 +323,8 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
         createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
         ...(producerOptions.retries === undefined ? {} : { retry: { retries: producerOptions.retries, initialRetryTime: 100, maxRetryTime: 1000 } }),
-        // One request in flight keeps per-partition order across retries; a retried duplicate
+        // One request in flight keeps per-partition order across retries (for one caller at a
+        // time: concurrent send() calls may reach the log out of call order); a retried duplicate
         // is harmless on a compacted, keyed topic (the latest value per key wins).
         idempotent: false,
         maxInFlightRequests: 1,
@@ -364,10 +365,9 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
     consumer(consumerOptions) {
       const consumer: Consumer = kafka.consumer({
         groupId: consumerOptions.groupId,
-        // KafkaJS parses a whole fetch response in one go, on the event loop. Full benches
-        // (1M orders, 2 cores) with 16 / 8 / 4 MB fetches: longest event-loop stall during the
-        // catch-up 490 / 310 / 210 ms, RSS at catch-up 461 / 401 / 390 MB, but 1-client grid
-        // p99 after it 24.9 / 22.9 / 27-32 ms. 8 MB keeps the grid and most of the gains.
+        // KafkaJS parses a whole fetch response in one go, on the event loop, so the fetch size
+        // bounds how long a catch-up blocks queries. 8 MB keeps most of the smaller sizes' gain in
+        // stalls and RSS without slowing grid pages (BENCHMARKS.md, "Consumer fetch size").
         maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 2 << 20,
         maxBytes: 8 << 20,
         maxWaitTimeInMs: 250,

@@ -113,7 +113,9 @@ function complete(store: ViewStore, collected: readonly Collected[]): PageResult
   const missing = collected.flatMap((entry) => entry.found.slice(0, entry.limit).filter((candidate) => !candidate.row));
   const rows = store.getRows(missing);
   const byRef = new Map<string, Row | undefined>();
-  missing.forEach((candidate, i) => byRef.set(`${candidate.partition}/${candidate.key}`, rows[i]));
+  missing.forEach((candidate, i) => {
+    byRef.set(`${candidate.partition}/${candidate.key}`, rows[i]);
+  });
   return collected.map((entry) => {
     const more = entry.found.length > entry.limit;
     const page: PageRow[] = [];

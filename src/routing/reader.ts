@@ -8,7 +8,6 @@
  * partition nobody serves fails the call with a code naming it: never a silently partial answer.
  */
 import { GatewayError, isGatewayError } from '../errors.ts';
-import { compareValues } from '../query/compare.ts';
 import type { Filter, PageRequest, PageRow } from '../query/page.ts';
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
@@ -235,16 +234,21 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
         context,
         (mine) => {
           const wanted = refs.filter((ref) => mine.includes(ref.partition));
-          local.lookup(viewId, wanted).forEach((row, i) => found.set(wanted[i]!.key, row));
+          local.lookup(viewId, wanted).forEach((row, i) => {
+            found.set(wanted[i]!.key, row);
+          });
         },
         (theirs) => ({ op: 'lookup', args: { keys: refs.filter((ref) => theirs.includes(ref.partition)) } }),
         (result, url, theirs) => {
           const wanted = refs.filter((ref) => theirs.includes(ref.partition));
           if (!Array.isArray(result) || result.length !== wanted.length) throw badResponse(url, 'lookup answer has the wrong length');
           result.forEach((row: unknown, i) => {
-            if (row === null) return found.set(wanted[i]!.key, undefined);
+            if (row === null) {
+              found.set(wanted[i]!.key, undefined);
+              return;
+            }
             checkRows(view, url, theirs, [{ key: wanted[i]!.key, row }]);
-            return found.set(wanted[i]!.key, row as Row);
+            found.set(wanted[i]!.key, row as Row);
           });
         },
       );

@@ -1,6 +1,6 @@
 /**
  * Waits until local partitions have applied at least some offsets (consistency tokens). Woken by
- * the ingestor's `applied` events; bounded by a timeout that fails with GW_CONSISTENCY_TIMEOUT.
+ * the applied-batch events of `changes.ts`; bounded by a timeout that fails with GW_CONSISTENCY_TIMEOUT.
  */
 import { GatewayError } from '../errors.ts';
 import type { ChangeEvents } from './changes.ts';

@@ -110,26 +110,21 @@ export async function openKeyValueStore(
     cacheSize: options.cacheSize ?? 32 << 20,
     walCompression: false,
     // No block compression: the data is a copy of Kafka topics, and on a small machine the CPU
-    // that compressing flushes and compactions takes is missed by ingest and queries. (The
-    // binding's 'level' preset compresses levels 2 and up with zstd; on 2 cores it cut ingest by
-    // about a quarter and kept compacting for minutes after catch-up.)
+    // that compressing flushes and compactions takes is missed by ingest and queries
+    // (BENCHMARKS.md, "RocksDB options").
     compression: false,
     // Bloom filters in the memtables and hash indexes in data blocks: ingest looks up every
     // incoming key's previous row, and most of those lookups miss on a first load.
     optimize: 'point-lookup',
-    // Index and filter blocks stay in the table readers, outside the block cache (about 43 MB
-    // at 2M rows, growing with the data). In the cache they cost every new iterator a cache
-    // lookup of a table's whole index block, or a re-read when it was evicted: at 2M rows the
-    // iterator constructor went from 7 % to 33 % of a grid page's CPU and the page's p50 from
-    // 10.6 to 18.1 ms, for 40 MB less RSS. Grid latency wins.
+    // Index and filter blocks stay in the table readers, outside the block cache. In the cache
+    // every new iterator looks up or re-reads a table's whole index block, which costs grid pages
+    // far more than the memory saved (BENCHMARKS.md, "RocksDB options").
     cacheIndexAndFilterBlocks: false,
-    // Universal compaction with a quarter of the budget per memtable (16 MB at the default 64),
-    // instead of leveled compaction with RocksDB's 64 MB memtables (two of them). Measured on a
-    // 2.07M-record catch-up, back to back on the same broker: RSS at catch-up 334-347 MB against
-    // 380-404 MB, ingest 17.2k-18.9k records/s against 14.1k-18.8k, and grid pages as fast (1
-    // client p99 14.6-15.1 ms against 16.4-18.8 ms). Smaller memtables keep the skip list that
-    // every write searches small, and universal compaction rewrites the data fewer times than
-    // leveled. Stores written with leveled compaction open as they are.
+    // Universal compaction with a quarter of the budget per memtable (16 MB at the default 64):
+    // smaller memtables keep the skip list every write searches small, and universal compaction
+    // rewrites the data fewer times than leveled; RSS at catch-up is lower, ingest and grid no
+    // slower (BENCHMARKS.md, "RocksDB options"). Stores written with leveled compaction open as
+    // they are.
     compaction: 'universal',
     memtableMemoryBudget: options.memtableBudget ?? 64 << 20,
   } as object);

@@ -62,7 +62,7 @@ export function createSubscriptionRegistry(options: SubscriptionRegistryOptions)
     if (size >= options.maxSubscriptions) {
       throw new GatewayError('GW_SUBSCRIPTION_LIMIT', `this instance already serves ${options.maxSubscriptions} subscriptions`);
     }
-    let unregister = () => undefined as void;
+    let unregister: () => void = () => undefined;
     const subscription: Subscription = {
       view,
       partitions,

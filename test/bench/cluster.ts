@@ -243,8 +243,8 @@ async function main(): Promise<void> {
     rows,
     notes,
     appendix: [
-      'kill timeline after the kill (500 ms buckets, ok/failed): ' + kill.timeline.map((b) => `${b.fromMs}:${b.ok}/${b.failed}`).join(' '),
-      ...(kill.failures.length > 0 ? ['failed lookups (ms relative to the kill): ' + kill.failures.slice(0, 20).map((f) => `[${f.startMs}..${f.endMs}] ${f.what}`).join('; ')] : []),
+      `kill timeline after the kill (500 ms buckets, ok/failed): ${kill.timeline.map((b) => `${b.fromMs}:${b.ok}/${b.failed}`).join(' ')}`,
+      ...(kill.failures.length > 0 ? [`failed lookups (ms relative to the kill): ${kill.failures.slice(0, 20).map((f) => `[${f.startMs}..${f.endMs}] ${f.what}`).join('; ')}`] : []),
       'HAProxy during the kill phase:',
       ...haproxy.log.slice(haproxyLogMark).map((line) => `  ${line}`),
       'survivor log lines (warn and above) from the kill on:',

@@ -57,8 +57,7 @@ async function main(): Promise<void> {
     groupId: `gw-bench-${process.pid}-${Date.now()}`,
     logFile: path.join(work, 'gateway.log'),
   });
-  let figures;
-  try {
+  const measure = async () => {
     const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
     const problems = checkIngest(ingest, filled.endOffsets);
     if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
@@ -70,7 +69,11 @@ async function main(): Promise<void> {
     const lookup = await compareLookups(settings, gateway, work, filled.sampleOrders, filled.lookupIds);
     step('[5/6] grid pages (wrk, 1 client then concurrent)');
     const grid = await measureGrid(settings, gateway, work);
-    figures = { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss, settledRssBytes, settledSeconds: SETTLE_SECONDS };
+    return { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss, settledRssBytes, settledSeconds: SETTLE_SECONDS };
+  };
+  let figures: Awaited<ReturnType<typeof measure>>;
+  try {
+    figures = await measure();
   } finally {
     const code = await gateway.stop();
     if (code !== 0) step(`      the gateway exited with ${code} on SIGTERM (pages still queued by the last run?)`);

@@ -397,7 +397,10 @@ describe('a load-balanced cluster behind HAProxy', () => {
     await victim.kill('SIGKILL');
     const settled = await waitSettled(target, survivors, 'two instances holding every partition, HAProxy routing to them only').then(
       () => true,
-      (error: unknown) => (console.log(`[cluster] SIGKILL: ${String(error)}`), false),
+      (error: unknown) => {
+        console.log(`[cluster] SIGKILL: ${String(error)}`);
+        return false;
+      },
     );
     settledAt = Date.now();
     console.log(`[cluster] SIGKILL: group settled ${settledAt - killedAt} ms after the kill`);
@@ -437,7 +440,10 @@ describe('a load-balanced cluster behind HAProxy', () => {
     await Promise.all([target.addInstance(), target.addInstance()]);
     const settled = await waitSettled(target, target.instances, 'three ready instances holding two partitions each, all UP in HAProxy').then(
       () => true,
-      (error: unknown) => (console.log(`[cluster] scale: ${String(error)}`), false),
+      (error: unknown) => {
+        console.log(`[cluster] scale: ${String(error)}`);
+        return false;
+      },
     );
     settledAt = Date.now();
     console.log(`[cluster] scale 1 -> 3: group settled ${settledAt - addedAt} ms after the new instances were started`);

@@ -177,7 +177,7 @@ describe('hostile documents under a normal load', () => {
     await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { what: 'gateway ready' });
     await fx.produce('orders', Array.from({ length: 500 }, (_, i) => keyed('orderId', order(i))));
     await waitFor(async () => (await post(url, '{ orders(first: 1) { totalCount } }')).body.data?.orders !== undefined, { what: 'gateway answers' });
-    await waitFor(async () => ((await post(url, '{ orders(first: 1) { totalCount } }')).body.data?.orders as { totalCount: number }).totalCount === 500, {
+    await waitFor(async () => ((await post(url, '{ orders(first: 1) { totalCount } }')).body.data?.orders as { totalCount: number } | undefined)?.totalCount === 500, {
       what: 'orders applied',
     });
     const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${instance.child.pid}/status`, 'utf8'))![1]) * 1024;

@@ -19,7 +19,10 @@ const selectionsOf = (document: DocumentNode) => {
 describe('document cache', () => {
   it('gives the same frozen document, and validates once, for the same text', () => {
     let validations = 0;
-    const counting = createDocumentCache({ schema, rules: [...rules, () => (validations++, {})] });
+    const counting = createDocumentCache({ schema, rules: [...rules, () => {
+        validations++;
+        return {};
+      }] });
     const first = counting.load('{ a }');
     const second = counting.load('{ a }');
     expect(second.document).toBe(first.document);
@@ -50,7 +53,10 @@ describe('document cache', () => {
     let validations = 0;
     const documents = createDocumentCache({
       schema,
-      rules: [...rules, () => (validations++, {})],
+      rules: [...rules, () => {
+        validations++;
+        return {};
+      }],
       parse: limitedParse(LIMITS.maxTokens),
       precheck: (document) => checkShape(document, LIMITS),
     });
