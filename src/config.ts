@@ -173,7 +173,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
     queryLimits: {
       maxTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 100, 100_000),
-      maxAliases: integer(env, 'MAX_QUERY_ALIASES', 30, 0, 10_000),
+      maxAliases: integer(env, 'MAX_QUERY_ALIASES', 50, 0, 10_000),
       maxDirectives: integer(env, 'MAX_QUERY_DIRECTIVES', 30, 0, 10_000),
       maxRootFields: integer(env, 'MAX_QUERY_ROOT_FIELDS', 50, 1, 10_000),
       maxCost: integer(env, 'MAX_QUERY_COST', 50_000, 100, 100_000_000),

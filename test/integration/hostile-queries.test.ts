@@ -82,7 +82,7 @@ describe('query limits', () => {
 
   it.each([
     ['depth', nested(2), nested(3)],
-    ['aliases', `{ ${Array.from({ length: 30 }, (_, a) => `a${a}: order(orderId: "x") { orderId }`).join(' ')} }`, `{ ${Array.from({ length: 31 }, (_, a) => `a${a}: order(orderId: "x") { orderId }`).join(' ')} }`],
+    ['aliases', `{ order(orderId: "x") { ${Array.from({ length: 50 }, (_, a) => `a${a}: orderId`).join(' ')} } }`, `{ order(orderId: "x") { ${Array.from({ length: 51 }, (_, a) => `a${a}: orderId`).join(' ')} } }`],
     ['directives', `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(30)} } }`, `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(31)} } }`],
     ['rootFields', `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(50)} }`, `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(51)} }`],
     ['tokens', `{ ${'order(orderId: "x") { orderId } '.repeat(20)} __typename }`, `{ ${'__typename '.repeat(2001)} }`],

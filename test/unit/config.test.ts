@@ -37,7 +37,7 @@ describe('loadConfig defaults', () => {
       maxPageSize: 500,
       readyMaxLag: 1000,
       maxQueryDepth: 12,
-      queryLimits: { maxTokens: 2000, maxAliases: 30, maxDirectives: 30, maxRootFields: 50, maxCost: 50_000 },
+      queryLimits: { maxTokens: 2000, maxAliases: 50, maxDirectives: 30, maxRootFields: 50, maxCost: 50_000 },
       queryTimeoutMs: 10_000,
       logLevel: 'info',
       peerSecret: undefined,
