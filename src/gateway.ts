@@ -4,7 +4,8 @@
  * reads, peer client) -> subscriptions -> GraphQL schema -> HTTP (GraphQL, health, metrics, peer
  * server). It is the only importer of ingest/ (README, Architecture; test/unit/layout.test.ts).
  * `npm start` (src/main.ts) and the in-process integration tests both use `createGateway`, so
- * tests exercise the same wiring as production.
+ * tests exercise the same wiring as production. One unit, longer than most files: it is the
+ * composition root, and its length is the list of parts it wires.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';

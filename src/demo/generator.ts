@@ -1,5 +1,6 @@
 // Deterministic (seeded) generator of demo business data for the compacted topics
-// `customers`, `orders` and `payments`. Pure: it only returns records.
+// `customers`, `orders` and `payments`. Pure: it only returns records. One unit: the order
+// life cycle (states, payment attempts, cancellations) is one state machine over one PRNG.
 import {
   BANKY_COUNTRIES, COUNTRIES, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, METHOD_WEIGHTS,
   METHOD_WEIGHTS_BANKY, METHODS, PRODUCTS, QUANTITY_WEIGHTS, TIER_WEIGHTS, TIERS, USD_RATE,

@@ -14,16 +14,21 @@
  *   deployment's partitioner (applying it would leave a second copy of the key in the view);
  * - when the dead-letter topic refuses writes, only that partition stalls: it is paused and read
  *   again after a backoff (500 ms doubling to 30 s), and `stalled()` names it meanwhile;
- * - a consumer that crashes with an error KafkaJS does not restart from is restarted here, with
- *   the same backoff.
+ * - a consumer that crashes with an error KafkaJS does not restart from is restarted
+ *   (restarting-consumer.ts), with the same backoff.
+ *
+ * One unit, longer than most files: the per-partition state of the consume loop (end offsets,
+ * assignment, stalls, counters) is read and written by each of its steps. Decoding
+ * (decode.ts), dead letters (dead-letter.ts) and consumer restarts live in their own files.
  */
 import type { ErrorCode } from '../errors.ts';
-import type { BatchRetry, ConsumerOptions, GroupAssignor, KafkaClient, KafkaRecord, RecordBatch, RecordConsumer } from '../kafka/client.ts';
+import type { BatchRetry, GroupAssignor, KafkaClient, KafkaRecord, RecordBatch } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
 import { createChangeEvents, type ChangeEvents } from '../store/changes.ts';
 import type { RowChange, ViewStore } from '../store/view-store.ts';
 import { createDeadLetterQueue, DeadLetterRefused, type Reject } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
+import { createRestartingConsumer, type RestartingConsumer } from './restarting-consumer.ts';
 
 export interface IngestorOptions {
   readonly kafka: KafkaClient;
@@ -129,10 +134,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const assigned = new Map<string, readonly number[]>();
   const counters: IngestCounters = { records: 0, applied: 0, deadLettered: 0, batches: 0, deadLetteredByCode: {}, stalls: 0, consumerRestarts: 0 };
   const events = createChangeEvents();
-  const consumers = new Set<RecordConsumer>();
-  const crashed = new Map<string, Error>();
-  const restartTimers = new Set<NodeJS.Timeout>();
-  let stopping = false;
+  const consumers: RestartingConsumer[] = [];
   const deadLetters = createDeadLetterQueue({ kafka, topic: options.deadLetterTopic, maxBytes: options.deadLetterMaxBytes });
   const stalls = new Map<string, StalledPartition>();
   let partitionCounts = new Map<string, number>();
@@ -218,7 +220,12 @@ export function createIngestor(options: IngestorOptions): Ingestor {
           reason: error.message,
         });
         counters.stalls++;
-        logger.warn('partition waits: dead letters not accepted', { topic: batch.topic, partition: batch.partition, attempts: stalls.get(id)!.attempts, error });
+        logger.warn('partition waits: dead letters not accepted', {
+          topic: batch.topic,
+          partition: batch.partition,
+          attempts: stalls.get(id)!.attempts,
+          error,
+        });
         return false;
       }
       counters.deadLettered += rejects.length;
@@ -260,48 +267,11 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     return undefined;
   };
 
-  /** Starts a consumer; one that crashes for good is replaced by a new one after a backoff. */
-  const run = async (name: string, consumerOptions: ConsumerOptions, attempt = 0): Promise<void> => {
-    const consumer = kafka.consumer({
-      ...consumerOptions,
-      onCrash: (error, willRestart) => {
-        logger.error('consumer crashed', { group: name, error, willRestart });
-        if (willRestart || stopping) return;
-        crashed.set(name, error);
-        consumers.delete(consumer);
-        const timer = setTimeout(() => {
-          restartTimers.delete(timer);
-          if (stopping) return;
-          counters.consumerRestarts++;
-          void consumer
-            .stop()
-            .catch(() => undefined)
-            .then(() => run(name, consumerOptions, attempt + 1))
-            .catch((restartError: unknown) => logger.error('consumer restart failed', { group: name, error: restartError }));
-        }, backoff(attempt + 1));
-        restartTimers.add(timer);
-      },
-    });
-    consumers.add(consumer);
-    try {
-      await consumer.start();
-      crashed.delete(name);
-    } catch (error) {
-      if (attempt === 0) throw error;
-      consumers.delete(consumer);
-      crashed.set(name, error as Error);
-      await consumer.stop().catch(() => undefined);
-      if (stopping) return;
-      await new Promise((resolve) => setTimeout(resolve, backoff(attempt + 1)));
-      if (!stopping) await run(name, consumerOptions, attempt + 1);
-    }
-  };
-
   return {
     counters,
     events,
     get failure() {
-      return crashed.values().next().value;
+      return consumers.find((consumer) => consumer.failure)?.failure;
     },
 
     stalled() {
@@ -331,20 +301,28 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       for (const group of groups) {
         if (group.stores.length === 0) continue;
         const topics = group.stores.map((store) => store.view.topic);
-        await run(group.groupId, {
-          groupId: group.groupId,
-          topics,
-          startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
-          onBatch,
-          ...(group.partitioned && options.assignor ? { assignor: options.assignor } : {}),
-          ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
-          onAssignment: (assignment) => {
-            for (const topic of topics) assigned.set(topic, assignment.get(topic) ?? []);
-            refreshEndOffsets().catch((error: unknown) => logger.warn('end offsets refresh failed', { error }));
-            logger.info('partitions assigned', { group: group.groupId, assignment: Object.fromEntries(assignment) });
-            if (group.partitioned) options.onRebalance?.();
+        const consumer = createRestartingConsumer({
+          kafka,
+          logger,
+          backoff,
+          onRestart: () => counters.consumerRestarts++,
+          consumer: {
+            groupId: group.groupId,
+            topics,
+            startOffset: (topic, partition) => byTopic.get(topic)?.nextOffset(partition),
+            onBatch,
+            ...(group.partitioned && options.assignor ? { assignor: options.assignor } : {}),
+            ...(options.sessionTimeoutMs ? { sessionTimeoutMs: options.sessionTimeoutMs } : {}),
+            onAssignment: (assignment) => {
+              for (const topic of topics) assigned.set(topic, assignment.get(topic) ?? []);
+              refreshEndOffsets().catch((error: unknown) => logger.warn('end offsets refresh failed', { error }));
+              logger.info('partitions assigned', { group: group.groupId, assignment: Object.fromEntries(assignment) });
+              if (group.partitioned) options.onRebalance?.();
+            },
           },
         });
+        consumers.push(consumer);
+        await consumer.start();
       }
       refreshTimer = setInterval(() => {
         refreshEndOffsets().catch((error: unknown) => logger.debug('end offsets refresh failed', { error }));
@@ -353,11 +331,8 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     },
 
     async stop() {
-      stopping = true;
       clearInterval(refreshTimer);
-      for (const timer of restartTimers) clearTimeout(timer);
-      for (const consumer of [...consumers]) await consumer.stop();
-      consumers.clear();
+      for (const consumer of consumers.splice(0)) await consumer.stop();
       await deadLetters.stop();
     },
 

@@ -3,6 +3,10 @@
  * client library can be replaced in one place (KafkaJS has had no release since 2023).
  *
  * Offsets are strings of decimal digits throughout, as Kafka offsets exceed 2^53 in principle.
+ *
+ * One unit, longer than most files, on purpose: every KafkaJS type and behaviour (admin calls,
+ * the custom assignor, producer errors, the consume loop's pause and seek) stays behind this one
+ * file, so replacing the client library touches nothing else.
  */
 import kafkajs from 'kafkajs';
 import type { Assigner, Consumer, Kafka, KafkaMessage, PartitionAssigner, Producer } from 'kafkajs';

@@ -6,6 +6,10 @@
  *
  * A peer that says "not owner" makes the reader refresh its partition map and retry once. A
  * partition nobody serves fails the call with a code naming it: never a silently partial answer.
+ *
+ * One unit: the four read operations share one scatter-gather (`scatter`) with its routing,
+ * fallback and deadline rules, and each operation is the few lines that split its request and
+ * check its peers' answers.
  */
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Filter, PageRequest, PageRow } from '../query/page.ts';

@@ -14,7 +14,8 @@
  */
 import type { DocumentNode, GraphQLError, GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { checkCost, checkShape, limitedParse, type QueryLimits } from '../graphql/limits.ts';
+import { checkCost } from '../graphql/cost.ts';
+import { checkShape, limitedParse, type QueryLimits } from '../graphql/limits.ts';
 import { Lru } from '../lru.ts';
 
 export interface QueryLimitsOptions extends QueryLimits {
