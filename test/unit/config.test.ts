@@ -47,6 +47,7 @@ describe('loadConfig defaults', () => {
       storeCacheMb: 32,
       storeMemtableMb: 64,
       tombstoneRetentionMs: 86_400_000,
+      corsOrigins: [],
     });
   });
 
@@ -91,6 +92,17 @@ describe('loadConfig defaults', () => {
     expect(config.logLevel).toBe('debug');
   });
 
+  it('reads CORS origins and whether client tokens need exp', () => {
+    expect(loadConfig({ ...BASE, CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    const secret = { ...BASE, CLIENT_JWT_SECRET: 'c'.repeat(32) };
+    expect(loadConfig(secret).clientAuth?.requireExp).toBe(true);
+    expect(loadConfig({ ...secret, CLIENT_JWT_REQUIRE_EXP: 'true' }).clientAuth?.requireExp).toBe(true);
+    expect(loadConfig({ ...secret, CLIENT_JWT_REQUIRE_EXP: 'false' }).clientAuth?.requireExp).toBe(false);
+  });
+
   it('derives the advertised URL from HOST and PORT, bracketing IPv6', () => {
     expect(loadConfig({ ...BASE, HOST: '::1', PORT: '4100' }).advertisedUrl).toBe('http://[::1]:4100');
     expect(loadConfig({ ...BASE, GROUP_ID: 'g2' }).dataDir).toBe(path.join(repoRoot, '.data', 'g2'));
@@ -133,6 +145,16 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     ['CLIENT_JWT_SECRET', { ...BASE, CLIENT_JWT_SECRET: 'too-short' }],
     ['TOMBSTONE_RETENTION_MS', { ...BASE, TOMBSTONE_RETENTION_MS: '10' }],
     ['CLIENT_JWT_AUDIENCE', { ...BASE, CLIENT_JWT_AUDIENCE: 'grid-ui' }],
+    ['CLIENT_JWT_REQUIRE_EXP', { ...BASE, CLIENT_JWT_REQUIRE_EXP: 'false' }],
+    ['CLIENT_JWT_REQUIRE_EXP', { ...BASE, CLIENT_JWT_SECRET: 'c'.repeat(32), CLIENT_JWT_REQUIRE_EXP: 'no' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: '*' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://app.example.com/' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://app.example.com/path' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'app.example.com' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://APP.example.com' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://app.example.com:443' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'ftp://files.example.com' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://a.example.com,,https://b.example.com' }],
   ];
 
   for (const [variable, env] of cases) {
