@@ -57,6 +57,17 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     expect(get.status).toBe(401);
   });
 
+  it('answers a CORS preflight without a token (it carries none), and still refuses the request itself', async () => {
+    const preflight = await fetch(`${gw.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    // No origin is listed here (CORS_ORIGINS unset), so the preflight allows nothing.
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await post({ origin: 'https://app.example.com' })).status).toBe(401);
+  });
+
   it('keeps GraphiQL\'s page, health, readiness and metrics open', async () => {
     const page = await fetch(`${gw.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
