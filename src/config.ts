@@ -57,7 +57,20 @@ export interface GatewayConfig {
    * `aud` / `iss` a token must carry (CLIENT_JWT_AUDIENCE, CLIENT_JWT_ISSUER). Unset: no client
    * authentication.
    */
-  readonly clientAuth: { readonly secret: string; readonly audience: string | undefined; readonly issuer: string | undefined } | undefined;
+  readonly clientAuth:
+    | {
+        readonly secret: string;
+        readonly audience: string | undefined;
+        readonly issuer: string | undefined;
+        /** Whether a token must carry `exp` (CLIENT_JWT_REQUIRE_EXP, default true). */
+        readonly requireExp: boolean;
+      }
+    | undefined;
+  /**
+   * Browser origins allowed to call /graphql cross-origin (CORS_ORIGINS): exact
+   * `scheme://host[:port]` strings. Empty: no cross-origin access.
+   */
+  readonly corsOrigins: readonly string[];
   /** How long the change log keeps a deletion's tombstone marker (TOMBSTONE_RETENTION_MS). */
   readonly tombstoneRetentionMs: number;
   /** RocksDB block cache for data blocks, in MiB (STORE_CACHE_MB). */
@@ -125,6 +138,31 @@ function partitioner(env: Env): PartitionerName {
   return found;
 }
 
+/** CORS_ORIGINS: comma-separated exact origins, each as a browser sends it in `Origin`. */
+function origins(env: Env): string[] {
+  const raw = env.CORS_ORIGINS;
+  if (raw === undefined || raw.trim() === '') return [];
+  const expected = 'a comma-separated list of exact origins such as https://app.example.com (scheme, host and port only: no path, no trailing slash, no "*")';
+  const list = raw.split(',').map((entry) => entry.trim());
+  for (const entry of list) {
+    let url: URL | undefined;
+    try {
+      url = new URL(entry);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== entry) fail('CORS_ORIGINS', expected, raw);
+  }
+  return [...new Set(list)];
+}
+
+function boolean(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') fail(name, 'true or false', raw);
+  return raw === 'true';
+}
+
 /** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const kafkaBrokers = brokers(env);
@@ -151,9 +189,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   if (peerSecret !== undefined && peerSecret.length < 16) fail('PEER_SECRET', 'at least 16 characters', '(hidden)');
   const clientSecret = env.CLIENT_JWT_SECRET || undefined;
   if (clientSecret !== undefined && clientSecret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
-  if (clientSecret === undefined && (env.CLIENT_JWT_AUDIENCE || env.CLIENT_JWT_ISSUER)) {
-    fail(env.CLIENT_JWT_AUDIENCE ? 'CLIENT_JWT_AUDIENCE' : 'CLIENT_JWT_ISSUER', 'set only together with CLIENT_JWT_SECRET', '(set)');
+  if (clientSecret === undefined && (env.CLIENT_JWT_AUDIENCE || env.CLIENT_JWT_ISSUER || env.CLIENT_JWT_REQUIRE_EXP)) {
+    const variable = env.CLIENT_JWT_AUDIENCE ? 'CLIENT_JWT_AUDIENCE' : env.CLIENT_JWT_ISSUER ? 'CLIENT_JWT_ISSUER' : 'CLIENT_JWT_REQUIRE_EXP';
+    fail(variable, 'set only together with CLIENT_JWT_SECRET', '(set)');
   }
+  const requireExp = boolean(env, 'CLIENT_JWT_REQUIRE_EXP', true);
   return {
     kafkaBrokers,
     host,
@@ -193,7 +233,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),
     clientAuth: clientSecret
-      ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined }
+      ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined, requireExp }
       : undefined,
+    corsOrigins: origins(env),
   };
 }

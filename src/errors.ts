@@ -125,6 +125,21 @@ export const ERRORS = {
     status: 401,
     summary: 'The bearer token is malformed, wrongly signed, expired, not yet valid, or for another audience or issuer.',
   },
+  GW_HTTP_CSRF_REQUIRED: {
+    retriable: false,
+    status: 403,
+    summary: 'A GraphQL GET, or a POST without a content type, lacks the header x-graphql-csrf or graphql-preflight (a browser cannot send it cross-site without a CORS preflight).',
+  },
+  GW_HTTP_UNSUPPORTED_MEDIA_TYPE: {
+    retriable: false,
+    status: 415,
+    summary: 'A GraphQL POST is form-encoded, multipart or text/plain (bodies a browser sends cross-site without a preflight); send application/json.',
+  },
+  GW_HTTP_METHOD_NOT_ALLOWED: {
+    retriable: false,
+    status: 405,
+    summary: 'A GraphQL GET carries a subscription or mutation; GET runs queries only (subscriptions: POST with accept text/event-stream, or WebSocket).',
+  },
   GW_PEER_BAD_REQUEST: {
     retriable: false,
     status: 400,
@@ -134,6 +149,21 @@ export const ERRORS = {
     retriable: false,
     status: 401,
     summary: 'A peer request has a missing or wrong signature, or its clock is too far off.',
+  },
+  GW_PEER_REPLAYED: {
+    retriable: false,
+    status: 401,
+    summary: 'A signed peer request came again with a nonce already accepted within the clock-skew window; refused as a replay.',
+  },
+  GW_PEER_TOO_LARGE: {
+    retriable: false,
+    status: 413,
+    summary: 'A peer request body is larger than the peer body limit (1 MiB); it was refused unread.',
+  },
+  GW_PEER_BUSY: {
+    retriable: true,
+    status: 503,
+    summary: 'A peer holds as many unexpired request nonces as it may remember and refuses new requests until some expire; the caller retries.',
   },
   GW_PEER_NOT_OWNER: {
     retriable: true,

@@ -23,7 +23,7 @@ import { PARTITIONERS } from './cluster/partitioner.ts';
 import { createServing, type Readiness } from './cluster/serving.ts';
 import { createPeerClient, type PeerClient } from './peer/client.ts';
 import { PEER_PATH } from './peer/protocol.ts';
-import { handlePeerRequest } from './peer/server.ts';
+import { createPeerHandler } from './peer/server.ts';
 import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { createHub, type Hub } from './subscriptions/hub.ts';
 import { createRecentChanges } from './store/recent-changes.ts';
@@ -210,24 +210,20 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       exampleQuery: EXAMPLE_QUERY,
       subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },
       clientAuth: config.clientAuth && createClientAuth(config.clientAuth),
+      corsOrigins: config.corsOrigins,
       peer: {
         path: PEER_PATH,
-        handle: (request, response) =>
-          handlePeerRequest(
-            {
-              secret: peerSecret,
-              local,
-              views: viewsById,
-              serves: serving.peerServes,
-              stalledSince,
-              logger,
-              waiter,
-              consistencyWaitMs: config.consistencyWaitMs,
-              recent,
-            },
-            request,
-            response,
-          ),
+        handle: createPeerHandler({
+          secret: peerSecret,
+          local,
+          views: viewsById,
+          serves: serving.peerServes,
+          stalledSince,
+          logger,
+          waiter,
+          consistencyWaitMs: config.consistencyWaitMs,
+          recent,
+        }),
       },
     });
     selfUrl = config.advertisedUrl ?? http.url;

@@ -1,9 +1,10 @@
 /**
- * Calls other instances over the peer protocol (PROTOCOL.md): signs each request, bounds it by
- * a timeout, and turns every failure into a registry error carrying the peer and partitions.
+ * Calls other instances over the peer protocol (PROTOCOL.md): signs each request with a fresh
+ * nonce (a request is accepted once), bounds it by a timeout, and turns every failure into a
+ * registry error carrying the peer and partitions.
  */
 import { GatewayError, ERRORS, type ErrorCode } from '../errors.ts';
-import { PEER_PATH, PEER_VERSION, SIGNATURE_HEADER, TIME_HEADER, sign, type PeerOp } from './protocol.ts';
+import { PEER_PATH, PEER_VERSION, signedHeaders, type PeerOp } from './protocol.ts';
 
 export interface PeerCall {
   readonly op: PeerOp;
@@ -38,13 +39,12 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
     async call(url, call, extraTimeoutMs = 0) {
       calls.set(url, (calls.get(url) ?? 0) + 1);
       const body = JSON.stringify({ v: PEER_VERSION, ...call });
-      const time = String(Date.now());
       const details = { peer: url, partitions: call.partitions, op: call.op };
       let response: Response;
       try {
         response = await fetch(`${url}${PEER_PATH}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign(options.secret, time, body) },
+          headers: signedHeaders(options.secret, body),
           body,
           signal: AbortSignal.timeout(options.timeoutMs + extraTimeoutMs),
         });

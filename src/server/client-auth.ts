@@ -4,8 +4,9 @@
  * (RFC 7519, `alg` HS256 only). Over WebSocket the token goes in the `connection_init` payload as
  * `authorization` (browsers cannot set headers on a WebSocket), or in the upgrade request's header.
  *
- * Checked: the signature (constant time), `exp` and `nbf` with a small clock skew, and `aud` /
- * `iss` when CLIENT_JWT_AUDIENCE / CLIENT_JWT_ISSUER are set. Anything else fails with
+ * Checked: the signature (constant time), `exp` (required unless CLIENT_JWT_REQUIRE_EXP=false)
+ * and `nbf` with a small clock skew, and `aud` / `iss` when CLIENT_JWT_AUDIENCE /
+ * CLIENT_JWT_ISSUER are set. Anything else fails with
  * GW_AUTH_INVALID naming the reason; a request without a token fails with GW_AUTH_REQUIRED.
  * The token's claims are not used for authorization: an authenticated client reads every view.
  * A WebSocket or an SSE stream lives no longer than the token it was opened with: the socket is
@@ -21,6 +22,8 @@ export interface ClientAuthOptions {
   readonly issuer?: string | undefined;
   /** Tolerance for `exp` and `nbf`, in seconds (default 30). */
   readonly clockSkewSeconds?: number;
+  /** Whether a token without `exp` is refused (default true): a token that never expires is not accepted. */
+  readonly requireExp?: boolean;
 }
 
 export interface ClientIdentity {
@@ -28,7 +31,8 @@ export interface ClientIdentity {
   readonly subject: string | undefined;
   /**
    * When the token stops being accepted (its `exp` plus the clock skew), in ms since the epoch;
-   * undefined for a token without `exp`. Long-lived connections end then.
+   * undefined for a token without `exp` (accepted only with `requireExp: false`). Long-lived
+   * connections end then.
    */
   readonly expiresAtMs: number | undefined;
 }
@@ -66,6 +70,7 @@ function numericClaim(claims: Record<string, unknown>, name: string): number | u
 export function createClientAuth(options: ClientAuthOptions): ClientAuth {
   const key = Buffer.from(options.secret, 'utf8');
   const skew = options.clockSkewSeconds ?? 30;
+  const requireExp = options.requireExp ?? true;
   return {
     verify(authorization, nowMs = Date.now()) {
       if (authorization === undefined || authorization.trim() === '') {
@@ -87,6 +92,7 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
       const claims = decodeJson(payloadPart, 'payload');
       const now = nowMs / 1000;
       const exp = numericClaim(claims, 'exp');
+      if (exp === undefined && requireExp) throw invalid('has no exp (expiry) claim');
       if (exp !== undefined && now > exp + skew) throw invalid('has expired');
       const nbf = numericClaim(claims, 'nbf');
       if (nbf !== undefined && now < nbf - skew) throw invalid('is not valid yet (nbf)');
@@ -109,8 +115,8 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * Runs `expire` when the identity's token stops being accepted, for connections that outlive a
- * request (WebSocket, SSE). Returns a function that cancels it; a token without `exp` never
- * expires.
+ * request (WebSocket, SSE). Returns a function that cancels it; a token without `exp` (accepted
+ * only with `requireExp: false`) never expires.
  */
 export function onExpiry(identity: ClientIdentity, expire: () => void): () => void {
   const at = identity.expiresAtMs;

@@ -1,7 +1,9 @@
 /**
  * HTTP front: GraphQL (and GraphiQL) at /graphql through graphql-yoga, plus plain /healthz,
  * /readyz and /metrics. Yoga plugins, in request order: validation limits, freshness report in
- * `extensions`, and error mapping (registry codes pass through, anything else is masked).
+ * `extensions`, and error mapping (registry codes pass through, anything else is masked). What a
+ * browser may do (CORS allow-list, CSRF prevention, JSON bodies, queries only over GET) is in
+ * ./browser.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +18,7 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { createTextCache, queryLimitsPlugin, type QueryLimitsOptions } from './query-limits.ts';
 import { attachWebSocket } from './websocket.ts';
+import { browserPolicy } from './browser.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -40,6 +43,8 @@ export interface HttpServerOptions {
   readonly subscriptions?: { hub: Hub; maxPerConnection: number };
   /** Client authentication; every GraphQL request must pass it (GraphiQL's page itself is open). */
   readonly clientAuth?: ClientAuth | undefined;
+  /** Origins whose pages may call /graphql cross-origin (CORS_ORIGINS); none by default. */
+  readonly corsOrigins?: readonly string[];
   /** Handles the internal peer protocol path (see src/peer/PROTOCOL.md). */
   readonly peer?: { path: string; handle: (request: IncomingMessage, response: ServerResponse) => Promise<void> };
 }
@@ -137,6 +142,7 @@ function refuse(response: ServerResponse, status: number, code: ErrorCode, messa
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { logger } = options;
+  const browser = browserPolicy(options.corsOrigins ?? []);
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -144,6 +150,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     healthCheckEndpoint: '/yoga-health',
     logging: false,
     batching: false,
+    multipart: false,
+    cors: browser.cors,
     graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
     context: ({ request, params }) => {
       const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
@@ -161,6 +169,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
       freshnessPlugin(),
       requestErrorStatusPlugin(),
+      ...browser.plugins,
     ],
     maxRequestBodySize: false, // enforced before yoga, see the request handler
     maskedErrors: { maskError: (error, message) => toClientError(error, logger, message) },
@@ -193,6 +202,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics());
       return;
     }
+    // A refusal below carries the CORS headers yoga gives a listed origin, so its page can read it.
+    for (const [name, value] of Object.entries(browser.headersFor(request.headers.origin))) response.setHeader(name, value);
     // The body limit is enforced here, from the declared length; Node's parser never reads past
     // it. (Yoga's own limit streams every body through a TransformStream and a pipeline whose
     // clean-up builds an AbortError with a stack trace on every request; see BENCHMARKS.md.)
@@ -206,7 +217,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       refuse(response, 413, 'GW_QUERY_TOO_COMPLEX', `request body exceeds ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
       return;
     }
-    if (options.clientAuth && !isGraphiqlPage(request, path)) {
+    // A CORS preflight (OPTIONS) carries no credentials; yoga answers it.
+    if (options.clientAuth && !isGraphiqlPage(request, path) && request.method !== 'OPTIONS') {
       try {
         const identity = options.clientAuth.verify(request.headers.authorization);
         // An event stream (SSE subscription) is cut when its token expires, as if the client had
@@ -255,6 +267,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         queryLimits: options.queryLimits,
         maxSubscriptionsPerConnection: options.subscriptions.maxPerConnection,
         clientAuth: options.clientAuth,
+        corsOrigins: options.corsOrigins ?? [],
         logger,
       })
     : undefined;

@@ -5,6 +5,16 @@
  * the gateway's: the same validation limits as HTTP, a subscription limit per connection, error
  * codes in `extensions`, and a fresh context (DataLoaders) per subscription.
  *
+ * A subscribe that cannot be prepared (a syntax error, a validation error, the connection's
+ * subscription limit, or any error thrown while preparing it) fails that one operation with an
+ * `error` message whose GraphQL errors carry `extensions.code` (`GRAPHQL_PARSE_FAILED` for a
+ * syntax error, as over HTTP); the socket and its other subscriptions stay open.
+ *
+ * Cross-site WebSocket hijacking: browsers send `Origin` on the upgrade and CORS does not apply
+ * to WebSockets, so an upgrade whose `Origin` is neither this server's own (the `Host` it was
+ * sent to) nor listed in CORS_ORIGINS is refused with 403. Clients that send no `Origin` (not
+ * browsers) are not affected.
+ *
  * Documents: `onSubscribe` takes each query's parsed and validated document from a cache shared by
  * all connections (src/server/document-cache.ts), so subscriptions of the same text share one
  * frozen document and validation runs once per text. It returns graphql-ws the execution
@@ -39,6 +49,8 @@ export interface WebSocketOptions {
   readonly maxSubscriptionsPerConnection: number;
   readonly logger: Logger;
   readonly clientAuth?: ClientAuth | undefined;
+  /** Origins besides this server's own whose pages may open a WebSocket (CORS_ORIGINS). */
+  readonly corsOrigins?: readonly string[];
 }
 
 export interface WebSocketEndpoint {
@@ -46,8 +58,41 @@ export interface WebSocketEndpoint {
   stop(): Promise<void>;
 }
 
+/** Whether an upgrade's `Origin` may open a socket: none sent, this server's own, or listed. */
+function originAllowed(origin: string | undefined, host: string | undefined, listed: ReadonlySet<string>): boolean {
+  if (origin === undefined) return true;
+  if (listed.has(origin)) return true;
+  try {
+    return host !== undefined && new URL(origin).host === host.toLowerCase();
+  } catch {
+    return false; // "null" (sandboxed pages, files) and anything else that is not a URL
+  }
+}
+
+/** What a subscribe that threw while being prepared answers: a GraphQL error with a code. */
+function preparationError(error: unknown, logger: Logger): GraphQLError {
+  if (isGraphQLError(error) && error.extensions.code === undefined) {
+    // graphql-js's syntax error, the only GraphQL error thrown while preparing.
+    return new GraphQLError(error.message, {
+      source: error.source,
+      positions: error.positions,
+      extensions: { ...error.extensions, code: 'GRAPHQL_PARSE_FAILED' },
+    });
+  }
+  return toClientError(error, logger);
+}
+
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
-  const wss = new WebSocketServer({ server: options.server, path: '/graphql', maxPayload: 256 * 1024 });
+  const listed = new Set(options.corsOrigins ?? []);
+  const wss = new WebSocketServer({
+    server: options.server,
+    path: '/graphql',
+    maxPayload: 256 * 1024,
+    verifyClient: (
+      { origin, req }: { origin: string | undefined; req: { headers: { host?: string } } },
+      done: (allowed: boolean, status?: number, message?: string) => void,
+    ) => (originAllowed(origin, req.headers.host, listed) ? done(true) : done(false, 403, 'Forbidden: cross-origin WebSocket')),
+  });
   const active = new WeakMap<object, Set<string>>();
   const limits = options.queryLimits;
   const documents = createDocumentCache({
@@ -82,34 +127,32 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       },
       context: () => createContext(options.reader, undefined, options.hub),
       // Returns either errors (sent as the subscription's `error` message, as graphql-ws does
-      // with its own validation) or execution arguments. A syntax error is thrown, as graphql-ws's
-      // own parse throws it.
+      // with its own validation) or execution arguments. Nothing is thrown: graphql-ws would close
+      // the whole socket (4500) for an error thrown here.
       onSubscribe: (ctx, id, payload) => {
-        const ids = active.get(ctx) ?? new Set<string>();
-        active.set(ctx, ids);
-        if (ids.size >= options.maxSubscriptionsPerConnection) {
-          return [
-            new GraphQLError(`a connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions`, {
-              extensions: { code: 'GW_SUBSCRIPTION_LIMIT', retriable: true },
-            }),
-          ];
-        }
-        let loaded: ReturnType<typeof documents.load>;
         try {
-          loaded = documents.load(payload.query);
+          const ids = active.get(ctx) ?? new Set<string>();
+          active.set(ctx, ids);
+          if (ids.size >= options.maxSubscriptionsPerConnection) {
+            return [
+              new GraphQLError(`a connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions`, {
+                extensions: { code: 'GW_SUBSCRIPTION_LIMIT', retriable: true },
+              }),
+            ];
+          }
+          const { document, errors } = documents.load(payload.query);
+          // Counted only once valid: graphql-ws calls onComplete for started operations only, so a
+          // rejected subscribe must not take a slot.
+          if (errors.length > 0) return errors;
+          const tooCostly = checkCost(options.schema, document, payload.operationName, payload.variables, limits);
+          if (tooCostly) return [tooCostly];
+          ids.add(id);
+          return { schema: options.schema, document, variableValues: payload.variables, operationName: payload.operationName };
         } catch (error) {
           // A syntax error or a refused document fails this operation only, not the socket.
-          if (isGraphQLError(error)) return [error];
-          throw error;
+          options.logger.debug('websocket subscribe refused', { error });
+          return [preparationError(error, options.logger)];
         }
-        const { document, errors } = loaded;
-        // Counted only once valid: graphql-ws calls onComplete for started operations only, so a
-        // rejected subscribe must not take a slot.
-        if (errors.length > 0) return errors;
-        const tooCostly = checkCost(options.schema, document, payload.operationName, payload.variables, limits);
-        if (tooCostly) return [tooCostly];
-        ids.add(id);
-        return { schema: options.schema, document, variableValues: payload.variables, operationName: payload.operationName };
       },
       onComplete: (ctx, id) => {
         active.get(ctx)?.delete(id);

@@ -13,7 +13,8 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
   const fx = useFixture('auth');
   let gw: TestGateway;
   const token = (claims: Record<string, unknown>) => signClientToken(SECRET, claims);
-  const valid = () => token({ sub: 'grid-user', aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) + 600 });
+  const inTenMinutes = () => Math.floor(Date.now() / 1000) + 600;
+  const valid = () => token({ sub: 'grid-user', aud: 'grid-ui', exp: inTenMinutes() });
 
   beforeAll(async () => {
     gw = await fx.startGateway({ env: { CLIENT_JWT_SECRET: SECRET, CLIENT_JWT_AUDIENCE: 'grid-ui' } });
@@ -34,15 +35,18 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     expect(missing.headers.get('www-authenticate')).toBe('Bearer');
     expect(await missing.json()).toMatchObject({ errors: [{ extensions: { code: 'GW_AUTH_REQUIRED' } }] });
 
-    for (const bad of [
-      signClientToken('some-other-secret-of-enough-length!!', { aud: 'grid-ui' }),
-      token({ aud: 'admin-ui' }),
-      token({ aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) - 3600 }),
-    ]) {
+    for (const [bad, reason] of [
+      [signClientToken('some-other-secret-of-enough-length!!', { aud: 'grid-ui', exp: inTenMinutes() }), 'wrong signature'],
+      [token({ aud: 'admin-ui', exp: inTenMinutes() }), 'audience'],
+      [token({ aud: 'grid-ui', exp: Math.floor(Date.now() / 1000) - 3600 }), 'expired'],
+      // A token that never expires is refused unless CLIENT_JWT_REQUIRE_EXP=false.
+      [token({ sub: 'grid-user', aud: 'grid-ui' }), 'has no exp'],
+    ] as const) {
       const refused = await post({ authorization: `Bearer ${bad}` });
       expect(refused.status).toBe(401);
-      const body = (await refused.json()) as { data?: unknown; errors: Array<{ extensions: { code: string } }> };
+      const body = (await refused.json()) as { data?: unknown; errors: Array<{ message: string; extensions: { code: string } }> };
       expect(body.errors[0]!.extensions.code).toBe('GW_AUTH_INVALID');
+      expect(body.errors[0]!.message).toContain(reason);
       expect(body.data).toBeUndefined();
     }
 
@@ -51,6 +55,17 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
       headers: { accept: 'application/json' },
     });
     expect(get.status).toBe(401);
+  });
+
+  it('answers a CORS preflight without a token (it carries none), and still refuses the request itself', async () => {
+    const preflight = await fetch(`${gw.url}/graphql`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example.com', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization' },
+    });
+    expect(preflight.status).toBe(204);
+    // No origin is listed here (CORS_ORIGINS unset), so the preflight allows nothing.
+    expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
+    expect((await post({ origin: 'https://app.example.com' })).status).toBe(401);
   });
 
   it('keeps GraphiQL\'s page, health, readiness and metrics open', async () => {
@@ -148,7 +163,7 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     expect(none.closeCode).toBe(4403);
     expect(none.messages.some((m) => m.type === 'next')).toBe(false);
 
-    const bad = await websocket({ authorization: `Bearer ${token({ aud: 'admin-ui' })}` });
+    const bad = await websocket({ authorization: `Bearer ${token({ aud: 'admin-ui', exp: inTenMinutes() })}` });
     expect(bad.closeCode).toBe(4403);
 
     const good = await websocket({ authorization: `Bearer ${valid()}` });
@@ -184,5 +199,24 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     expect(closed.reason).toMatch(/expired/);
     // Not before the token's expiry (the token's `exp` has 1 s resolution).
     expect(closed.at).toBeGreaterThanOrEqual(expiresAt - 1_000);
+  });
+});
+
+describe('client authentication with CLIENT_JWT_REQUIRE_EXP=false', () => {
+  const fx = useFixture('auth-noexp');
+  let gw: TestGateway;
+
+  beforeAll(async () => {
+    gw = await fx.startGateway({ env: { CLIENT_JWT_SECRET: SECRET, CLIENT_JWT_REQUIRE_EXP: 'false' } });
+  });
+
+  it('accepts a token without exp, and still refuses an expired one', async () => {
+    const post = (token: string) =>
+      fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: LOOKUP });
+    const noExp = await post(signClientToken(SECRET, { sub: 'batch-job' }));
+    expect(noExp.status).toBe(200);
+    expect(await noExp.json()).toMatchObject({ data: { order: null } });
+    const expired = await post(signClientToken(SECRET, { sub: 'batch-job', exp: Math.floor(Date.now() / 1000) - 3600 }));
+    expect(expired.status).toBe(401);
   });
 });

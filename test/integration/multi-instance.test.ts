@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeToken, tokenFromProduced } from '../../src/routing/consistency.ts';
-import { PEER_PATH, SIGNATURE_HEADER, TIME_HEADER, sign } from '../../src/peer/protocol.ts';
+import { PEER_PATH, signedHeaders } from '../../src/peer/protocol.ts';
 import { partitionForKey } from '../../src/cluster/partitioner.ts';
 import { customer, keyed, order, payment } from '../support/data.ts';
 import { useFixture } from '../support/fixture.ts';
@@ -214,11 +214,10 @@ describe('three instances answer exactly like one', () => {
     const unsigned = await fetch(`${group[0]!.url}${PEER_PATH}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect(unsigned.status).toBe(401);
     expect(await unsigned.json()).toMatchObject({ ok: false, code: 'GW_PEER_UNAUTHORIZED' });
-    const time = String(Date.now());
     const wrongSecret = await fetch(`${group[0]!.url}${PEER_PATH}`, {
       method: 'POST',
       body,
-      headers: { [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign('another-secret-of-some-length', time, body) },
+      headers: signedHeaders('another-secret-of-some-length', body),
     });
     expect(wrongSecret.status).toBe(401);
   });
@@ -227,11 +226,10 @@ describe('three instances answer exactly like one', () => {
     const target = group[0]!;
     const notMine = [0, 1, 2, 3, 4, 5].filter((p) => !target.gateway.ingestor.assigned(fx.topic('orders')).includes(p));
     const body = JSON.stringify({ v: 1, op: 'count', view: 'orders', partitions: notMine, args: { filter: { equals: [], ranges: [] } } });
-    const time = String(Date.now());
     const response = await fetch(`${target.url}${PEER_PATH}`, {
       method: 'POST',
       body,
-      headers: { [TIME_HEADER]: time, [SIGNATURE_HEADER]: sign(SECRET, time, body) },
+      headers: signedHeaders(SECRET, body),
     });
     expect(response.status).toBe(409);
     expect(await response.json()).toMatchObject({ ok: false, code: 'GW_PEER_NOT_OWNER', partitions: notMine });

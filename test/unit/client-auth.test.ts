@@ -53,7 +53,8 @@ describe('client bearer tokens (HS256 JWT)', () => {
     ['expired beyond the skew', () => `Bearer ${signClientToken(SECRET, { ...good, exp: now - 31 })}`, 'expired'],
     ['not valid yet', () => `Bearer ${signClientToken(SECRET, { ...good, nbf: now + 120 })}`, 'not valid yet'],
     ['another audience', () => `Bearer ${signClientToken(SECRET, { ...good, aud: 'admin-ui' })}`, 'audience grid-ui'],
-    ['no audience', () => `Bearer ${signClientToken(SECRET, { sub: 'x', iss: good.iss })}`, 'audience grid-ui'],
+    ['no audience', () => `Bearer ${signClientToken(SECRET, { sub: 'x', iss: good.iss, exp: good.exp })}`, 'audience grid-ui'],
+    ['no exp', () => `Bearer ${signClientToken(SECRET, { sub: 'x', aud: good.aud, iss: good.iss })}`, 'has no exp'],
     ['another issuer', () => `Bearer ${signClientToken(SECRET, { ...good, iss: 'https://evil.example' })}`, 'issued by'],
     ['a string exp', () => `Bearer ${signClientToken(SECRET, { ...good, exp: String(now + 600) })}`, 'non-numeric "exp"'],
     ['two parts', () => 'Bearer abc.def', 'not a JWT'],
@@ -76,7 +77,17 @@ describe('client bearer tokens (HS256 JWT)', () => {
 
   it('without audience and issuer settings, checks signature and times only', () => {
     const plain = createClientAuth({ secret: SECRET });
-    expect(plain.verify(`Bearer ${signClientToken(SECRET, { sub: 'svc' })}`, NOW)).toEqual({ subject: 'svc', expiresAtMs: undefined });
+    expect(plain.verify(`Bearer ${signClientToken(SECRET, { sub: 'svc', exp: now + 60 })}`, NOW)).toEqual({ subject: 'svc', expiresAtMs: (now + 90) * 1000 });
+  });
+
+  it('accepts a token without exp only when told to (requireExp: false), and it never expires', () => {
+    const noExp = `Bearer ${signClientToken(SECRET, { sub: 'svc' })}`;
+    expect(() => createClientAuth({ secret: SECRET }).verify(noExp, NOW)).toThrow(/has no exp/);
+    expect(() => createClientAuth({ secret: SECRET, requireExp: true }).verify(noExp, NOW)).toThrow(/has no exp/);
+    expect(createClientAuth({ secret: SECRET, requireExp: false }).verify(noExp, NOW)).toEqual({ subject: 'svc', expiresAtMs: undefined });
+    // Still checked when present.
+    const expired = `Bearer ${signClientToken(SECRET, { sub: 'svc', exp: now - 3600 })}`;
+    expect(() => createClientAuth({ secret: SECRET, requireExp: false }).verify(expired, NOW)).toThrow(/has expired/);
   });
 });
 

@@ -52,6 +52,7 @@ describe('loadConfig defaults', () => {
       storeCacheMb: 32,
       storeMemtableMb: 64,
       tombstoneRetentionMs: 86_400_000,
+      corsOrigins: [],
     });
   });
 
@@ -100,6 +101,17 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ ...BASE, KAFKA_PARTITIONER: 'consistent_random' }).partitioner).toBe('crc32');
     expect(loadConfig({ ...BASE, KAFKA_PARTITIONER: 'consistent' }).partitioner).toBe('crc32');
     expect(loadConfig({ ...BASE, KAFKA_PARTITIONER: 'murmur2_random' }).partitioner).toBe('murmur2');
+  });
+
+  it('reads CORS origins and whether client tokens need exp', () => {
+    expect(loadConfig({ ...BASE, CORS_ORIGINS: 'https://app.example.com, http://localhost:5173,https://app.example.com' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:5173',
+    ]);
+    const secret = { ...BASE, CLIENT_JWT_SECRET: 'c'.repeat(32) };
+    expect(loadConfig(secret).clientAuth?.requireExp).toBe(true);
+    expect(loadConfig({ ...secret, CLIENT_JWT_REQUIRE_EXP: 'true' }).clientAuth?.requireExp).toBe(true);
+    expect(loadConfig({ ...secret, CLIENT_JWT_REQUIRE_EXP: 'false' }).clientAuth?.requireExp).toBe(false);
   });
 
   it('derives the advertised URL from HOST and PORT, bracketing IPv6', () => {
@@ -155,6 +167,16 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     ['MAX_QUERY_ROOT_FIELDS', { ...BASE, MAX_QUERY_ROOT_FIELDS: '0' }],
     ['MAX_QUERY_COST', { ...BASE, MAX_QUERY_COST: '10' }],
     ['QUERY_TIMEOUT_MS', { ...BASE, QUERY_TIMEOUT_MS: '1.5' }],
+    ['CLIENT_JWT_REQUIRE_EXP', { ...BASE, CLIENT_JWT_REQUIRE_EXP: 'false' }],
+    ['CLIENT_JWT_REQUIRE_EXP', { ...BASE, CLIENT_JWT_SECRET: 'c'.repeat(32), CLIENT_JWT_REQUIRE_EXP: 'no' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: '*' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://app.example.com/' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://app.example.com/path' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'app.example.com' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://APP.example.com' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://app.example.com:443' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'ftp://files.example.com' }],
+    ['CORS_ORIGINS', { ...BASE, CORS_ORIGINS: 'https://a.example.com,,https://b.example.com' }],
   ];
 
   for (const [variable, env] of cases) {
