@@ -73,7 +73,7 @@ export interface RoutedReaderOptions {
 }
 
 /** Peer failures after which another copy of the partitions may answer. */
-const MOVING: ReadonlySet<string> = new Set(['GW_PARTITION_RESTORING', 'GW_PEER_UNREACHABLE', 'GW_PEER_TIMEOUT', 'GW_PEER_NOT_OWNER']);
+const MOVING: ReadonlySet<string> = new Set(['GW_PARTITION_RESTORING', 'GW_PEER_UNREACHABLE', 'GW_PEER_TIMEOUT', 'GW_PEER_NOT_OWNER', 'GW_PEER_BUSY']);
 
 /** Fails a request whose deadline has passed, before it reads more. */
 function checkDeadline(context: ReadContext): void {
