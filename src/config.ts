@@ -35,6 +35,7 @@ export interface GatewayConfig {
     readonly maxAliases: number;
     readonly maxDirectives: number;
     readonly maxRootFields: number;
+    readonly maxBreadth: number;
     readonly maxCost: number;
   };
   /** Milliseconds a query may run before it is cancelled (QUERY_TIMEOUT_MS; 0 = none). */
@@ -212,10 +213,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     readyMaxLag: integer(env, 'READY_MAX_LAG', 1000, 0, Number.MAX_SAFE_INTEGER),
     maxQueryDepth: integer(env, 'MAX_QUERY_DEPTH', 12, 2, 100),
     queryLimits: {
-      maxTokens: integer(env, 'MAX_QUERY_TOKENS', 2000, 100, 100_000),
+      maxTokens: integer(env, 'MAX_QUERY_TOKENS', 1500, 100, 100_000),
       maxAliases: integer(env, 'MAX_QUERY_ALIASES', 50, 0, 10_000),
       maxDirectives: integer(env, 'MAX_QUERY_DIRECTIVES', 30, 0, 10_000),
       maxRootFields: integer(env, 'MAX_QUERY_ROOT_FIELDS', 50, 1, 10_000),
+      maxBreadth: integer(env, 'MAX_QUERY_BREADTH', 50, 1, 10_000),
       maxCost: integer(env, 'MAX_QUERY_COST', 50_000, 100, 100_000_000),
     },
     queryTimeoutMs: integer(env, 'QUERY_TIMEOUT_MS', 10_000, 0, 600_000),

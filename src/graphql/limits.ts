@@ -7,6 +7,7 @@
  *   aliases      aliased fields, counted as executed (a fragment spread n times counts n times)
  *   directives   directive uses, counted the same way
  *   root fields  fields at the operation's root, through fragments
+ *   breadth      fields of any one selection set, through fragments
  *   cost         fields executed times page sizes, with the variables (src/graphql/cost.ts)
  *
  * Why hand-written: the rules of GraphQL Armor and @pothos/plugin-complexity walk a fragment
@@ -14,7 +15,8 @@
  * steps to check (a one-kilobyte document can freeze the event loop for seconds). Here every
  * fragment is measured once and its figures reused at each spread, so a check is linear in the
  * document, and it runs before validation (graphql-js's OverlappingFieldsCanBeMerged is quadratic
- * in the fields of a selection set, so a document over the limits must not reach it). Fragment
+ * in the fields of a selection set and the fragments spread in it, so a document over the limits
+ * must not reach it; the breadth limit keeps what reaches it small). Fragment
  * cycles measure as empty here; validation refuses them afterwards.
  */
 import {
@@ -35,6 +37,8 @@ export interface QueryLimits {
   readonly maxAliases: number;
   readonly maxDirectives: number;
   readonly maxRootFields: number;
+  /** Fields one selection set may select, through fragments. */
+  readonly maxBreadth: number;
   readonly maxCost: number;
   /** Page size of a connection asked without `first` / `last`. */
   readonly defaultPageSize: number;
@@ -91,6 +95,8 @@ interface Shape {
   aliases: number;
   directives: number;
   rootFields: number;
+  /** The most fields any one selection set in it selects, through fragments. */
+  breadth: number;
 }
 
 /** The document's fragment definitions by name. */
@@ -106,7 +112,7 @@ export function fragmentsOf(document: DocumentNode): Map<string, FragmentDefinit
 function createShapeMeter(fragments: ReadonlyMap<string, FragmentDefinitionNode>) {
   const measured = new Map<string, Shape>();
   const inProgress = new Set<string>();
-  const empty: Shape = { depth: 0, aliases: 0, directives: 0, rootFields: 0 };
+  const empty: Shape = { depth: 0, aliases: 0, directives: 0, rootFields: 0, breadth: 0 };
 
   const fragment = (name: string): Shape => {
     const known = measured.get(name);
@@ -123,7 +129,7 @@ function createShapeMeter(fragments: ReadonlyMap<string, FragmentDefinitionNode>
 
   /** `rootFields` counts the fields of this selection set itself, through fragments. */
   const selectionSet = (set: SelectionSetNode): Shape => {
-    const shape: Shape = { depth: 0, aliases: 0, directives: 0, rootFields: 0 };
+    const shape: Shape = { depth: 0, aliases: 0, directives: 0, rootFields: 0, breadth: 0 };
     for (const selection of set.selections) {
       shape.directives += selection.directives?.length ?? 0;
       let inner: Shape;
@@ -139,6 +145,7 @@ function createShapeMeter(fragments: ReadonlyMap<string, FragmentDefinitionNode>
         shape.depth = Math.max(shape.depth, exempt ? 1 : 1 + inner.depth);
         shape.aliases += inner.aliases;
         shape.directives += inner.directives;
+        shape.breadth = Math.max(shape.breadth, inner.breadth);
         continue;
       }
       inner = selection.kind === Kind.INLINE_FRAGMENT ? selectionSet(selection.selectionSet) : fragment(selection.name.value);
@@ -146,7 +153,9 @@ function createShapeMeter(fragments: ReadonlyMap<string, FragmentDefinitionNode>
       shape.aliases += inner.aliases;
       shape.directives += inner.directives;
       shape.rootFields += inner.rootFields;
+      shape.breadth = Math.max(shape.breadth, inner.breadth);
     }
+    shape.breadth = Math.max(shape.breadth, shape.rootFields);
     return shape;
   };
   return { selectionSet };
@@ -172,6 +181,11 @@ export function checkShape(document: DocumentNode, limits: QueryLimits): GraphQL
     }
     if (directives > limits.maxDirectives) {
       errors.push(tooComplex('directives', directives, limits.maxDirectives, `operation${name} uses ${directives} directives, over the limit of ${limits.maxDirectives}`));
+    }
+    if (shape.breadth > limits.maxBreadth) {
+      errors.push(
+        tooComplex('breadth', shape.breadth, limits.maxBreadth, `operation${name} selects ${shape.breadth} fields in one selection set, over the limit of ${limits.maxBreadth}`),
+      );
     }
     if (shape.rootFields > limits.maxRootFields) {
       errors.push(

@@ -82,18 +82,23 @@ describe('query limits', () => {
 
   it.each([
     ['depth', nested(2), nested(3)],
-    ['aliases', `{ order(orderId: "x") { ${Array.from({ length: 50 }, (_, a) => `a${a}: orderId`).join(' ')} } }`, `{ order(orderId: "x") { ${Array.from({ length: 51 }, (_, a) => `a${a}: orderId`).join(' ')} } }`],
+    [
+      'aliases',
+      `{ order(orderId: "x") { ${Array.from({ length: 25 }, (_, a) => `a${a}: orderId`).join(' ')} customer { ${Array.from({ length: 25 }, (_, a) => `b${a}: name`).join(' ')} } } }`,
+      `{ order(orderId: "x") { ${Array.from({ length: 25 }, (_, a) => `a${a}: orderId`).join(' ')} customer { ${Array.from({ length: 26 }, (_, a) => `b${a}: name`).join(' ')} } } }`,
+    ],
     ['directives', `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(30)} } }`, `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(31)} } }`],
     ['rootFields', `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(50)} }`, `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(51)} }`],
-    ['tokens', `{ ${'order(orderId: "x") { orderId } '.repeat(20)} __typename }`, `{ ${'__typename '.repeat(2001)} }`],
+    ['tokens', `{ ${'order(orderId: "x") { orderId } '.repeat(20)} __typename }`, `{ ${'__typename '.repeat(1501)} }`],
+    ['breadth', `{ order(orderId: "x") { ${'customer { name } '.repeat(50)} } }`, `{ order(orderId: "x") { ${'customer { name } '.repeat(51)} } }`],
   ])('%s: allowed at the bound, refused past it with 400 and GW_QUERY_TOO_COMPLEX', async (limit, allowed, refused) => {
     const ok = await post(gw.url, allowed);
     expect(ok.status, JSON.stringify(ok.body.errors)).toBe(200);
     expect(ok.body.errors).toBeUndefined();
     const no = await post(gw.url, refused);
     expect(no.status).toBe(400);
-    expect(codes(no)).toEqual(['GW_QUERY_TOO_COMPLEX']);
-    expect(no.body.errors![0]!.extensions!.details).toMatchObject({ limit });
+    expect(new Set(codes(no))).toEqual(new Set(['GW_QUERY_TOO_COMPLEX']));
+    expect(no.body.errors!.map((error) => (error.extensions!.details as { limit: string }).limit)).toContain(limit);
   });
 
   it('refuses exponential fragment spreads at once, linearly', async () => {
@@ -148,7 +153,7 @@ describe('query limits', () => {
       { n: 500 },
     );
     expect(JSON.stringify(costly.errors)).toContain('GW_QUERY_TOO_COSTLY');
-    const tokens = await outcome(`subscription { ${'__typename '.repeat(2001)} }`);
+    const tokens = await outcome(`subscription { ${'__typename '.repeat(1501)} }`);
     expect(JSON.stringify(tokens.errors)).toContain('GW_QUERY_TOO_COMPLEX');
     // The socket still serves a normal subscription.
     const fine = await outcome('subscription { orderChanged(orderId: "ord-000001") { kind key } }');

@@ -8,7 +8,7 @@ const schema = buildSchema(`
   type Node { child: Node, id: ID }
 `);
 const rules = [...specifiedRules];
-const LIMITS: QueryLimits = { maxTokens: 50, maxDepth: 3, maxAliases: 2, maxDirectives: 2, maxRootFields: 5, maxCost: 1000, defaultPageSize: 10, maxPageSize: 100 };
+const LIMITS: QueryLimits = { maxTokens: 50, maxDepth: 3, maxAliases: 2, maxDirectives: 2, maxRootFields: 5, maxBreadth: 100, maxCost: 1000, defaultPageSize: 10, maxPageSize: 100 };
 const cache = (options: Partial<DocumentCacheOptions> = {}) => createDocumentCache({ schema, rules, ...options });
 const selectionsOf = (document: DocumentNode) => {
   const operation = document.definitions[0]!;

@@ -19,6 +19,7 @@ const LIMITS: QueryLimits = {
   maxAliases: 50,
   maxDirectives: 30,
   maxRootFields: 50,
+  maxBreadth: 100,
   maxCost: 50_000,
   defaultPageSize: 50,
   maxPageSize: 500,
@@ -27,7 +28,7 @@ const cost = (query: string, variables: Record<string, unknown> = {}) => {
   const document = parse(query);
   return operationCost(schema, document, selectOperation(document, undefined)!, variables, LIMITS);
 };
-const shapeOf = (query: string) => checkShape(parse(query), { ...LIMITS, maxDepth: 0, maxAliases: 0, maxDirectives: 0, maxRootFields: 0 });
+const shapeOf = (query: string) => checkShape(parse(query), { ...LIMITS, maxDepth: 0, maxAliases: 0, maxDirectives: 0, maxRootFields: 0, maxBreadth: 0 });
 const figure = (query: string, limit: string) => shapeOf(query).find((error) => error.extensions.details && (error.extensions.details as { limit: string }).limit === limit)?.extensions.details as { value: number } | undefined;
 
 describe('shape limits', () => {
@@ -43,6 +44,11 @@ describe('shape limits', () => {
     expect(figure(query, 'depth')?.value).toBe(2);
     // Linear: a 2^40 expansion is measured in far less than a second (a generous bound).
     expect(performance.now() - started).toBeLessThan(1000);
+  });
+
+  it('measure breadth as the widest selection set, fragments included', () => {
+    expect(figure('{ order(orderId: "x") { orderId state ...F customer { name } } } fragment F on Order { product quantity }', 'breadth')?.value).toBe(5);
+    expect(figure(`{ order(orderId: "x") { customer { ${'name '.repeat(7)} } } }`, 'breadth')?.value).toBe(7);
   });
 
   it('exempt introspection subtrees from depth, and survive fragment cycles', () => {
