@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { configVariables, VARIABLE, variablesInSource } from '../support/config-variables.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const VARIABLE = /^[A-Z][A-Z0-9_]*$/;
 
 /** The variables of the README's configuration table: the first cell of each row under `## Configuration`. */
 function readmeVariables(readme: string): Set<string> {
@@ -18,37 +17,6 @@ function readmeVariables(readme: string): Set<string> {
   return names;
 }
 
-/**
- * Every environment variable config.ts names in the code (comments stripped): `env.NAME`,
- * `env['NAME']`, `process.env.NAME`, and the string literals handed to its readers, which take
- * `(env, 'NAME', ...)` or name the variable for the error message (`fail('NAME', ...)`).
- */
-function variablesInSource(source: string): Set<string> {
-  const code = source.replace(/\/\*[\s\S]*?\*\//g, '').replace(/(^|[^:'"`])\/\/.*$/gm, '$1');
-  const names = new Set<string>();
-  const patterns = [
-    /\benv\.([A-Z][A-Z0-9_]*)\b/g,
-    /\benv\[\s*['"]([A-Z][A-Z0-9_]*)['"]\s*\]/g,
-    /\(\s*env\s*,\s*['"]([A-Z][A-Z0-9_]*)['"]/g,
-    /\bfail\(\s*['"]([A-Z][A-Z0-9_]*)['"]/g,
-  ];
-  for (const pattern of patterns) for (const match of code.matchAll(pattern)) names.add(match[1]!);
-  return names;
-}
-
-/** The variables `loadConfig` actually reads from the environment object it is given. */
-function variablesRead(env: Record<string, string>): Set<string> {
-  const read = new Set<string>();
-  const recording = new Proxy(env, {
-    get(target, key, receiver) {
-      if (typeof key === 'string') read.add(key);
-      return Reflect.get(target, key, receiver);
-    },
-  });
-  loadConfig(recording);
-  return read;
-}
-
 describe('README configuration table', () => {
   it('lists exactly the environment variables src/config.ts reads', async () => {
     const [readme, source] = await Promise.all([
@@ -58,11 +26,7 @@ describe('README configuration table', () => {
     const documented = readmeVariables(readme);
     const named = variablesInSource(source);
     // At run time, with and without the settings that open optional branches (client auth).
-    const base = { KAFKA_BROKERS: '127.0.0.1:9092' };
-    const read = new Set([
-      ...variablesRead(base),
-      ...variablesRead({ ...base, CLIENT_JWT_SECRET: 'x'.repeat(32), CLIENT_JWT_AUDIENCE: 'a', CLIENT_JWT_ISSUER: 'i', PEER_SECRET: 'y'.repeat(16) }),
-    ]);
+    const read = configVariables();
     for (const name of read) expect(name, `loadConfig reads ${name}`).toMatch(VARIABLE);
 
     const inCode = new Set([...named, ...read]);
