@@ -78,7 +78,24 @@ export interface GatewayConfig {
   readonly storeCacheMb: number;
   /** RocksDB memtable budget, in MiB (STORE_MEMTABLE_MB): a quarter per memtable. */
   readonly storeMemtableMb: number;
+  /** How long a stop lets requests in flight and WebSocket operations finish (SHUTDOWN_TIMEOUT_MS). */
+  readonly shutdownTimeoutMs: number;
+  /** How long a stop keeps serving, with /readyz failing, before it closes the listener (SHUTDOWN_DELAY_MS). */
+  readonly shutdownDelayMs: number;
+  /** Tracing from the standard OTEL_* variables; undefined when off (see `tracing` below). */
+  readonly tracing: TracingConfig | undefined;
 }
+
+/** What src/tracing.ts's `startTracing` is started with. */
+export interface TracingConfig {
+  readonly exporter: 'otlp' | 'console';
+  readonly serviceName: string;
+  readonly resourceAttributes: Readonly<Record<string, string>>;
+  readonly sampler: TracingSampler;
+  readonly samplerRatio: number;
+}
+
+export type TracingSampler = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -164,6 +181,61 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   return raw === 'true';
 }
 
+function decodeOrUndefined(key: string, value: string): [string, string] | undefined {
+  try {
+    return [decodeURIComponent(key), decodeURIComponent(value)];
+  } catch {
+    return undefined;
+  }
+}
+
+const SAMPLERS: readonly TracingSampler[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+
+/**
+ * Tracing, from the OpenTelemetry SDK's standard variables. On when OTEL_TRACES_EXPORTER is
+ * `otlp` or `console`, or, with it unset, when an OTLP endpoint is set; off with
+ * OTEL_TRACES_EXPORTER=none or OTEL_SDK_DISABLED=true. The exporter is OTLP over HTTP with JSON
+ * bodies; it reads the other OTEL_EXPORTER_OTLP_* variables (headers, timeout, compression,
+ * certificates) itself. Every variable is read whether tracing is on or not.
+ */
+function tracing(env: Env): TracingConfig | undefined {
+  const disabled = boolean(env, 'OTEL_SDK_DISABLED', false);
+  const exporter = env.OTEL_TRACES_EXPORTER?.trim() || undefined;
+  const endpoints = { OTEL_EXPORTER_OTLP_ENDPOINT: env.OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT };
+  const protocols = { OTEL_EXPORTER_OTLP_PROTOCOL: env.OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL };
+  const serviceName = env.OTEL_SERVICE_NAME || 'kafka-graphql-gateway';
+  const attributes = env.OTEL_RESOURCE_ATTRIBUTES ?? '';
+  const sampler = env.OTEL_TRACES_SAMPLER || 'parentbased_always_on';
+  const samplerArg = env.OTEL_TRACES_SAMPLER_ARG;
+  if (exporter !== undefined && !['otlp', 'console', 'none'].includes(exporter)) fail('OTEL_TRACES_EXPORTER', 'otlp, console or none', exporter);
+  for (const [variable, value] of Object.entries(endpoints)) {
+    if (!value) continue;
+    let url: URL | undefined;
+    try {
+      url = new URL(value);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol)) fail(variable, 'an http(s) URL, e.g. http://collector:4318', value);
+  }
+  for (const [variable, value] of Object.entries(protocols)) {
+    if (value && value !== 'http/json') fail(variable, 'http/json (the gateway exports OTLP over HTTP with JSON bodies)', value);
+  }
+  if (!(SAMPLERS as readonly string[]).includes(sampler)) fail('OTEL_TRACES_SAMPLER', `one of ${SAMPLERS.join(', ')}`, sampler);
+  const ratio = samplerArg === undefined || samplerArg === '' ? 1 : Number(samplerArg);
+  if (!Number.isFinite(ratio) || ratio < 0 || ratio > 1) fail('OTEL_TRACES_SAMPLER_ARG', 'a number from 0 to 1', samplerArg);
+  const resourceAttributes: Record<string, string> = {};
+  for (const pair of attributes.split(',').filter((entry) => entry.trim() !== '')) {
+    const at = pair.indexOf('=');
+    const decoded = at > 0 ? decodeOrUndefined(pair.slice(0, at).trim(), pair.slice(at + 1).trim()) : undefined;
+    if (!decoded) fail('OTEL_RESOURCE_ATTRIBUTES', 'comma-separated key=value pairs (values percent-encoded)', attributes);
+    resourceAttributes[decoded[0]] = decoded[1];
+  }
+  const on = exporter === 'otlp' || exporter === 'console' || (exporter === undefined && Object.values(endpoints).some(Boolean));
+  if (disabled || !on) return undefined;
+  return { exporter: exporter === 'console' ? 'console' : 'otlp', serviceName, resourceAttributes, sampler: sampler as TracingSampler, samplerRatio: ratio };
+}
+
 /** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const kafkaBrokers = brokers(env);
@@ -238,5 +310,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
       ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined, requireExp }
       : undefined,
     corsOrigins: origins(env),
+    shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
+    shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),
+    tracing: tracing(env),
   };
 }

@@ -95,6 +95,11 @@ export const ERRORS = {
     status: 503,
     summary: 'A subscriber fell further behind than SUBSCRIPTION_BUFFER events; it was cut off and resumes from the token in the error.',
   },
+  GW_INSTANCE_STOPPING: {
+    retriable: true,
+    status: 503,
+    summary: 'The instance is shutting down: its subscriptions end with the token to resume from (details.token) on another instance, and new ones are refused.',
+  },
   GW_RESUME_TOO_FAR: {
     retriable: false,
     status: 410,

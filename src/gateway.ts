@@ -28,7 +28,9 @@ import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { createHub, type Hub } from './subscriptions/hub.ts';
 import { createRecentChanges } from './store/recent-changes.ts';
 import { startHttpServer, type HttpServer } from './server/http.ts';
-import { renderMetrics } from './server/metrics.ts';
+import { createMetrics, type GatewayMetrics } from './server/metrics.ts';
+import { createRestoreProgress } from './cluster/restore-progress.ts';
+import { tracedLocalReads } from './query/traced-reads.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
 import { createClientAuth } from './server/client-auth.ts';
 import { createTombstoneTrimmer, type TombstoneTrimmer } from './store/tombstone-trimmer.ts';
@@ -48,10 +50,19 @@ export interface Gateway {
   readonly hub: Hub;
   /** Removes change-log tombstone markers older than TOMBSTONE_RETENTION_MS. */
   readonly trimmer: TombstoneTrimmer;
+  /** The instance's Prometheus registry and yoga plugins (served at /metrics). */
+  readonly metrics: GatewayMetrics;
   /** GraphQL at /graphql in process, without a socket (see HttpServer.fetch). */
   fetch(url: string, init?: RequestInit): Promise<Response>;
   readiness(): Readiness;
-  stop(): Promise<void>;
+  /**
+   * Stops gracefully (README, "Shutdown"): /readyz answers 503 `stopping` at once; after
+   * `delayMs` (default 0) the listener closes and subscriptions end with their resume tokens;
+   * requests in flight and WebSocket operations get until `timeoutMs` after that (default
+   * SHUTDOWN_TIMEOUT_MS) before their connections are cut; then the consumer leaves the group and
+   * the store closes. A second call waits for the first.
+   */
+  stop(options?: { delayMs?: number; timeoutMs?: number }): Promise<void>;
 }
 
 /** Rows a connection page holds when `first` / `last` is not given. */
@@ -106,6 +117,21 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     // Known once the HTTP server listens when the port is chosen by the OS (PORT=0).
     let selfUrl = config.advertisedUrl ?? '';
     let partitionCounts = new Map<string, number>();
+    let metricsRef: GatewayMetrics | undefined;
+    // Partitions of the partitioned views this instance holds, to count what each rebalance moved.
+    const held = new Map<string, ReadonlySet<number>>();
+    const countMoved = (): void => {
+      let assigned = 0;
+      let revoked = 0;
+      for (const view of views.filter((candidate) => !candidate.replicated)) {
+        const now = new Set(ingest.assigned(view.topic));
+        const before = held.get(view.topic) ?? new Set<number>();
+        for (const partition of now) if (!before.has(partition)) assigned++;
+        for (const partition of before) if (!now.has(partition)) revoked++;
+        held.set(view.topic, now);
+      }
+      metricsRef?.rebalanced(assigned, revoked);
+    };
     const ingest = createIngestor({
       kafka: client,
       stores,
@@ -128,6 +154,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
         logger,
       }),
       onRebalance: () => {
+        countMoved();
         void ownership?.refresh().then(() => hubRef?.rebalanced());
       },
     });
@@ -146,8 +173,20 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       members: async () => groupMembers(await client.describeGroup(config.groupId)),
       logger,
     });
-    const local = createLocalReads(stores);
-    const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs });
+    const local = tracedLocalReads(createLocalReads(stores));
+    const metrics = createMetrics({
+      ingest: ingest.counters,
+      progress: () => ingest.progress(),
+      restoring: (topic, partition) => !ingest.caughtUp(topic, partition),
+      stalled: () => ingest.stalled(),
+      store: kv.stats,
+      storeMemory: () => kv.memory(),
+      eventLoopDelay,
+      tombstonesTrimmed: () => trimmer.removed,
+      connections: () => http?.connections,
+    });
+    metricsRef = metrics;
+    const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs, observe: metrics.peerCall });
     const waiter = createOffsetWaiter(stores, ingest.events);
     const partitioner = PARTITIONERS[config.partitioner];
     const reader = createRoutedReader({
@@ -181,7 +220,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger,
     });
     hubRef = hub;
-    const readiness = serving.readiness;
+    let stopping: Promise<void> | undefined;
+    // While stopping, /readyz answers 503 {"status":"stopping"} whatever the partitions say.
+    const readiness = (): Readiness => (stopping ? { ready: false, detail: { status: 'stopping' } } : serving.readiness());
+    const restoreProgress = createRestoreProgress({
+      progress: () => ingest.progress(),
+      restoring: (topic, partition) => !ingest.caughtUp(topic, partition),
+      logger,
+    });
     http = await startHttpServer({
       schema: buildSchema(views, { defaultPageSize: DEFAULT_PAGE_SIZE, maxPageSize: config.maxPageSize }),
       reader,
@@ -196,16 +242,9 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       },
       readiness,
       unhealthy: () => (ingest.failure ? `a consumer is down (restarting): ${ingest.failure.message}` : undefined),
-      metrics: () =>
-        renderMetrics({
-          ingest: ingest.counters,
-          progress: ingest.progress(),
-          stalled: ingest.stalled(),
-          store: kv.stats,
-          storeMemory: kv.memory(),
-          eventLoopDelay,
-          tombstonesTrimmed: trimmer.removed,
-        }),
+      metrics: () => metrics.render(),
+      plugins: metrics.plugins,
+      countErrors: metrics.clientErrors,
       logger,
       exampleQuery: EXAMPLE_QUERY,
       subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },
@@ -229,6 +268,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     selfUrl = config.advertisedUrl ?? http.url;
     await ingest.start();
     trimmer.start();
+    restoreProgress.start();
     const server = http;
     const owned = ownership;
     return {
@@ -243,14 +283,29 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       hub,
       readiness,
       trimmer,
+      metrics,
       fetch: server.fetch,
-      async stop() {
-        trimmer.stop();
-        eventLoopDelay.disable();
-        await server.stop();
-        await ingest.stop();
-        await client.stop();
-        await kv.close();
+      stop(options = {}) {
+        stopping ??= (async () => {
+          const delayMs = options.delayMs ?? 0;
+          const timeoutMs = options.timeoutMs ?? config.shutdownTimeoutMs;
+          server.beginStop();
+          if (delayMs > 0) {
+            logger.info('stopping: /readyz answers 503, serving on', { delayMs });
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+          }
+          // Subscriptions end with their resume tokens (WebSocket and SSE), then the listener
+          // closes and what is in flight gets until the deadline.
+          hub.close();
+          await server.stop(Date.now() + timeoutMs);
+          restoreProgress.stop();
+          trimmer.stop();
+          eventLoopDelay.disable();
+          await ingest.stop();
+          await client.stop();
+          await kv.close();
+        })();
+        return stopping;
       },
     };
   } catch (error) {

@@ -1,12 +1,15 @@
 /**
  * `npm start`: runs one gateway instance configured by environment variables (see README).
- * Exits 1 with the offending variable named when the configuration is invalid; stops cleanly on
- * SIGTERM/SIGINT (HTTP first, then the consumer, then the store).
+ * Exits 1 with the offending variable named when the configuration is invalid. Starts tracing
+ * first when the OTEL_* variables ask for it (src/tracing.ts). On SIGTERM or SIGINT it stops
+ * gracefully (src/signals.ts; README, "Shutdown"); a second signal exits at once.
  */
 import { loadConfig } from './config.ts';
 import { isGatewayError } from './errors.ts';
 import { createGateway } from './gateway.ts';
 import { createLogger } from './log.ts';
+import { handleStopSignals, STOP_MARGIN_MS } from './signals.ts';
+import { startTracing, type TracingHandle } from './tracing.ts';
 
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
@@ -17,23 +20,25 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const logger = createLogger(config.logLevel, { group: config.groupId });
-  const gateway = await createGateway(config, logger);
+  let tracing: TracingHandle | undefined;
+  if (config.tracing) {
+    tracing = await startTracing(config.tracing);
+    logger.info('tracing on', { exporter: config.tracing.exporter, service: config.tracing.serviceName, sampler: config.tracing.sampler });
+  }
+  const starting = createGateway(config, logger);
+  // From the start on: a signal during the start stops the instance once it has started (a
+  // failed start exits 1 below), and a second one exits at once.
+  handleStopSignals({
+    logger,
+    forceAfterMs: config.shutdownDelayMs + config.shutdownTimeoutMs + STOP_MARGIN_MS,
+    async stop() {
+      const gateway = await starting;
+      await gateway.stop({ delayMs: config.shutdownDelayMs, timeoutMs: config.shutdownTimeoutMs });
+      await tracing?.stop();
+    },
+  });
+  const gateway = await starting;
   logger.info('gateway started', { graphql: `${gateway.url}/graphql`, advertised: config.advertisedUrl ?? gateway.url });
-  let stopping = false;
-  const shutdown = (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('stopping', { signal });
-    gateway.stop().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error('stop failed', { error });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 main().catch((error: unknown) => {

@@ -24,6 +24,7 @@
 import type { ErrorCode } from '../errors.ts';
 import type { BatchRetry, GroupAssignor, KafkaClient, KafkaRecord, RecordBatch } from '../kafka/client.ts';
 import type { Logger } from '../log.ts';
+import { inSpan, SpanKind, tracingEnabled } from '../tracing.ts';
 import { createChangeEvents, type ChangeEvents } from '../store/changes.ts';
 import type { RowChange, ViewStore } from '../store/view-store.ts';
 import { createDeadLetterQueue, DeadLetterRefused, type Reject } from './dead-letter.ts';
@@ -254,7 +255,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
    * A fetched batch is applied in slices of at most SLICE records, each one atomic with its
    * offset, yielding to the event loop in between so queries are not blocked behind a big batch.
    */
-  const onBatch = async (batch: RecordBatch): Promise<BatchRetry | undefined> => {
+  const applyBatch = async (batch: RecordBatch): Promise<BatchRetry | undefined> => {
     const store = byTopic.get(batch.topic);
     if (!store) return undefined;
     endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
@@ -265,6 +266,18 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       if (start + SLICE < batch.records.length) await new Promise((resolve) => setImmediate(resolve));
     }
     return undefined;
+  };
+
+  /** With tracing on, each batch is an `ingest batch` span (a root: no request waits for it). */
+  const onBatch = (batch: RecordBatch): Promise<BatchRetry | undefined> => {
+    if (!tracingEnabled()) return applyBatch(batch);
+    const attributes = { 'messaging.destination.name': batch.topic, 'messaging.destination.partition.id': String(batch.partition), 'messaging.batch.message_count': batch.records.length };
+    return inSpan('ingest batch', { kind: SpanKind.CONSUMER, attributes }, async (span) => {
+      const before = { applied: counters.applied, deadLettered: counters.deadLettered };
+      const retry = await applyBatch(batch);
+      span?.setAttributes({ 'gw.applied': counters.applied - before.applied, 'gw.dead_lettered': counters.deadLettered - before.deadLettered, 'gw.stalled': retry !== undefined });
+      return retry;
+    });
   };
 
   return {

@@ -17,6 +17,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, isGatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { inSpan, SpanKind, tracingEnabled, withIncomingContext } from '../tracing.ts';
 import type { ViewModel } from '../views/model.ts';
 import type { LocalReads } from '../query/local-reads.ts';
 import type { RecentChanges } from '../store/recent-changes.ts';
@@ -159,7 +160,7 @@ export function createPeerHandler(options: PeerServerOptions): PeerHandler {
   const unauthorized = (why: string) => new GatewayError('GW_PEER_UNAUTHORIZED', `peer request refused: ${why}`);
   const tooLarge = () => new GatewayError('GW_PEER_TOO_LARGE', `peer request body exceeds ${maxBodyBytes} bytes`);
 
-  return async (request, response) => {
+  const handle: PeerHandler = async (request, response) => {
     const signed = checkSignatureHeaders(header(request, TIME_HEADER), header(request, NONCE_HEADER), header(request, SIGNATURE_HEADER));
     if (typeof signed === 'string') {
       refuseUnread(response, unauthorized(signed));
@@ -238,4 +239,14 @@ export function createPeerHandler(options: PeerServerOptions): PeerHandler {
       fail(response, new GatewayError('GW_INTERNAL_ERROR', 'peer request failed'));
     }
   };
+  // With tracing on: a server span in the caller's trace (its `traceparent` header).
+  return (request, response) =>
+    tracingEnabled()
+      ? withIncomingContext(request.headers, () =>
+          inSpan('peer serve', { kind: SpanKind.SERVER }, async (span) => {
+            await handle(request, response);
+            span?.setAttribute('http.response.status_code', response.statusCode);
+          }),
+        )
+      : handle(request, response);
 }

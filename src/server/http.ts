@@ -18,6 +18,9 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { createTextCache, queryLimitsPlugin, type QueryLimitsOptions } from './query-limits.ts';
 import { attachWebSocket } from './websocket.ts';
+import { trackHttp } from './lifecycle.ts';
+import type { Transport } from './metrics.ts';
+import { tracingPlugin } from './telemetry.ts';
 import { browserPolicy } from './browser.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
@@ -36,7 +39,12 @@ export interface HttpServerOptions {
   readonly readiness: () => Readiness;
   /** Liveness: a reason when the instance cannot recover by itself (it should be restarted). */
   readonly unhealthy?: () => string | undefined;
-  readonly metrics: () => string;
+  /** The `/metrics` text (Prometheus exposition). */
+  readonly metrics: () => Promise<string> | string;
+  /** Further yoga plugins (metrics); they see HTTP, SSE and WebSocket operations. */
+  readonly plugins?: readonly Plugin[];
+  /** Counts errors sent to clients outside yoga's answers (refusals in front of yoga, WebSocket messages). */
+  readonly countErrors?: (codes: readonly string[], transport: Transport) => void;
   readonly logger: Logger;
   readonly exampleQuery?: string;
   /** Where subscriptions are served (WebSocket and SSE); none without it. */
@@ -57,7 +65,16 @@ export interface HttpServer {
    * HTTP layer in front of yoga (body limits, client authentication, health, metrics, peer protocol).
    */
   fetch(url: string, init?: RequestInit): Promise<Response>;
-  stop(): Promise<void>;
+  /** Open connections and requests in flight (metrics). */
+  readonly connections: { readonly http: number; readonly websocket: number; readonly requestsInFlight: number };
+  /** From now on answers carry `Connection: close` (the first step of a graceful stop). */
+  beginStop(): void;
+  /**
+   * Stops accepting connections, lets WebSocket operations send their last message and the
+   * requests in flight finish until `deadline` (epoch ms; default now), then closes every
+   * connection (WebSockets with 1001). Subscriptions are ended before, by the hub.
+   */
+  stop(deadline?: number): Promise<void>;
 }
 
 const MAX_BODY_BYTES = 256 * 1024;
@@ -133,8 +150,12 @@ function isGraphiqlPage(request: IncomingMessage, path: string | undefined): boo
   );
 }
 
+/** The code a request was refused with in front of yoga (counted in metrics). */
+const refusedWith = new WeakMap<ServerResponse, ErrorCode>();
+
 /** Answers a request yoga never sees with a GraphQL error body. */
 function refuse(response: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+  refusedWith.set(response, code);
   response
     .writeHead(status, { 'content-type': 'application/json', ...headers })
     .end(JSON.stringify({ errors: [{ message, extensions: { code, retriable: false } }] }));
@@ -154,7 +175,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     cors: browser.cors,
     graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
     context: ({ request, params }) => {
-      const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
+      // No `request` over WebSocket (yoga's envelop runs its operations, src/server/websocket.ts).
+      const token = request?.headers.get(CONSISTENCY_HEADER) ?? (params?.extensions?.consistencyToken as string | undefined);
       return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub);
     },
     parserAndValidationCache: {
@@ -170,6 +192,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       freshnessPlugin(),
       requestErrorStatusPlugin(),
       ...browser.plugins,
+      ...(options.plugins ?? []),
+      // After graphql-jit, so the operation's span wraps the executor that runs.
+      tracingPlugin(),
     ],
     maxRequestBodySize: false, // enforced before yoga, see the request handler
     maskedErrors: { maskError: (error, message) => toClientError(error, logger, message) },
@@ -199,7 +224,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     if (path === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics());
+      Promise.resolve()
+        .then(() => options.metrics())
+        .then(
+          (text) => response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text),
+          (error: unknown) => {
+            logger.error('metrics failed', { error });
+            if (!response.headersSent) response.writeHead(500).end();
+          },
+        );
       return;
     }
     // A refusal below carries the CORS headers yoga gives a listed origin, so its page can read it.
@@ -235,6 +268,16 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     void yoga(request, response);
   });
   server.keepAliveTimeout = 65_000;
+  const tracker = trackHttp(server);
+  if (options.countErrors) {
+    const count = options.countErrors;
+    server.on('request', (_request: IncomingMessage, response: ServerResponse) => {
+      response.once('finish', () => {
+        const code = refusedWith.get(response);
+        if (code) count([code], 'http');
+      });
+    });
+  }
 
   await new Promise<void>((resolve, reject) => {
     const failed = (error: NodeJS.ErrnoException): void => {
@@ -261,13 +304,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
   const websocket = options.subscriptions
     ? attachWebSocket({
         server,
-        schema: options.schema,
-        reader: options.reader,
-        hub: options.subscriptions.hub,
+        yoga,
         queryLimits: options.queryLimits,
         maxSubscriptionsPerConnection: options.subscriptions.maxPerConnection,
         clientAuth: options.clientAuth,
         corsOrigins: options.corsOrigins ?? [],
+        countErrors: options.countErrors,
         logger,
       })
     : undefined;
@@ -279,12 +321,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     url,
     server,
     fetch: async (input, init) => yoga.fetch(input, init ?? {}),
-    async stop() {
-      await websocket?.stop();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+    get connections() {
+      return { http: tracker.connections, websocket: websocket?.connections ?? 0, requestsInFlight: tracker.requestsInFlight };
+    },
+    beginStop: () => tracker.beginStop(),
+    async stop(deadline = Date.now()) {
+      tracker.beginStop();
+      // Both bounded by the deadline: the WebSockets send their last messages and close with 1001
+      // while the HTTP requests in flight finish.
+      const [cut] = await Promise.all([
+        tracker.drain(deadline),
+        websocket?.stop(deadline).finally(() => {
+          for (const socket of tracker.upgraded) socket.destroy();
+        }),
+      ]);
+      if (cut > 0) logger.warn('requests cut at the shutdown deadline', { requests: cut });
     },
   };
 }

@@ -2,60 +2,71 @@
  * GraphQL over WebSocket (the graphql-ws protocol) on the HTTP server's port, at /graphql.
  * The protocol's own rules and close codes come from graphql-ws (init timeout 4408, second init
  * 4429, subscribe before ack 4401, duplicate id 4409, malformed message 4400). This module adds
- * the gateway's: the same validation limits as HTTP, a subscription limit per connection, error
- * codes in `extensions`, and a fresh context (DataLoaders) per subscription.
+ * the gateway's: a subscription limit per connection, error codes in `extensions`, client
+ * authentication on connect, the upgrade's origin check, and the close on shutdown.
  *
- * A subscribe that cannot be prepared (a syntax error, a validation error, the connection's
- * subscription limit, or any error thrown while preparing it) fails that one operation with an
- * `error` message whose GraphQL errors carry `extensions.code` (`GRAPHQL_PARSE_FAILED` for a
- * syntax error, as over HTTP); the socket and its other subscriptions stay open.
+ * Every operation runs through yoga's envelop (`yoga.getEnveloped`, yoga's graphql-ws recipe):
+ * parse, validate, context, execute and subscribe are yoga's, so every yoga plugin sees WebSocket
+ * operations as it sees HTTP and SSE ones: the query limits (tokens, shape, cost), graphql-jit for
+ * queries, metrics, tracing, error masking, and yoga's caches of parsed documents and validation
+ * results. Those caches share one parsed document per query text between all connections (the
+ * document cache this module had before is gone). Each operation gets a fresh context
+ * (DataLoaders), and its `extensions.consistencyToken` is honoured as over HTTP.
+ *
+ * A subscribe that cannot be prepared (a syntax error, a validation error, a limit, the
+ * connection's subscription limit, a bad consistency token, or any error thrown while preparing
+ * it) fails that one operation with an `error` message whose GraphQL errors carry
+ * `extensions.code` (`GRAPHQL_PARSE_FAILED` for a syntax error, as over HTTP); the socket and its
+ * other subscriptions stay open. The cost limit is checked here too, before graphql-ws starts the
+ * operation, so that a too costly subscribe also fails with an `error` message (the query limits
+ * plugin checks it again when it runs).
  *
  * Cross-site WebSocket hijacking: browsers send `Origin` on the upgrade and CORS does not apply
  * to WebSockets, so an upgrade whose `Origin` is neither this server's own (the `Host` it was
  * sent to) nor listed in CORS_ORIGINS is refused with 403. Clients that send no `Origin` (not
  * browsers) are not affected.
  *
- * Documents: `onSubscribe` takes each query's parsed and validated document from a cache shared by
- * all connections (src/server/document-cache.ts), so subscriptions of the same text share one
- * frozen document and validation runs once per text. It returns graphql-ws the execution
- * arguments without `contextValue` and `rootValue`, so graphql-ws still makes the context per
- * subscription; variables are coerced per subscription when graphql-js executes.
- *
  * Backpressure: graphql-ws waits for each message to be written before pulling the next event,
  * so a slow client stops pulling; its bounded stream in the hub then overflows and it is cut off
  * with a resume token (see src/subscriptions/stream.ts). Nobody else waits for it.
+ *
+ * Shutdown (`stop`): once the hub has ended the subscriptions (each with GW_INSTANCE_STOPPING
+ * and its resume token), `stop` waits until every operation has sent its last message, or the
+ * deadline, then closes every socket with 1001 "Going away".
  */
 import type { Server } from 'node:http';
-import { GraphQLError, specifiedRules, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { createContext } from '../graphql/context.ts';
 import { checkCost } from '../graphql/cost.ts';
-import { checkShape, limitedParse } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
-import type { ViewReader } from '../routing/reader.ts';
-import type { Hub } from '../subscriptions/hub.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { isGraphQLError, toClientError } from './client-errors.ts';
-import { createDocumentCache } from './document-cache.ts';
+import { errorCodes, type Transport } from './metrics.ts';
 import type { QueryLimitsOptions } from './query-limits.ts';
 
 export interface WebSocketOptions {
   readonly server: Server;
-  readonly schema: GraphQLSchema;
-  readonly reader: ViewReader;
-  readonly hub: Hub;
+  // biome-ignore lint/suspicious/noExplicitAny: yoga's server and user context types do not matter here
+  readonly yoga: YogaServerInstance<any, any>;
+  /** For the cost check before an operation starts (the other limits run in yoga's plugins). */
   readonly queryLimits: QueryLimitsOptions;
   readonly maxSubscriptionsPerConnection: number;
   readonly logger: Logger;
   readonly clientAuth?: ClientAuth | undefined;
   /** Origins besides this server's own whose pages may open a WebSocket (CORS_ORIGINS). */
   readonly corsOrigins?: readonly string[];
+  /** Counts the errors sent to clients, by code (metrics). */
+  readonly countErrors?: (codes: readonly string[], transport: Transport) => void;
 }
 
 export interface WebSocketEndpoint {
   readonly connections: number;
-  stop(): Promise<void>;
+  /** Operations (queries and subscriptions) that have not sent their last message yet. */
+  readonly operations: number;
+  /** Waits for the operations to finish (at most until `deadline`, epoch ms), then closes every socket with 1001. */
+  stop(deadline?: number): Promise<void>;
 }
 
 /** Whether an upgrade's `Origin` may open a socket: none sent, this server's own, or listed. */
@@ -82,7 +93,29 @@ function preparationError(error: unknown, logger: Logger): GraphQLError {
   return toClientError(error, logger);
 }
 
+/** An error as the client gets it: mapped, without yoga's internal `extensions.http`. */
+function forClient(error: unknown, logger: Logger): ReturnType<GraphQLError['toJSON']> {
+  const json = toClientError(error, logger).toJSON();
+  if (json.extensions && 'http' in json.extensions) {
+    const { http: _http, ...rest } = json.extensions;
+    if (Object.keys(rest).length > 0) return { ...json, extensions: rest };
+    const { extensions: _extensions, ...withoutExtensions } = json;
+    return withoutExtensions;
+  }
+  return json;
+}
+
+/** What graphql-ws's execute and subscribe return. */
+type OperationResult = Promise<AsyncIterable<ExecutionResult> | ExecutionResult>;
+
+/** The enveloped executors an operation's execution arguments carry to graphql-ws's execute/subscribe. */
+interface Executors {
+  execute(args: ExecutionArgs): unknown;
+  subscribe(args: ExecutionArgs): unknown;
+}
+
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
+  const { logger } = options;
   const listed = new Set(options.corsOrigins ?? []);
   const wss = new WebSocketServer({
     server: options.server,
@@ -93,14 +126,25 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       done: (allowed: boolean, status?: number, message?: string) => void,
     ) => (originAllowed(origin, req.headers.host, listed) ? done(true) : done(false, 403, 'Forbidden: cross-origin WebSocket')),
   });
-  const active = new WeakMap<object, Set<string>>();
-  const limits = options.queryLimits;
-  const documents = createDocumentCache({
-    schema: options.schema,
-    rules: specifiedRules,
-    parse: limitedParse(limits.maxTokens),
-    precheck: (document) => checkShape(document, limits),
-  });
+  /** Per connection: the ids holding a slot (starting or started), and those started. */
+  const active = new WeakMap<object, { slots: Set<string>; running: Set<string> }>();
+  let operations = 0;
+  let drained: (() => void) | undefined;
+  const finished = (count: number): void => {
+    operations -= count;
+    if (operations === 0) drained?.();
+  };
+  const count = (errors: ReadonlyArray<{ readonly extensions?: Readonly<Record<string, unknown>> | undefined }>) =>
+    options.countErrors?.(errorCodes(errors), 'websocket');
+  /** Runs an enveloped executor; a throw becomes a result with the error, never a 4500 close of the socket. */
+  const run = async (which: keyof Executors, args: ExecutionArgs): OperationResult => {
+    try {
+      return (await (args.rootValue as Executors)[which]({ ...args, rootValue: undefined })) as AsyncIterable<ExecutionResult> | ExecutionResult;
+    } catch (error) {
+      logger.debug('websocket operation failed', { error });
+      return { errors: [toClientError(error, logger)] } satisfies ExecutionResult;
+    }
+  };
   const disposable = useServer(
     {
       connectionInitWaitTimeout: 3_000,
@@ -115,53 +159,96 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
           const identity = options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
           const socket = ctx.extra.socket;
           const cancel = onExpiry(identity, () => {
-            options.logger.debug('websocket closed: client token expired');
+            logger.debug('websocket closed: client token expired');
             socket.close(4403, 'Forbidden: the token has expired');
           });
           socket.once('close', cancel);
           return true;
         } catch (error) {
-          options.logger.debug('websocket client refused', { error });
+          logger.debug('websocket client refused', { error });
           return false;
         }
       },
-      context: () => createContext(options.reader, undefined, options.hub),
-      // Returns either errors (sent as the subscription's `error` message, as graphql-ws does
-      // with its own validation) or execution arguments. Nothing is thrown: graphql-ws would close
-      // the whole socket (4500) for an error thrown here.
-      onSubscribe: (ctx, id, payload) => {
+      execute: (args) => run('execute', args),
+      subscribe: (args) => run('subscribe', args),
+      // Returns either errors (sent as the operation's `error` message, as graphql-ws does with
+      // its own validation) or execution arguments. Nothing is thrown: graphql-ws would close the
+      // whole socket (4500) for an error thrown here.
+      onSubscribe: async (ctx, id, payload) => {
+        const ids = active.get(ctx) ?? { slots: new Set<string>(), running: new Set<string>() };
+        active.set(ctx, ids);
+        if (ids.slots.size >= options.maxSubscriptionsPerConnection) {
+          return [
+            new GraphQLError(`a connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions`, {
+              extensions: { code: 'GW_SUBSCRIPTION_LIMIT', retriable: true },
+            }),
+          ];
+        }
+        // The slot is taken before the first await (subscribes of one connection are prepared
+        // concurrently) and given back unless the operation starts: graphql-ws calls onComplete
+        // for started operations only.
+        ids.slots.add(id);
+        let started = false;
         try {
-          const ids = active.get(ctx) ?? new Set<string>();
-          active.set(ctx, ids);
-          if (ids.size >= options.maxSubscriptionsPerConnection) {
-            return [
-              new GraphQLError(`a connection may hold at most ${options.maxSubscriptionsPerConnection} subscriptions`, {
-                extensions: { code: 'GW_SUBSCRIPTION_LIMIT', retriable: true },
-              }),
-            ];
-          }
-          const { document, errors } = documents.load(payload.query);
-          // Counted only once valid: graphql-ws calls onComplete for started operations only, so a
-          // rejected subscribe must not take a slot.
+          const { schema, execute, subscribe, contextFactory, parse, validate } = options.yoga.getEnveloped({
+            ...ctx,
+            req: ctx.extra.request,
+            socket: ctx.extra.socket,
+            params: payload,
+            transport: 'websocket',
+          });
+          const document = parse(payload.query);
+          const errors = validate(schema, document);
           if (errors.length > 0) return errors;
-          const tooCostly = checkCost(options.schema, document, payload.operationName, payload.variables, limits);
+          // graphql-ws answers this itself, but without calling onComplete.
+          if (!getOperationAST(document, payload.operationName)) return [new GraphQLError('Unable to identify operation')];
+          const tooCostly = checkCost(schema, document, payload.operationName, payload.variables, options.queryLimits);
           if (tooCostly) return [tooCostly];
-          ids.add(id);
-          return { schema: options.schema, document, variableValues: payload.variables, operationName: payload.operationName };
+          const contextValue = await contextFactory();
+          if (!ids.slots.has(id)) return [new GraphQLError('the connection closed')];
+          started = true;
+          ids.running.add(id);
+          operations++;
+          return {
+            schema,
+            document,
+            contextValue,
+            variableValues: payload.variables,
+            operationName: payload.operationName,
+            rootValue: { execute, subscribe } satisfies Executors,
+          };
         } catch (error) {
           // A syntax error or a refused document fails this operation only, not the socket.
-          options.logger.debug('websocket subscribe refused', { error });
-          return [preparationError(error, options.logger)];
+          logger.debug('websocket subscribe refused', { error });
+          return [preparationError(error, logger)];
+        } finally {
+          if (!started) ids.slots.delete(id);
         }
       },
       onComplete: (ctx, id) => {
-        active.get(ctx)?.delete(id);
+        const ids = active.get(ctx);
+        ids?.slots.delete(id);
+        // graphql-ws sends `complete` after this hook returns: an operation counts as finished
+        // once that message is written, so a stop does not close the socket before it.
+        if (ids?.running.delete(id)) setImmediate(() => finished(1));
+      },
+      // A socket that closes frees its operations' slots, even one whose last message could not be sent.
+      onClose: (ctx) => {
+        const ids = active.get(ctx);
+        if (!ids) return;
+        if (ids.running.size > 0) finished(ids.running.size);
+        ids.running.clear();
+        ids.slots.clear();
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors) return undefined;
-        return { ...result, errors: result.errors.map((error) => toClientError(error, options.logger).toJSON()) };
+        count(result.errors);
+        return { ...result, errors: result.errors.map((error) => forClient(error, logger)) };
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => toClientError(error, options.logger).toJSON()),
+      onError: (_ctx, _id, _payload, errors) => {
+        count(errors);
+        return errors.map((error) => forClient(error, logger));
+      },
     },
     wss,
   );
@@ -169,9 +256,27 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
     get connections() {
       return wss.clients.size;
     },
-    async stop() {
+    get operations() {
+      return operations;
+    },
+    async stop(deadline = Date.now()) {
+      const wait = deadline - Date.now();
+      if (operations > 0 && wait > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, wait);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      // Closes every socket with 1001 "Going away"; a socket that does not answer the close
+      // handshake is cut.
+      const cut = setTimeout(() => {
+        for (const client of wss.clients) client.terminate();
+      }, 1_000);
       await disposable.dispose();
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      clearTimeout(cut);
     },
   };
 }

@@ -56,6 +56,11 @@ export interface Hub {
   list(viewId: string, request: PageRequest, after: Offsets | undefined): Promise<AsyncIterableIterator<ChangeEvent>>;
   /** Call after a rebalance: subscriptions follow partitions that moved away. */
   rebalanced(): void;
+  /**
+   * The instance is stopping: every subscription ends, after the events already queued, with
+   * GW_INSTANCE_STOPPING carrying its resume token (`details.token`); new ones are refused.
+   */
+  close(): void;
   readonly size: number;
 }
 
@@ -80,6 +85,10 @@ export function createHub(options: HubOptions): Hub {
   return {
     get size() {
       return registry.size;
+    },
+
+    close() {
+      registry.close();
     },
 
     rebalanced() {

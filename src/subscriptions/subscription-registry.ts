@@ -51,14 +51,31 @@ export interface SubscriptionRegistry {
   readonly active: ReadonlySet<Subscription>;
   /** Subscriptions counted against the limit, including those still starting. */
   readonly size: number;
+  /**
+   * Ends every subscription (the instance is stopping): after the events already queued, each
+   * gets GW_INSTANCE_STOPPING with `details.token`, the token that covers every event before it.
+   * Subscriptions still starting end so once started; new ones are refused with the same code.
+   */
+  close(): void;
+}
+
+/** The last event of a subscription the stopping instance ends: the token covers all before it. */
+function stoppingEvent(subscription: Subscription): ChangeEvent {
+  const token = tokenOf(subscription);
+  const failure = new GatewayError('GW_INSTANCE_STOPPING', 'this instance is shutting down; subscribe again with `after` set to the token', {
+    details: { token },
+  });
+  return { kind: 'OVERFLOW', key: null, row: null, token, failure };
 }
 
 export function createSubscriptionRegistry(options: SubscriptionRegistryOptions): SubscriptionRegistry {
   let size = 0;
+  let closing = false;
   const active = new Set<Subscription>();
 
   const open = async (spec: SubscriptionSpec, after: Offsets | undefined): Promise<EventStream<ChangeEvent>> => {
     const { view, partitions } = spec;
+    if (closing) throw new GatewayError('GW_INSTANCE_STOPPING', 'this instance is shutting down; subscribe on another instance');
     if (size >= options.maxSubscriptions) {
       throw new GatewayError('GW_SUBSCRIPTION_LIMIT', `this instance already serves ${options.maxSubscriptions} subscriptions`);
     }
@@ -107,6 +124,7 @@ export function createSubscriptionRegistry(options: SubscriptionRegistryOptions)
       };
       if ((!after && spec.announceSnapshotEnd) || (after && remote.length === 0)) caughtUp();
       active.add(subscription);
+      if (closing) subscription.stream.end(stoppingEvent(subscription));
       for (const partition of remote) options.feeds.start(subscription, partition, polled);
     } catch (error) {
       void subscription.stream.return!();
@@ -120,6 +138,10 @@ export function createSubscriptionRegistry(options: SubscriptionRegistryOptions)
     active,
     get size() {
       return size;
+    },
+    close() {
+      closing = true;
+      for (const subscription of active) subscription.stream.end(stoppingEvent(subscription));
     },
   };
 }

@@ -256,7 +256,12 @@ describe('subscriptions over graphql-ws', () => {
     await waitFor(() => first.received.errors.length > 0 && second.received.errors.length > 0, { what: 'validation errors' });
     expect(second.received.errors).toEqual(first.received.errors);
     expect(first.received.errors).toEqual([
-      { message: 'Cannot query field "nope" on type "OrderChange". Did you mean "node"?', locations: [{ line: 1, column: 54 }] },
+      // As over HTTP: the code of a validation error (yoga's envelop runs WebSocket operations too).
+      {
+        message: 'Cannot query field "nope" on type "OrderChange". Did you mean "node"?',
+        locations: [{ line: 1, column: 54 }],
+        extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+      },
     ]);
     for (const sub of [one, many, missing, first, second]) sub.stop();
     await client.dispose();

@@ -53,6 +53,8 @@ describe('loadConfig defaults', () => {
       storeMemtableMb: 64,
       tombstoneRetentionMs: 86_400_000,
       corsOrigins: [],
+      shutdownTimeoutMs: 25_000,
+      shutdownDelayMs: 0,
     });
   });
 

@@ -13,7 +13,7 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const SRC = path.join(ROOT, 'src');
 
 /** Top-level modules every folder may import; they import no folder. */
-const SHARED = ['errors.ts', 'log.ts', 'lru.ts', 'config.ts'];
+const SHARED = ['errors.ts', 'log.ts', 'lru.ts', 'config.ts', 'tracing.ts'];
 
 /** Per folder of src/, the other folders its files may import (besides SHARED). */
 const MAY_IMPORT: Record<string, readonly string[]> = {
@@ -38,8 +38,10 @@ const TOP_LEVEL: Record<string, readonly string[] | 'any'> = {
   'log.ts': [],
   'lru.ts': [],
   'config.ts': ['errors.ts', 'log.ts'],
+  'tracing.ts': [],
+  'signals.ts': ['log.ts'],
   'gateway.ts': 'any',
-  'main.ts': ['config.ts', 'errors.ts', 'log.ts', 'gateway.ts'],
+  'main.ts': ['config.ts', 'errors.ts', 'log.ts', 'gateway.ts', 'signals.ts', 'tracing.ts'],
 };
 
 /** Packages only one folder may import. */
