@@ -83,12 +83,13 @@ function originAllowed(origin: string | undefined, host: string | undefined, lis
 /** What a subscribe that threw while being prepared answers: a GraphQL error with a code. */
 function preparationError(error: unknown, logger: Logger): GraphQLError {
   if (isGraphQLError(error) && error.extensions.code === undefined) {
-    // graphql-js's syntax error, the only GraphQL error thrown while preparing.
-    return new GraphQLError(error.message, {
-      source: error.source,
-      positions: error.positions,
-      extensions: { ...error.extensions, code: 'GRAPHQL_PARSE_FAILED' },
-    });
+    // graphql-js's syntax error, the only GraphQL error thrown while preparing. Marked in place,
+    // as yoga marks it over HTTP: yoga's cache of parse errors keeps this object, and an HTTP
+    // request with the same text gets it back without passing yoga's marking again.
+    const extensions = error.extensions as Record<string, unknown>;
+    extensions['code'] = 'GRAPHQL_PARSE_FAILED';
+    extensions['http'] ??= { status: 400, spec: true };
+    return error;
   }
   return toClientError(error, logger);
 }

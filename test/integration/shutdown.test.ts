@@ -90,6 +90,15 @@ describe('shutdown on SIGTERM', () => {
     );
     await waitFor(() => received.some((result) => JSON.stringify(result).includes('CAUGHT_UP')), { what: 'the snapshot' });
 
+    // A subscriber over SSE: its stream is read until the server ends it.
+    const sse = await fetch(`${gateway.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: 'subscription { orderChanged(orderId: "ord-000001") { kind token } }' }),
+    });
+    expect(sse.status).toBe(200);
+    const sseText = sse.text();
+
     // A request that waits, through the signal and the listener's close, for a record produced
     // after them (its consistency token asks for one more record on partition 0).
     const key = Array.from({ length: 1000 }, (_, i) => `ord-late-${i}`).find((candidate) => partitionForKey(candidate, 3) === 0)!;
@@ -142,6 +151,12 @@ describe('shutdown on SIGTERM', () => {
     expect(Object.keys(decodeToken(token)[topic] ?? {}).sort()).toEqual(['0', '1', '2']);
     expect(completed).toBe(true);
     expect(closeCode).toBe(1001);
+
+    // The SSE stream: its snapshot, the same error with a token, then its end.
+    const events = await sseText;
+    expect(events).toContain('"SNAPSHOT"');
+    expect(events).toMatch(/"code":"GW_INSTANCE_STOPPING".*"token":"c1\./);
+    expect(events).toContain('event: complete');
 
     expect(gateway.log.some((line) => line.includes('"msg":"stopping"') && line.includes('SIGTERM'))).toBe(true);
     expect(gateway.log.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
