@@ -3,6 +3,8 @@
  * one stops the instance with `GW_CONFIG_INVALID` and a message naming the variable, what it must
  * be and what it was. The README's configuration table lists the same variables.
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from './errors.ts';
@@ -10,6 +12,8 @@ import { isLogLevel, type LogLevel } from './log.ts';
 
 export interface GatewayConfig {
   readonly kafkaBrokers: readonly string[];
+  /** How the Kafka clients authenticate and encrypt (KAFKA_SECURITY_PROTOCOL ...); undefined: PLAINTEXT. */
+  readonly kafkaSecurity: KafkaSecurityConfig | undefined;
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -164,6 +168,170 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   return raw === 'true';
 }
 
+// ----- Kafka security: KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_TLS_* -----
+
+/** The Kafka clients' `security.protocol` names. */
+export type KafkaSecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+export interface KafkaSaslConfig {
+  readonly mechanism: KafkaSaslMechanism;
+  readonly username: string;
+  /** Not enumerable: logging, serializing or spreading the configuration leaves it out. */
+  readonly password: string;
+}
+
+export interface KafkaTlsConfig {
+  /** PEM CA certificates the brokers' certificates must chain to; undefined: Node's bundled CAs. */
+  readonly ca: string | undefined;
+  /** PEM client certificate chain for mutual TLS. */
+  readonly cert: string | undefined;
+  /** PEM private key of `cert`; not enumerable, like the SASL password. */
+  readonly key: string | undefined;
+  /** Host name the brokers' certificates are checked against (and sent as SNI) instead of each broker's host. */
+  readonly servername: string | undefined;
+  /** KAFKA_TLS_INSECURE=true: the brokers' certificates are not verified at all. */
+  readonly insecure: boolean;
+}
+
+export interface KafkaSecurityConfig {
+  readonly protocol: Exclude<KafkaSecurityProtocol, 'PLAINTEXT'>;
+  /** Set for SASL_PLAINTEXT and SASL_SSL. */
+  readonly sasl: KafkaSaslConfig | undefined;
+  /** Set for SSL and SASL_SSL. */
+  readonly tls: KafkaTlsConfig | undefined;
+}
+
+const SECURITY_PROTOCOLS: readonly KafkaSecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+const SASL_MECHANISMS: readonly KafkaSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+/** A GW_CONFIG_INVALID about a file a variable names: the path and why, never the contents. */
+function failFile(variable: string, expected: string, file: string, problem: string): never {
+  throw new GatewayError('GW_CONFIG_INVALID', `${variable} must be ${expected}; ${problem}: ${JSON.stringify(file)}`, { details: { variable } });
+}
+
+/** The text of the file `variable` names, or undefined when it is unset. */
+function readSettingFile(env: Env, variable: string, expected: string): { file: string; text: string } | undefined {
+  const file = env[variable];
+  if (file === undefined || file === '') return undefined;
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    failFile(variable, expected, file, `cannot read the file (${code})`);
+  }
+}
+
+/** PEM certificates (one or more) from the file `variable` names. */
+function certificates(env: Env, variable: string, expected: string): { text: string; first: X509Certificate } | undefined {
+  const read = readSettingFile(env, variable, expected);
+  if (!read) return undefined;
+  const blocks = read.text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) failFile(variable, expected, read.file, 'no PEM certificate in the file');
+  const parsed = blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      return failFile(variable, expected, read.file, 'a certificate in the file does not parse');
+    }
+  });
+  return { text: read.text, first: parsed[0]! };
+}
+
+/** Defines a property that property access sees and enumeration (JSON, inspect, spread, logs) does not. */
+function hidden<T extends object>(target: T, key: string, value: unknown): T {
+  return Object.defineProperty(target, key, { value, enumerable: false, writable: false, configurable: false });
+}
+
+/** A value validated case-insensitively against `allowed`. */
+function oneOf<T extends string>(env: Env, variable: string, allowed: readonly T[]): T | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return undefined;
+  const found = allowed.find((candidate) => candidate === raw.trim().toUpperCase());
+  if (!found) fail(variable, `one of ${allowed.join(', ')}`, raw);
+  return found;
+}
+
+function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
+  // Every variable is read whatever the protocol, so a setting for another protocol is refused
+  // instead of silently ignored (KAFKA_SASL_USERNAME without a SASL protocol, for one).
+  const protocol = oneOf(env, 'KAFKA_SECURITY_PROTOCOL', SECURITY_PROTOCOLS) ?? 'PLAINTEXT';
+  const settings = {
+    KAFKA_SASL_MECHANISM: env.KAFKA_SASL_MECHANISM,
+    KAFKA_SASL_USERNAME: env.KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD: env.KAFKA_SASL_PASSWORD,
+    KAFKA_SASL_PASSWORD_FILE: env.KAFKA_SASL_PASSWORD_FILE,
+    KAFKA_TLS_CA_FILE: env.KAFKA_TLS_CA_FILE,
+    KAFKA_TLS_CERT_FILE: env.KAFKA_TLS_CERT_FILE,
+    KAFKA_TLS_KEY_FILE: env.KAFKA_TLS_KEY_FILE,
+    KAFKA_TLS_SERVERNAME: env.KAFKA_TLS_SERVERNAME,
+    KAFKA_TLS_INSECURE: env.KAFKA_TLS_INSECURE,
+  };
+  const usesSasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL';
+  const usesTls = protocol === 'SSL' || protocol === 'SASL_SSL';
+  for (const [variable, value] of Object.entries(settings)) {
+    if (value === undefined || value === '') continue;
+    if (variable.startsWith('KAFKA_SASL_') && !usesSasl) {
+      fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL (it is ${protocol})`, '(set)');
+    }
+    if (variable.startsWith('KAFKA_TLS_') && !usesTls) fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`, '(set)');
+  }
+  if (protocol === 'PLAINTEXT') return undefined;
+
+  let sasl: KafkaSaslConfig | undefined;
+  if (usesSasl) {
+    const mechanism = oneOf(env, 'KAFKA_SASL_MECHANISM', SASL_MECHANISMS);
+    if (!mechanism) fail('KAFKA_SASL_MECHANISM', `one of ${SASL_MECHANISMS.join(', ')} with KAFKA_SECURITY_PROTOCOL=${protocol}`, undefined);
+    const username = env.KAFKA_SASL_USERNAME;
+    if (!username || [...username].some((char) => char.charCodeAt(0) < 0x20 || char === '\u007f') || username.length > 1024) {
+      fail('KAFKA_SASL_USERNAME', `a user name (no control characters) with KAFKA_SECURITY_PROTOCOL=${protocol}`, username);
+    }
+    if (settings.KAFKA_SASL_PASSWORD && settings.KAFKA_SASL_PASSWORD_FILE) {
+      fail('KAFKA_SASL_PASSWORD_FILE', 'set only without KAFKA_SASL_PASSWORD (one source for the password)', '(set)');
+    }
+    let password = settings.KAFKA_SASL_PASSWORD || undefined;
+    const passwordFile = readSettingFile(env, 'KAFKA_SASL_PASSWORD_FILE', 'a readable file holding the SASL password');
+    // A mounted secret may end with one line break; the password is the text before it.
+    if (passwordFile) password = passwordFile.text.replace(/\r?\n$/, '');
+    if (!password) {
+      const variable = passwordFile ? 'KAFKA_SASL_PASSWORD_FILE' : 'KAFKA_SASL_PASSWORD';
+      fail(variable, `a non-empty password (KAFKA_SASL_PASSWORD, or a file named by KAFKA_SASL_PASSWORD_FILE) with KAFKA_SECURITY_PROTOCOL=${protocol}`, passwordFile ? '(empty)' : undefined);
+    }
+    sasl = hidden({ mechanism, username }, 'password', password) as KafkaSaslConfig;
+  }
+
+  let tls: KafkaTlsConfig | undefined;
+  if (usesTls) {
+    const ca = certificates(env, 'KAFKA_TLS_CA_FILE', 'a readable PEM file of CA certificates');
+    const cert = certificates(env, 'KAFKA_TLS_CERT_FILE', 'a readable PEM file of the client certificate (chain)');
+    const keyFile = readSettingFile(env, 'KAFKA_TLS_KEY_FILE', 'a readable PEM file of the client certificate\'s private key (unencrypted)');
+    if (cert && !keyFile) fail('KAFKA_TLS_KEY_FILE', 'set together with KAFKA_TLS_CERT_FILE (the private key of the client certificate)', undefined);
+    if (keyFile && !cert) fail('KAFKA_TLS_CERT_FILE', 'set together with KAFKA_TLS_KEY_FILE (the client certificate of that key)', undefined);
+    let key: KeyObject | undefined;
+    if (keyFile) {
+      try {
+        key = createPrivateKey(keyFile.text);
+      } catch {
+        failFile('KAFKA_TLS_KEY_FILE', 'a PEM private key, unencrypted', keyFile.file, 'the file holds no such key');
+      }
+      if (!cert!.first.checkPrivateKey(key)) {
+        failFile('KAFKA_TLS_KEY_FILE', 'the private key of the certificate in KAFKA_TLS_CERT_FILE', keyFile.file, 'the key does not match that certificate');
+      }
+    }
+    const servername = env.KAFKA_TLS_SERVERNAME || undefined;
+    const label = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+    if (servername !== undefined && (servername.length > 253 || !new RegExp(`^${label}(?:\\.${label})*$`).test(servername))) {
+      fail('KAFKA_TLS_SERVERNAME', 'a DNS host name', servername);
+    }
+    tls = hidden(
+      { ca: ca?.text, cert: cert?.text, servername, insecure: boolean(env, 'KAFKA_TLS_INSECURE', false) },
+      'key',
+      keyFile?.text,
+    ) as KafkaTlsConfig;
+  }
+  return { protocol, sasl, tls };
+}
+
 /** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const kafkaBrokers = brokers(env);
@@ -197,6 +365,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const requireExp = boolean(env, 'CLIENT_JWT_REQUIRE_EXP', true);
   return {
     kafkaBrokers,
+    kafkaSecurity: kafkaSecurity(env),
     host,
     port,
     dataDir,

@@ -20,6 +20,16 @@ export const ERRORS = {
     status: 500,
     summary: 'An environment variable is missing or malformed; the instance does not start.',
   },
+  GW_KAFKA_AUTH_FAILED: {
+    retriable: false,
+    status: 500,
+    summary: 'The broker refused SASL authentication: wrong KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD, or a KAFKA_SASL_MECHANISM the listener does not enable; the instance does not start.',
+  },
+  GW_KAFKA_TLS_FAILED: {
+    retriable: false,
+    status: 500,
+    summary: "The TLS handshake with a broker failed: its certificate is not signed by KAFKA_TLS_CA_FILE (or a bundled CA), does not name the broker's host or KAFKA_TLS_SERVERNAME, the broker refused the client certificate, or the listener does not use TLS; the instance does not start.",
+  },
   GW_VIEW_INVALID: {
     retriable: false,
     status: 500,

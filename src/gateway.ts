@@ -96,7 +96,12 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   try {
     const stores = new Map<string, ViewStore>();
     for (const view of views) stores.set(view.id, await openViewStore(kv, view, { rowCache: config.rowCacheRows }));
-    const client = createKafkaClient({ brokers: config.kafkaBrokers, clientId: `gateway-${config.groupId}`, logger });
+    const client = createKafkaClient({
+      brokers: config.kafkaBrokers,
+      clientId: `gateway-${config.groupId}`,
+      logger,
+      security: config.kafkaSecurity,
+    });
     kafka = client;
     const peerSecret = config.peerSecret ?? randomBytes(32).toString('hex');
     if (!config.peerSecret) logger.warn('PEER_SECRET is not set: this instance cannot read partitions owned by other instances');
