@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signClientToken } from '../../src/server/client-auth.ts';
 import { keyed, order } from '../support/data.ts';
@@ -172,5 +174,39 @@ describe('client authentication with CLIENT_JWKS_URL', () => {
 
     jwks.failWith(undefined);
     expect((await post(token)).status).toBe(200);
+  });
+});
+
+describe('client authentication with CLIENT_JWT_PUBLIC_KEY_FILE', () => {
+  const fx = useFixture('auth-pem');
+  let gw: TestGateway;
+  let ec: SigningKey;
+
+  beforeAll(async () => {
+    ec = await signingKey('ES256', 'pem-ec');
+    const dir = await fx.tempDir('gw-pem-');
+    await writeFile(path.join(dir, 'client.pem'), ec.pem);
+    gw = await fx.startGateway({ env: { CLIENT_JWT_PUBLIC_KEY_FILE: path.join(dir, 'client.pem'), CLIENT_JWT_ISSUER: ISSUER } });
+  });
+
+  it('accepts ES256 tokens of that key only', async () => {
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const post = (token: string) =>
+      fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: LOOKUP });
+    const ok = await post(await signWith(ec, { sub: 'svc', iss: ISSUER, exp }));
+    expect(ok.status).toBe(200);
+    expect(await ok.json()).toMatchObject({ data: { order: null } });
+    const other = await signingKey('ES256', 'pem-other');
+    const rsa = await signingKey('RS256', 'pem-rsa');
+    for (const [token, reason] of [
+      [await signWith(other, { iss: ISSUER, exp }), 'wrong signature'],
+      [await signWith(rsa, { iss: ISSUER, exp }), 'only ES256 is accepted'],
+      [signClientToken(ec.pem, { iss: ISSUER, exp }), 'only ES256 is accepted'],
+      [await signWith(ec, { iss: 'https://evil.example', exp }), 'was not issued by'],
+    ] as const) {
+      const refused = await post(token);
+      expect(refused.status, reason).toBe(401);
+      expect(((await refused.json()) as Refusal).errors[0]!.message).toContain(reason);
+    }
   });
 });
