@@ -45,7 +45,7 @@ export async function startJwksServer(keys: readonly SigningKey[]): Promise<Jwks
   let published = [...keys];
   let failure: number | undefined;
   let fetches = 0;
-  const server: Server = createServer((request, response) => {
+  const server: Server = createServer((_request, response) => {
     fetches += 1;
     if (failure !== undefined) {
       response.writeHead(failure, { 'content-type': 'text/plain' }).end('unavailable');

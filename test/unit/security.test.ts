@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { GatewayError, isGatewayError } from '../../src/errors.ts';
+import { type GatewayError, isGatewayError } from '../../src/errors.ts';
 import { clientKey, createRateLimiter } from '../../src/server/rate-limit.ts';
 import { parseTrustedDocuments, requestedDocumentId } from '../../src/server/trusted-documents.ts';
 import { withoutSuggestions } from '../../src/server/introspection.ts';
