@@ -1,9 +1,11 @@
 /**
  * HTTP front: GraphQL (and GraphiQL) at /graphql through graphql-yoga, plus plain /healthz,
- * /readyz and /metrics. Yoga plugins, in request order: validation limits, freshness report in
- * `extensions`, and error mapping (registry codes pass through, anything else is masked). What a
- * browser may do (CORS allow-list, CSRF prevention, JSON bodies, queries only over GET) is in
- * ./browser.ts.
+ * /readyz and /metrics. Yoga plugins, in request order: trusted documents (when configured),
+ * introspection off (when configured), validation limits, freshness report in `extensions`, and
+ * error mapping (registry codes pass through, anything else is masked). What a browser may do
+ * (CORS allow-list, CSRF prevention, JSON bodies, queries only over GET) is in ./browser.ts.
+ * In front of yoga: the body limit, then client authentication and the per-client rate limit
+ * (`admit`); /metrics behind METRICS_TOKEN; HTTPS instead of HTTP with TLS_CERT_FILE.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';

@@ -1,7 +1,9 @@
 /**
  * Trusted documents (TRUSTED_DOCUMENTS_FILE): only the GraphQL documents of a manifest run. The
  * manifest is the JSON object GraphQL Code Generator's client preset writes with
- * `persistedDocuments: true` (`persisted-documents.json`): `{ "<sha256 hash>": "<document text>" }`.
+ * `persistedDocuments: { hashAlgorithm: 'sha256' }` (`persisted-documents.json`):
+ * `{ "<sha256 hash>": "<document text>" }`. Ids are compared as written (hex in any case, with or
+ * without `sha256:`); the texts are not hashed again.
  *
  * A request names its document by id, in any of these places:
  *
