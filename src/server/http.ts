@@ -224,6 +224,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       } catch (error) {
         if (!isGatewayError(error)) throw error;
         const unavailable = error.code === 'GW_AUTH_UNAVAILABLE';
+        if (unavailable) logger.warn('client token not checked: the key set is unavailable', { error });
         refuse(response, error.status, error.code, error.message, unavailable ? { 'retry-after': '5' } : { 'www-authenticate': 'Bearer' });
         return undefined;
       }

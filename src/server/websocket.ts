@@ -164,7 +164,10 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
         } catch (error) {
           options.logger.debug('websocket client refused', { error });
           // The key set could not be fetched: the token was not checked, so try again later.
-          if (isGatewayError(error) && error.code === 'GW_AUTH_UNAVAILABLE') socket.close(1013, closeReason(`${error.code}: try again later`));
+          if (isGatewayError(error) && error.code === 'GW_AUTH_UNAVAILABLE') {
+            options.logger.warn('client token not checked: the key set is unavailable', { error });
+            socket.close(1013, closeReason(`${error.code}: try again later`));
+          }
           return false;
         }
         const key = clientKey(identity.subject, address);
