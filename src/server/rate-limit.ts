@@ -7,8 +7,8 @@
  *
  * The key is the token's subject (`sub:<sub>`) when client authentication is on and the token has
  * one, else the client's address (`ip:<address>`) as the socket reports it. Buckets live in an
- * LRU of at most `maxClients` entries; a bucket dropped from it belonged to a client not seen for
- * the longest time, and comes back full, as it would have refilled anyway.
+ * LRU of at most `maxClients` entries; the bucket dropped from it is that of the client seen least
+ * recently, which starts again with a full bucket.
  */
 import { GatewayError } from '../errors.ts';
 import { Lru } from '../lru.ts';
