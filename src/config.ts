@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { GatewayError } from './errors.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 
-export interface GatewayConfig {
+export interface GatewayConfig extends SecurityConfig {
   readonly kafkaBrokers: readonly string[];
   /** How the Kafka clients authenticate and encrypt (KAFKA_SECURITY_PROTOCOL ...); undefined: PLAINTEXT. */
   readonly kafkaSecurity: KafkaSecurityConfig | undefined;
@@ -57,20 +57,6 @@ export interface GatewayConfig {
   readonly subscriptionBuffer: number;
   /** Decoded rows kept in memory per view for lookups (ROW_CACHE_ROWS; 0 = none). */
   readonly rowCacheRows: number;
-  /**
-   * Client authentication: HS256 JWT secret (CLIENT_JWT_SECRET, at least 32 characters), and the
-   * `aud` / `iss` a token must carry (CLIENT_JWT_AUDIENCE, CLIENT_JWT_ISSUER). Unset: no client
-   * authentication.
-   */
-  readonly clientAuth:
-    | {
-        readonly secret: string;
-        readonly audience: string | undefined;
-        readonly issuer: string | undefined;
-        /** Whether a token must carry `exp` (CLIENT_JWT_REQUIRE_EXP, default true). */
-        readonly requireExp: boolean;
-      }
-    | undefined;
   /**
    * Browser origins allowed to call /graphql cross-origin (CORS_ORIGINS): exact
    * `scheme://host[:port]` strings. Empty: no cross-origin access.
@@ -332,6 +318,134 @@ function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
   return { protocol, sasl, tls };
 }
 
+// ---- Security: client authentication, trusted documents, rate limits, TLS, production switches ----
+
+/** JWT algorithms a client token may use with a shared secret (CLIENT_JWT_SECRET). */
+export const SECRET_ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
+/** JWT algorithms a client token may use with a public key or a JWKS. `none` is never accepted. */
+export const KEY_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export interface ClientAuthConfig {
+  /** The key source, exactly one: CLIENT_JWT_SECRET (HS*), CLIENT_JWT_PUBLIC_KEY_FILE (PEM SPKI) or CLIENT_JWKS_URL. */
+  readonly secret?: string | undefined;
+  readonly publicKeyFile?: string | undefined;
+  readonly jwksUrl?: string | undefined;
+  /** CLIENT_JWT_ALGORITHMS; undefined: HS256 for a secret, RS256,ES256 for a JWKS, the key's own for a key file. */
+  readonly algorithms: readonly string[] | undefined;
+  /** The `aud` / `iss` a token must carry (CLIENT_JWT_AUDIENCE, CLIENT_JWT_ISSUER). */
+  readonly audience: string | undefined;
+  readonly issuer: string | undefined;
+  /** Whether a token must carry `exp` (CLIENT_JWT_REQUIRE_EXP, default true). */
+  readonly requireExp: boolean;
+  /** Tolerance on `exp` and `nbf`, in seconds (CLIENT_JWT_CLOCK_SKEW_SECONDS). */
+  readonly clockSkewSeconds: number;
+  /** JWKS: shortest time between two fetches for an unknown `kid` (CLIENT_JWKS_COOLDOWN_MS). */
+  readonly jwksCooldownMs: number;
+  /** JWKS: age after which the key set is fetched again before use (CLIENT_JWKS_MAX_AGE_MS). */
+  readonly jwksMaxAgeMs: number;
+  /** JWKS: bound on one fetch (CLIENT_JWKS_TIMEOUT_MS). */
+  readonly jwksTimeoutMs: number;
+}
+
+export interface SecurityConfig {
+  /** Client authentication; undefined when no key source is set. */
+  readonly clientAuth: ClientAuthConfig | undefined;
+  /** TRUSTED_DOCUMENTS_FILE: only the documents of this manifest run. */
+  readonly trustedDocumentsFile: string | undefined;
+  /** Token bucket per client (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); undefined: no rate limit. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /** HTTPS (and WSS) on the listener (TLS_CERT_FILE, TLS_KEY_FILE). */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** CA bundle that https peers' certificates are checked against (PEER_TLS_CA_FILE). */
+  readonly peerTlsCaFile: string | undefined;
+  /** Whether /graphql serves the GraphiQL page (GRAPHIQL). */
+  readonly graphiql: boolean;
+  /** Whether __schema / __type may be queried and validation errors suggest names (INTROSPECTION). */
+  readonly introspection: boolean;
+  /** Bearer token /metrics requires (METRICS_TOKEN); undefined: /metrics is open. */
+  readonly metricsToken: string | undefined;
+}
+
+function filePath(env: Env, variable: string): string | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.trim() !== raw || raw.includes('\0')) fail(variable, 'a file path', raw);
+  return path.resolve(raw);
+}
+
+function algorithmList(raw: string | undefined, allowed: readonly string[], keySource: string): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const list = [...new Set(raw.split(',').map((entry) => entry.trim()))];
+  const expected = `a comma-separated list of JWT algorithms from ${allowed.join(', ')} (with ${keySource})`;
+  if (list.some((entry) => !allowed.includes(entry))) fail('CLIENT_JWT_ALGORITHMS', expected, raw);
+  return list;
+}
+
+function loadSecurity(env: Env): SecurityConfig {
+  // Every variable is read whatever the others say, so the configuration table's test sees each one.
+  const secret = env.CLIENT_JWT_SECRET || undefined;
+  const publicKeyFile = filePath(env, 'CLIENT_JWT_PUBLIC_KEY_FILE');
+  const jwksUrl = env.CLIENT_JWKS_URL || undefined;
+  const rawAlgorithms = env.CLIENT_JWT_ALGORITHMS;
+  const audience = env.CLIENT_JWT_AUDIENCE || undefined;
+  const issuer = env.CLIENT_JWT_ISSUER || undefined;
+  const requireExp = boolean(env, 'CLIENT_JWT_REQUIRE_EXP', true);
+  const clockSkewSeconds = integer(env, 'CLIENT_JWT_CLOCK_SKEW_SECONDS', 30, 0, 600);
+  const jwksCooldownMs = integer(env, 'CLIENT_JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000);
+  const jwksMaxAgeMs = integer(env, 'CLIENT_JWKS_MAX_AGE_MS', 600_000, 1000, 86_400_000);
+  const jwksTimeoutMs = integer(env, 'CLIENT_JWKS_TIMEOUT_MS', 5000, 100, 60_000);
+  const sources = [secret && 'CLIENT_JWT_SECRET', publicKeyFile && 'CLIENT_JWT_PUBLIC_KEY_FILE', jwksUrl && 'CLIENT_JWKS_URL'].filter(Boolean);
+  if (sources.length > 1) fail(String(sources[1]), `set alone: one of CLIENT_JWT_SECRET, CLIENT_JWT_PUBLIC_KEY_FILE, CLIENT_JWKS_URL (${sources[0]} is set too)`, '(set)');
+  if (secret !== undefined && secret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
+  if (jwksUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol)) fail('CLIENT_JWKS_URL', 'an http(s) URL of a JSON Web Key Set', jwksUrl);
+  }
+  const clientOnly = ['CLIENT_JWT_AUDIENCE', 'CLIENT_JWT_ISSUER', 'CLIENT_JWT_REQUIRE_EXP', 'CLIENT_JWT_ALGORITHMS', 'CLIENT_JWT_CLOCK_SKEW_SECONDS'];
+  const jwksOnly = ['CLIENT_JWKS_COOLDOWN_MS', 'CLIENT_JWKS_MAX_AGE_MS', 'CLIENT_JWKS_TIMEOUT_MS'];
+  if (sources.length === 0) {
+    const stray = [...clientOnly, ...jwksOnly].find((variable) => env[variable]);
+    if (stray) fail(stray, 'set only together with CLIENT_JWT_SECRET, CLIENT_JWT_PUBLIC_KEY_FILE or CLIENT_JWKS_URL', '(set)');
+  } else if (jwksUrl === undefined) {
+    const stray = jwksOnly.find((variable) => env[variable]);
+    if (stray) fail(stray, 'set only together with CLIENT_JWKS_URL', '(set)');
+  }
+  const algorithms = secret
+    ? algorithmList(rawAlgorithms, SECRET_ALGORITHMS, 'CLIENT_JWT_SECRET')
+    : algorithmList(rawAlgorithms, KEY_ALGORITHMS, 'a public key or a JWKS');
+  const clientAuth: ClientAuthConfig | undefined =
+    sources.length === 0
+      ? undefined
+      : { secret, publicKeyFile, jwksUrl, algorithms, audience, issuer, requireExp, clockSkewSeconds, jwksCooldownMs, jwksMaxAgeMs, jwksTimeoutMs };
+
+  const perSecond = integer(env, 'RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000);
+  const burst = integer(env, 'RATE_LIMIT_BURST', perSecond, 1, 10_000_000);
+  if (perSecond === 0 && env.RATE_LIMIT_BURST) fail('RATE_LIMIT_BURST', 'set only together with RATE_LIMIT_PER_SECOND above 0', env.RATE_LIMIT_BURST);
+
+  const certFile = filePath(env, 'TLS_CERT_FILE');
+  const keyFile = filePath(env, 'TLS_KEY_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    fail(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set together with TLS_CERT_FILE and TLS_KEY_FILE (a PEM certificate chain and its private key)', undefined);
+  }
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) fail('METRICS_TOKEN', 'at least 16 characters without spaces', '(hidden)');
+  return {
+    clientAuth,
+    trustedDocumentsFile: filePath(env, 'TRUSTED_DOCUMENTS_FILE'),
+    rateLimit: perSecond > 0 ? { perSecond, burst } : undefined,
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    peerTlsCaFile: filePath(env, 'PEER_TLS_CA_FILE'),
+    graphiql: boolean(env, 'GRAPHIQL', true),
+    introspection: boolean(env, 'INTROSPECTION', true),
+    metricsToken,
+  };
+}
+
 /** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const kafkaBrokers = brokers(env);
@@ -340,8 +454,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const port = integer(env, 'PORT', 4000, 0, 65535);
   const groupId = name(env, 'GROUP_ID', 'graphql-gateway');
   const dataDir = path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.data', groupId));
+  const scheme = env.TLS_CERT_FILE ? 'https' : 'http';
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const advertisedUrl = env.ADVERTISED_URL || `http://${bracketed}:${port}`;
+  const advertisedUrl = env.ADVERTISED_URL || `${scheme}://${bracketed}:${port}`;
   let parsedUrl: URL | undefined;
   try {
     parsedUrl = new URL(advertisedUrl);
@@ -356,14 +471,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const topicPrefix = name(env, 'TOPIC_PREFIX', '', true);
   const peerSecret = env.PEER_SECRET || undefined;
   if (peerSecret !== undefined && peerSecret.length < 16) fail('PEER_SECRET', 'at least 16 characters', '(hidden)');
-  const clientSecret = env.CLIENT_JWT_SECRET || undefined;
-  if (clientSecret !== undefined && clientSecret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
-  if (clientSecret === undefined && (env.CLIENT_JWT_AUDIENCE || env.CLIENT_JWT_ISSUER || env.CLIENT_JWT_REQUIRE_EXP)) {
-    const variable = env.CLIENT_JWT_AUDIENCE ? 'CLIENT_JWT_AUDIENCE' : env.CLIENT_JWT_ISSUER ? 'CLIENT_JWT_ISSUER' : 'CLIENT_JWT_REQUIRE_EXP';
-    fail(variable, 'set only together with CLIENT_JWT_SECRET', '(set)');
-  }
-  const requireExp = boolean(env, 'CLIENT_JWT_REQUIRE_EXP', true);
+  const security = loadSecurity(env);
   return {
+    ...security,
     kafkaBrokers,
     kafkaSecurity: kafkaSecurity(env),
     host,
@@ -403,9 +513,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
     storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),
-    clientAuth: clientSecret
-      ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined, requireExp }
-      : undefined,
     corsOrigins: origins(env),
   };
 }

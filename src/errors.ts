@@ -133,7 +133,37 @@ export const ERRORS = {
   GW_AUTH_INVALID: {
     retriable: false,
     status: 401,
-    summary: 'The bearer token is malformed, wrongly signed, expired, not yet valid, or for another audience or issuer.',
+    summary: 'The bearer token is malformed, uses an algorithm or a key that is not accepted, is wrongly signed, expired, not yet valid, or for another audience or issuer.',
+  },
+  GW_AUTH_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary: 'The keys a bearer token is checked against (CLIENT_JWKS_URL) could not be fetched or read, so the token was not checked; retry.',
+  },
+  GW_RATE_LIMITED: {
+    retriable: true,
+    status: 429,
+    summary: 'A client (its token subject, else its address) sent more GraphQL requests, subscribes or WebSocket connections than RATE_LIMIT_PER_SECOND and RATE_LIMIT_BURST allow; retry after Retry-After seconds.',
+  },
+  GW_DOCUMENT_NOT_TRUSTED: {
+    retriable: false,
+    status: 400,
+    summary: 'Trusted documents are on (TRUSTED_DOCUMENTS_FILE) and the request carries query text, or no document id; send the documentId of a registered document instead.',
+  },
+  GW_DOCUMENT_NOT_FOUND: {
+    retriable: false,
+    status: 400,
+    summary: 'The documentId (or extensions.persistedQuery.sha256Hash) of a request is not in TRUSTED_DOCUMENTS_FILE.',
+  },
+  GW_INTROSPECTION_DISABLED: {
+    retriable: false,
+    status: 400,
+    summary: 'A document selects __schema or __type while INTROSPECTION=false (__typename stays allowed).',
+  },
+  GW_METRICS_UNAUTHORIZED: {
+    retriable: false,
+    status: 401,
+    summary: 'METRICS_TOKEN is set and a /metrics request lacks "Authorization: Bearer <METRICS_TOKEN>".',
   },
   GW_HTTP_CSRF_REQUIRED: {
     retriable: false,

@@ -21,6 +21,15 @@
  * arguments without `contextValue` and `rootValue`, so graphql-ws still makes the context per
  * subscription; variables are coerced per subscription when graphql-js executes.
  *
+ * Security switches: with client authentication the socket's token claims become each
+ * subscription's `context.claims`; with a rate limit (./rate-limit.ts) an upgrade is refused with
+ * 429 and `Retry-After` by the client's address (without client authentication), a
+ * `connection_init` is closed with 1013 (try again later) by the token's subject (with it), and a
+ * subscribe over the limit fails alone with GW_RATE_LIMITED; with trusted documents a subscribe
+ * names its document by id (./trusted-documents.ts); with INTROSPECTION=false the same rule and
+ * suggestion filter as over HTTP apply (./introspection.ts). A key set that cannot be fetched
+ * (GW_AUTH_UNAVAILABLE) closes the socket with 1013 too, not 4403.
+ *
  * Backpressure: graphql-ws waits for each message to be written before pulling the next event,
  * so a slow client stops pulling; its bounded stream in the hub then overflows and it is cut off
  * with a resume token (see src/subscriptions/stream.ts). Nobody else waits for it.
@@ -35,10 +44,14 @@ import { checkShape, limitedParse } from '../graphql/limits.ts';
 import type { Logger } from '../log.ts';
 import type { ViewReader } from '../routing/reader.ts';
 import type { Hub } from '../subscriptions/hub.ts';
+import { isGatewayError } from '../errors.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { isGraphQLError, toClientError } from './client-errors.ts';
 import { createDocumentCache } from './document-cache.ts';
+import { NoIntrospectionRule, withoutSuggestions } from './introspection.ts';
 import type { QueryLimitsOptions } from './query-limits.ts';
+import { clientKey, rateLimitError, retryAfterSeconds, type RateLimiter } from './rate-limit.ts';
+import { trustedSubscribeText, type SubscribePayload, type TrustedDocuments } from './trusted-documents.ts';
 
 export interface WebSocketOptions {
   readonly server: Server;
@@ -51,6 +64,21 @@ export interface WebSocketOptions {
   readonly clientAuth?: ClientAuth | undefined;
   /** Origins besides this server's own whose pages may open a WebSocket (CORS_ORIGINS). */
   readonly corsOrigins?: readonly string[];
+  readonly trustedDocuments?: TrustedDocuments | undefined;
+  readonly rateLimit?: RateLimiter | undefined;
+  /** false: INTROSPECTION=false (see ./introspection.ts). */
+  readonly introspection?: boolean | undefined;
+}
+
+/** What a connection holds once accepted: its token's claims and its rate-limit key. */
+interface ConnectionState {
+  claims: Readonly<Record<string, unknown>> | undefined;
+  key: string;
+}
+
+/** A close reason within the protocol's 123 bytes. */
+function closeReason(text: string): string {
+  return Buffer.byteLength(text) <= 123 ? text : `${Buffer.from(text).subarray(0, 120).toString('utf8')}...`;
 }
 
 export interface WebSocketEndpoint {
@@ -84,23 +112,37 @@ function preparationError(error: unknown, logger: Logger): GraphQLError {
 
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
   const listed = new Set(options.corsOrigins ?? []);
+  const { rateLimit, trustedDocuments } = options;
+  const hideSuggestions = options.introspection === false;
   const wss = new WebSocketServer({
     server: options.server,
     path: '/graphql',
     maxPayload: 256 * 1024,
     verifyClient: (
-      { origin, req }: { origin: string | undefined; req: { headers: { host?: string } } },
-      done: (allowed: boolean, status?: number, message?: string) => void,
-    ) => (originAllowed(origin, req.headers.host, listed) ? done(true) : done(false, 403, 'Forbidden: cross-origin WebSocket')),
+      { origin, req }: { origin: string | undefined; req: { headers: { host?: string }; socket: { remoteAddress?: string | undefined } } },
+      done: (allowed: boolean, status?: number, message?: string, headers?: Record<string, string>) => void,
+    ) => {
+      if (!originAllowed(origin, req.headers.host, listed)) return done(false, 403, 'Forbidden: cross-origin WebSocket');
+      // Without client authentication a connection attempt counts against the client's address;
+      // with it, against the token's subject once connection_init brings the token.
+      const wait = rateLimit && !options.clientAuth ? rateLimit.take(clientKey(undefined, req.socket.remoteAddress)) : undefined;
+      if (wait !== undefined) return done(false, 429, 'Too Many Requests', { 'Retry-After': String(retryAfterSeconds(wait)) });
+      return done(true);
+    },
   });
   const active = new WeakMap<object, Set<string>>();
+  const connections = new WeakMap<object, ConnectionState>();
   const limits = options.queryLimits;
   const documents = createDocumentCache({
     schema: options.schema,
-    rules: specifiedRules,
+    rules: hideSuggestions ? [...specifiedRules, NoIntrospectionRule] : specifiedRules,
     parse: limitedParse(limits.maxTokens),
     precheck: (document) => checkShape(document, limits),
   });
+  const clientError = (error: unknown): GraphQLError => {
+    const mapped = toClientError(error, options.logger);
+    return hideSuggestions ? withoutSuggestions(mapped) : mapped;
+  };
   const disposable = useServer(
     {
       connectionInitWaitTimeout: 3_000,
@@ -108,24 +150,41 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       // set WebSocket headers) or the upgrade request's Authorization header. false closes the
       // socket with 4403 Forbidden before any subscription starts; an accepted socket is closed
       // with 4403 when its token expires.
-      onConnect: (ctx) => {
-        if (!options.clientAuth) return true;
-        const fromPayload = ctx.connectionParams?.authorization;
-        try {
-          const identity = options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
-          const socket = ctx.extra.socket;
-          const cancel = onExpiry(identity, () => {
-            options.logger.debug('websocket closed: client token expired');
-            socket.close(4403, 'Forbidden: the token has expired');
-          });
-          socket.once('close', cancel);
+      onConnect: async (ctx) => {
+        const address = ctx.extra.request.socket.remoteAddress;
+        if (!options.clientAuth) {
+          connections.set(ctx, { claims: undefined, key: clientKey(undefined, address) });
           return true;
+        }
+        const fromPayload = ctx.connectionParams?.authorization;
+        const socket = ctx.extra.socket;
+        let identity: Awaited<ReturnType<ClientAuth['verify']>>;
+        try {
+          identity = await options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
         } catch (error) {
           options.logger.debug('websocket client refused', { error });
+          // The key set could not be fetched: the token was not checked, so try again later.
+          if (isGatewayError(error) && error.code === 'GW_AUTH_UNAVAILABLE') {
+            options.logger.warn('client token not checked: the key set is unavailable', { error });
+            socket.close(1013, closeReason(`${error.code}: try again later`));
+          }
           return false;
         }
+        const key = clientKey(identity.subject, address);
+        const wait = rateLimit?.take(key);
+        if (wait !== undefined) {
+          socket.close(1013, closeReason(`GW_RATE_LIMITED: retry after ${retryAfterSeconds(wait)} s`));
+          return false;
+        }
+        const cancel = onExpiry(identity, () => {
+          options.logger.debug('websocket closed: client token expired');
+          socket.close(4403, 'Forbidden: the token has expired');
+        });
+        socket.once('close', cancel);
+        connections.set(ctx, { claims: identity.claims, key });
+        return true;
       },
-      context: () => createContext(options.reader, undefined, options.hub),
+      context: (ctx) => createContext(options.reader, undefined, options.hub, connections.get(ctx)?.claims),
       // Returns either errors (sent as the subscription's `error` message, as graphql-ws does
       // with its own validation) or execution arguments. Nothing is thrown: graphql-ws would close
       // the whole socket (4500) for an error thrown here.
@@ -140,10 +199,20 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
               }),
             ];
           }
-          const { document, errors } = documents.load(payload.query);
+          if (rateLimit) {
+            const wait = rateLimit.take(connections.get(ctx)?.key ?? clientKey(undefined, ctx.extra.request.socket.remoteAddress));
+            if (wait !== undefined) return [toClientError(rateLimitError(wait), options.logger)];
+          }
+          let text = payload.query;
+          if (trustedDocuments) {
+            const trusted = trustedSubscribeText(trustedDocuments, payload as SubscribePayload);
+            if (typeof trusted !== 'string') return [trusted];
+            text = trusted;
+          }
+          const { document, errors } = documents.load(text);
           // Counted only once valid: graphql-ws calls onComplete for started operations only, so a
           // rejected subscribe must not take a slot.
-          if (errors.length > 0) return errors;
+          if (errors.length > 0) return hideSuggestions ? errors.map(withoutSuggestions) : errors;
           const tooCostly = checkCost(options.schema, document, payload.operationName, payload.variables, limits);
           if (tooCostly) return [tooCostly];
           ids.add(id);
@@ -159,9 +228,9 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       },
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors) return undefined;
-        return { ...result, errors: result.errors.map((error) => toClientError(error, options.logger).toJSON()) };
+        return { ...result, errors: result.errors.map((error) => clientError(error).toJSON()) };
       },
-      onError: (_ctx, _id, _payload, errors) => errors.map((error) => toClientError(error, options.logger).toJSON()),
+      onError: (_ctx, _id, _payload, errors) => errors.map((error) => clientError(error).toJSON()),
     },
     wss,
   );

@@ -57,6 +57,9 @@ describe('loadConfig defaults', () => {
       storeMemtableMb: 64,
       tombstoneRetentionMs: 86_400_000,
       corsOrigins: [],
+      // Security switches (test/unit/security.test.ts has the rest): off but these two.
+      graphiql: true,
+      introspection: true,
     });
   });
 
