@@ -16,6 +16,8 @@ import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { createTextCache, queryLimitsPlugin, type QueryLimitsOptions } from './query-limits.ts';
 import { attachWebSocket } from './websocket.ts';
+import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
+import { servePage } from './pages.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -144,7 +146,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     healthCheckEndpoint: '/yoga-health',
     logging: false,
     batching: false,
-    graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
+    graphiql: graphiqlOptions(options.exampleQuery),
+    renderGraphiQL: offlineGraphiql(),
     context: ({ request, params }) => {
       const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
       return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub);
@@ -193,6 +196,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(options.metrics());
       return;
     }
+    if (servePage(request, response, path ?? '/')) return;
     // The body limit is enforced here, from the declared length; Node's parser never reads past
     // it. (Yoga's own limit streams every body through a TransformStream and a pipeline whose
     // clean-up builds an AbortError with a stack trace on every request; see BENCHMARKS.md.)
