@@ -66,6 +66,42 @@ describe.skipIf(skip)('the grid page with client authentication', { timeout: BRO
   });
 });
 
+describe.skipIf(skip)('the grid page when its WebSocket fails', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
+  const fx = useFixture('grid-ws');
+
+  it('shows the rows, retries the subscription with a growing delay, and reads the rows again once it is live', async () => {
+    const gw = await fx.startGateway();
+    await fx.produce('customers', Array.from({ length: 5 }, (_, i) => keyed('customerId', customer(i))));
+    await fx.produce('orders', Array.from({ length: 10 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.waitCaughtUp(gw, ['orders', 'customers']);
+    const { page } = await openBrowser(fx);
+    // The first five connections are closed at once (1011), the sixth goes through to the gateway.
+    const attempts: number[] = [];
+    await page.routeWebSocket(/\/graphql$/, (socket) => {
+      attempts.push(Date.now());
+      if (attempts.length <= 5) void socket.close({ code: 1011, reason: 'closed by the test' });
+      else socket.connectToServer();
+    });
+    await page.goto(`${gw.url}/grid`);
+    await page.locator('#grid[data-live="retrying"]').waitFor({ timeout: 10_000 });
+    // The rows come without the subscription (after its catch-up wait).
+    await settled(page);
+    expect(await renderedKeys(page)).toHaveLength(10);
+    await page.locator('#grid[data-live="live"]').waitFor({ timeout: 60_000 });
+    await settled(page);
+    // Caught up only after the rows were read: the grid starts over once (a new subscription and
+    // the rows again), no more than that.
+    expect((await gridState(page)).generation).toBe(2);
+    expect(attempts).toHaveLength(7);
+    const gaps = attempts.slice(1).map((at, i) => at - attempts[i]!);
+    expect(gaps[3]!).toBeGreaterThan(gaps[0]!);
+
+    const fresh = order(903, { createdAt: iso(Date.parse('2027-01-01T00:00:00Z')), updatedAt: iso(Date.parse('2027-01-01T00:00:00Z')) });
+    await fx.produce('orders', [keyed('orderId', fresh)]);
+    await expect.poll(async () => (await renderedKeys(page))[0], { timeout: 20_000 }).toBe(fresh.orderId);
+  });
+});
+
 describe.skipIf(skip)('the grid page through the HAProxy load balancer of a cluster', { timeout: BROWSER_TEST_TIMEOUT_MS }, () => {
   const fx = useFixture('grid-lb');
 

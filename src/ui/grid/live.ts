@@ -10,8 +10,10 @@
  *   subscribe is resumed from the token of the last event received (on any instance), after
  *   0.5 s doubling up to 15 s, at most MAX_RETRIES times in a row; a resume that is caught up
  *   resets the count. Then it stops and says so through `onState`.
- * - When the gateway cannot resume (GW_RESUME_TOO_FAR, or no token yet), `onLost` is called:
- *   the grid reads its rows again.
+ * - A subscription that failed before its first event is subscribed again the same way, without
+ *   a token; its `onCaughtUp(false)` then tells the grid that changes may have been missed.
+ * - When the gateway cannot resume (GW_RESUME_TOO_FAR), `onLost` is called: the grid reads its
+ *   rows again.
  * - A refused token (GW_AUTH_*, close code 4403) stops it until the next `follow`.
  */
 import { createClient, type Client } from 'graphql-ws';
@@ -85,7 +87,8 @@ export function follow(options: { url: string; token: () => string | undefined; 
       stop('stopped', `live updates refused: ${why}`);
       return;
     }
-    if (code === 'GW_RESUME_TOO_FAR' || lastToken === undefined) {
+    if (code === 'GW_RESUME_TOO_FAR') {
+      lastToken = undefined;
       handlers.onLost(why);
       return;
     }
