@@ -27,6 +27,8 @@ import { trustedDocumentsPlugin, type TrustedDocuments } from './trusted-documen
 import { createTextCache, queryLimitsPlugin, type QueryLimitsOptions } from './query-limits.ts';
 import { attachWebSocket } from './websocket.ts';
 import { browserPolicy } from './browser.ts';
+import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
+import { servePage } from './pages.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -186,7 +188,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     batching: false,
     multipart: false,
     cors: browser.cors,
-    graphiql: options.graphiql === false ? false : { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
+    graphiql: options.graphiql === false ? false : graphiqlOptions(options.exampleQuery),
+    renderGraphiQL: offlineGraphiql(),
     context: ({ request, params, claims }) => {
       const token = request.headers.get(CONSISTENCY_HEADER) ?? (params.extensions?.consistencyToken as string | undefined);
       const verified = claims as Readonly<Record<string, unknown>> | undefined;
@@ -278,6 +281,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     // A refusal below carries the CORS headers yoga gives a listed origin, so its page can read it.
     for (const [name, value] of Object.entries(browser.headersFor(request.headers.origin))) response.setHeader(name, value);
+    if (servePage(request, response, path ?? '/')) return;
     // The body limit is enforced here, from the declared length; Node's parser never reads past
     // it. (Yoga's own limit streams every body through a TransformStream and a pipeline whose
     // clean-up builds an AbortError with a stack trace on every request; see BENCHMARKS.md.)
