@@ -145,14 +145,12 @@ function requestErrorStatusPlugin(): Plugin {
   };
 }
 
-/** GraphiQL's HTML page: a GET for text/html without an operation. It holds no data. */
-function isGraphiqlPage(request: IncomingMessage, path: string | undefined): boolean {
-  return (
-    path === '/graphql' &&
-    request.method === 'GET' &&
-    (request.headers.accept ?? '').includes('text/html') &&
-    !/[?&]query=/.test(request.url ?? '')
-  );
+/**
+ * GraphiQL's HTML page: with GraphiQL on, yoga answers every GET for text/html at /graphql with
+ * the page (a `?query=` only fills its editor; nothing runs). It holds no data.
+ */
+function isGraphiqlPage(request: IncomingMessage, path: string | undefined, graphiql: boolean): boolean {
+  return graphiql && path === '/graphql' && request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
 }
 
 /** Answers a request yoga never sees with a GraphQL error body. */
@@ -296,7 +294,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     // A CORS preflight (OPTIONS) carries no credentials; yoga answers it, as GraphiQL's page.
-    const open = request.method === 'OPTIONS' || (options.graphiql !== false && isGraphiqlPage(request, path));
+    const open = request.method === 'OPTIONS' || isGraphiqlPage(request, path, options.graphiql !== false);
     if (open || (!options.clientAuth && !options.rateLimit)) {
       void yoga(request, response);
       return;
