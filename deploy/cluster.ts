@@ -7,7 +7,8 @@
  * .data/cluster-haproxy. `--fresh` deletes the stores first (needed after switching brokers).
  *
  * `--demo` produces generated data first (DEMO_ORDERS, default 20000; DEMO_CUSTOMERS, 2000) and
- * then live traffic (DEMO_RATE records/s, default 20), like `deploy/gw demo`.
+ * then live traffic (DEMO_RATE records/s, default 20) that continues what the topics hold, like
+ * `deploy/gw demo` (deploy/demo-traffic.ts).
  * Other knobs: KAFKA_PORT, TOPIC_PREFIX, TOPIC_PARTITIONS, LOG_LEVEL (of instances, default warn).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -16,9 +17,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../src/config.ts';
-import { createDataGenerator, type GeneratedRecord } from '../src/demo/generator.ts';
-import { createKafkaClient, type KafkaClient } from '../src/kafka/client.ts';
+import { createKafkaClient, type KafkaClient, type RecordProducer } from '../src/kafka/client.ts';
 import { createLogger } from '../src/log.ts';
+import { endOffsetsToken, gatewayQuery, resumeFromGateway, seedDemoData, startLiveTraffic, type DemoData } from './demo-traffic.ts';
 
 export const HAPROXY = process.env.HAPROXY_BIN ?? '/usr/sbin/haproxy';
 const TEMPLATE = path.join(REPO_ROOT, 'deploy', 'cluster', 'haproxy.cfg.template');
@@ -58,13 +59,13 @@ const children: ChildProcess[] = [];
 let stopping = false;
 let startedBroker = false;
 let kafka: KafkaClient | undefined;
-let live: NodeJS.Timeout | undefined;
+let live: { stop(): void } | undefined;
 
 /** Stops what this script started: live traffic, instances and HAProxy (SIGTERM, then SIGKILL), the broker. */
 async function shutdown(code: number): Promise<never> {
   if (stopping) return new Promise<never>(() => undefined);
   stopping = true;
-  clearInterval(live);
+  live?.stop();
   say('\nstopping...');
   await kafka?.stop();
   await Promise.all(
@@ -85,43 +86,37 @@ async function waitAnswers(name: string, url: string, timeoutMs: number): Promis
   }
 }
 
-/** Generated history (unless the topics hold orders already), then live traffic every 250 ms. */
-async function produceDemoData(brokers: string): Promise<void> {
-  const prefix = env.TOPIC_PREFIX ?? '';
+/** Generated history, unless the topics hold orders already (deploy/demo-traffic.ts). */
+async function seedDemo(brokers: string): Promise<{ producer: RecordProducer; data: DemoData }> {
   kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'cluster-demo', logger: createLogger('warn') });
   const producer = await kafka.producer();
-  const produce = async (records: readonly GeneratedRecord[]) => {
-    const byTopic = new Map<string, GeneratedRecord[]>();
-    for (const record of records) {
-      const list = byTopic.get(record.topic) ?? [];
-      list.push(record);
-      byTopic.set(record.topic, list);
-    }
-    const encode = (r: GeneratedRecord) => ({ key: r.key, value: r.value === null ? null : JSON.stringify(r.value) });
-    await Promise.all([...byTopic].map(([topic, list]) => producer.send(`${prefix}${topic}`, list.map(encode))));
-  };
-  const generator = createDataGenerator({ seed: 42, customers: Number(env.DEMO_CUSTOMERS ?? 2000), startTime: Date.now() });
-  const orders = Number(env.DEMO_ORDERS ?? 20_000);
-  const existing = (await kafka.offsets(`${prefix}orders`)).reduce((sum, entry) => sum + Number(entry.high), 0);
-  if (existing === 0) {
-    say(`generating ${orders} orders with customers and payments...`);
-    await produce(generator.customers());
-    for (const chunk of generator.history(orders, { days: 30, chunk: 2000 })) await produce(chunk);
-  } else {
-    say(`topics already hold ${existing} order records; adding live traffic only`);
-    generator.customers();
-  }
+  const prefix = env.TOPIC_PREFIX ?? '';
+  const existingOrders = (await kafka.offsets(`${prefix}orders`)).reduce((sum, entry) => sum + Number(entry.high), 0);
+  const data = await seedDemoData({
+    producer,
+    prefix,
+    existingOrders,
+    orders: Number(env.DEMO_ORDERS ?? 20_000),
+    customers: Number(env.DEMO_CUSTOMERS ?? 2000),
+    say,
+  });
+  return { producer, data };
+}
+
+/** Live traffic that continues what the topics hold, read back through instance `url` once it is ready. */
+async function startDemoTraffic(demo: { producer: RecordProducer; data: DemoData }, url: string): Promise<string> {
+  const prefix = env.TOPIC_PREFIX ?? '';
+  const token = await endOffsetsToken(kafka!, ['orders', 'customers', 'payments'].map((topic) => `${prefix}${topic}`));
+  const from = await resumeFromGateway(demo.data, gatewayQuery(fetch, `${url}/graphql`, token));
   const rate = Number(env.DEMO_RATE ?? 20);
-  let busy = false;
-  if (rate > 0) {
-    live = setInterval(() => {
-      if (busy || stopping) return;
-      busy = true; // one batch at a time
-      produce(generator.tick(Date.now(), Math.max(1, Math.round(rate / 4))))
-        .catch((error: unknown) => process.stderr.write(`live produce failed: ${String(error)}\n`))
-        .finally(() => (busy = false));
-    }, 250);
-  }
+  live = startLiveTraffic({
+    producer: demo.producer,
+    prefix,
+    generator: demo.data.generator,
+    rate,
+    onError: (error) => process.stderr.write(`live produce failed: ${String(error)}\n`),
+  });
+  return `${rate} records/s, ${from}`;
 }
 
 async function main(): Promise<void> {
@@ -181,14 +176,17 @@ async function main(): Promise<void> {
 
   // The instances create missing topics before they listen, so data can be produced after that.
   for (const instance of instances) await waitAnswers(instance.name, `http://127.0.0.1:${instance.port}/healthz`, 120_000);
-  if (args.includes('--demo')) await produceDemoData(brokers);
+  const demo = args.includes('--demo') ? await seedDemo(brokers) : undefined;
   say('waiting for every instance to be ready...');
   for (const instance of instances) await waitAnswers(instance.name, `http://127.0.0.1:${instance.port}/readyz`, 300_000);
+  const traffic = demo && (await startDemoTraffic(demo, `http://127.0.0.1:${instances[0]!.port}`));
 
   say('');
   say(`Balancer (HAProxy):  http://127.0.0.1:${basePort}/graphql   (config, pid file, admin socket: ${path.relative(process.cwd(), stateDir)}/)`);
+  say(`Grid page:           http://127.0.0.1:${basePort}/grid   (through the balancer; GraphiQL at /graphql)`);
   for (const instance of instances) say(`  ${instance.name}:  http://127.0.0.1:${instance.port}/graphql   (also /readyz, /metrics)`);
   say(`Try:  curl -s http://127.0.0.1:${basePort}/graphql -H 'content-type: application/json' -d '{"query":"{ orders(first: 3) { totalCount edges { node { orderId } } } }"}'`);
+  if (traffic) say(`Live traffic: ${traffic}.`);
   say(`Ctrl-C stops the instances, HAProxy${startedBroker ? ' and the broker' : ''}.`);
 }
 

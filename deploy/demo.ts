@@ -1,6 +1,8 @@
 /**
- * `npm run demo` (or `deploy/gw demo`): a local broker, generated data, one gateway, and the
- * GraphiQL URL. Runs until Ctrl-C, producing live traffic, then stops what it started.
+ * `npm run demo` (or `deploy/gw demo`): a local broker, generated data, one gateway, and the URLs
+ * of its pages (the live grid, GraphiQL). Runs until Ctrl-C, producing live traffic, then stops
+ * what it started. Data and live traffic: deploy/demo-traffic.ts (a restart continues what the
+ * topics hold).
  *
  * Knobs (environment): DEMO_ORDERS (history backfill, default 20000), DEMO_CUSTOMERS (2000),
  * DEMO_RATE (live records per second, default 50), PORT (4000), KAFKA_PORT (9092),
@@ -10,33 +12,20 @@ import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { loadConfig, REPO_ROOT } from '../src/config.ts';
-import { createDataGenerator, type GeneratedRecord } from '../src/demo/generator.ts';
-import { createGateway, EXAMPLE_QUERY } from '../src/gateway.ts';
-import { createKafkaClient, type RecordProducer } from '../src/kafka/client.ts';
+import { createGateway } from '../src/gateway.ts';
+import { createKafkaClient } from '../src/kafka/client.ts';
 import { createLogger } from '../src/log.ts';
+import { endOffsetsToken, gatewayQuery, resumeFromGateway, seedDemoData, startLiveTraffic } from './demo-traffic.ts';
 
 const run = promisify(execFile);
 const launcher = path.join(REPO_ROOT, 'deploy', 'kafka', 'kafka.sh');
 const say = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function number(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
   if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a non-negative number`);
   return value;
-}
-
-async function produce(producer: RecordProducer, records: readonly GeneratedRecord[]): Promise<void> {
-  const byTopic = new Map<string, GeneratedRecord[]>();
-  for (const record of records) {
-    const list = byTopic.get(record.topic) ?? [];
-    list.push(record);
-    byTopic.set(record.topic, list);
-  }
-  await Promise.all(
-    [...byTopic].map(([topic, list]) =>
-      producer.send(topic, list.map((record) => ({ key: record.key, value: record.value === null ? null : JSON.stringify(record.value) }))),
-    ),
-  );
 }
 
 async function main(): Promise<void> {
@@ -62,38 +51,14 @@ async function main(): Promise<void> {
   const gateway = await createGateway(config, logger);
   const kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: 'demo-generator', logger });
   const producer = await kafka.producer();
-
-  const generator = createDataGenerator({ seed: 42, customers: number('DEMO_CUSTOMERS', 2000), startTime: Date.now() });
-  const existing = (await kafka.offsets(`${config.topicPrefix}orders`)).reduce((sum, entry) => sum + Number(entry.high), 0);
-  if (existing === 0) {
-    say(`generating ${orders} orders with customers and payments...`);
-    await produce(producer, generator.customers());
-    for (const chunk of generator.history(orders, { days: 30, chunk: 2000 })) await produce(producer, chunk);
-  } else {
-    say(`topics already hold ${existing} order records; adding live traffic only`);
-    generator.customers();
-  }
-
-  say('');
-  say(`GraphiQL:  ${gateway.url}/graphql`);
-  say(`Health:    ${gateway.url}/healthz   ${gateway.url}/readyz   ${gateway.url}/metrics`);
-  say('');
-  say('Try this grid query in GraphiQL (it is also preloaded there):');
-  say(EXAMPLE_QUERY);
-  say(`Live traffic: ${rate} records/s. Ctrl-C stops the demo${startedBroker ? ' and its broker' : ''}.`);
+  const topics = ['orders', 'customers', 'payments'].map((topic) => `${config.topicPrefix}${topic}`);
 
   let stopping = false;
-  const timer = setInterval(() => {
-    if (stopping || rate === 0) return;
-    produce(producer, generator.tick(Date.now(), Math.max(1, Math.round(rate / 4)))).catch((error: unknown) =>
-      logger.error('demo produce failed', { error }),
-    );
-  }, 250);
-
+  let live: { stop(): void } | undefined;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    clearInterval(timer);
+    live?.stop();
     say('\nstopping...');
     await kafka.stop();
     await gateway.stop();
@@ -102,6 +67,25 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
+
+  const existingOrders = (await kafka.offsets(topics[0]!)).reduce((sum, entry) => sum + Number(entry.high), 0);
+  const data = await seedDemoData({ producer, prefix: config.topicPrefix, existingOrders, orders, customers: number('DEMO_CUSTOMERS', 2000), say });
+  say('waiting for the gateway to apply the topics...');
+  const query = gatewayQuery(gateway.fetch, `${gateway.url}/graphql`, await endOffsetsToken(kafka, topics));
+  await query('{ orders(first: 0) { totalCount } }', {});
+  for (let waited = 0; !gateway.readiness().ready && waited < 300; waited++) await sleep(1000);
+  const from = await resumeFromGateway(data, query);
+  if (rate > 0) {
+    live = startLiveTraffic({ producer, prefix: config.topicPrefix, generator: data.generator, rate, onError: (error) => logger.error('demo produce failed', { error }) });
+  }
+
+  say('');
+  say(`Grid:      ${gateway.url}/grid        (live orders: scroll, sort, filter)`);
+  say(`GraphiQL:  ${gateway.url}/graphql     (opens with an example grid query)`);
+  say(`Health:    ${gateway.url}/healthz   ${gateway.url}/readyz   ${gateway.url}/metrics`);
+  say('Both pages are served by the gateway and load nothing from elsewhere: they work offline.');
+  say(`Live traffic: ${rate} records/s, ${from}.`);
+  say(`Stop: Ctrl-C (stops the gateway${startedBroker ? ' and the broker it started' : ''}).`);
 }
 
 main().catch((error: unknown) => {

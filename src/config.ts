@@ -3,13 +3,17 @@
  * one stops the instance with `GW_CONFIG_INVALID` and a message naming the variable, what it must
  * be and what it was. The README's configuration table lists the same variables.
  */
+import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from './errors.ts';
 import { isLogLevel, type LogLevel } from './log.ts';
 
-export interface GatewayConfig {
+export interface GatewayConfig extends SecurityConfig {
   readonly kafkaBrokers: readonly string[];
+  /** How the Kafka clients authenticate and encrypt (KAFKA_SECURITY_PROTOCOL ...); undefined: PLAINTEXT. */
+  readonly kafkaSecurity: KafkaSecurityConfig | undefined;
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
@@ -53,20 +57,6 @@ export interface GatewayConfig {
   readonly subscriptionBuffer: number;
   /** Decoded rows kept in memory per view for lookups (ROW_CACHE_ROWS; 0 = none). */
   readonly rowCacheRows: number;
-  /**
-   * Client authentication: HS256 JWT secret (CLIENT_JWT_SECRET, at least 32 characters), and the
-   * `aud` / `iss` a token must carry (CLIENT_JWT_AUDIENCE, CLIENT_JWT_ISSUER). Unset: no client
-   * authentication.
-   */
-  readonly clientAuth:
-    | {
-        readonly secret: string;
-        readonly audience: string | undefined;
-        readonly issuer: string | undefined;
-        /** Whether a token must carry `exp` (CLIENT_JWT_REQUIRE_EXP, default true). */
-        readonly requireExp: boolean;
-      }
-    | undefined;
   /**
    * Browser origins allowed to call /graphql cross-origin (CORS_ORIGINS): exact
    * `scheme://host[:port]` strings. Empty: no cross-origin access.
@@ -236,6 +226,298 @@ function tracing(env: Env): TracingConfig | undefined {
   return { exporter: exporter === 'console' ? 'console' : 'otlp', serviceName, resourceAttributes, sampler: sampler as TracingSampler, samplerRatio: ratio };
 }
 
+// ----- Kafka security: KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_TLS_* -----
+
+/** The Kafka clients' `security.protocol` names. */
+export type KafkaSecurityProtocol = 'PLAINTEXT' | 'SSL' | 'SASL_PLAINTEXT' | 'SASL_SSL';
+export type KafkaSaslMechanism = 'PLAIN' | 'SCRAM-SHA-256' | 'SCRAM-SHA-512';
+
+export interface KafkaSaslConfig {
+  readonly mechanism: KafkaSaslMechanism;
+  readonly username: string;
+  /** Not enumerable: logging, serializing or spreading the configuration leaves it out. */
+  readonly password: string;
+}
+
+export interface KafkaTlsConfig {
+  /** PEM CA certificates the brokers' certificates must chain to; undefined: Node's bundled CAs. */
+  readonly ca: string | undefined;
+  /** PEM client certificate chain for mutual TLS. */
+  readonly cert: string | undefined;
+  /** PEM private key of `cert`; not enumerable, like the SASL password. */
+  readonly key: string | undefined;
+  /** Host name the brokers' certificates are checked against (and sent as SNI) instead of each broker's host. */
+  readonly servername: string | undefined;
+  /** KAFKA_TLS_INSECURE=true: the brokers' certificates are not verified at all. */
+  readonly insecure: boolean;
+}
+
+export interface KafkaSecurityConfig {
+  readonly protocol: Exclude<KafkaSecurityProtocol, 'PLAINTEXT'>;
+  /** Set for SASL_PLAINTEXT and SASL_SSL. */
+  readonly sasl: KafkaSaslConfig | undefined;
+  /** Set for SSL and SASL_SSL. */
+  readonly tls: KafkaTlsConfig | undefined;
+}
+
+const SECURITY_PROTOCOLS: readonly KafkaSecurityProtocol[] = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+const SASL_MECHANISMS: readonly KafkaSaslMechanism[] = ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'];
+
+/** A GW_CONFIG_INVALID about a file a variable names: the path and why, never the contents. */
+function failFile(variable: string, expected: string, file: string, problem: string): never {
+  throw new GatewayError('GW_CONFIG_INVALID', `${variable} must be ${expected}; ${problem}: ${JSON.stringify(file)}`, { details: { variable } });
+}
+
+/** The text of the file `variable` names, or undefined when it is unset. */
+function readSettingFile(env: Env, variable: string, expected: string): { file: string; text: string } | undefined {
+  const file = env[variable];
+  if (file === undefined || file === '') return undefined;
+  try {
+    return { file, text: readFileSync(file, 'utf8') };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+    failFile(variable, expected, file, `cannot read the file (${code})`);
+  }
+}
+
+/** PEM certificates (one or more) from the file `variable` names. */
+function certificates(env: Env, variable: string, expected: string): { text: string; first: X509Certificate } | undefined {
+  const read = readSettingFile(env, variable, expected);
+  if (!read) return undefined;
+  const blocks = read.text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) failFile(variable, expected, read.file, 'no PEM certificate in the file');
+  const parsed = blocks.map((block) => {
+    try {
+      return new X509Certificate(block);
+    } catch {
+      return failFile(variable, expected, read.file, 'a certificate in the file does not parse');
+    }
+  });
+  return { text: read.text, first: parsed[0]! };
+}
+
+/** Defines a property that property access sees and enumeration (JSON, inspect, spread, logs) does not. */
+function hidden<T extends object>(target: T, key: string, value: unknown): T {
+  return Object.defineProperty(target, key, { value, enumerable: false, writable: false, configurable: false });
+}
+
+/** A value validated case-insensitively against `allowed`. */
+function oneOf<T extends string>(env: Env, variable: string, allowed: readonly T[]): T | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return undefined;
+  const found = allowed.find((candidate) => candidate === raw.trim().toUpperCase());
+  if (!found) fail(variable, `one of ${allowed.join(', ')}`, raw);
+  return found;
+}
+
+function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
+  // Every variable is read whatever the protocol, so a setting for another protocol is refused
+  // instead of silently ignored (KAFKA_SASL_USERNAME without a SASL protocol, for one).
+  const protocol = oneOf(env, 'KAFKA_SECURITY_PROTOCOL', SECURITY_PROTOCOLS) ?? 'PLAINTEXT';
+  const settings = {
+    KAFKA_SASL_MECHANISM: env.KAFKA_SASL_MECHANISM,
+    KAFKA_SASL_USERNAME: env.KAFKA_SASL_USERNAME,
+    KAFKA_SASL_PASSWORD: env.KAFKA_SASL_PASSWORD,
+    KAFKA_SASL_PASSWORD_FILE: env.KAFKA_SASL_PASSWORD_FILE,
+    KAFKA_TLS_CA_FILE: env.KAFKA_TLS_CA_FILE,
+    KAFKA_TLS_CERT_FILE: env.KAFKA_TLS_CERT_FILE,
+    KAFKA_TLS_KEY_FILE: env.KAFKA_TLS_KEY_FILE,
+    KAFKA_TLS_SERVERNAME: env.KAFKA_TLS_SERVERNAME,
+    KAFKA_TLS_INSECURE: env.KAFKA_TLS_INSECURE,
+  };
+  const usesSasl = protocol === 'SASL_PLAINTEXT' || protocol === 'SASL_SSL';
+  const usesTls = protocol === 'SSL' || protocol === 'SASL_SSL';
+  for (const [variable, value] of Object.entries(settings)) {
+    if (value === undefined || value === '') continue;
+    if (variable.startsWith('KAFKA_SASL_') && !usesSasl) {
+      fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL (it is ${protocol})`, '(set)');
+    }
+    if (variable.startsWith('KAFKA_TLS_') && !usesTls) fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`, '(set)');
+  }
+  if (protocol === 'PLAINTEXT') return undefined;
+
+  let sasl: KafkaSaslConfig | undefined;
+  if (usesSasl) {
+    const mechanism = oneOf(env, 'KAFKA_SASL_MECHANISM', SASL_MECHANISMS);
+    if (!mechanism) fail('KAFKA_SASL_MECHANISM', `one of ${SASL_MECHANISMS.join(', ')} with KAFKA_SECURITY_PROTOCOL=${protocol}`, undefined);
+    const username = env.KAFKA_SASL_USERNAME;
+    if (!username || [...username].some((char) => char.charCodeAt(0) < 0x20 || char === '\u007f') || username.length > 1024) {
+      fail('KAFKA_SASL_USERNAME', `a user name (no control characters) with KAFKA_SECURITY_PROTOCOL=${protocol}`, username);
+    }
+    if (settings.KAFKA_SASL_PASSWORD && settings.KAFKA_SASL_PASSWORD_FILE) {
+      fail('KAFKA_SASL_PASSWORD_FILE', 'set only without KAFKA_SASL_PASSWORD (one source for the password)', '(set)');
+    }
+    let password = settings.KAFKA_SASL_PASSWORD || undefined;
+    const passwordFile = readSettingFile(env, 'KAFKA_SASL_PASSWORD_FILE', 'a readable file holding the SASL password');
+    // A mounted secret may end with one line break; the password is the text before it.
+    if (passwordFile) password = passwordFile.text.replace(/\r?\n$/, '');
+    if (!password) {
+      const variable = passwordFile ? 'KAFKA_SASL_PASSWORD_FILE' : 'KAFKA_SASL_PASSWORD';
+      fail(variable, `a non-empty password (KAFKA_SASL_PASSWORD, or a file named by KAFKA_SASL_PASSWORD_FILE) with KAFKA_SECURITY_PROTOCOL=${protocol}`, passwordFile ? '(empty)' : undefined);
+    }
+    sasl = hidden({ mechanism, username }, 'password', password) as KafkaSaslConfig;
+  }
+
+  let tls: KafkaTlsConfig | undefined;
+  if (usesTls) {
+    const ca = certificates(env, 'KAFKA_TLS_CA_FILE', 'a readable PEM file of CA certificates');
+    const cert = certificates(env, 'KAFKA_TLS_CERT_FILE', 'a readable PEM file of the client certificate (chain)');
+    const keyFile = readSettingFile(env, 'KAFKA_TLS_KEY_FILE', 'a readable PEM file of the client certificate\'s private key (unencrypted)');
+    if (cert && !keyFile) fail('KAFKA_TLS_KEY_FILE', 'set together with KAFKA_TLS_CERT_FILE (the private key of the client certificate)', undefined);
+    if (keyFile && !cert) fail('KAFKA_TLS_CERT_FILE', 'set together with KAFKA_TLS_KEY_FILE (the client certificate of that key)', undefined);
+    let key: KeyObject | undefined;
+    if (keyFile) {
+      try {
+        key = createPrivateKey(keyFile.text);
+      } catch {
+        failFile('KAFKA_TLS_KEY_FILE', 'a PEM private key, unencrypted', keyFile.file, 'the file holds no such key');
+      }
+      if (!cert!.first.checkPrivateKey(key)) {
+        failFile('KAFKA_TLS_KEY_FILE', 'the private key of the certificate in KAFKA_TLS_CERT_FILE', keyFile.file, 'the key does not match that certificate');
+      }
+    }
+    const servername = env.KAFKA_TLS_SERVERNAME || undefined;
+    const label = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+    if (servername !== undefined && (servername.length > 253 || !new RegExp(`^${label}(?:\\.${label})*$`).test(servername))) {
+      fail('KAFKA_TLS_SERVERNAME', 'a DNS host name', servername);
+    }
+    tls = hidden(
+      { ca: ca?.text, cert: cert?.text, servername, insecure: boolean(env, 'KAFKA_TLS_INSECURE', false) },
+      'key',
+      keyFile?.text,
+    ) as KafkaTlsConfig;
+  }
+  return { protocol, sasl, tls };
+}
+
+// ---- Security: client authentication, trusted documents, rate limits, TLS, production switches ----
+
+/** JWT algorithms a client token may use with a shared secret (CLIENT_JWT_SECRET). */
+export const SECRET_ALGORITHMS: readonly string[] = ['HS256', 'HS384', 'HS512'];
+/** JWT algorithms a client token may use with a public key or a JWKS. `none` is never accepted. */
+export const KEY_ALGORITHMS: readonly string[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export interface ClientAuthConfig {
+  /** The key source, exactly one: CLIENT_JWT_SECRET (HS*), CLIENT_JWT_PUBLIC_KEY_FILE (PEM SPKI) or CLIENT_JWKS_URL. */
+  readonly secret?: string | undefined;
+  readonly publicKeyFile?: string | undefined;
+  readonly jwksUrl?: string | undefined;
+  /** CLIENT_JWT_ALGORITHMS; undefined: HS256 for a secret, RS256,ES256 for a JWKS, the key's own for a key file. */
+  readonly algorithms: readonly string[] | undefined;
+  /** The `aud` / `iss` a token must carry (CLIENT_JWT_AUDIENCE, CLIENT_JWT_ISSUER). */
+  readonly audience: string | undefined;
+  readonly issuer: string | undefined;
+  /** Whether a token must carry `exp` (CLIENT_JWT_REQUIRE_EXP, default true). */
+  readonly requireExp: boolean;
+  /** Tolerance on `exp` and `nbf`, in seconds (CLIENT_JWT_CLOCK_SKEW_SECONDS). */
+  readonly clockSkewSeconds: number;
+  /** JWKS: shortest time between two fetches for an unknown `kid` (CLIENT_JWKS_COOLDOWN_MS). */
+  readonly jwksCooldownMs: number;
+  /** JWKS: age after which the key set is fetched again before use (CLIENT_JWKS_MAX_AGE_MS). */
+  readonly jwksMaxAgeMs: number;
+  /** JWKS: bound on one fetch (CLIENT_JWKS_TIMEOUT_MS). */
+  readonly jwksTimeoutMs: number;
+}
+
+export interface SecurityConfig {
+  /** Client authentication; undefined when no key source is set. */
+  readonly clientAuth: ClientAuthConfig | undefined;
+  /** TRUSTED_DOCUMENTS_FILE: only the documents of this manifest run. */
+  readonly trustedDocumentsFile: string | undefined;
+  /** Token bucket per client (RATE_LIMIT_PER_SECOND, RATE_LIMIT_BURST); undefined: no rate limit. */
+  readonly rateLimit: { readonly perSecond: number; readonly burst: number } | undefined;
+  /** HTTPS (and WSS) on the listener (TLS_CERT_FILE, TLS_KEY_FILE). */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** CA bundle that https peers' certificates are checked against (PEER_TLS_CA_FILE). */
+  readonly peerTlsCaFile: string | undefined;
+  /** Whether /graphql serves the GraphiQL page (GRAPHIQL). */
+  readonly graphiql: boolean;
+  /** Whether __schema / __type may be queried and validation errors suggest names (INTROSPECTION). */
+  readonly introspection: boolean;
+  /** Bearer token /metrics requires (METRICS_TOKEN); undefined: /metrics is open. */
+  readonly metricsToken: string | undefined;
+}
+
+function filePath(env: Env, variable: string): string | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.trim() !== raw || raw.includes('\0')) fail(variable, 'a file path', raw);
+  return path.resolve(raw);
+}
+
+function algorithmList(raw: string | undefined, allowed: readonly string[], keySource: string): string[] | undefined {
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const list = [...new Set(raw.split(',').map((entry) => entry.trim()))];
+  const expected = `a comma-separated list of JWT algorithms from ${allowed.join(', ')} (with ${keySource})`;
+  if (list.some((entry) => !allowed.includes(entry))) fail('CLIENT_JWT_ALGORITHMS', expected, raw);
+  return list;
+}
+
+function loadSecurity(env: Env): SecurityConfig {
+  // Every variable is read whatever the others say, so the configuration table's test sees each one.
+  const secret = env.CLIENT_JWT_SECRET || undefined;
+  const publicKeyFile = filePath(env, 'CLIENT_JWT_PUBLIC_KEY_FILE');
+  const jwksUrl = env.CLIENT_JWKS_URL || undefined;
+  const rawAlgorithms = env.CLIENT_JWT_ALGORITHMS;
+  const audience = env.CLIENT_JWT_AUDIENCE || undefined;
+  const issuer = env.CLIENT_JWT_ISSUER || undefined;
+  const requireExp = boolean(env, 'CLIENT_JWT_REQUIRE_EXP', true);
+  const clockSkewSeconds = integer(env, 'CLIENT_JWT_CLOCK_SKEW_SECONDS', 30, 0, 600);
+  const jwksCooldownMs = integer(env, 'CLIENT_JWKS_COOLDOWN_MS', 30_000, 0, 3_600_000);
+  const jwksMaxAgeMs = integer(env, 'CLIENT_JWKS_MAX_AGE_MS', 600_000, 1000, 86_400_000);
+  const jwksTimeoutMs = integer(env, 'CLIENT_JWKS_TIMEOUT_MS', 5000, 100, 60_000);
+  const sources = [secret && 'CLIENT_JWT_SECRET', publicKeyFile && 'CLIENT_JWT_PUBLIC_KEY_FILE', jwksUrl && 'CLIENT_JWKS_URL'].filter(Boolean);
+  if (sources.length > 1) fail(String(sources[1]), `set alone: one of CLIENT_JWT_SECRET, CLIENT_JWT_PUBLIC_KEY_FILE, CLIENT_JWKS_URL (${sources[0]} is set too)`, '(set)');
+  if (secret !== undefined && secret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
+  if (jwksUrl !== undefined) {
+    let url: URL | undefined;
+    try {
+      url = new URL(jwksUrl);
+    } catch {
+      url = undefined;
+    }
+    if (!url || !['http:', 'https:'].includes(url.protocol)) fail('CLIENT_JWKS_URL', 'an http(s) URL of a JSON Web Key Set', jwksUrl);
+  }
+  const clientOnly = ['CLIENT_JWT_AUDIENCE', 'CLIENT_JWT_ISSUER', 'CLIENT_JWT_REQUIRE_EXP', 'CLIENT_JWT_ALGORITHMS', 'CLIENT_JWT_CLOCK_SKEW_SECONDS'];
+  const jwksOnly = ['CLIENT_JWKS_COOLDOWN_MS', 'CLIENT_JWKS_MAX_AGE_MS', 'CLIENT_JWKS_TIMEOUT_MS'];
+  if (sources.length === 0) {
+    const stray = [...clientOnly, ...jwksOnly].find((variable) => env[variable]);
+    if (stray) fail(stray, 'set only together with CLIENT_JWT_SECRET, CLIENT_JWT_PUBLIC_KEY_FILE or CLIENT_JWKS_URL', '(set)');
+  } else if (jwksUrl === undefined) {
+    const stray = jwksOnly.find((variable) => env[variable]);
+    if (stray) fail(stray, 'set only together with CLIENT_JWKS_URL', '(set)');
+  }
+  const algorithms = secret
+    ? algorithmList(rawAlgorithms, SECRET_ALGORITHMS, 'CLIENT_JWT_SECRET')
+    : algorithmList(rawAlgorithms, KEY_ALGORITHMS, 'a public key or a JWKS');
+  const clientAuth: ClientAuthConfig | undefined =
+    sources.length === 0
+      ? undefined
+      : { secret, publicKeyFile, jwksUrl, algorithms, audience, issuer, requireExp, clockSkewSeconds, jwksCooldownMs, jwksMaxAgeMs, jwksTimeoutMs };
+
+  const perSecond = integer(env, 'RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000);
+  const burst = integer(env, 'RATE_LIMIT_BURST', perSecond, 1, 10_000_000);
+  if (perSecond === 0 && env.RATE_LIMIT_BURST) fail('RATE_LIMIT_BURST', 'set only together with RATE_LIMIT_PER_SECOND above 0', env.RATE_LIMIT_BURST);
+
+  const certFile = filePath(env, 'TLS_CERT_FILE');
+  const keyFile = filePath(env, 'TLS_KEY_FILE');
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    fail(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set together with TLS_CERT_FILE and TLS_KEY_FILE (a PEM certificate chain and its private key)', undefined);
+  }
+  const metricsToken = env.METRICS_TOKEN || undefined;
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) fail('METRICS_TOKEN', 'at least 16 characters without spaces', '(hidden)');
+  return {
+    clientAuth,
+    trustedDocumentsFile: filePath(env, 'TRUSTED_DOCUMENTS_FILE'),
+    rateLimit: perSecond > 0 ? { perSecond, burst } : undefined,
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    peerTlsCaFile: filePath(env, 'PEER_TLS_CA_FILE'),
+    graphiql: boolean(env, 'GRAPHIQL', true),
+    introspection: boolean(env, 'INTROSPECTION', true),
+    metricsToken,
+  };
+}
+
 /** Reads and validates the configuration; throws GatewayError(GW_CONFIG_INVALID) on the first problem. */
 export function loadConfig(env: Env = process.env): GatewayConfig {
   const kafkaBrokers = brokers(env);
@@ -244,8 +526,9 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const port = integer(env, 'PORT', 4000, 0, 65535);
   const groupId = name(env, 'GROUP_ID', 'graphql-gateway');
   const dataDir = path.resolve(env.DATA_DIR || path.join(REPO_ROOT, '.data', groupId));
+  const scheme = env.TLS_CERT_FILE ? 'https' : 'http';
   const bracketed = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-  const advertisedUrl = env.ADVERTISED_URL || `http://${bracketed}:${port}`;
+  const advertisedUrl = env.ADVERTISED_URL || `${scheme}://${bracketed}:${port}`;
   let parsedUrl: URL | undefined;
   try {
     parsedUrl = new URL(advertisedUrl);
@@ -260,15 +543,11 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
   const topicPrefix = name(env, 'TOPIC_PREFIX', '', true);
   const peerSecret = env.PEER_SECRET || undefined;
   if (peerSecret !== undefined && peerSecret.length < 16) fail('PEER_SECRET', 'at least 16 characters', '(hidden)');
-  const clientSecret = env.CLIENT_JWT_SECRET || undefined;
-  if (clientSecret !== undefined && clientSecret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
-  if (clientSecret === undefined && (env.CLIENT_JWT_AUDIENCE || env.CLIENT_JWT_ISSUER || env.CLIENT_JWT_REQUIRE_EXP)) {
-    const variable = env.CLIENT_JWT_AUDIENCE ? 'CLIENT_JWT_AUDIENCE' : env.CLIENT_JWT_ISSUER ? 'CLIENT_JWT_ISSUER' : 'CLIENT_JWT_REQUIRE_EXP';
-    fail(variable, 'set only together with CLIENT_JWT_SECRET', '(set)');
-  }
-  const requireExp = boolean(env, 'CLIENT_JWT_REQUIRE_EXP', true);
+  const security = loadSecurity(env);
   return {
+    ...security,
     kafkaBrokers,
+    kafkaSecurity: kafkaSecurity(env),
     host,
     port,
     dataDir,
@@ -306,9 +585,6 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
     storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),
-    clientAuth: clientSecret
-      ? { secret: clientSecret, audience: env.CLIENT_JWT_AUDIENCE || undefined, issuer: env.CLIENT_JWT_ISSUER || undefined, requireExp }
-      : undefined,
     corsOrigins: origins(env),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),
     shutdownDelayMs: integer(env, 'SHUTDOWN_DELAY_MS', 0, 0, 600_000),

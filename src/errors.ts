@@ -20,6 +20,16 @@ export const ERRORS = {
     status: 500,
     summary: 'An environment variable is missing or malformed; the instance does not start.',
   },
+  GW_KAFKA_AUTH_FAILED: {
+    retriable: false,
+    status: 500,
+    summary: 'The broker refused SASL authentication: wrong KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD, or a KAFKA_SASL_MECHANISM the listener does not enable; the instance does not start.',
+  },
+  GW_KAFKA_TLS_FAILED: {
+    retriable: false,
+    status: 500,
+    summary: "The TLS handshake with a broker failed: its certificate is not signed by KAFKA_TLS_CA_FILE (or a bundled CA), does not name the broker's host or KAFKA_TLS_SERVERNAME, the broker refused the client certificate, or the listener does not use TLS; the instance does not start.",
+  },
   GW_VIEW_INVALID: {
     retriable: false,
     status: 500,
@@ -128,7 +138,37 @@ export const ERRORS = {
   GW_AUTH_INVALID: {
     retriable: false,
     status: 401,
-    summary: 'The bearer token is malformed, wrongly signed, expired, not yet valid, or for another audience or issuer.',
+    summary: 'The bearer token is malformed, uses an algorithm or a key that is not accepted, is wrongly signed, expired, not yet valid, or for another audience or issuer.',
+  },
+  GW_AUTH_UNAVAILABLE: {
+    retriable: true,
+    status: 503,
+    summary: 'The keys a bearer token is checked against (CLIENT_JWKS_URL) could not be fetched or read, so the token was not checked; retry.',
+  },
+  GW_RATE_LIMITED: {
+    retriable: true,
+    status: 429,
+    summary: 'A client (its token subject, else its address) sent more GraphQL requests, subscribes or WebSocket connections than RATE_LIMIT_PER_SECOND and RATE_LIMIT_BURST allow; retry after Retry-After seconds.',
+  },
+  GW_DOCUMENT_NOT_TRUSTED: {
+    retriable: false,
+    status: 400,
+    summary: 'Trusted documents are on (TRUSTED_DOCUMENTS_FILE) and the request carries query text, or no document id; send the documentId of a registered document instead.',
+  },
+  GW_DOCUMENT_NOT_FOUND: {
+    retriable: false,
+    status: 400,
+    summary: 'The documentId (or extensions.persistedQuery.sha256Hash) of a request is not in TRUSTED_DOCUMENTS_FILE.',
+  },
+  GW_INTROSPECTION_DISABLED: {
+    retriable: false,
+    status: 400,
+    summary: 'A document selects __schema or __type while INTROSPECTION=false (__typename stays allowed).',
+  },
+  GW_METRICS_UNAUTHORIZED: {
+    retriable: false,
+    status: 401,
+    summary: 'METRICS_TOKEN is set and a /metrics request lacks "Authorization: Bearer <METRICS_TOKEN>".',
   },
   GW_HTTP_CSRF_REQUIRED: {
     retriable: false,

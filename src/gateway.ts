@@ -32,7 +32,10 @@ import { createMetrics, type GatewayMetrics } from './server/metrics.ts';
 import { createRestoreProgress } from './cluster/restore-progress.ts';
 import { tracedLocalReads } from './query/traced-reads.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
-import { createClientAuth } from './server/client-auth.ts';
+import { createClientAuth, readClientPublicKey, type ClientAuth } from './server/client-auth.ts';
+import { createRateLimiter } from './server/rate-limit.ts';
+import { readListenerTls, readPeerCa } from './server/tls.ts';
+import { loadTrustedDocuments } from './server/trusted-documents.ts';
 import { createTombstoneTrimmer, type TombstoneTrimmer } from './store/tombstone-trimmer.ts';
 import { openViewStore, type ViewStore } from './store/view-store.ts';
 import { compileViews, loadViewDeclarations, type ViewModel } from './views/model.ts';
@@ -92,7 +95,26 @@ query OrdersGrid($after: String) {
 }
 `;
 
+/** The security settings' files, read and checked before anything starts (GW_CONFIG_INVALID). */
+function loadSecurity(config: GatewayConfig) {
+  const auth = config.clientAuth;
+  let clientAuth: ClientAuth | undefined;
+  if (auth) {
+    const publicKeyPem = auth.publicKeyFile === undefined ? undefined : readClientPublicKey(auth.publicKeyFile, auth.algorithms);
+    clientAuth = createClientAuth({ ...auth, publicKeyPem });
+  }
+  return {
+    clientAuth,
+    tls: config.tls && readListenerTls(config.tls.certFile, config.tls.keyFile),
+    peerCa: config.peerTlsCaFile === undefined ? undefined : readPeerCa(config.peerTlsCaFile),
+    trustedDocuments: config.trustedDocumentsFile === undefined ? undefined : loadTrustedDocuments(config.trustedDocumentsFile),
+    rateLimit: config.rateLimit && createRateLimiter(config.rateLimit),
+  };
+}
+
 export async function createGateway(config: GatewayConfig, logger: Logger): Promise<Gateway> {
+  const security = loadSecurity(config);
+  if (security.trustedDocuments) logger.info('trusted documents only', { documents: security.trustedDocuments.size });
   const views = compileViews(await loadViewDeclarations(config.viewsDir), config.topicPrefix);
   await mkdir(config.dataDir, { recursive: true });
   const kv = await openKeyValueStore(config.dataDir, {
@@ -102,12 +124,18 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   let kafka: KafkaClient | undefined;
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;
+  let peerClient: PeerClient | undefined;
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   eventLoopDelay.enable();
   try {
     const stores = new Map<string, ViewStore>();
     for (const view of views) stores.set(view.id, await openViewStore(kv, view, { rowCache: config.rowCacheRows }));
-    const client = createKafkaClient({ brokers: config.kafkaBrokers, clientId: `gateway-${config.groupId}`, logger });
+    const client = createKafkaClient({
+      brokers: config.kafkaBrokers,
+      clientId: `gateway-${config.groupId}`,
+      logger,
+      security: config.kafkaSecurity,
+    });
     kafka = client;
     const peerSecret = config.peerSecret ?? randomBytes(32).toString('hex');
     if (!config.peerSecret) logger.warn('PEER_SECRET is not set: this instance cannot read partitions owned by other instances');
@@ -186,7 +214,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       connections: () => http?.connections,
     });
     metricsRef = metrics;
-    const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs, observe: metrics.peerCall });
+    const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs, ca: security.peerCa, observe: metrics.peerCall });
+    peerClient = peers;
     const waiter = createOffsetWaiter(stores, ingest.events);
     const partitioner = PARTITIONERS[config.partitioner];
     const reader = createRoutedReader({
@@ -248,8 +277,14 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger,
       exampleQuery: EXAMPLE_QUERY,
       subscriptions: { hub, maxPerConnection: config.subscriptionsPerConnection },
-      clientAuth: config.clientAuth && createClientAuth(config.clientAuth),
+      clientAuth: security.clientAuth,
       corsOrigins: config.corsOrigins,
+      tls: security.tls,
+      trustedDocuments: security.trustedDocuments,
+      rateLimit: security.rateLimit,
+      graphiql: config.graphiql,
+      introspection: config.introspection,
+      metricsToken: config.metricsToken,
       peer: {
         path: PEER_PATH,
         handle: createPeerHandler({
@@ -302,6 +337,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
           trimmer.stop();
           eventLoopDelay.disable();
           await ingest.stop();
+          await peers.close();
           await client.stop();
           await kv.close();
         })();
@@ -315,6 +351,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     const undo: Array<[string, (() => Promise<void>) | undefined]> = [
       ['http server', http && (() => http!.stop())],
       ['ingest', ingestor && (() => ingestor!.stop())],
+      ['peer client', peerClient && (() => peerClient!.close())],
       ['kafka client', kafka && (() => kafka!.stop())],
       ['store', () => kv.close()],
     ];

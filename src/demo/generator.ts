@@ -18,9 +18,40 @@ export interface DataGeneratorOptions {
   /** Cap on open (CREATED/VALIDATED) orders kept in memory (default 50 000); the oldest get finalized. */
   maxOpenOrders?: number;
 }
+/**
+ * What the topics hold, for live traffic that continues them (`resume`): the generator's own
+ * records as a compacted topic keeps them (latest value per key).
+ */
+export interface ResumeState {
+  /** Highest order number the topics hold (`ord-<number>`); new orders get higher numbers. */
+  readonly lastOrder: number;
+  /** Customers as they are now (name and country never change; tier, e-mail and updatedAt do). */
+  readonly customers: ReadonlyArray<{ customerId: string; email: string; tier: string; updatedAt: string }>;
+  /** Orders still CREATED or VALIDATED, oldest first, with their payments (any order). */
+  readonly openOrders: ReadonlyArray<{
+    orderId: string;
+    customerId: string;
+    state: string;
+    product: string;
+    quantity: number;
+    unitPrice: number;
+    createdAt: string;
+    updatedAt: string;
+    payments: ReadonlyArray<{ paymentId: string; status: string; method: string; createdAt: string }>;
+  }>;
+  /** The most recently cancelled orders (up to 1000), oldest first, and how many payments each has. */
+  readonly cancelled: ReadonlyArray<{ orderId: string; payments: number; updatedAt: string }>;
+}
+
 export interface DataGenerator {
   /** All customers, once (call first). */
   customers(): GeneratedRecord[];
+  /**
+   * Instead of `history`: live traffic continues from what the topics hold. New orders are
+   * numbered after `lastOrder`, open orders move on from their state, customers from their tier,
+   * and tombstones fall on orders the topics hold as CANCELLED.
+   */
+  resume(state: ResumeState): void;
   /** Bulk history: `orders` orders with their state as of `startTime` and their payments, created over the
    * past `days` (default 30). Yields one array per `chunk` orders (default 1000). */
   history(orders: number, options?: { days?: number; chunk?: number }): Iterable<GeneratedRecord[]>;
@@ -331,5 +362,39 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
     return out;
   }
 
-  return { customers: () => people.map(customerRecord), history, tick };
+  function resume(state: ResumeState): void {
+    const byKey = new Map(people.map((person) => [person.key, person]));
+    for (const row of state.customers) {
+      const person = byKey.get(row.customerId);
+      if (!person) continue;
+      person.email = row.email;
+      if ((TIERS as readonly string[]).includes(row.tier)) person.tier = row.tier as Tier;
+      person.updatedAt = Date.parse(row.updatedAt);
+    }
+    seq = Math.max(seq, state.lastOrder);
+    for (const row of state.openOrders) {
+      const customer = byKey.get(row.customerId);
+      if (!customer || (row.state !== 'CREATED' && row.state !== 'VALIDATED')) continue;
+      const payments = [...row.payments].sort((a, b) => attempt(a.paymentId) - attempt(b.paymentId));
+      const latest = payments[payments.length - 1];
+      const createdAt = Date.parse(row.createdAt);
+      const o: Order = {
+        id: Number(row.orderId.slice(4)), key: row.orderId, customer, product: row.product, quantity: row.quantity,
+        unitCents: Math.round(row.unitPrice * 100), createdAt, updatedAt: Date.parse(row.updatedAt), state: row.state,
+        payCount: latest ? attempt(latest.paymentId) : 0, payStatus: (latest?.status as PaymentStatus | undefined) ?? null,
+        payCreatedAt: latest ? Date.parse(latest.createdAt) : createdAt,
+        method: (latest?.method as PaymentMethod | undefined) ?? pickMethod(rl, customer), open: false,
+      };
+      addOpen(o, o.updatedAt, carry);
+    }
+    cancelled.length = 0;
+    for (const row of state.cancelled.slice(-TOMBSTONE_RING)) cancelled.push({ key: row.orderId, payCount: row.payments, at: Date.parse(row.updatedAt) });
+  }
+
+  return { customers: () => people.map(customerRecord), history, resume, tick };
+}
+
+/** The attempt number n of a payment id `pay-<order>-<n>`. */
+function attempt(paymentId: string): number {
+  return Number(paymentId.slice(paymentId.lastIndexOf('-') + 1));
 }

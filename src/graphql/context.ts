@@ -32,6 +32,11 @@ export interface GraphQLContext extends ReadContext {
   /** The subscription hub, where subscriptions are served. */
   readonly hub: Hub | undefined;
   /**
+   * The verified claims of the client's bearer token (client authentication on), for
+   * authorization rules; undefined without client authentication.
+   */
+  readonly claims: Readonly<Record<string, unknown>> | undefined;
+  /**
    * Drops the DataLoaders' caches. A subscription's context lives as long as the subscription;
    * each event starts with empty caches so joined fields are read fresh.
    */
@@ -41,7 +46,7 @@ export interface GraphQLContext extends ReadContext {
 /** Upper bound on the rows a list relation (e.g. `Order.payments`) returns per parent. */
 export const RELATED_LIST_LIMIT = 1000;
 
-export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub): GraphQLContext {
+export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub, claims?: Readonly<Record<string, unknown>>): GraphQLContext {
   const rowLoaders = new Map<string, DataLoader<string, Row | undefined>>();
   const relatedLoaders = new Map<string, DataLoader<string, Row[]>>();
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
@@ -60,6 +65,7 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub)
     stalled,
     required,
     hub,
+    claims,
     resetLoaders() {
       rowLoaders.clear();
       relatedLoaders.clear();

@@ -1,10 +1,13 @@
 /**
  * Calls other instances over the peer protocol (PROTOCOL.md): signs each request with a fresh
  * nonce (a request is accepted once), bounds it by a timeout, and turns every failure into a
- * registry error carrying the peer and partitions. Each call is a `peer <op>` client span when
- * tracing is on, and its W3C trace context travels in the `traceparent` header (not signed:
- * it only links spans), so the owner's spans join the caller's trace.
+ * registry error carrying the peer and partitions. A peer whose URL is https is checked against
+ * the system's CAs, or against `ca` (PEER_TLS_CA_FILE) when given, through its own connection pool.
+ * Each call is a `peer <op>` client span when tracing is on, and its W3C trace context travels in
+ * the `traceparent` header (not signed: it only links spans), so the owner's spans join the
+ * caller's trace.
  */
+import { Agent, fetch as fetchWithAgent } from 'undici';
 import { GatewayError, ERRORS, isGatewayError, type ErrorCode } from '../errors.ts';
 import { inSpan, SpanKind, traceHeaders, tracingEnabled } from '../tracing.ts';
 import { PEER_PATH, PEER_VERSION, signedHeaders, type PeerOp } from './protocol.ts';
@@ -28,24 +31,33 @@ export interface PeerClient {
   call(url: string, call: PeerCall, extraTimeoutMs?: number): Promise<PeerAnswer>;
   /** Calls made so far, per peer URL (for tests and metrics). */
   readonly calls: Map<string, number>;
+  /** Closes the connections to https peers (with `ca`). */
+  close(): Promise<void>;
 }
 
 export interface PeerClientOptions {
   readonly secret: string;
   readonly timeoutMs: number;
+  /** PEM CA certificates that https peers' certificates are checked against (PEER_TLS_CA_FILE). */
+  readonly ca?: string | undefined;
   /** Called after every call with its duration and, when it failed, the error code (metrics). */
   readonly observe?: (peer: string, op: string, seconds: number, errorCode: string | undefined) => void;
 }
 
 export function createPeerClient(options: PeerClientOptions): PeerClient {
   const calls = new Map<string, number>();
+  const tlsAgent = options.ca === undefined ? undefined : new Agent({ connect: { ca: options.ca } });
+  const post = (url: string, init: RequestInit): Promise<Response> =>
+    tlsAgent && url.startsWith('https:')
+      ? (fetchWithAgent(url, { ...(init as Parameters<typeof fetchWithAgent>[1]), dispatcher: tlsAgent }) as unknown as Promise<Response>)
+      : fetch(url, init);
 
   const send = async (url: string, call: PeerCall, extraTimeoutMs: number): Promise<PeerAnswer> => {
     const body = JSON.stringify({ v: PEER_VERSION, ...call });
     const details = { peer: url, partitions: call.partitions, op: call.op };
     let response: Response;
     try {
-      response = await fetch(`${url}${PEER_PATH}`, {
+      response = await post(`${url}${PEER_PATH}`, {
         method: 'POST',
         headers: { ...signedHeaders(options.secret, body), ...traceHeaders() },
         body,
@@ -84,6 +96,7 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
 
   return {
     calls,
+    close: async () => tlsAgent?.close(),
     async call(url, call, extraTimeoutMs = 0) {
       calls.set(url, (calls.get(url) ?? 0) + 1);
       const started = performance.now();

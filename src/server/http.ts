@@ -1,11 +1,15 @@
 /**
  * HTTP front: GraphQL (and GraphiQL) at /graphql through graphql-yoga, plus plain /healthz,
- * /readyz and /metrics. Yoga plugins, in request order: validation limits, freshness report in
- * `extensions`, and error mapping (registry codes pass through, anything else is masked). What a
- * browser may do (CORS allow-list, CSRF prevention, JSON bodies, queries only over GET) is in
- * ./browser.ts.
+ * /readyz and /metrics. Yoga plugins, in request order: trusted documents (when configured),
+ * introspection off (when configured), validation limits, freshness report in `extensions`, and
+ * error mapping (registry codes pass through, anything else is masked). What a browser may do
+ * (CORS allow-list, CSRF prevention, JSON bodies, queries only over GET) is in ./browser.ts.
+ * In front of yoga: the body limit, then client authentication and the per-client rate limit
+ * (`admit`); /metrics behind METRICS_TOKEN; HTTPS instead of HTTP with TLS_CERT_FILE.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
@@ -14,14 +18,20 @@ import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
-import { GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
-import { onExpiry, type ClientAuth } from './client-auth.ts';
+import { ERRORS, GatewayError, isGatewayError, type ErrorCode } from '../errors.ts';
+import { onExpiry, type ClientAuth, type ClientIdentity } from './client-auth.ts';
+import { noIntrospectionPlugin } from './introspection.ts';
+import { clientKey, rateLimitError, retryAfterSeconds, type RateLimiter } from './rate-limit.ts';
+import type { ListenerTls } from './tls.ts';
+import { trustedDocumentsPlugin, type TrustedDocuments } from './trusted-documents.ts';
 import { createTextCache, queryLimitsPlugin, type QueryLimitsOptions } from './query-limits.ts';
 import { attachWebSocket } from './websocket.ts';
 import { trackHttp } from './lifecycle.ts';
 import type { Transport } from './metrics.ts';
 import { tracingPlugin } from './telemetry.ts';
 import { browserPolicy } from './browser.ts';
+import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
+import { servePage } from './pages.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -55,6 +65,18 @@ export interface HttpServerOptions {
   readonly corsOrigins?: readonly string[];
   /** Handles the internal peer protocol path (see src/peer/PROTOCOL.md). */
   readonly peer?: { path: string; handle: (request: IncomingMessage, response: ServerResponse) => Promise<void> };
+  /** HTTPS and WSS on the port (TLS_CERT_FILE, TLS_KEY_FILE); plain HTTP without. */
+  readonly tls?: ListenerTls | undefined;
+  /** Only these documents run, by id (TRUSTED_DOCUMENTS_FILE); see ./trusted-documents.ts. */
+  readonly trustedDocuments?: TrustedDocuments | undefined;
+  /** Token buckets per client for GraphQL requests, WebSocket connections and subscribes. */
+  readonly rateLimit?: RateLimiter | undefined;
+  /** Whether /graphql serves GraphiQL's page (GRAPHIQL, default true). */
+  readonly graphiql?: boolean;
+  /** Whether introspection and "Did you mean" suggestions are allowed (INTROSPECTION, default true). */
+  readonly introspection?: boolean;
+  /** The bearer token /metrics requires (METRICS_TOKEN); open without. */
+  readonly metricsToken?: string | undefined;
 }
 
 export interface HttpServer {
@@ -140,25 +162,37 @@ function requestErrorStatusPlugin(): Plugin {
   };
 }
 
-/** GraphiQL's HTML page: a GET for text/html without an operation. It holds no data. */
-function isGraphiqlPage(request: IncomingMessage, path: string | undefined): boolean {
-  return (
-    path === '/graphql' &&
-    request.method === 'GET' &&
-    (request.headers.accept ?? '').includes('text/html') &&
-    !/[?&]query=/.test(request.url ?? '')
-  );
+/**
+ * GraphiQL's HTML page: with GraphiQL on, yoga answers every GET for text/html at /graphql with
+ * the page (a `?query=` only fills its editor; nothing runs). It holds no data.
+ */
+function isGraphiqlPage(request: IncomingMessage, path: string | undefined, graphiql: boolean): boolean {
+  return graphiql && path === '/graphql' && request.method === 'GET' && (request.headers.accept ?? '').includes('text/html');
 }
 
 /** The code a request was refused with in front of yoga (counted in metrics). */
 const refusedWith = new WeakMap<ServerResponse, ErrorCode>();
 
 /** Answers a request yoga never sees with a GraphQL error body. */
-function refuse(response: ServerResponse, status: number, code: ErrorCode, message: string, headers: Record<string, string> = {}): void {
+function refuse(
+  response: ServerResponse,
+  status: number,
+  code: ErrorCode,
+  message: string,
+  headers: Record<string, string> = {},
+  details?: Record<string, unknown>,
+): void {
   refusedWith.set(response, code);
   response
     .writeHead(status, { 'content-type': 'application/json', ...headers })
-    .end(JSON.stringify({ errors: [{ message, extensions: { code, retriable: false } }] }));
+    .end(JSON.stringify({ errors: [{ message, extensions: { code, retriable: ERRORS[code].retriable, ...(details ? { details } : {}) } }] }));
+}
+
+/** Whether an Authorization header is `Bearer <token>` (compared in constant time). */
+function bearerMatches(authorization: string | undefined, token: string): boolean {
+  const given = Buffer.from(/^\s*Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? '');
+  const expected = Buffer.from(token);
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
@@ -173,17 +207,21 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     batching: false,
     multipart: false,
     cors: browser.cors,
-    graphiql: { title: 'Kafka GraphQL gateway', defaultQuery: options.exampleQuery ?? '' },
-    context: ({ request, params }) => {
+    graphiql: options.graphiql === false ? false : graphiqlOptions(options.exampleQuery),
+    renderGraphiQL: offlineGraphiql(),
+    context: ({ request, params, claims }) => {
       // No `request` over WebSocket (yoga's envelop runs its operations, src/server/websocket.ts).
       const token = request?.headers.get(CONSISTENCY_HEADER) ?? (params?.extensions?.consistencyToken as string | undefined);
-      return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub);
+      const verified = claims as Readonly<Record<string, unknown>> | undefined;
+      return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub, verified);
     },
     parserAndValidationCache: {
       documentCache: createTextCache(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT),
       errorCache: createTextCache(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT),
     },
     plugins: [
+      ...(options.trustedDocuments ? [trustedDocumentsPlugin(options.trustedDocuments)] : []),
+      ...(options.introspection === false ? [noIntrospectionPlugin()] : []),
       queryLimitsPlugin(options.schema, options.queryLimits),
       // Queries run as compiled JavaScript (graphql-jit), compiled once per parsed document (the
       // parser cache hands back the same document for the same text). Subscriptions keep
@@ -200,7 +238,40 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     maskedErrors: { maskError: (error, message) => toClientError(error, logger, message) },
   });
 
-  const server = createServer((request, response) => {
+  /**
+   * Client authentication and the rate limit, in front of yoga: the server context handed to
+   * yoga (the token's claims), or undefined when the request was refused here.
+   */
+  const admit = async (request: IncomingMessage, response: ServerResponse): Promise<{ claims?: ClientIdentity['claims'] } | undefined> => {
+    let identity: ClientIdentity | undefined;
+    if (options.clientAuth) {
+      try {
+        identity = await options.clientAuth.verify(request.headers.authorization);
+      } catch (error) {
+        if (!isGatewayError(error)) throw error;
+        const unavailable = error.code === 'GW_AUTH_UNAVAILABLE';
+        if (unavailable) logger.warn('client token not checked: the key set is unavailable', { error });
+        refuse(response, error.status, error.code, error.message, unavailable ? { 'retry-after': '5' } : { 'www-authenticate': 'Bearer' });
+        return undefined;
+      }
+    }
+    if (options.rateLimit) {
+      const wait = options.rateLimit.take(clientKey(identity?.subject, request.socket.remoteAddress));
+      if (wait !== undefined) {
+        const error = rateLimitError(wait);
+        refuse(response, error.status, error.code, error.message, { 'retry-after': String(retryAfterSeconds(wait)) }, error.details);
+        return undefined;
+      }
+    }
+    // An event stream (SSE subscription) is cut when its token expires, as if the client had
+    // gone away; the client reconnects with a fresh token.
+    if (identity?.expiresAtMs !== undefined && request.headers.accept?.includes('text/event-stream')) {
+      response.once('close', onExpiry(identity, () => response.destroy()));
+    }
+    return identity ? { claims: identity.claims } : {};
+  };
+
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const path = (request.url ?? '/').split('?')[0];
     if (path === '/healthz') {
       const problem = options.unhealthy?.();
@@ -224,6 +295,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return;
     }
     if (path === '/metrics') {
+      if (options.metricsToken !== undefined && !bearerMatches(request.headers.authorization, options.metricsToken)) {
+        refuse(response, 401, 'GW_METRICS_UNAUTHORIZED', '/metrics requires "Authorization: Bearer <METRICS_TOKEN>"', { 'www-authenticate': 'Bearer' });
+        return;
+      }
       Promise.resolve()
         .then(() => options.metrics())
         .then(
@@ -237,6 +312,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     // A refusal below carries the CORS headers yoga gives a listed origin, so its page can read it.
     for (const [name, value] of Object.entries(browser.headersFor(request.headers.origin))) response.setHeader(name, value);
+    if (servePage(request, response, path ?? '/')) return;
     // The body limit is enforced here, from the declared length; Node's parser never reads past
     // it. (Yoga's own limit streams every body through a TransformStream and a pipeline whose
     // clean-up builds an AbortError with a stack trace on every request; see BENCHMARKS.md.)
@@ -250,23 +326,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       refuse(response, 413, 'GW_QUERY_TOO_COMPLEX', `request body exceeds ${MAX_BODY_BYTES} bytes`, { connection: 'close' });
       return;
     }
-    // A CORS preflight (OPTIONS) carries no credentials; yoga answers it.
-    if (options.clientAuth && !isGraphiqlPage(request, path) && request.method !== 'OPTIONS') {
-      try {
-        const identity = options.clientAuth.verify(request.headers.authorization);
-        // An event stream (SSE subscription) is cut when its token expires, as if the client had
-        // gone away; the client reconnects with a fresh token.
-        if (identity.expiresAtMs !== undefined && request.headers.accept?.includes('text/event-stream')) {
-          response.once('close', onExpiry(identity, () => response.destroy()));
-        }
-      } catch (error) {
-        if (!isGatewayError(error)) throw error;
-        refuse(response, 401, error.code, error.message, { 'www-authenticate': 'Bearer' });
-        return;
-      }
+    // A CORS preflight (OPTIONS) carries no credentials; yoga answers it, as GraphiQL's page.
+    const open = request.method === 'OPTIONS' || isGraphiqlPage(request, path, options.graphiql !== false);
+    if (open || (!options.clientAuth && !options.rateLimit)) {
+      void yoga(request, response);
+      return;
     }
-    void yoga(request, response);
-  });
+    admit(request, response).then(
+      (serverContext) => {
+        if (serverContext) void yoga(request, response, serverContext);
+      },
+      (error: unknown) => {
+        logger.error('request admission failed', { error });
+        if (!response.headersSent) refuse(response, 500, 'GW_INTERNAL_ERROR', 'Unexpected error.');
+      },
+    );
+  };
+  const server: Server = options.tls ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, handle) : createServer(handle);
   server.keepAliveTimeout = 65_000;
   const tracker = trackHttp(server);
   if (options.countErrors) {
@@ -310,12 +386,15 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         clientAuth: options.clientAuth,
         corsOrigins: options.corsOrigins ?? [],
         countErrors: options.countErrors,
+        trustedDocuments: options.trustedDocuments,
+        rateLimit: options.rateLimit,
+        introspection: options.introspection,
         logger,
       })
     : undefined;
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${host}:${address.port}`;
+  const url = `${options.tls ? 'https' : 'http'}://${host}:${address.port}`;
   logger.info('http listening', { url: `${url}/graphql` });
   return {
     url,

@@ -15,6 +15,7 @@
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer } from 'node:tls';
 
 export interface HttpTracker {
   /** Open TCP connections (keep-alive, busy, and upgraded to WebSocket). */
@@ -38,7 +39,8 @@ export function trackHttp(server: Server): HttpTracker {
   let stopping = false;
   let changed: (() => void) | undefined;
 
-  server.on('connection', (socket: Socket) => {
+  // Over TLS the connections requests and upgrades use are the TLS sockets.
+  server.on(server instanceof TlsServer ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     socket.once('close', () => {
       sockets.delete(socket);

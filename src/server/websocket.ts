@@ -3,7 +3,8 @@
  * The protocol's own rules and close codes come from graphql-ws (init timeout 4408, second init
  * 4429, subscribe before ack 4401, duplicate id 4409, malformed message 4400). This module adds
  * the gateway's: a subscription limit per connection, error codes in `extensions`, client
- * authentication on connect, the upgrade's origin check, and the close on shutdown.
+ * authentication on connect, the rate limit, trusted documents, the upgrade's origin check, and
+ * the close on shutdown.
  *
  * Every operation runs through yoga's envelop (`yoga.getEnveloped`, yoga's graphql-ws recipe):
  * parse, validate, context, execute and subscribe are yoga's, so every yoga plugin sees WebSocket
@@ -20,6 +21,16 @@
  * other subscriptions stay open. The cost limit is checked here too, before graphql-ws starts the
  * operation, so that a too costly subscribe also fails with an `error` message (the query limits
  * plugin checks it again when it runs).
+ *
+ * Security switches: with client authentication the socket's token claims become each
+ * operation's `context.claims`; with a rate limit (./rate-limit.ts) an upgrade is refused with
+ * 429 and `Retry-After` by the client's address (without client authentication), a
+ * `connection_init` is closed with 1013 (try again later) by the token's subject (with it), and a
+ * subscribe over the limit fails alone with GW_RATE_LIMITED; with trusted documents a subscribe
+ * names its document by id (./trusted-documents.ts); with INTROSPECTION=false yoga's plugin
+ * (./introspection.ts) applies the same rule and suggestion filter as over HTTP, and the errors
+ * this module sends lose their suggestions too. A key set that cannot be fetched
+ * (GW_AUTH_UNAVAILABLE) closes the socket with 1013 too, not 4403.
  *
  * Cross-site WebSocket hijacking: browsers send `Origin` on the upgrade and CORS does not apply
  * to WebSockets, so an upgrade whose `Origin` is neither this server's own (the `Host` it was
@@ -40,11 +51,15 @@ import type { YogaServerInstance } from 'graphql-yoga';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { checkCost } from '../graphql/cost.ts';
+import { isGatewayError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { onExpiry, type ClientAuth } from './client-auth.ts';
 import { isGraphQLError, toClientError } from './client-errors.ts';
+import { withoutSuggestions } from './introspection.ts';
 import { errorCodes, type Transport } from './metrics.ts';
 import type { QueryLimitsOptions } from './query-limits.ts';
+import { clientKey, rateLimitError, retryAfterSeconds, type RateLimiter } from './rate-limit.ts';
+import { trustedSubscribeText, type SubscribePayload, type TrustedDocuments } from './trusted-documents.ts';
 
 export interface WebSocketOptions {
   readonly server: Server;
@@ -59,6 +74,21 @@ export interface WebSocketOptions {
   readonly corsOrigins?: readonly string[];
   /** Counts the errors sent to clients, by code (metrics). */
   readonly countErrors?: (codes: readonly string[], transport: Transport) => void;
+  readonly trustedDocuments?: TrustedDocuments | undefined;
+  readonly rateLimit?: RateLimiter | undefined;
+  /** false: INTROSPECTION=false (see ./introspection.ts). */
+  readonly introspection?: boolean | undefined;
+}
+
+/** What a connection holds once accepted: its token's claims and its rate-limit key. */
+interface ConnectionState {
+  claims: Readonly<Record<string, unknown>> | undefined;
+  key: string;
+}
+
+/** A close reason within the protocol's 123 bytes. */
+function closeReason(text: string): string {
+  return Buffer.byteLength(text) <= 123 ? text : `${Buffer.from(text).subarray(0, 120).toString('utf8')}...`;
 }
 
 export interface WebSocketEndpoint {
@@ -94,9 +124,10 @@ function preparationError(error: unknown, logger: Logger): GraphQLError {
   return toClientError(error, logger);
 }
 
-/** An error as the client gets it: mapped, without yoga's internal `extensions.http`. */
-function forClient(error: unknown, logger: Logger): ReturnType<GraphQLError['toJSON']> {
-  const json = toClientError(error, logger).toJSON();
+/** An error as the client gets it: mapped (without suggestions if asked), without yoga's internal `extensions.http`. */
+function forClient(error: unknown, logger: Logger, hideSuggestions: boolean): ReturnType<GraphQLError['toJSON']> {
+  const mapped = toClientError(error, logger);
+  const json = (hideSuggestions ? withoutSuggestions(mapped) : mapped).toJSON();
   if (json.extensions && 'http' in json.extensions) {
     const { http: _http, ...rest } = json.extensions;
     if (Object.keys(rest).length > 0) return { ...json, extensions: rest };
@@ -116,17 +147,26 @@ interface Executors {
 }
 
 export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
-  const { logger } = options;
+  const { logger, rateLimit, trustedDocuments } = options;
   const listed = new Set(options.corsOrigins ?? []);
+  const hideSuggestions = options.introspection === false;
   const wss = new WebSocketServer({
     server: options.server,
     path: '/graphql',
     maxPayload: 256 * 1024,
     verifyClient: (
-      { origin, req }: { origin: string | undefined; req: { headers: { host?: string } } },
-      done: (allowed: boolean, status?: number, message?: string) => void,
-    ) => (originAllowed(origin, req.headers.host, listed) ? done(true) : done(false, 403, 'Forbidden: cross-origin WebSocket')),
+      { origin, req }: { origin: string | undefined; req: { headers: { host?: string }; socket: { remoteAddress?: string | undefined } } },
+      done: (allowed: boolean, status?: number, message?: string, headers?: Record<string, string>) => void,
+    ) => {
+      if (!originAllowed(origin, req.headers.host, listed)) return done(false, 403, 'Forbidden: cross-origin WebSocket');
+      // Without client authentication a connection attempt counts against the client's address;
+      // with it, against the token's subject once connection_init brings the token.
+      const wait = rateLimit && !options.clientAuth ? rateLimit.take(clientKey(undefined, req.socket.remoteAddress)) : undefined;
+      if (wait !== undefined) return done(false, 429, 'Too Many Requests', { 'Retry-After': String(retryAfterSeconds(wait)) });
+      return done(true);
+    },
   });
+  const connections = new WeakMap<object, ConnectionState>();
   /** Per connection: the ids holding a slot (starting or started), and those started. */
   const active = new WeakMap<object, { slots: Set<string>; running: Set<string> }>();
   let operations = 0;
@@ -153,22 +193,39 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       // set WebSocket headers) or the upgrade request's Authorization header. false closes the
       // socket with 4403 Forbidden before any subscription starts; an accepted socket is closed
       // with 4403 when its token expires.
-      onConnect: (ctx) => {
-        if (!options.clientAuth) return true;
-        const fromPayload = ctx.connectionParams?.authorization;
-        try {
-          const identity = options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
-          const socket = ctx.extra.socket;
-          const cancel = onExpiry(identity, () => {
-            logger.debug('websocket closed: client token expired');
-            socket.close(4403, 'Forbidden: the token has expired');
-          });
-          socket.once('close', cancel);
+      onConnect: async (ctx) => {
+        const address = ctx.extra.request.socket.remoteAddress;
+        if (!options.clientAuth) {
+          connections.set(ctx, { claims: undefined, key: clientKey(undefined, address) });
           return true;
+        }
+        const fromPayload = ctx.connectionParams?.authorization;
+        const socket = ctx.extra.socket;
+        let identity: Awaited<ReturnType<ClientAuth['verify']>>;
+        try {
+          identity = await options.clientAuth.verify(typeof fromPayload === 'string' ? fromPayload : ctx.extra.request.headers.authorization);
         } catch (error) {
           logger.debug('websocket client refused', { error });
+          // The key set could not be fetched: the token was not checked, so try again later.
+          if (isGatewayError(error) && error.code === 'GW_AUTH_UNAVAILABLE') {
+            logger.warn('client token not checked: the key set is unavailable', { error });
+            socket.close(1013, closeReason(`${error.code}: try again later`));
+          }
           return false;
         }
+        const key = clientKey(identity.subject, address);
+        const wait = rateLimit?.take(key);
+        if (wait !== undefined) {
+          socket.close(1013, closeReason(`GW_RATE_LIMITED: retry after ${retryAfterSeconds(wait)} s`));
+          return false;
+        }
+        const cancel = onExpiry(identity, () => {
+          logger.debug('websocket closed: client token expired');
+          socket.close(4403, 'Forbidden: the token has expired');
+        });
+        socket.once('close', cancel);
+        connections.set(ctx, { claims: identity.claims, key });
+        return true;
       },
       execute: (args) => run('execute', args),
       subscribe: (args) => run('subscribe', args),
@@ -185,20 +242,31 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
             }),
           ];
         }
+        if (rateLimit) {
+          const wait = rateLimit.take(connections.get(ctx)?.key ?? clientKey(undefined, ctx.extra.request.socket.remoteAddress));
+          if (wait !== undefined) return [toClientError(rateLimitError(wait), logger)];
+        }
         // The slot is taken before the first await (subscribes of one connection are prepared
         // concurrently) and given back unless the operation starts: graphql-ws calls onComplete
         // for started operations only.
         ids.slots.add(id);
         let started = false;
         try {
+          let text = payload.query;
+          if (trustedDocuments) {
+            const trusted = trustedSubscribeText(trustedDocuments, payload as SubscribePayload);
+            if (typeof trusted !== 'string') return [trusted];
+            text = trusted;
+          }
           const { schema, execute, subscribe, contextFactory, parse, validate } = options.yoga.getEnveloped({
             ...ctx,
             req: ctx.extra.request,
             socket: ctx.extra.socket,
-            params: payload,
+            params: { ...payload, query: text },
+            claims: connections.get(ctx)?.claims,
             transport: 'websocket',
           });
-          const document = parse(payload.query);
+          const document = parse(text);
           const errors = validate(schema, document);
           if (errors.length > 0) return errors;
           // graphql-ws answers this itself, but without calling onComplete.
@@ -244,11 +312,11 @@ export function attachWebSocket(options: WebSocketOptions): WebSocketEndpoint {
       onNext: (_ctx, _id, _payload, _args, result) => {
         if (!result.errors) return undefined;
         count(result.errors);
-        return { ...result, errors: result.errors.map((error) => forClient(error, logger)) };
+        return { ...result, errors: result.errors.map((error) => forClient(error, logger, hideSuggestions)) };
       },
       onError: (_ctx, _id, _payload, errors) => {
         count(errors);
-        return errors.map((error) => forClient(error, logger));
+        return errors.map((error) => forClient(error, logger, hideSuggestions));
       },
     },
     wss,

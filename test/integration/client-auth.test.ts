@@ -72,6 +72,12 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     const page = await fetch(`${gw.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('GraphiQL');
+    // A reload of GraphiQL with its query in the URL is the page too: the query only fills the editor.
+    const reload = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ order(orderId: "ord-000003") { customerId } }')}`, { headers: { accept: 'text/html' } });
+    expect(reload.status).toBe(200);
+    const html = await reload.text();
+    expect(html).toContain('GraphiQL');
+    expect(html).not.toMatch(/"customerId"\s*:\s*"cus-/);
     for (const path of ['/healthz', '/readyz', '/metrics']) expect((await fetch(`${gw.url}${path}`)).status).toBe(200);
   });
 

@@ -1,6 +1,10 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { inspect } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig, REPO_ROOT } from '../../src/config.ts';
 import { GatewayError } from '../../src/errors.ts';
 
@@ -55,6 +59,9 @@ describe('loadConfig defaults', () => {
       corsOrigins: [],
       shutdownTimeoutMs: 25_000,
       shutdownDelayMs: 0,
+      // Security switches (test/unit/security.test.ts has the rest): off but these two.
+      graphiql: true,
+      introspection: true,
     });
   });
 
@@ -199,4 +206,107 @@ describe('loadConfig rejects invalid values with GW_CONFIG_INVALID naming the va
     expect(error.code).toBe('GW_CONFIG_INVALID');
     expect(error.details).toEqual({ variable: 'LOG_LEVEL' });
   });
+});
+
+describe('Kafka security settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_TLS_*)', () => {
+  const PASSWORD = 'pw-4f1c2e9a7b';
+  let dir: string;
+  const file = (name: string) => path.join(dir, name);
+  const SASL = { ...BASE, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'gw', KAFKA_SASL_PASSWORD: PASSWORD };
+
+  beforeAll(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'gw-config-tls-'));
+    const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=ca');
+    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('client.key'), '-out', file('client.pem'), '-days', '2', '-subj', '/CN=client');
+    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file('other.key'));
+    openssl('pkey', '-in', file('client.key'), '-aes256', '-passout', 'pass:secret', '-out', file('encrypted.key'));
+    writeFileSync(file('password'), `${PASSWORD}\n`);
+    writeFileSync(file('empty'), '\n');
+    writeFileSync(file('not-pem.txt'), 'hello\n');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('is PLAINTEXT (no security settings) by default or when named', () => {
+    expect(loadConfig(BASE).kafkaSecurity).toBeUndefined();
+    expect(loadConfig({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'PLAINTEXT' }).kafkaSecurity).toBeUndefined();
+  });
+
+  it('reads SASL over TLS, with the password hidden from enumeration, JSON and inspect', () => {
+    const config = loadConfig({ ...SASL, KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_TLS_CA_FILE: file('ca.pem') });
+    const security = config.kafkaSecurity!;
+    expect(security).toMatchObject({ protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-512', username: 'gw' }, tls: { servername: undefined, insecure: false } });
+    expect(security.tls!.ca).toContain('-----BEGIN CERTIFICATE-----');
+    expect(security.sasl!.password).toBe(PASSWORD);
+    expect(Object.keys(security.sasl!)).toEqual(['mechanism', 'username']);
+    expect(JSON.stringify(config)).not.toContain(PASSWORD);
+    expect(inspect(config, { depth: Number.POSITIVE_INFINITY })).not.toContain(PASSWORD);
+    expect({ ...security.sasl }).not.toHaveProperty('password');
+  });
+
+  it('reads the password from KAFKA_SASL_PASSWORD_FILE without its final line break', () => {
+    const { KAFKA_SASL_PASSWORD: _, ...withoutPassword } = SASL;
+    const config = loadConfig({ ...withoutPassword, KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_SASL_PASSWORD_FILE: file('password') });
+    expect(config.kafkaSecurity).toMatchObject({ protocol: 'SASL_PLAINTEXT', tls: undefined });
+    expect(config.kafkaSecurity!.sasl!.password).toBe(PASSWORD);
+  });
+
+  it('reads mutual TLS files, a server name and KAFKA_TLS_INSECURE, with the key hidden', () => {
+    const config = loadConfig({
+      ...BASE,
+      KAFKA_SECURITY_PROTOCOL: 'SSL',
+      KAFKA_TLS_CA_FILE: file('ca.pem'),
+      KAFKA_TLS_CERT_FILE: file('client.pem'),
+      KAFKA_TLS_KEY_FILE: file('client.key'),
+      KAFKA_TLS_SERVERNAME: 'kafka.internal.example',
+      KAFKA_TLS_INSECURE: 'true',
+    });
+    const tls = config.kafkaSecurity!.tls!;
+    expect(config.kafkaSecurity!.sasl).toBeUndefined();
+    expect(tls).toMatchObject({ servername: 'kafka.internal.example', insecure: true });
+    expect(tls.cert).toContain('-----BEGIN CERTIFICATE-----');
+    expect(tls.key).toContain('PRIVATE KEY-----');
+    expect(Object.keys(tls)).not.toContain('key');
+    const keyBody = tls.key!.split('\n')[1]!;
+    expect(JSON.stringify(config)).not.toContain(keyBody);
+    expect(inspect(config, { depth: Number.POSITIVE_INFINITY })).not.toContain(keyBody);
+    // Without files the system's bundled CAs verify the brokers.
+    expect(loadConfig({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'SSL' }).kafkaSecurity!.tls).toMatchObject({ ca: undefined, cert: undefined, insecure: false });
+  });
+
+  const cases: Array<[string, string, () => Record<string, string | undefined>]> = [
+    ['an unknown protocol', 'KAFKA_SECURITY_PROTOCOL', () => ({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'TLS' })],
+    ['SASL without a mechanism', 'KAFKA_SASL_MECHANISM', () => ({ ...SASL, KAFKA_SASL_MECHANISM: undefined })],
+    ['an unsupported mechanism', 'KAFKA_SASL_MECHANISM', () => ({ ...SASL, KAFKA_SASL_MECHANISM: 'GSSAPI' })],
+    ['SASL without a user name', 'KAFKA_SASL_USERNAME', () => ({ ...SASL, KAFKA_SASL_USERNAME: '' })],
+    ['a user name with a control character', 'KAFKA_SASL_USERNAME', () => ({ ...SASL, KAFKA_SASL_USERNAME: 'g\nw' })],
+    ['SASL without a password', 'KAFKA_SASL_PASSWORD', () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined })],
+    ['both password sources', 'KAFKA_SASL_PASSWORD_FILE', () => ({ ...SASL, KAFKA_SASL_PASSWORD_FILE: file('password') })],
+    ['a missing password file', 'KAFKA_SASL_PASSWORD_FILE', () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined, KAFKA_SASL_PASSWORD_FILE: file('nope') })],
+    ['an empty password file', 'KAFKA_SASL_PASSWORD_FILE', () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined, KAFKA_SASL_PASSWORD_FILE: file('empty') })],
+    ['a SASL setting without a SASL protocol', 'KAFKA_SASL_USERNAME', () => ({ ...BASE, KAFKA_SASL_USERNAME: 'gw' })],
+    ['a password without a SASL protocol', 'KAFKA_SASL_PASSWORD', () => ({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_PASSWORD: PASSWORD })],
+    ['a TLS setting without a TLS protocol', 'KAFKA_TLS_CA_FILE', () => ({ ...SASL, KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_TLS_CA_FILE: file('ca.pem') })],
+    ['KAFKA_TLS_INSECURE without TLS', 'KAFKA_TLS_INSECURE', () => ({ ...BASE, KAFKA_TLS_INSECURE: 'true' })],
+    ['a missing CA file', 'KAFKA_TLS_CA_FILE', () => ({ ...SASL, KAFKA_TLS_CA_FILE: file('nope.pem') })],
+    ['a CA file without a certificate', 'KAFKA_TLS_CA_FILE', () => ({ ...SASL, KAFKA_TLS_CA_FILE: file('not-pem.txt') })],
+    ['a certificate without its key', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem') })],
+    ['a key without its certificate', 'KAFKA_TLS_CERT_FILE', () => ({ ...SASL, KAFKA_TLS_KEY_FILE: file('client.key') })],
+    ['a key that is no key', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('client.pem') })],
+    ['an encrypted key', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('encrypted.key') })],
+    ['a key of another certificate', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('other.key') })],
+    ['a server name that is no host name', 'KAFKA_TLS_SERVERNAME', () => ({ ...SASL, KAFKA_TLS_SERVERNAME: 'kafka broker' })],
+    ['KAFKA_TLS_INSECURE not a boolean', 'KAFKA_TLS_INSECURE', () => ({ ...SASL, KAFKA_TLS_INSECURE: 'yes' })],
+  ];
+
+  for (const [what, variable, env] of cases) {
+    it(`refuses ${what}, naming ${variable} and echoing no secret`, () => {
+      const error = configError(env());
+      expect(error.code).toBe('GW_CONFIG_INVALID');
+      expect(error.details).toEqual({ variable });
+      expect(error.message.startsWith(`${variable} `)).toBe(true);
+      expect(error.message).not.toContain(PASSWORD);
+      expect(error.message).not.toContain('PRIVATE KEY');
+    });
+  }
 });

@@ -276,7 +276,12 @@ function quantity(value: unknown): number {
 
 // ---- shared facts ------------------------------------------------------------------------------
 
-const startScript = () => (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start;
+/**
+ * The start script without its Node version check (`node deploy/node-check.cjs … || exit 1;`):
+ * the image's Node is the one the check asks for by construction.
+ */
+const startScript = () =>
+  (JSON.parse(read('package.json')) as { scripts: { start: string } }).scripts.start.replace(/^node deploy\/node-check\.cjs [^;]*\|\| exit 1; /, '');
 /** The V8 flags of the start script, in MiB: `--max-old-space-size` and `--max-semi-space-size`. */
 function heapFlags(): { oldSpaceMb: number; semiSpaceMb: number } {
   const script = startScript();

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { COUNTRIES } from '../../src/demo/catalog.ts';
 import { createDataGenerator, iso } from '../../src/demo/generator.ts';
-import type { DataGenerator, GeneratedRecord } from '../../src/demo/generator.ts';
+import type { DataGenerator, GeneratedRecord, ResumeState } from '../../src/demo/generator.ts';
 
 const START = Date.UTC(2025, 5, 1, 12, 0, 0);
 const CURRENCY_OF = new Map(COUNTRIES.map(([country, currency]) => [country, currency as string]));
@@ -312,5 +312,80 @@ describe('createDataGenerator', () => {
       expect(peak).toBeGreaterThan(cap / 2);
       expect(transitions.seen.get('orders:CREATED') ?? 0).toBeGreaterThan(1000);
     }
+  });
+});
+
+/** What compacted topics hold after `records`: the latest value per key, tombstoned keys gone. */
+function compacted(records: Iterable<GeneratedRecord>): Map<string, GeneratedRecord> {
+  const latest = new Map<string, GeneratedRecord>();
+  for (const r of records) {
+    if (r.value === null) latest.delete(`${r.topic}/${r.key}`);
+    else latest.set(`${r.topic}/${r.key}`, r);
+  }
+  return latest;
+}
+
+/** The ResumeState a gateway would report for `topics` (as src/demo/resume.ts reads it). */
+function resumeStateOf(topics: Map<string, GeneratedRecord>): ResumeState {
+  const rows = (topic: string) => [...topics.values()].filter((r) => r.topic === topic).map((r) => r.value as Value);
+  const orders = rows('orders').sort((a, b) => String(a.orderId).localeCompare(String(b.orderId)));
+  const paymentsOf = (orderId: unknown) => rows('payments').filter((p) => p.orderId === orderId);
+  return {
+    lastOrder: Math.max(0, ...orders.map((o) => Number(String(o.orderId).slice(4)))),
+    customers: rows('customers').map((c) => ({ customerId: String(c.customerId), email: String(c.email), tier: String(c.tier), updatedAt: String(c.updatedAt) })),
+    openOrders: orders
+      .filter((o) => OPEN.has(o.state as string))
+      .map((o) => ({
+        orderId: String(o.orderId), customerId: String(o.customerId), state: String(o.state), product: String(o.product),
+        quantity: o.quantity as number, unitPrice: o.unitPrice as number, createdAt: String(o.createdAt), updatedAt: String(o.updatedAt),
+        payments: paymentsOf(o.orderId).map((p) => ({ paymentId: String(p.paymentId), status: String(p.status), method: String(p.method), createdAt: String(p.createdAt) })),
+      })),
+    cancelled: orders
+      .filter((o) => o.state === 'CANCELLED')
+      .sort((a, b) => ms(b, 'updatedAt') - ms(a, 'updatedAt'))
+      .slice(0, 1000)
+      .reverse()
+      .map((o) => ({ orderId: String(o.orderId), payments: paymentsOf(o.orderId).length, updatedAt: String(o.updatedAt) })),
+  };
+}
+
+describe('a generator resumed from what the topics hold', () => {
+  it('continues every order, payment and customer from its state: nothing goes back, no id is reused', () => {
+    const first = createDataGenerator({ seed: 42, customers: 300, startTime: START });
+    const before = [...first.customers(), ...flat(first.history(4000, { days: 10 })), ...run(first, 300, 40).flat()];
+    const topics = compacted(before);
+    const state = resumeStateOf(topics);
+    expect(state.openOrders.length).toBeGreaterThan(20);
+    expect(state.cancelled.length).toBeGreaterThan(20);
+
+    // A restart: the same seed, so the same customers and the same live random stream as the first run.
+    const restarted = createDataGenerator({ seed: 42, customers: 300, startTime: START });
+    restarted.resume(state);
+    const transitions = new TransitionChecker(topics.values());
+    const contract = new ContractChecker();
+    for (const r of topics.values()) if (r.topic !== 'payments') contract.check(r, Number.MAX_SAFE_INTEGER);
+    for (const r of topics.values()) if (r.topic === 'payments') contract.check(r, Number.MAX_SAFE_INTEGER);
+    const later = START + 3_600_000;
+    for (const [i, batch] of run(restarted, 400, 40).entries()) {
+      for (const r of batch) {
+        transitions.check(r);
+        contract.check(r, later + (i + 1) * 1000);
+      }
+    }
+    expect(transitions.problems).toEqual([]);
+    expect(contract.problems).toEqual([]);
+    // Open orders moved on, new orders came after the last one, cancelled orders were deleted.
+    expect(transitions.seen.get('orders:SHIPPED') ?? 0).toBeGreaterThan(10);
+    expect(transitions.seen.get('orders:tombstone') ?? 0).toBeGreaterThan(0);
+    expect(transitions.seen.get('customers:update') ?? 0).toBeGreaterThan(0);
+  });
+
+  it('without resume, the same restart would take orders back to CREATED', () => {
+    const first = createDataGenerator({ seed: 42, customers: 300, startTime: START });
+    const before = [...first.customers(), ...flat(first.history(4000, { days: 10 })), ...run(first, 300, 40).flat()];
+    const restarted = createDataGenerator({ seed: 42, customers: 300, startTime: START });
+    const transitions = new TransitionChecker(compacted(before).values());
+    for (const batch of run(restarted, 100, 40)) for (const r of batch) transitions.check(r);
+    expect(transitions.problems.join('\n')).toMatch(/illegal \w+ -> CREATED|order revived after tombstone/);
   });
 });

@@ -30,6 +30,7 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   server: ['graphql', 'subscriptions', 'routing', 'cluster', 'store', 'views'],
   demo: [],
   types: [],
+  ui: [],
 };
 
 /** Top-level modules and what they may import (gateway.ts, the composition root, anything). */
@@ -78,7 +79,8 @@ function importSpecifiers(source: string): string[] {
 function sourceFiles(directory: string): string[] {
   return readdirSync(directory, { withFileTypes: true }).flatMap((entry) => {
     const full = path.join(directory, entry.name);
-    if (entry.isDirectory()) return sourceFiles(full);
+    // Build output (src/ui/dist/, gitignored) is bundled code, not source.
+    if (entry.isDirectory()) return entry.name === 'dist' ? [] : sourceFiles(full);
     return /\.(ts|mts|js|mjs)$/.test(entry.name) ? [full] : [];
   });
 }
