@@ -2,6 +2,10 @@
  * Instance configuration from environment variables. Every variable is validated at start; a bad
  * one stops the instance with `GW_CONFIG_INVALID` and a message naming the variable, what it must
  * be and what it was. The README's configuration table lists the same variables.
+ *
+ * One unit, longer than most files: every variable is read and checked in this one place, so the
+ * README table, the deployment files and the code are checked against one reader
+ * (test/unit/readme-config.test.ts, test/unit/deploy-files.test.ts).
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';

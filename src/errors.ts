@@ -3,6 +3,8 @@
  * code `GW_<AREA>_<PROBLEM>`, says whether retrying can help, and maps to an HTTP status at the
  * GraphQL boundary. Recovery code branches on `retriable` and `code`, never on message text.
  * The README's error table lists the same codes; `test/unit/errors.test.ts` keeps them in step.
+ * One unit, longer than most files: the registry is one table on purpose, so every code is
+ * unique and the README's table is checked against one list.
  */
 
 export interface ErrorSpec {

@@ -27,6 +27,9 @@
  * an authenticated client reads every view. A WebSocket or an SSE stream lives no longer than the
  * token it was opened with: the socket is closed with 4403, or the stream ended, when the token
  * expires, and the client reconnects with a fresh one (subscriptions resume from their tokens).
+ *
+ * One unit, longer than most files: the three key sources share one verification path and one
+ * set of claim checks, and `onExpiry` ends the connections a token opened.
  */
 import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';

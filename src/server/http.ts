@@ -6,6 +6,9 @@
  * (CORS allow-list, CSRF prevention, JSON bodies, queries only over GET) is in ./browser.ts.
  * In front of yoga: the body limit, then client authentication and the per-client rate limit
  * (`admit`); /metrics behind METRICS_TOKEN; HTTPS instead of HTTP with TLS_CERT_FILE.
+ *
+ * One unit, longer than most files: it is the request path's composition, in order; each step
+ * (limits, browser policy, auth, pages, peer handler) lives in its own module.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';

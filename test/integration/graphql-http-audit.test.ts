@@ -5,22 +5,25 @@
  * a GET is refused by design (README, "Browsers, WebSockets and peers").
  */
 import { serverAudits, type AuditResult } from 'graphql-http';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { signClientToken } from '../../src/server/client-auth.ts';
 import { useFixture } from '../support/fixture.ts';
-import type { TestGateway } from '../support/gateway.ts';
 
-describe('GraphQL over HTTP spec audit (graphql-http)', () => {
+const SECRET = 'audit-secret-of-at-least-32-characters!';
+
+describe.each([
+  ['without client authentication', {}, undefined],
+  ['with client authentication on', { CLIENT_JWT_SECRET: SECRET }, SECRET],
+])('GraphQL over HTTP spec audit (graphql-http), %s', (_, env: Record<string, string>, secret: string | undefined) => {
   const fx = useFixture('audit');
-  let gw: TestGateway;
-
-  beforeAll(async () => {
-    gw = await fx.startGateway();
-  });
 
   it('passes every MUST and SHOULD audit', async () => {
+    const gw = await fx.startGateway({ env });
+    const token = secret && signClientToken(secret, { sub: 'audit', exp: Math.floor(Date.now() / 1000) + 600 });
     const fetchFn = (input: string, init: RequestInit = {}) => {
       const headers = new Headers(init.headers);
       headers.set('x-graphql-csrf', '1');
+      if (token) headers.set('authorization', `Bearer ${token}`);
       return fetch(input, { ...init, headers });
     };
     const audits = serverAudits({ url: `${gw.url}/graphql`, fetchFn });

@@ -14,6 +14,9 @@
  * - The total count is read again (at most once a second) after live changes.
  *
  * Status goes to `render` as one object: rows, counts, freshness, live state, errors.
+ *
+ * One unit, longer than most files: the row window, the page reads and the live changes act on
+ * one state, and their order (a page read, then the changes that arrived meanwhile) is the point.
  */
 import { GraphQLRequestError, type Api } from './api.ts';
 import type { GridView } from './grid-view.ts';
