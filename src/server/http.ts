@@ -227,8 +227,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ...(options.introspection === false ? [noIntrospectionPlugin()] : []),
       queryLimitsPlugin(options.schema, options.queryLimits),
       // Queries run as compiled JavaScript (graphql-jit), compiled once per parsed document (the
-      // parser cache hands back the same document for the same text). Subscriptions keep
-      // graphql-js's executor, the same one the WebSocket endpoint uses.
+      // parser cache hands back the same document for the same text), over HTTP and WebSocket
+      // alike. Subscriptions keep graphql-js's executor.
       useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
       freshnessPlugin(),
       requestErrorStatusPlugin(),
