@@ -15,7 +15,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { useGraphQlJit } from '@envelop/graphql-jit';
-import { getOperationAST, GraphQLError, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
 import type { Logger } from '../log.ts';
@@ -175,6 +175,16 @@ function isGraphiqlPage(request: IncomingMessage, path: string | undefined, grap
 
 /** The code a request was refused with in front of yoga (counted in metrics). */
 const refusedWith = new WeakMap<ServerResponse, ErrorCode>();
+/** Runs of each parsed document before it is compiled with graphql-jit (see the plugins list). */
+const JIT_AFTER_RUNS = 1;
+const runs = new WeakMap<DocumentNode, number>();
+
+/** True from a document's second run on; the count dies with the document (a WeakMap). */
+function compileFromSecondRun(document: DocumentNode): boolean {
+  const seen = (runs.get(document) ?? 0) + 1;
+  runs.set(document, seen);
+  return seen > JIT_AFTER_RUNS;
+}
 
 /** Answers a request yoga never sees with a GraphQL error body. */
 function refuse(
@@ -226,10 +236,13 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       ...(options.trustedDocuments ? [trustedDocumentsPlugin(options.trustedDocuments)] : []),
       ...(options.introspection === false ? [noIntrospectionPlugin()] : []),
       queryLimitsPlugin(options.schema, options.queryLimits),
-      // Queries run as compiled JavaScript (graphql-jit), compiled once per parsed document (the
-      // parser cache hands back the same document for the same text), over HTTP and WebSocket
-      // alike. Subscriptions keep graphql-js's executor.
-      useGraphQlJit({}, { enableIf: (args) => getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      // A query document's first run goes through graphql-js; from its second run on it runs as
+      // compiled JavaScript (graphql-jit), compiled once per parsed document (the parser cache
+      // hands back the same document for the same text). Compiling costs tens of times one run,
+      // so a document seen once (an id written into the query text) is not compiled for nothing.
+      // The same for queries over WebSocket (yoga's envelop runs them). Subscriptions keep
+      // graphql-js's executor.
+      useGraphQlJit({}, { enableIf: (args) => compileFromSecondRun(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' }),
       freshnessPlugin(),
       requestErrorStatusPlugin(),
       ...browser.plugins,
