@@ -147,6 +147,16 @@ export const ERRORS = {
     status: 503,
     summary: 'The keys a bearer token is checked against (CLIENT_JWKS_URL) could not be fetched or read, so the token was not checked; retry.',
   },
+  GW_FIELD_FORBIDDEN: {
+    retriable: false,
+    status: 403,
+    summary: "A field rule of the view denies the caller a non-nullable field it selected, or a field it filters or sorts by (a denied nullable field is null instead).",
+  },
+  GW_SCOPE_TOO_LARGE: {
+    retriable: false,
+    status: 403,
+    summary: "A row rule that goes through a relation (`via`) would need more of the related view's keys than it may carry (1000) for this caller; the read is refused rather than cut short.",
+  },
   GW_RATE_LIMITED: {
     retriable: true,
     status: 429,

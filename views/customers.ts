@@ -12,7 +12,8 @@ export default defineView({
   fields: {
     customerId: { type: 'id', description: 'The customer key: the Kafka record key of the `customers` topic.' },
     name: { type: 'string', description: 'Full display name.' },
-    email: { type: 'string', description: 'Contact e-mail address.' },
+    // Nullable in GraphQL (every record still has it): callers the field rule below denies get null.
+    email: { type: 'string', nullable: true, description: 'Contact e-mail address (in GraphQL, null for callers who may not see it).' },
     tier: {
       type: {
         enum: 'CustomerTier',
@@ -26,7 +27,8 @@ export default defineView({
     updatedAt: { type: 'timestamp', description: 'When the customer record last changed (ISO-8601 UTC).' },
   },
   sortKeys: ['name', 'createdAt'],
-  filters: ['tier', 'country'],
+  // customerId (the key) is a filter so the row rule below can restrict a customer to its own row through an index.
+  filters: ['tier', 'country', 'customerId'],
   relations: {
     orders: {
       kind: 'many',
@@ -34,6 +36,19 @@ export default defineView({
       foreignField: 'customerId',
       as: 'connection',
       description: "The customer's orders: a paged connection, sortable and filterable like `Query.orders`.",
+    },
+  },
+  authorization: {
+    // A customer's token sees its own customer only (and nothing without a customerId); support,
+    // other authenticated callers and callers without claims (client authentication off) see all.
+    rows: (claims) => {
+      if (claims?.role !== 'customer') return 'all';
+      return typeof claims.customerId === 'string' ? { customerId: { eq: claims.customerId } } : 'none';
+    },
+    fields: {
+      // The e-mail address: for support, for the customer itself (whose rows are its own), and
+      // without client authentication; other authenticated callers get null.
+      email: (claims) => claims === undefined || claims.role === 'support' || claims.role === 'customer',
     },
   },
 });

@@ -42,4 +42,11 @@ export default defineView({
       description: 'Payments made for the order, oldest first.',
     },
   },
+  authorization: {
+    // A customer's token sees its own orders only; everyone else (and no claims) sees all.
+    rows: (claims) => {
+      if (claims?.role !== 'customer') return 'all';
+      return typeof claims.customerId === 'string' ? { customerId: { eq: claims.customerId } } : 'none';
+    },
+  },
 });

@@ -41,4 +41,9 @@ export default defineView({
       description: 'The order this payment is for (null if that order is unknown or deleted).',
     },
   },
+  authorization: {
+    // A payment is visible iff its order is, under the orders rule: a customer's token sees the
+    // payments of its own orders (their keys become an `orderId in [...]` filter).
+    rows: { via: 'order' },
+  },
 });

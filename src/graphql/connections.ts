@@ -5,6 +5,7 @@
  */
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
+import { checkFieldAccess } from './authorization.ts';
 import type { AnyRef, Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import { encodeCursor } from './cursor.ts';
@@ -74,6 +75,7 @@ export function defineConnections(builder: Builder, options: ConnectionsOptions)
     async resolve(view, ctx, args, parentKey) {
       const extra = parentKey ? [{ field: parentKey.field, values: [parentKey.value] }] : [];
       const request = toPageRequest(view, args, limits, extra);
+      checkFieldAccess(view, request, args, ctx.claims);
       const page = await ctx.pages(view.id).load(request);
       const edges = page.rows.map((row) => ({ cursor: encodeCursor(request.sortField, row.sortValue, row.key), node: row.row }));
       let total: Promise<number> | undefined;
@@ -85,6 +87,7 @@ export function defineConnections(builder: Builder, options: ConnectionsOptions)
           startCursor: edges[0]?.cursor ?? null,
           endCursor: edges[edges.length - 1]?.cursor ?? null,
         },
+        // The reader AND-s the caller's row scope into the count as into the page: it counts what the caller can see.
         totalCount: () => (total ??= ctx.reader.count(view.id, request.filter, ctx)),
       };
     },

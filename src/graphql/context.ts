@@ -5,6 +5,7 @@
 import DataLoader from 'dataloader';
 import type { PageRequest } from '../query/page.ts';
 import type { Offsets } from '../routing/consistency.ts';
+import type { RowScope } from '../routing/authorization.ts';
 import type { Page, ReadContext, ViewReader } from '../routing/reader.ts';
 import type { Row } from '../store/view-store.ts';
 import type { Hub } from '../subscriptions/hub.ts';
@@ -33,9 +34,12 @@ export interface GraphQLContext extends ReadContext {
   readonly hub: Hub | undefined;
   /**
    * The verified claims of the client's bearer token (client authentication on), for
-   * authorization rules; undefined without client authentication.
+   * authorization rules; undefined without client authentication. The reader applies the
+   * views' row rules for them to every read of the request; field rules apply where fields resolve.
    */
   readonly claims: Readonly<Record<string, unknown>> | undefined;
+  /** The request's row scopes by view, resolved by the reader on first use. */
+  readonly scopes: Map<string, Promise<RowScope>>;
   /**
    * Drops the DataLoaders' caches. A subscription's context lives as long as the subscription;
    * each event starts with empty caches so joined fields are read fresh.
@@ -52,6 +56,7 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub,
   const pageLoaders = new Map<string, DataLoader<PageRequest, Page, string>>();
   const freshness: Record<string, Record<string, string>> = {};
   const stalled: Record<string, Record<string, string>> = {};
+  const scopes = new Map<string, Promise<RowScope>>();
   let deadline: number | undefined;
   const context: GraphQLContext = {
     reader,
@@ -66,8 +71,11 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub,
     required,
     hub,
     claims,
+    scopes,
     resetLoaders() {
       rowLoaders.clear();
+      // A scope through a relation is read again too: it may have changed since the last event.
+      scopes.clear();
       relatedLoaders.clear();
       pageLoaders.clear();
       for (const topic of Object.keys(freshness)) delete freshness[topic];

@@ -5,9 +5,13 @@
  * DataLoaders: a `one` relation is the target row by foreign key (null if absent), a `many`
  * relation the target rows whose foreign field holds this row's key, as a list or as a
  * connection.
+ *
+ * Row rules need nothing here: every row, related or looked up, is read through the request's
+ * reader, which applies them. Field rules apply in each field's resolver (authorization.ts).
  */
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
+import { fieldResolver } from './authorization.ts';
 import type { AnyRef, Builder } from './builder.ts';
 import type { Connections } from './connections.ts';
 import type { GraphQLContext } from './context.ts';
@@ -52,9 +56,10 @@ export function defineNodeTypes(builder: Builder, options: NodeTypesOptions): vo
         for (const field of view.fields) {
           fields[field.name] = t.field({
             type: fieldTypes.outputType(field),
-            nullable: !field.required,
+            nullable: field.nullable,
             description: field.description,
-            resolve: (row: Row) => row[field.name] ?? null,
+            // The field's rule, if it has one (authorization.ts): null or GW_FIELD_FORBIDDEN when denied.
+            resolve: fieldResolver(view, field),
           });
         }
         for (const relation of view.relations) {

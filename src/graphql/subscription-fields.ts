@@ -7,6 +7,7 @@ import { GatewayError } from '../errors.ts';
 import { decodeToken } from '../routing/consistency.ts';
 import type { ChangeEvent } from '../subscriptions/hub.ts';
 import type { ViewModel } from '../views/model.ts';
+import { checkFieldAccess } from './authorization.ts';
 import type { AnyRef, Builder } from './builder.ts';
 import type { GraphQLContext } from './context.ts';
 import type { ConnectionInputs } from './input-types.ts';
@@ -98,7 +99,7 @@ export function defineSubscriptionFields(builder: Builder, options: Subscription
             after: afterArg(t),
           },
           subscribe: (_root: unknown, args: Record<string, string | null>, ctx: GraphQLContext) =>
-            hubOf(ctx).entity(view.id, String(args[view.keyField]), args.after ? decodeToken(args.after) : undefined),
+            hubOf(ctx).entity(view.id, String(args[view.keyField]), args.after ? decodeToken(args.after) : undefined, ctx.claims),
           resolve: (event: ChangeEvent, _args: unknown, ctx: GraphQLContext) => deliver(event, ctx),
         });
         fields[`${view.id}Changed`] = t.field({
@@ -111,7 +112,8 @@ export function defineSubscriptionFields(builder: Builder, options: Subscription
           },
           subscribe: (_root: unknown, args: ConnectionArgs & { after?: string | null }, ctx: GraphQLContext) => {
             const request = toPageRequest(view, { first: args.first, orderBy: args.orderBy, filter: args.filter }, limits);
-            return hubOf(ctx).list(view.id, request, args.after ? decodeToken(args.after) : undefined);
+            checkFieldAccess(view, request, args, ctx.claims);
+            return hubOf(ctx).list(view.id, request, args.after ? decodeToken(args.after) : undefined, ctx.claims);
           },
           resolve: (event: ChangeEvent, _args: unknown, ctx: GraphQLContext) => deliver(event, ctx),
         });

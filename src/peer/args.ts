@@ -28,10 +28,10 @@ export interface CommonArgs {
 }
 
 export type OpArgs =
-  | { readonly op: 'lookup'; readonly keys: RowRef[] }
+  | { readonly op: 'lookup'; readonly keys: RowRef[]; readonly filter: Filter | undefined }
   | { readonly op: 'pages'; readonly requests: PageRequest[] }
   | { readonly op: 'count'; readonly filter: Filter }
-  | { readonly op: 'related'; readonly field: string; readonly values: string[]; readonly limit: number }
+  | { readonly op: 'related'; readonly field: string; readonly values: string[]; readonly limit: number; readonly filter: Filter | undefined }
   | { readonly op: 'changes'; readonly since: Readonly<Record<string, string>>; readonly limit: number; readonly waitMs: number };
 
 export type PeerArgs = CommonArgs & OpArgs;
@@ -40,10 +40,10 @@ const OFFSET = /^\d{1,19}$/;
 const PARTITION_KEY = /^(0|[1-9]\d{0,8})$/;
 
 const OP_FIELDS: Readonly<Record<PeerRequest['op'], readonly string[]>> = {
-  lookup: ['keys'],
+  lookup: ['keys', 'filter'],
   pages: ['requests'],
   count: ['filter'],
-  related: ['field', 'values', 'limit'],
+  related: ['field', 'values', 'limit', 'filter'],
   changes: ['since', 'limit', 'waitMs'],
 };
 const COMMON_FIELDS = ['minOffsets', 'fallback'];
@@ -157,7 +157,7 @@ function opArgs(view: ViewModel, request: PeerRequest, args: Record<string, unkn
         if (!partitions.has(partition)) throw bad(`keys[${i}].partition`, 'one of the requested partitions');
         return { partition, key: text(ref.key, `keys[${i}].key`) };
       });
-      return { op: 'lookup', keys };
+      return { op: 'lookup', keys, filter: args.filter === undefined ? undefined : filter(view, args.filter, 'filter') };
     }
     case 'pages':
       return { op: 'pages', requests: list(args.requests, 'requests').map((raw, i) => pageRequest(view, raw, `requests[${i}]`)) };
@@ -174,6 +174,7 @@ function opArgs(view: ViewModel, request: PeerRequest, args: Record<string, unkn
         field: name,
         values: list(args.values, 'values').map((v, i) => text(v, `values[${i}]`)),
         limit: integer(args.limit, 'limit', 1, MAX_ARG_LIMIT),
+        filter: args.filter === undefined ? undefined : filter(view, args.filter, 'filter'),
       };
     }
     case 'changes': {

@@ -136,13 +136,13 @@ function readBody(request: IncomingMessage, limit: number): Promise<Buffer | 'to
 function execute(local: LocalReads, request: PeerRequest, args: PeerArgs): unknown {
   switch (args.op) {
     case 'lookup':
-      return local.lookup(request.view, args.keys).map((row) => row ?? null);
+      return local.lookup(request.view, args.keys, args.filter).map((row) => row ?? null);
     case 'pages':
       return local.pages(request.view, request.partitions, args.requests);
     case 'count':
       return local.count(request.view, request.partitions, args.filter);
     case 'related':
-      return local.related(request.view, request.partitions, args.field, args.values, args.limit);
+      return local.related(request.view, request.partitions, args.field, args.values, args.limit, args.filter);
     case 'changes':
       throw new GatewayError('GW_INTERNAL_ERROR', 'changes is served asynchronously');
   }

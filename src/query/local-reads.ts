@@ -6,7 +6,7 @@
 import { GatewayError } from '../errors.ts';
 import { compareValues } from './compare.ts';
 import { countRows } from './count-rows.ts';
-import type { Filter } from './filter.ts';
+import { matchesFilter, type Filter } from './filter.ts';
 import { existsBeyondCursor, readPages, type PageRequest, type PageRow } from './page.ts';
 import type { Row, RowRef, ViewStore } from '../store/view-store.ts';
 
@@ -27,11 +27,22 @@ export interface RelatedRow {
 
 export interface LocalReads {
   store(viewId: string): ViewStore;
-  lookup(viewId: string, refs: readonly RowRef[]): Array<Row | undefined>;
+  /** Rows by key; undefined where there is none, or where the row does not match `filter` (a caller's row scope). */
+  lookup(viewId: string, refs: readonly RowRef[], filter?: Filter): Array<Row | undefined>;
   pages(viewId: string, partitions: readonly number[], requests: readonly PageRequest[]): PartialPage[];
   count(viewId: string, partitions: readonly number[], filter: Filter): number;
-  /** Per value, up to `limit` rows whose `field` equals it, in the view's first sort order. */
-  related(viewId: string, partitions: readonly number[], field: string, values: readonly string[], limit: number): Record<string, RelatedRow[]>;
+  /**
+   * Per value, up to `limit` rows whose `field` equals it, in the view's first sort order; with
+   * `filter` (a caller's row scope), only those of them that match it.
+   */
+  related(
+    viewId: string,
+    partitions: readonly number[],
+    field: string,
+    values: readonly string[],
+    limit: number,
+    filter?: Filter,
+  ): Record<string, RelatedRow[]>;
   /** Next offset to apply per partition ('0' before the first record). */
   offsets(viewId: string, partitions: Iterable<number>): Record<string, string>;
 }
@@ -50,8 +61,9 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
   return {
     store: storeOf,
 
-    lookup(viewId, refs) {
-      return storeOf(viewId).getRows(refs);
+    lookup(viewId, refs, filter) {
+      const rows = storeOf(viewId).getRows(refs);
+      return filter ? rows.map((row) => (row && matchesFilter(row, filter) ? row : undefined)) : rows;
     },
 
     pages(viewId, partitions, requests) {
@@ -79,7 +91,7 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
       }
     },
 
-    related(viewId, partitions, field, values, limit) {
+    related(viewId, partitions, field, values, limit, filter) {
       const store = storeOf(viewId);
       const view = store.view;
       const sortField = view.sortFields[0]!;
@@ -87,9 +99,12 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
       if (!index) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `${view.id} has no index on ${field}`);
       const session = store.session();
       const found = new Map<string, Array<{ partition: number; key: string; sortValue: string | number }>>();
+      // Values the filter rules out on the relation's own field are not read at all.
+      const allowed = (filter?.equals ?? []).filter((condition) => condition.field === field).map((condition) => new Set(condition.values));
+      const wanted = [...new Set(values)].filter((value) => allowed.every((set) => set.has(value)));
       try {
         // In key order, so each partition's pooled reader seeks forward through the index.
-        for (const value of [...new Set(values)].sort()) {
+        for (const value of wanted.sort()) {
           const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
           for (const partition of partitions) {
             for (const entry of store.valueEntries(session, partition, index, value, limit)) entries.push({ partition, ...entry });
@@ -111,7 +126,7 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
       for (const [value, entries] of found) {
         out[value] = entries.flatMap((entry) => {
           const row = byKey.get(`${entry.partition}/${entry.key}`);
-          return row ? [{ key: entry.key, sortValue: entry.sortValue, row }] : [];
+          return row && (!filter || matchesFilter(row, filter)) ? [{ key: entry.key, sortValue: entry.sortValue, row }] : [];
         });
       }
       return out;

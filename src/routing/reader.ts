@@ -10,9 +10,17 @@
  * One unit: the four read operations share one scatter-gather (`scatter`) with its routing,
  * fallback and deadline rules, and each operation is the few lines that split its request and
  * check its peers' answers.
+ *
+ * Authorization is enforced here, for every read path: each operation first resolves the
+ * caller's row scope of the view (authorization.ts, from `context.claims`, once per request and
+ * view) and AND-s it into what it reads: lookups and relation lists filter by it, pages and
+ * counts add it to their filter. Peer requests carry it in their filter, so the owning instance
+ * applies it, and rows a peer returns outside it are refused as a bad response.
  */
 import { GatewayError, isGatewayError } from '../errors.ts';
-import type { Filter, PageRequest, PageRow } from '../query/page.ts';
+import { matchesFilter, NO_FILTER, type Filter, type PageRequest, type PageRow } from '../query/page.ts';
+import type { Claims } from '../views/declaration.ts';
+import { MAX_VIA_KEYS, resolveScope, restrict, type RowScope } from './authorization.ts';
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
 import { compareEntries, type LocalReads, type PartialPage, type RelatedRow } from '../query/local-reads.ts';
@@ -37,6 +45,17 @@ export interface ReadContext {
   readonly required?: Offsets | undefined;
   /** Epoch ms after which reads of this request fail with GW_QUERY_TIMEOUT. */
   readonly deadline?: number | undefined;
+  /**
+   * Whose read this is: the verified claims of the caller's token, undefined with client
+   * authentication off. Every read is restricted to the rows the views' row rules let these
+   * claims see. Required, so that no read path can leave it out by accident.
+   */
+  readonly claims: Claims;
+  /**
+   * The row scopes resolved for this request, by view id; a request keeps them so that a `via`
+   * rule reads its related view's keys once. Without it they are resolved per read.
+   */
+  readonly scopes?: Map<string, Promise<RowScope>>;
 }
 
 export interface ViewReader {
@@ -49,6 +68,11 @@ export interface ViewReader {
   count(viewId: string, filter: Filter, context: ReadContext): Promise<number>;
   /** Per value, rows whose `field` equals it, in the view's first sort order, at most `limit`. */
   related(viewId: string, field: string, values: readonly string[], limit: number, context: ReadContext): Promise<Map<string, Row[]>>;
+  /**
+   * The caller's row scope of a view (undefined: every row), as every read above applies it;
+   * subscriptions AND it into their filters.
+   */
+  scope(viewId: string, context: ReadContext): Promise<RowScope>;
 }
 
 export interface RoutedReaderOptions {
@@ -70,6 +94,8 @@ export interface RoutedReaderOptions {
   /** Since when this instance's ingest of a partition waits (ISO time), if it does. */
   readonly stalledSince?: (topic: string, partition: number) => string | undefined;
   readonly selfUrl: () => string;
+  /** Most related keys a `via` row rule may turn into an `in` condition (default 1000). */
+  readonly maxViaKeys?: number;
 }
 
 /** Peer failures after which another copy of the partitions may answer. */
@@ -214,21 +240,57 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
     return run(partitions, true);
   }
 
-  const checkRows = (view: ViewModel, url: string, partitions: readonly number[], rows: ReadonlyArray<{ key: unknown; row: unknown }>) => {
+  const checkRows = (
+    view: ViewModel,
+    url: string,
+    partitions: readonly number[],
+    rows: ReadonlyArray<{ key: unknown; row: unknown }>,
+    scope: RowScope,
+  ) => {
     const allowed = new Set(partitions);
     for (const entry of rows) {
       if (typeof entry.key !== 'string' || !entry.row || typeof entry.row !== 'object') throw badResponse(url, 'malformed row');
       if ((entry.row as Row)[view.keyField] !== entry.key) throw badResponse(url, `row ${entry.key} has another key`);
       if (!allowed.has(options.partitioner(entry.key, countOf(view)))) throw badResponse(url, `row ${entry.key} is not in the partitions asked`);
+      if (scope && !matchesFilter(entry.row as Row, scope)) throw badResponse(url, `row ${entry.key} is outside the filter it was sent`);
     }
   };
 
-  return {
+  /** The caller's scope of a view, resolved once per request (context.scopes) and view. */
+  const scopeOf = (view: ViewModel, context: ReadContext): Promise<RowScope> => {
+    if (!view.authorization.hasRowRule) return Promise.resolve(undefined);
+    const cached = context.scopes?.get(view.id);
+    if (cached) return cached;
+    const resolving = resolveScope(
+      view,
+      context.claims,
+      {
+        scopeOf: (target) => scopeOf(target, context),
+        visibleKeys: async (target, limit) => {
+          const request: PageRequest = { sortField: target.keyField, descending: false, filter: NO_FILTER, limit, backward: false };
+          const [page] = await reader.pages(target.id, [request], context);
+          return page!.rows.map((row) => row.key);
+        },
+      },
+      options.maxViaKeys ?? MAX_VIA_KEYS,
+    );
+    context.scopes?.set(view.id, resolving);
+    // A failed resolution is not kept: the next read tries again.
+    resolving.catch(() => {
+      if (context.scopes?.get(view.id) === resolving) context.scopes.delete(view.id);
+    });
+    return resolving;
+  };
+
+  const reader: ViewReader = {
     views: options.views,
     view: viewOf,
 
+    scope: (viewId, context) => scopeOf(viewOf(viewId), context),
+
     async lookup(viewId, keys, context) {
       const view = viewOf(viewId);
+      const scope = await scopeOf(view, context);
       const refs = keys.map((key) => ({ key, partition: options.partitioner(key, countOf(view)) }));
       const found = new Map<string, Row | undefined>();
       const partitions = [...new Set(refs.map((ref) => ref.partition))];
@@ -238,11 +300,11 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
         context,
         (mine) => {
           const wanted = refs.filter((ref) => mine.includes(ref.partition));
-          local.lookup(viewId, wanted).forEach((row, i) => {
+          local.lookup(viewId, wanted, scope).forEach((row, i) => {
             found.set(wanted[i]!.key, row);
           });
         },
-        (theirs) => ({ op: 'lookup', args: { keys: refs.filter((ref) => theirs.includes(ref.partition)) } }),
+        (theirs) => ({ op: 'lookup', args: { keys: refs.filter((ref) => theirs.includes(ref.partition)), ...(scope ? { filter: scope } : {}) } }),
         (result, url, theirs) => {
           const wanted = refs.filter((ref) => theirs.includes(ref.partition));
           if (!Array.isArray(result) || result.length !== wanted.length) throw badResponse(url, 'lookup answer has the wrong length');
@@ -251,7 +313,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
               found.set(wanted[i]!.key, undefined);
               return;
             }
-            checkRows(view, url, theirs, [{ key: wanted[i]!.key, row }]);
+            checkRows(view, url, theirs, [{ key: wanted[i]!.key, row }], scope);
             found.set(wanted[i]!.key, row as Row);
           });
         },
@@ -259,8 +321,10 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       return keys.map((key) => found.get(key));
     },
 
-    async pages(viewId, requests, context) {
+    async pages(viewId, asked, context) {
       const view = viewOf(viewId);
+      const scope = await scopeOf(view, context);
+      const requests = scope ? asked.map((request) => ({ ...request, filter: restrict(request.filter, scope) })) : asked;
       const partials = await scatter<PartialPage[]>(
         view,
         allPartitions(view),
@@ -272,7 +336,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
           return result.map((partial: PartialPage, i) => {
             const request = requests[i]!;
             if (!partial || !Array.isArray(partial.rows) || partial.rows.length > request.limit) throw badResponse(url, 'malformed page');
-            checkRows(view, url, theirs, partial.rows);
+            checkRows(view, url, theirs, partial.rows, scope);
             for (let j = 1; j < partial.rows.length; j++) {
               const order = compareEntries(partial.rows[j - 1]!, partial.rows[j]!);
               if (request.descending ? order < 0 : order > 0) throw badResponse(url, 'page rows are out of order');
@@ -292,8 +356,9 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       });
     },
 
-    async count(viewId, filter, context) {
+    async count(viewId, asked, context) {
       const view = viewOf(viewId);
+      const filter = restrict(asked, await scopeOf(view, context));
       const counts = await scatter(
         view,
         allPartitions(view),
@@ -310,18 +375,19 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
 
     async related(viewId, field, values, limit, context) {
       const view = viewOf(viewId);
+      const scope = await scopeOf(view, context);
       const parts = await scatter<Record<string, RelatedRow[]>>(
         view,
         allPartitions(view),
         context,
-        (mine) => local.related(viewId, mine, field, values, limit),
-        () => ({ op: 'related', args: { field, values, limit } }),
+        (mine) => local.related(viewId, mine, field, values, limit, scope),
+        () => ({ op: 'related', args: { field, values, limit, ...(scope ? { filter: scope } : {}) } }),
         (result, url, theirs) => {
           if (!result || typeof result !== 'object') throw badResponse(url, 'malformed related answer');
           const answer = result as Record<string, RelatedRow[]>;
           for (const rows of Object.values(answer)) {
             if (!Array.isArray(rows) || rows.length > limit) throw badResponse(url, 'malformed related rows');
-            checkRows(view, url, theirs, rows);
+            checkRows(view, url, theirs, rows, scope);
             if (rows.some((row) => row.row[field] === undefined)) throw badResponse(url, `related rows lack ${field}`);
           }
           return answer;
@@ -335,5 +401,6 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       return out;
     },
   };
+  return reader;
 }
 

@@ -6,10 +6,21 @@
  */
 import type { PageRequest } from '../query/page.ts';
 import type { ReadContext, ViewReader } from '../routing/reader.ts';
+import type { RowScope } from '../routing/authorization.ts';
+import type { Claims } from '../views/declaration.ts';
 import { tokenOf, type ChangeEvent, type Subscription } from './subscription.ts';
 
 /** Reads a snapshot; its events' tokens are replaced once the read offsets are known. */
 export type SnapshotRead = (context: ReadContext) => Promise<ChangeEvent[]>;
+
+/**
+ * Whose subscription it is: the subscriber's claims, and the row scopes already resolved for
+ * them when it opened, so the snapshot is read under the same scope its changes are decided by.
+ */
+export interface SnapshotAccess {
+  readonly claims: Claims;
+  readonly scopes: Map<string, Promise<RowScope>>;
+}
 
 /** One SNAPSHOT event with the row of `key` (row null if there is none). */
 export function entitySnapshot(reader: ViewReader, viewId: string, key: string): SnapshotRead {
@@ -31,10 +42,12 @@ export function listSnapshot(reader: ViewReader, viewId: string, request: PageRe
  * Reads the snapshot and sets the subscription's cursor to the offsets it was read at (0 for
  * a partition the read did not report). Returns its events, each with the token of that cursor.
  */
-export async function readSnapshot(subscription: Subscription, read: SnapshotRead): Promise<ChangeEvent[]> {
+export async function readSnapshot(subscription: Subscription, read: SnapshotRead, access: SnapshotAccess): Promise<ChangeEvent[]> {
   const { view } = subscription;
   const observed: Record<string, string> = {};
   const events = await read({
+    claims: access.claims,
+    scopes: access.scopes,
     observe: (topic, offsets) => {
       if (topic === view.topic) Object.assign(observed, offsets);
     },

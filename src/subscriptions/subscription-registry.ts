@@ -13,7 +13,7 @@ import type { RecentChanges } from '../store/recent-changes.ts';
 import type { ViewModel } from '../views/model.ts';
 import type { RemoteFeeds } from './remote-feeds.ts';
 import { replayRecentChanges, startFromToken } from './resume.ts';
-import { readSnapshot, type SnapshotRead } from './snapshot.ts';
+import { readSnapshot, type SnapshotAccess, type SnapshotRead } from './snapshot.ts';
 import { createEventStream, type EventStream } from './stream.ts';
 import { deliverChanges, tokenOf, type ChangeEvent, type Decide, type Subscription } from './subscription.ts';
 
@@ -26,6 +26,8 @@ export interface SubscriptionSpec {
   readonly register: (subscription: Subscription) => () => void;
   /** The current state, read when not resuming. */
   readonly snapshot: SnapshotRead;
+  /** Whose subscription it is: the snapshot is read with these claims and row scopes. */
+  readonly access: SnapshotAccess;
   /** Whether CAUGHT_UP follows the snapshot (on resume it always ends the missed changes). */
   readonly announceSnapshotEnd: boolean;
 }
@@ -105,7 +107,7 @@ export function createSubscriptionRegistry(options: SubscriptionRegistryOptions)
     try {
       let events: ChangeEvent[] = [];
       if (after) startFromToken(subscription, after);
-      else events = await readSnapshot(subscription, spec.snapshot);
+      else events = await readSnapshot(subscription, spec.snapshot, spec.access);
       for (const event of events) subscription.stream.push(event);
       const held = subscription.held ?? [];
       subscription.held = undefined;

@@ -21,6 +21,12 @@ export interface FieldDeclaration {
   readonly required?: boolean;
   /** For strings: the value must match, e.g. ISO codes. Checked at ingest. */
   readonly pattern?: RegExp;
+  /**
+   * Whether the GraphQL field may be null; defaults to `!required`. A required field may be
+   * declared nullable so that a field rule (`authorization.fields`) denies it with null rather
+   * than with a GW_FIELD_FORBIDDEN error.
+   */
+  readonly nullable?: boolean;
 }
 
 /** A to-one relation: this row's `field` holds the key of a row in `view`. */
@@ -47,6 +53,48 @@ export interface ManyRelation {
 
 export type RelationDeclaration = OneRelation | ManyRelation;
 
+/**
+ * The verified claims of the caller's bearer token; undefined when client authentication is off
+ * (or the claims are absent). Rules are functions of them.
+ */
+export type Claims = Readonly<Record<string, unknown>> | undefined;
+
+/** One condition of a rule's filter: the field equals `eq`, or one of `in`. */
+export interface RuleCondition {
+  readonly eq?: string | number;
+  readonly in?: readonly (string | number)[];
+}
+
+/**
+ * Rows a rule lets the caller see, as a filter on the view's own declared `filters` (the shape
+ * of a connection's `filter` argument, equality and `in` only): `{ customerId: { eq: 'cus-1' } }`.
+ * Every condition must hold.
+ */
+export type RuleFilter = Readonly<Record<string, RuleCondition>>;
+
+/**
+ * A row rule: `'all'` (no restriction), `'none'`, or a filter, as a function of the claims. Or a
+ * rule through a to-one relation, `{ via: 'order' }`: a row is visible iff the row its relation
+ * points at is visible under the related view's own rule (a payment belongs to the customer of
+ * its order). The relation's field must be one of this view's `filters`: the related view's
+ * visible keys become an `in` condition on it.
+ */
+export type RowRule = ((claims: Claims) => 'all' | 'none' | RuleFilter) | { readonly via: string };
+
+/** A field rule: whether the caller may see the field. */
+export type FieldRule = (claims: Claims) => boolean;
+
+/**
+ * Who may see what of a view. Rules run for every read, with `claims` undefined when client
+ * authentication is off: a deployment without it should use rules that answer `'all'` (and
+ * `true`) for undefined.
+ */
+export interface AuthorizationDeclaration {
+  readonly rows?: RowRule;
+  /** Per declared field (not the key, which every global id carries), who may see it. */
+  readonly fields?: Readonly<Record<string, FieldRule>>;
+}
+
 export interface ViewDeclaration {
   /** GraphQL object type name, e.g. `Order`. */
   readonly name: string;
@@ -68,6 +116,8 @@ export interface ViewDeclaration {
    */
   readonly filters: readonly string[];
   readonly relations?: Readonly<Record<string, RelationDeclaration>>;
+  /** Row and field rules, applied to every read of the view (see AuthorizationDeclaration). */
+  readonly authorization?: AuthorizationDeclaration;
 }
 
 /** Identity function that gives view files type checking and editor help. */

@@ -8,18 +8,24 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GatewayError } from '../errors.ts';
 import type {
+  AuthorizationDeclaration,
+  Claims,
   EnumFieldType,
   FieldDeclaration,
+  FieldRule,
   RelationDeclaration,
   ScalarFieldType,
   ViewDeclaration,
 } from './declaration.ts';
+import { parseTimestamp } from './timestamp.ts';
 
 export interface FieldModel {
   readonly name: string;
   readonly type: ScalarFieldType | EnumFieldType;
   readonly description: string;
   readonly required: boolean;
+  /** Whether the GraphQL field may be null (`nullable`, else `!required`). */
+  readonly nullable: boolean;
   readonly pattern: RegExp | undefined;
   /** For enums, the allowed values as a set. */
   readonly enumValues: ReadonlySet<string> | undefined;
@@ -72,6 +78,37 @@ export interface ViewModel {
   readonly indexedFields: readonly string[];
   readonly indexes: readonly IndexModel[];
   readonly relations: readonly RelationModel[];
+  /** The view's row and field rules (no rule: everything visible). */
+  readonly authorization: AuthorizationModel;
+}
+
+/** Most values a row rule's `in` condition may list. */
+export const MAX_RULE_VALUES = 1000;
+
+/**
+ * A row rule's answer for some claims, checked against the view: no restriction, nothing, an
+ * equality filter on the view's own filter fields, or the rule of the related view through a
+ * to-one relation whose field (`field`, one of this view's filters) holds the related key.
+ */
+export type RowScopeSpec =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'none' }
+  | { readonly kind: 'filter'; readonly equals: ReadonlyArray<{ readonly field: string; readonly values: readonly (string | number)[] }> }
+  | { readonly kind: 'via'; readonly relation: RelationModel; readonly field: string };
+
+export interface AuthorizationModel {
+  /** Whether the view declares a row rule. */
+  readonly hasRowRule: boolean;
+  /**
+   * The row rule's answer for these claims. A rule that answers something else than `'all'`,
+   * `'none'` or a filter on declared filter fields fails the read with GW_VIEW_INVALID; a rule
+   * that throws fails it with its error: never a wider answer.
+   */
+  rows(claims: Claims): RowScopeSpec;
+  /** Fields that have a field rule. */
+  readonly ruledFields: ReadonlySet<string>;
+  /** Whether the caller may see a field: true without a rule, else only when its rule returns true. */
+  fieldVisible(field: string, claims: Claims): boolean;
 }
 
 function invalid(view: string, message: string): GatewayError {
@@ -83,11 +120,15 @@ function compileField(view: string, name: string, declaration: FieldDeclaration)
   if (typeof type === 'object' && type.values.length === 0) {
     throw invalid(view, `enum field ${name} has no values`);
   }
+  if (declaration.nullable === false && declaration.required === false) {
+    throw invalid(view, `field ${name} is optional, so it cannot be declared non-nullable`);
+  }
   return {
     name,
     type,
     description: declaration.description,
     required: declaration.required ?? true,
+    nullable: declaration.nullable ?? !(declaration.required ?? true),
     pattern: declaration.pattern,
     enumValues: typeof type === 'object' ? new Set(type.values) : undefined,
   };
@@ -159,7 +200,138 @@ function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewMod
     indexedFields: [...new Set([...declaration.filters, ...declaration.sortKeys])],
     indexes,
     relations,
+    authorization: OPEN,
   };
+}
+
+const ALL: RowScopeSpec = { kind: 'all' };
+const NONE: RowScopeSpec = { kind: 'none' };
+
+/** The authorization of a view without rules. */
+const OPEN: AuthorizationModel = {
+  hasRowRule: false,
+  rows: () => ALL,
+  ruledFields: new Set(),
+  fieldVisible: () => true,
+};
+
+/** A row rule's answer checked against the view; a message saying what is wrong otherwise. */
+function checkRuleAnswer(view: ViewModel, answer: unknown): RowScopeSpec | string {
+  if (answer === 'all') return ALL;
+  if (answer === 'none') return NONE;
+  if (!answer || typeof answer !== 'object' || Array.isArray(answer)) return `answered ${JSON.stringify(answer)}, not 'all', 'none' or a filter`;
+  const equals: Array<{ field: string; values: Array<string | number> }> = [];
+  for (const [name, condition] of Object.entries(answer)) {
+    if (!view.filters.includes(name)) return `filters on ${name}, which is not among the view's filters (${view.filters.join(', ')})`;
+    if (!condition || typeof condition !== 'object' || Array.isArray(condition)) return `answered a condition on ${name} that is not { eq } or { in }`;
+    const keys = Object.keys(condition);
+    if (keys.length === 0 || keys.some((key) => key !== 'eq' && key !== 'in')) return `answered a condition on ${name} that is not { eq } or { in }`;
+    const field = view.fieldsByName.get(name)!;
+    const value = (raw: unknown): string | number | undefined => {
+      if (typeof raw === 'number' && Number.isFinite(raw)) return raw;
+      if (typeof raw !== 'string') return undefined;
+      return field.type === 'timestamp' ? parseTimestamp(raw) : raw;
+    };
+    const { eq, in: list } = condition as { eq?: unknown; in?: unknown };
+    if ('eq' in condition) {
+      const checked = value(eq);
+      if (checked === undefined) return `answered ${name} eq ${JSON.stringify(eq)}, not a string or a finite number`;
+      equals.push({ field: name, values: [checked] });
+    }
+    if ('in' in condition) {
+      if (!Array.isArray(list) || list.length > MAX_RULE_VALUES) return `answered ${name} in something that is not a list of at most ${MAX_RULE_VALUES} values`;
+      const values = list.map(value);
+      if (values.some((checked) => checked === undefined)) return `answered ${name} in a list with a value that is not a string or a finite number`;
+      equals.push({ field: name, values: values as Array<string | number> });
+    }
+  }
+  return equals.length === 0 ? ALL : { kind: 'filter', equals };
+}
+
+/**
+ * Compiles a view's `authorization` once every view's relations are resolved. Refuses, with
+ * GW_VIEW_INVALID, rules that could not be enforced: a `via` over an unknown or to-many relation,
+ * or over a field the view cannot filter on; `via` rules that lead back to their view; field
+ * rules on undeclared fields or on the key; and rules that fail or answer nonsense for
+ * `claims = undefined` (client authentication off), which they are asked at start.
+ */
+function compileAuthorization(view: ViewModel): AuthorizationModel {
+  const declaration: AuthorizationDeclaration | undefined = view.declaration.authorization;
+  if (declaration === undefined) return OPEN;
+  if (!declaration || typeof declaration !== 'object') throw invalid(view.id, 'authorization must be an object { rows?, fields? }');
+  const unknown = Object.keys(declaration).find((key) => key !== 'rows' && key !== 'fields');
+  if (unknown !== undefined) throw invalid(view.id, `authorization has an unknown entry ${unknown}`);
+
+  let rows: (claims: Claims) => RowScopeSpec = () => ALL;
+  const rule = declaration.rows;
+  if (typeof rule === 'function') {
+    rows = (claims) => {
+      const checked = checkRuleAnswer(view, rule(claims));
+      if (typeof checked === 'string') throw invalid(view.id, `row rule ${checked}`);
+      return checked;
+    };
+    let probe: RowScopeSpec | string;
+    try {
+      probe = checkRuleAnswer(view, rule(undefined));
+    } catch (error) {
+      throw new GatewayError('GW_VIEW_INVALID', `view ${view.id}: row rule fails for claims undefined (client authentication off)`, { cause: error });
+    }
+    if (typeof probe === 'string') throw invalid(view.id, `row rule ${probe} for claims undefined`);
+  } else if (rule !== undefined) {
+    if (!rule || typeof rule !== 'object' || typeof rule.via !== 'string' || Object.keys(rule).length !== 1) {
+      throw invalid(view.id, "row rule must be a function of the claims or { via: '<relation>' }");
+    }
+    const relation = view.relations.find((candidate) => candidate.name === rule.via);
+    if (!relation) throw invalid(view.id, `row rule goes through unknown relation ${rule.via}`);
+    const target = relation.declaration;
+    if (target.kind !== 'one') throw invalid(view.id, `row rule goes through ${rule.via}, a to-many relation; only a to-one relation can carry it`);
+    if (!view.filters.includes(target.field)) {
+      throw invalid(view.id, `row rule goes through ${rule.via}, whose field ${target.field} is not among the view's filters, so it cannot be enforced as an \`in\` filter`);
+    }
+    const spec: RowScopeSpec = { kind: 'via', relation, field: target.field };
+    rows = () => spec;
+  }
+
+  const fieldRules = new Map<string, FieldRule>();
+  for (const [name, fieldRule] of Object.entries(declaration.fields ?? {})) {
+    if (!view.fieldsByName.has(name)) throw invalid(view.id, `field rule for undeclared field ${name}`);
+    if (name === view.keyField) throw invalid(view.id, `field rule for the key ${name}: every global id carries it`);
+    if (typeof fieldRule !== 'function') throw invalid(view.id, `field rule for ${name} must be a function of the claims`);
+    let probe: unknown;
+    try {
+      probe = fieldRule(undefined);
+    } catch (error) {
+      throw new GatewayError('GW_VIEW_INVALID', `view ${view.id}: field rule for ${name} fails for claims undefined (client authentication off)`, { cause: error });
+    }
+    if (typeof probe !== 'boolean') throw invalid(view.id, `field rule for ${name} must return a boolean (answered ${JSON.stringify(probe)} for claims undefined)`);
+    fieldRules.set(name, fieldRule);
+  }
+
+  return {
+    hasRowRule: rule !== undefined,
+    rows,
+    ruledFields: new Set(fieldRules.keys()),
+    fieldVisible: (field, claims) => {
+      const fieldRule = fieldRules.get(field);
+      return fieldRule === undefined || fieldRule(claims) === true;
+    },
+  };
+}
+
+/** Refuses `via` row rules that lead back to a view already on the way. */
+function checkViaCycles(views: readonly ViewModel[]): void {
+  for (const start of views) {
+    const seen = [start.id];
+    let view = start;
+    for (;;) {
+      const spec = view.declaration.authorization?.rows;
+      if (!spec || typeof spec === 'function') break;
+      const next = view.relations.find((relation) => relation.name === spec.via)!.target;
+      if (seen.includes(next.id)) throw invalid(start.id, `row rules go through relations in a cycle: ${[...seen, next.id].join(' -> ')}`);
+      seen.push(next.id);
+      view = next;
+    }
+  }
 }
 
 /** Compiles and cross-checks a set of views. */
@@ -186,7 +358,12 @@ export function compileViews(declarations: readonly ViewDeclaration[], topicPref
       relation.target = target;
     }
   }
-  return views;
+  const compiled = views.map((view) => ({ ...view, authorization: compileAuthorization(view) }));
+  // Relations point at the models above; repoint them at the compiled ones.
+  const compiledById = new Map(compiled.map((view) => [view.id, view]));
+  for (const view of compiled) for (const relation of view.relations) relation.target = compiledById.get(relation.target.id)!;
+  checkViaCycles(compiled);
+  return compiled;
 }
 
 /** Imports every `*.ts` file of a directory; each must default-export a view declaration. */

@@ -201,6 +201,8 @@ describe('peer endpoint at the edge', () => {
     { name: 'a lookup key that is a number', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ partition: 0, key: 3 }] } } },
     { name: 'a lookup key in another partition', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ partition: 1, key: 'x' }] } } },
     { name: 'a lookup key with an unknown field', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ ...key, row: {} }] } } },
+    { name: 'a lookup filter on an unknown field', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [key], filter: { equals: [{ field: 'nope', values: ['x'] }], ranges: [] } } } },
+    { name: 'a lookup filter that is a list', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [key], filter: [] } } },
     { name: 'a huge keys array', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: Array.from({ length: 100_001 }, () => 0) } } },
     // pages
     { name: 'pages requests that is an object', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: { 0: page } } } },
@@ -220,6 +222,7 @@ describe('peer endpoint at the edge', () => {
     { name: 'related on a field without index', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'amount', values: ['x'], limit: 5 } } },
     { name: 'related values that are numbers', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: [1, 2], limit: 5 } } },
     { name: 'related limit that is negative', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: ['x'], limit: -1 } } },
+    { name: 'related filter value that is an object', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: ['x'], limit: 5, filter: { equals: [{ field: 'orderId', values: [{}] }], ranges: [] } } } },
     { name: 'related without field', envelope: { op: 'related', view: 'payments', partitions: [0], args: { values: ['x'], limit: 5 } } },
     // changes
     { name: 'changes without since', envelope: { op: 'changes', view: 'orders', partitions: [0], args: { limit: 5 } } },
