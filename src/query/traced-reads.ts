@@ -11,13 +11,14 @@ const traced = <T>(read: string, view: string, size: number, fn: () => T): T =>
   tracingEnabled() ? inSpan(`store ${read}`, { onlyInTrace: true, attributes: { 'gw.view': view, [read === 'lookup' ? 'gw.keys' : 'gw.partitions.count']: size } }, fn) : fn();
 
 export function tracedLocalReads(local: LocalReads): LocalReads {
+  // Every argument is forwarded as given (rest parameters), so an argument added to a read, such
+  // as the caller's row filter, cannot be dropped here.
   return {
-    store: (viewId) => local.store(viewId),
-    lookup: (viewId, refs) => traced('lookup', viewId, refs.length, () => local.lookup(viewId, refs)),
-    pages: (viewId, partitions, requests) => traced('pages', viewId, partitions.length, () => local.pages(viewId, partitions, requests)),
-    count: (viewId, partitions, filter) => traced('count', viewId, partitions.length, () => local.count(viewId, partitions, filter)),
-    related: (viewId, partitions, field, values, limit) =>
-      traced('related', viewId, partitions.length, () => local.related(viewId, partitions, field, values, limit)),
-    offsets: (viewId, partitions) => local.offsets(viewId, partitions),
+    store: (...args) => local.store(...args),
+    lookup: (...args) => traced('lookup', args[0], args[1].length, () => local.lookup(...args)),
+    pages: (...args) => traced('pages', args[0], args[1].length, () => local.pages(...args)),
+    count: (...args) => traced('count', args[0], args[1].length, () => local.count(...args)),
+    related: (...args) => traced('related', args[0], args[1].length, () => local.related(...args)),
+    offsets: (...args) => local.offsets(...args),
   };
 }
