@@ -42,7 +42,11 @@ const run = promisify(execFile);
 const launcher = path.join(REPO_ROOT, 'deploy', 'kafka', 'kafka.sh');
 const say = (line: string) => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const answers = (url: string) => fetch(url, { signal: AbortSignal.timeout(1000) }).then((response) => response.ok, () => false);
+const answers = (url: string) =>
+  fetch(url, { signal: AbortSignal.timeout(1000) }).then(
+    (response) => response.ok,
+    () => false,
+  );
 
 /** Copies a child's stderr to ours, each line prefixed with `[label]`. */
 function prefixed(child: ChildProcess, label: string): void {
@@ -106,7 +110,10 @@ async function seedDemo(brokers: string): Promise<{ producer: RecordProducer; da
 /** Live traffic that continues what the topics hold, read back through instance `url` once it is ready. */
 async function startDemoTraffic(demo: { producer: RecordProducer; data: DemoData }, url: string): Promise<string> {
   const prefix = env.TOPIC_PREFIX ?? '';
-  const token = await endOffsetsToken(kafka!, ['orders', 'customers', 'payments'].map((topic) => `${prefix}${topic}`));
+  const token = await endOffsetsToken(
+    kafka!,
+    ['orders', 'customers', 'payments'].map((topic) => `${prefix}${topic}`),
+  );
   const from = await resumeFromGateway(demo.data, gatewayQuery(fetch, `${url}/graphql`, token));
   const rate = Number(env.DEMO_RATE ?? 20);
   live = startLiveTraffic({
@@ -129,7 +136,10 @@ async function main(): Promise<void> {
   let brokers = env.KAFKA_BROKERS;
   if (!brokers) {
     // Stopped at the end only if this script started it (not one that was already running).
-    startedBroker = await run('bash', [launcher, 'status'], { env }).then(() => false, () => true);
+    startedBroker = await run('bash', [launcher, 'status'], { env }).then(
+      () => false,
+      () => true,
+    );
     say(startedBroker ? 'starting a local Kafka broker (deploy/kafka/kafka.sh)...' : 'using the running local Kafka broker');
     const { stdout } = await run('bash', [launcher, 'start'], { env, timeout: 300_000 });
     brokers = /KAFKA_BROKERS=(\S+)/.exec(stdout)?.[1];
@@ -185,7 +195,9 @@ async function main(): Promise<void> {
   say(`Balancer (HAProxy):  http://127.0.0.1:${basePort}/graphql   (config, pid file, admin socket: ${path.relative(process.cwd(), stateDir)}/)`);
   say(`Grid page:           http://127.0.0.1:${basePort}/grid   (through the balancer; GraphiQL at /graphql)`);
   for (const instance of instances) say(`  ${instance.name}:  http://127.0.0.1:${instance.port}/graphql   (also /readyz, /metrics)`);
-  say(`Try:  curl -s http://127.0.0.1:${basePort}/graphql -H 'content-type: application/json' -d '{"query":"{ orders(first: 3) { totalCount edges { node { orderId } } } }"}'`);
+  say(
+    `Try:  curl -s http://127.0.0.1:${basePort}/graphql -H 'content-type: application/json' -d '{"query":"{ orders(first: 3) { totalCount edges { node { orderId } } } }"}'`,
+  );
   if (traffic) say(`Live traffic: ${traffic}.`);
   say(`Ctrl-C stops the instances, HAProxy${startedBroker ? ' and the broker' : ''}.`);
 }

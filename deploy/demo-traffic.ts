@@ -59,9 +59,12 @@ export async function seedDemoData(options: {
     options.say(`topics already hold ${options.existingOrders} order records: live traffic continues from them`);
     return { generator, seeded: false };
   }
-  options.say(`generating ${options.orders} orders (${DEMO_HISTORY_DAYS} days up to ${new Date(DEMO_HISTORY_END).toISOString().slice(0, 10)}) with customers and payments...`);
+  options.say(
+    `generating ${options.orders} orders (${DEMO_HISTORY_DAYS} days up to ${new Date(DEMO_HISTORY_END).toISOString().slice(0, 10)}) with customers and payments...`,
+  );
   await produceRecords(options.producer, options.prefix, generator.customers());
-  for (const chunk of generator.history(options.orders, { days: DEMO_HISTORY_DAYS, chunk: 2000 })) await produceRecords(options.producer, options.prefix, chunk);
+  for (const chunk of generator.history(options.orders, { days: DEMO_HISTORY_DAYS, chunk: 2000 }))
+    await produceRecords(options.producer, options.prefix, chunk);
   return { generator, seeded: true };
 }
 
@@ -87,7 +90,12 @@ const CATCHING_UP = new Set(['GW_CONSISTENCY_TIMEOUT', 'GW_PARTITION_UNAVAILABLE
  * GraphQL reads at `url` (a gateway's /graphql) that see at least `token`'s offsets; a gateway
  * still catching up is asked again every second, for at most `timeoutMs`.
  */
-export function gatewayQuery(fetchFn: (url: string, init: RequestInit) => Promise<Response>, url: string, token: string, timeoutMs = 300_000): DemoQuery {
+export function gatewayQuery(
+  fetchFn: (url: string, init: RequestInit) => Promise<Response>,
+  url: string,
+  token: string,
+  timeoutMs = 300_000,
+): DemoQuery {
   return async <T>(query: string, variables: Record<string, unknown>): Promise<T> => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -76,7 +76,13 @@ async function main(): Promise<void> {
   for (let waited = 0; !gateway.readiness().ready && waited < 300; waited++) await sleep(1000);
   const from = await resumeFromGateway(data, query);
   if (rate > 0) {
-    live = startLiveTraffic({ producer, prefix: config.topicPrefix, generator: data.generator, rate, onError: (error) => logger.error('demo produce failed', { error }) });
+    live = startLiveTraffic({
+      producer,
+      prefix: config.topicPrefix,
+      generator: data.generator,
+      rate,
+      onError: (error) => logger.error('demo produce failed', { error }),
+    });
   }
 
   say('');

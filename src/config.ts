@@ -89,7 +89,13 @@ export interface TracingConfig {
   readonly samplerRatio: number;
 }
 
-export type TracingSampler = 'always_on' | 'always_off' | 'traceidratio' | 'parentbased_always_on' | 'parentbased_always_off' | 'parentbased_traceidratio';
+export type TracingSampler =
+  | 'always_on'
+  | 'always_off'
+  | 'traceidratio'
+  | 'parentbased_always_on'
+  | 'parentbased_always_off'
+  | 'parentbased_traceidratio';
 
 type Env = Readonly<Record<string, string | undefined>>;
 
@@ -154,7 +160,8 @@ function partitioner(env: Env): PartitionerName {
 function origins(env: Env): string[] {
   const raw = env.CORS_ORIGINS;
   if (raw === undefined || raw.trim() === '') return [];
-  const expected = 'a comma-separated list of exact origins such as https://app.example.com (scheme, host and port only: no path, no trailing slash, no "*")';
+  const expected =
+    'a comma-separated list of exact origins such as https://app.example.com (scheme, host and port only: no path, no trailing slash, no "*")';
   const list = raw.split(',').map((entry) => entry.trim());
   for (const entry of list) {
     let url: URL | undefined;
@@ -183,7 +190,14 @@ function decodeOrUndefined(key: string, value: string): [string, string] | undef
   }
 }
 
-const SAMPLERS: readonly TracingSampler[] = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'];
+const SAMPLERS: readonly TracingSampler[] = [
+  'always_on',
+  'always_off',
+  'traceidratio',
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+];
 
 /**
  * Tracing, from the OpenTelemetry SDK's standard variables. On when OTEL_TRACES_EXPORTER is
@@ -195,8 +209,14 @@ const SAMPLERS: readonly TracingSampler[] = ['always_on', 'always_off', 'traceid
 function tracing(env: Env): TracingConfig | undefined {
   const disabled = boolean(env, 'OTEL_SDK_DISABLED', false);
   const exporter = env.OTEL_TRACES_EXPORTER?.trim() || undefined;
-  const endpoints = { OTEL_EXPORTER_OTLP_ENDPOINT: env.OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT };
-  const protocols = { OTEL_EXPORTER_OTLP_PROTOCOL: env.OTEL_EXPORTER_OTLP_PROTOCOL, OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL };
+  const endpoints = {
+    OTEL_EXPORTER_OTLP_ENDPOINT: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+  };
+  const protocols = {
+    OTEL_EXPORTER_OTLP_PROTOCOL: env.OTEL_EXPORTER_OTLP_PROTOCOL,
+    OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL,
+  };
   const serviceName = env.OTEL_SERVICE_NAME || 'kafka-graphql-gateway';
   const attributes = env.OTEL_RESOURCE_ATTRIBUTES ?? '';
   const sampler = env.OTEL_TRACES_SAMPLER || 'parentbased_always_on';
@@ -227,7 +247,13 @@ function tracing(env: Env): TracingConfig | undefined {
   }
   const on = exporter === 'otlp' || exporter === 'console' || (exporter === undefined && Object.values(endpoints).some(Boolean));
   if (disabled || !on) return undefined;
-  return { exporter: exporter === 'console' ? 'console' : 'otlp', serviceName, resourceAttributes, sampler: sampler as TracingSampler, samplerRatio: ratio };
+  return {
+    exporter: exporter === 'console' ? 'console' : 'otlp',
+    serviceName,
+    resourceAttributes,
+    sampler: sampler as TracingSampler,
+    samplerRatio: ratio,
+  };
 }
 
 // ----- Kafka security: KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_TLS_* -----
@@ -336,7 +362,8 @@ function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
     if (variable.startsWith('KAFKA_SASL_') && !usesSasl) {
       fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT or SASL_SSL (it is ${protocol})`, '(set)');
     }
-    if (variable.startsWith('KAFKA_TLS_') && !usesTls) fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`, '(set)');
+    if (variable.startsWith('KAFKA_TLS_') && !usesTls)
+      fail(variable, `set only with KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is ${protocol})`, '(set)');
   }
   if (protocol === 'PLAINTEXT') return undefined;
 
@@ -357,7 +384,11 @@ function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
     if (passwordFile) password = passwordFile.text.replace(/\r?\n$/, '');
     if (!password) {
       const variable = passwordFile ? 'KAFKA_SASL_PASSWORD_FILE' : 'KAFKA_SASL_PASSWORD';
-      fail(variable, `a non-empty password (KAFKA_SASL_PASSWORD, or a file named by KAFKA_SASL_PASSWORD_FILE) with KAFKA_SECURITY_PROTOCOL=${protocol}`, passwordFile ? '(empty)' : undefined);
+      fail(
+        variable,
+        `a non-empty password (KAFKA_SASL_PASSWORD, or a file named by KAFKA_SASL_PASSWORD_FILE) with KAFKA_SECURITY_PROTOCOL=${protocol}`,
+        passwordFile ? '(empty)' : undefined,
+      );
     }
     sasl = hidden({ mechanism, username }, 'password', password) as KafkaSaslConfig;
   }
@@ -366,7 +397,7 @@ function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
   if (usesTls) {
     const ca = certificates(env, 'KAFKA_TLS_CA_FILE', 'a readable PEM file of CA certificates');
     const cert = certificates(env, 'KAFKA_TLS_CERT_FILE', 'a readable PEM file of the client certificate (chain)');
-    const keyFile = readSettingFile(env, 'KAFKA_TLS_KEY_FILE', 'a readable PEM file of the client certificate\'s private key (unencrypted)');
+    const keyFile = readSettingFile(env, 'KAFKA_TLS_KEY_FILE', "a readable PEM file of the client certificate's private key (unencrypted)");
     if (cert && !keyFile) fail('KAFKA_TLS_KEY_FILE', 'set together with KAFKA_TLS_CERT_FILE (the private key of the client certificate)', undefined);
     if (keyFile && !cert) fail('KAFKA_TLS_CERT_FILE', 'set together with KAFKA_TLS_KEY_FILE (the client certificate of that key)', undefined);
     let key: KeyObject | undefined;
@@ -377,7 +408,12 @@ function kafkaSecurity(env: Env): KafkaSecurityConfig | undefined {
         failFile('KAFKA_TLS_KEY_FILE', 'a PEM private key, unencrypted', keyFile.file, 'the file holds no such key');
       }
       if (!cert!.first.checkPrivateKey(key)) {
-        failFile('KAFKA_TLS_KEY_FILE', 'the private key of the certificate in KAFKA_TLS_CERT_FILE', keyFile.file, 'the key does not match that certificate');
+        failFile(
+          'KAFKA_TLS_KEY_FILE',
+          'the private key of the certificate in KAFKA_TLS_CERT_FILE',
+          keyFile.file,
+          'the key does not match that certificate',
+        );
       }
     }
     const servername = env.KAFKA_TLS_SERVERNAME || undefined;
@@ -471,7 +507,8 @@ function loadSecurity(env: Env): SecurityConfig {
   const jwksMaxAgeMs = integer(env, 'CLIENT_JWKS_MAX_AGE_MS', 600_000, 1000, 86_400_000);
   const jwksTimeoutMs = integer(env, 'CLIENT_JWKS_TIMEOUT_MS', 5000, 100, 60_000);
   const sources = [secret && 'CLIENT_JWT_SECRET', publicKeyFile && 'CLIENT_JWT_PUBLIC_KEY_FILE', jwksUrl && 'CLIENT_JWKS_URL'].filter(Boolean);
-  if (sources.length > 1) fail(String(sources[1]), `set alone: one of CLIENT_JWT_SECRET, CLIENT_JWT_PUBLIC_KEY_FILE, CLIENT_JWKS_URL (${sources[0]} is set too)`, '(set)');
+  if (sources.length > 1)
+    fail(String(sources[1]), `set alone: one of CLIENT_JWT_SECRET, CLIENT_JWT_PUBLIC_KEY_FILE, CLIENT_JWKS_URL (${sources[0]} is set too)`, '(set)');
   if (secret !== undefined && secret.length < 32) fail('CLIENT_JWT_SECRET', 'at least 32 characters', '(hidden)');
   if (jwksUrl !== undefined) {
     let url: URL | undefined;
@@ -506,10 +543,15 @@ function loadSecurity(env: Env): SecurityConfig {
   const certFile = filePath(env, 'TLS_CERT_FILE');
   const keyFile = filePath(env, 'TLS_KEY_FILE');
   if ((certFile === undefined) !== (keyFile === undefined)) {
-    fail(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set together with TLS_CERT_FILE and TLS_KEY_FILE (a PEM certificate chain and its private key)', undefined);
+    fail(
+      certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE',
+      'set together with TLS_CERT_FILE and TLS_KEY_FILE (a PEM certificate chain and its private key)',
+      undefined,
+    );
   }
   const metricsToken = env.METRICS_TOKEN || undefined;
-  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken))) fail('METRICS_TOKEN', 'at least 16 characters without spaces', '(hidden)');
+  if (metricsToken !== undefined && (metricsToken.length < 16 || /\s/.test(metricsToken)))
+    fail('METRICS_TOKEN', 'at least 16 characters without spaces', '(hidden)');
   return {
     clientAuth,
     trustedDocumentsFile: filePath(env, 'TRUSTED_DOCUMENTS_FILE'),

@@ -25,12 +25,14 @@ export const ERRORS = {
   GW_KAFKA_AUTH_FAILED: {
     retriable: false,
     status: 500,
-    summary: 'The broker refused SASL authentication: wrong KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD, or a KAFKA_SASL_MECHANISM the listener does not enable; the instance does not start.',
+    summary:
+      'The broker refused SASL authentication: wrong KAFKA_SASL_USERNAME or KAFKA_SASL_PASSWORD, or a KAFKA_SASL_MECHANISM the listener does not enable; the instance does not start.',
   },
   GW_KAFKA_TLS_FAILED: {
     retriable: false,
     status: 500,
-    summary: "The TLS handshake with a broker failed: its certificate is not signed by KAFKA_TLS_CA_FILE (or a bundled CA), does not name the broker's host or KAFKA_TLS_SERVERNAME, the broker refused the client certificate, or the listener does not use TLS; the instance does not start.",
+    summary:
+      "The TLS handshake with a broker failed: its certificate is not signed by KAFKA_TLS_CA_FILE (or a bundled CA), does not name the broker's host or KAFKA_TLS_SERVERNAME, the broker refused the client certificate, or the listener does not use TLS; the instance does not start.",
   },
   GW_VIEW_INVALID: {
     retriable: false,
@@ -45,7 +47,8 @@ export const ERRORS = {
   GW_RECORD_INVALID: {
     retriable: false,
     status: 422,
-    summary: 'A Kafka record does not match its view (missing field, wrong type, unknown enum value, key mismatch); it goes to the dead-letter topic.',
+    summary:
+      'A Kafka record does not match its view (missing field, wrong type, unknown enum value, key mismatch); it goes to the dead-letter topic.',
   },
   GW_RECORD_TOO_LARGE: {
     retriable: false,
@@ -55,7 +58,8 @@ export const ERRORS = {
   GW_RECORD_WRONG_PARTITION: {
     retriable: false,
     status: 422,
-    summary: "A Kafka record sits on another partition than its key maps to under KAFKA_PARTITIONER (its producer uses another partitioner); it goes to the dead-letter topic.",
+    summary:
+      'A Kafka record sits on another partition than its key maps to under KAFKA_PARTITIONER (its producer uses another partitioner); it goes to the dead-letter topic.',
   },
   GW_QUERY_BAD_ARGUMENT: {
     retriable: false,
@@ -100,7 +104,8 @@ export const ERRORS = {
   GW_SUBSCRIPTION_LIMIT: {
     retriable: true,
     status: 429,
-    summary: 'A connection or the instance already has as many subscriptions as configured (SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIPTIONS_PER_INSTANCE).',
+    summary:
+      'A connection or the instance already has as many subscriptions as configured (SUBSCRIPTIONS_PER_CONNECTION, SUBSCRIPTIONS_PER_INSTANCE).',
   },
   GW_SUBSCRIPTION_OVERFLOW: {
     retriable: true,
@@ -110,7 +115,8 @@ export const ERRORS = {
   GW_INSTANCE_STOPPING: {
     retriable: true,
     status: 503,
-    summary: 'The instance is shutting down: its subscriptions end with the token to resume from (details.token) on another instance, and new ones are refused.',
+    summary:
+      'The instance is shutting down: its subscriptions end with the token to resume from (details.token) on another instance, and new ones are refused.',
   },
   GW_RESUME_TOO_FAR: {
     retriable: false,
@@ -140,7 +146,8 @@ export const ERRORS = {
   GW_AUTH_INVALID: {
     retriable: false,
     status: 401,
-    summary: 'The bearer token is malformed, uses an algorithm or a key that is not accepted, is wrongly signed, expired, not yet valid, or for another audience or issuer.',
+    summary:
+      'The bearer token is malformed, uses an algorithm or a key that is not accepted, is wrongly signed, expired, not yet valid, or for another audience or issuer.',
   },
   GW_AUTH_UNAVAILABLE: {
     retriable: true,
@@ -150,22 +157,26 @@ export const ERRORS = {
   GW_FIELD_FORBIDDEN: {
     retriable: false,
     status: 403,
-    summary: "A field rule of the view denies the caller a non-nullable field it selected, or a field it filters or sorts by (a denied nullable field is null instead).",
+    summary:
+      'A field rule of the view denies the caller a non-nullable field it selected, or a field it filters or sorts by (a denied nullable field is null instead).',
   },
   GW_SCOPE_TOO_LARGE: {
     retriable: false,
     status: 403,
-    summary: "A row rule that goes through a relation (`via`) would need more of the related view's keys than it may carry (1000) for this caller; the read is refused rather than cut short.",
+    summary:
+      "A row rule that goes through a relation (`via`) would need more of the related view's keys than it may carry (1000) for this caller; the read is refused rather than cut short.",
   },
   GW_RATE_LIMITED: {
     retriable: true,
     status: 429,
-    summary: 'A client (its token subject, else its address) sent more GraphQL requests, subscribes or WebSocket connections than RATE_LIMIT_PER_SECOND and RATE_LIMIT_BURST allow; retry after Retry-After seconds.',
+    summary:
+      'A client (its token subject, else its address) sent more GraphQL requests, subscribes or WebSocket connections than RATE_LIMIT_PER_SECOND and RATE_LIMIT_BURST allow; retry after Retry-After seconds.',
   },
   GW_DOCUMENT_NOT_TRUSTED: {
     retriable: false,
     status: 400,
-    summary: 'Trusted documents are on (TRUSTED_DOCUMENTS_FILE) and the request carries query text, or no document id; send the documentId of a registered document instead.',
+    summary:
+      'Trusted documents are on (TRUSTED_DOCUMENTS_FILE) and the request carries query text, or no document id; send the documentId of a registered document instead.',
   },
   GW_DOCUMENT_NOT_FOUND: {
     retriable: false,
@@ -185,17 +196,20 @@ export const ERRORS = {
   GW_HTTP_CSRF_REQUIRED: {
     retriable: false,
     status: 403,
-    summary: 'A GraphQL GET, or a POST without a content type, lacks the header x-graphql-csrf or graphql-preflight (a browser cannot send it cross-site without a CORS preflight).',
+    summary:
+      'A GraphQL GET, or a POST without a content type, lacks the header x-graphql-csrf or graphql-preflight (a browser cannot send it cross-site without a CORS preflight).',
   },
   GW_HTTP_UNSUPPORTED_MEDIA_TYPE: {
     retriable: false,
     status: 415,
-    summary: 'A GraphQL POST is form-encoded, multipart or text/plain (bodies a browser sends cross-site without a preflight); send application/json.',
+    summary:
+      'A GraphQL POST is form-encoded, multipart or text/plain (bodies a browser sends cross-site without a preflight); send application/json.',
   },
   GW_HTTP_METHOD_NOT_ALLOWED: {
     retriable: false,
     status: 405,
-    summary: 'A GraphQL GET carries a subscription or mutation; GET runs queries only (subscriptions: POST with accept text/event-stream, or WebSocket).',
+    summary:
+      'A GraphQL GET carries a subscription or mutation; GET runs queries only (subscriptions: POST with accept text/event-stream, or WebSocket).',
   },
   GW_PEER_BAD_REQUEST: {
     retriable: false,

@@ -72,7 +72,9 @@ export function assignPartitions(members: readonly MemberClaim[], partitionCount
       for (const p of claimed) if (Number.isInteger(p) && p >= 0 && p < partitions && owner[p] === -1) owner[p] = index;
     });
     const ownedBy = sorted.map((): number[] => []);
-    owner.forEach((index, p) => { if (index !== -1) ownedBy[index]!.push(p); });
+    owner.forEach((index, p) => {
+      if (index !== -1) ownedBy[index]!.push(p);
+    });
 
     // Quotas: base for everyone, one extra for the first P % M members in extras-dealing order.
     const base = Math.floor(partitions / count);
@@ -129,15 +131,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /** Checks a topic -> partitions record; returns a fresh copy. Throws TypeError naming the problem. */
 function validatePartitions(name: string, value: unknown): Record<string, number[]> {
   if (!isPlainObject(value)) throw new TypeError(`userData ${name} is not an object of topic -> partition array`);
-  return Object.fromEntries(Object.entries(value).map(([topic, partitions]) => {
-    if (!Array.isArray(partitions)) throw new TypeError(`userData ${name}[${JSON.stringify(topic)}] is not an array`);
-    for (const p of partitions) {
-      if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 0) {
-        throw new TypeError(`userData ${name}[${JSON.stringify(topic)}] holds ${JSON.stringify(p)}, not a non-negative integer partition`);
+  return Object.fromEntries(
+    Object.entries(value).map(([topic, partitions]) => {
+      if (!Array.isArray(partitions)) throw new TypeError(`userData ${name}[${JSON.stringify(topic)}] is not an array`);
+      for (const p of partitions) {
+        if (typeof p !== 'number' || !Number.isSafeInteger(p) || p < 0) {
+          throw new TypeError(`userData ${name}[${JSON.stringify(topic)}] holds ${JSON.stringify(p)}, not a non-negative integer partition`);
+        }
       }
-    }
-    return [topic, [...(partitions as number[])]];
-  }));
+      return [topic, [...(partitions as number[])]];
+    }),
+  );
 }
 
 /** Checks url and owned; returns owned as a fresh record with fresh arrays. Throws TypeError naming the problem. */

@@ -68,9 +68,7 @@ export function murmur2(bytes: Uint8Array): number {
  */
 export function partitionForKey(key: string | Uint8Array, partitionCount: number): number {
   if (!Number.isInteger(partitionCount) || partitionCount < 1 || partitionCount > MAX_PARTITIONS) {
-    throw new RangeError(
-      `partitionCount must be an integer from 1 to ${MAX_PARTITIONS}, got ${describe(partitionCount)}`,
-    );
+    throw new RangeError(`partitionCount must be an integer from 1 to ${MAX_PARTITIONS}, got ${describe(partitionCount)}`);
   }
   let hash: number;
   if (typeof key === 'string') {

@@ -11,7 +11,12 @@ import type { Logger } from '../log.ts';
 
 export interface RestoreProgressOptions {
   /** Assigned partitions and where they stand. */
-  readonly progress: () => ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly nextOffset: string | undefined; readonly lag: number }>;
+  readonly progress: () => ReadonlyArray<{
+    readonly topic: string;
+    readonly partition: number;
+    readonly nextOffset: string | undefined;
+    readonly lag: number;
+  }>;
   /** Whether a partition is restoring (not yet servable). */
   readonly restoring: (topic: string, partition: number) => boolean;
   readonly logger: Logger;

@@ -2,13 +2,28 @@
 // `customers`, `orders` and `payments`. Pure: it only returns records. One unit: the order
 // life cycle (states, payment attempts, cancellations) is one state machine over one PRNG.
 import {
-  BANKY_COUNTRIES, COUNTRIES, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, METHOD_WEIGHTS,
-  METHOD_WEIGHTS_BANKY, METHODS, PRODUCTS, QUANTITY_WEIGHTS, TIER_WEIGHTS, TIERS, USD_RATE,
+  BANKY_COUNTRIES,
+  COUNTRIES,
+  EMAIL_DOMAINS,
+  FIRST_NAMES,
+  LAST_NAMES,
+  METHOD_WEIGHTS,
+  METHOD_WEIGHTS_BANKY,
+  METHODS,
+  PRODUCTS,
+  QUANTITY_WEIGHTS,
+  TIER_WEIGHTS,
+  TIERS,
+  USD_RATE,
 } from './catalog.ts';
 import type { Currency, PaymentMethod, Tier } from './catalog.ts';
 
 export type TopicName = 'customers' | 'orders' | 'payments';
-export interface GeneratedRecord { topic: TopicName; key: string; value: Record<string, unknown> | null; }
+export interface GeneratedRecord {
+  topic: TopicName;
+  key: string;
+  value: Record<string, unknown> | null;
+}
 export interface DataGeneratorOptions {
   seed?: number;
   /** Number of customers (default 10 000). */
@@ -63,17 +78,39 @@ export interface DataGenerator {
 type OrderState = 'CREATED' | 'VALIDATED' | 'FAILED' | 'SHIPPED' | 'CANCELLED';
 type PaymentStatus = 'PENDING' | 'CAPTURED' | 'FAILED' | 'REFUNDED';
 interface Customer {
-  key: string; first: string; last: string; no: number; email: string; tier: Tier; country: string;
-  currency: Currency; createdAt: number; updatedAt: number;
+  key: string;
+  first: string;
+  last: string;
+  no: number;
+  email: string;
+  tier: Tier;
+  country: string;
+  currency: Currency;
+  createdAt: number;
+  updatedAt: number;
 }
 interface Order {
-  id: number; key: string; customer: Customer; product: string; quantity: number; unitCents: number;
-  createdAt: number; updatedAt: number; state: OrderState;
+  id: number;
+  key: string;
+  customer: Customer;
+  product: string;
+  quantity: number;
+  unitCents: number;
+  createdAt: number;
+  updatedAt: number;
+  state: OrderState;
   /** Payments emitted so far; the current one is number `payCount`. */
-  payCount: number; payStatus: PaymentStatus | null; payCreatedAt: number; method: PaymentMethod;
+  payCount: number;
+  payStatus: PaymentStatus | null;
+  payCreatedAt: number;
+  method: PaymentMethod;
   open: boolean;
 }
-interface Cancelled { key: string; payCount: number; at: number; }
+interface Cancelled {
+  key: string;
+  payCount: number;
+  at: number;
+}
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -99,7 +136,10 @@ function mix(seed: number, stream: number): number {
 function cumulative(weights: readonly number[]): Float64Array {
   const out = new Float64Array(weights.length);
   let sum = 0;
-  weights.forEach((w, i) => { sum += w; out[i] = sum; });
+  weights.forEach((w, i) => {
+    sum += w;
+    out[i] = sum;
+  });
   return out.map((c) => c / sum);
 }
 function weighted(cum: Float64Array, u: number): number {
@@ -107,7 +147,9 @@ function weighted(cum: Float64Array, u: number): number {
   while (i < cum.length - 1 && u >= (cum[i] as number)) i++;
   return i;
 }
-function at<T>(list: readonly T[], i: number): T { return list[i] as T; }
+function at<T>(list: readonly T[], i: number): T {
+  return list[i] as T;
+}
 // Date#toISOString costs ~1 µs and history formats millions of timestamps: cache "YYYY-MM-DDTHH:MM:" per
 // minute and "SS.mmmZ" per millisecond-of-minute, so a timestamp is one string concatenation.
 const minutePrefix = new Map<number, string>();
@@ -122,11 +164,15 @@ export function iso(time: number): string {
     prefix = new Date(minute * MIN).toISOString().slice(0, 17);
     minutePrefix.set(minute, prefix);
   }
-  secondMs ??= Array.from({ length: MIN }, (_, i) =>
-    `${String(Math.floor(i / 1000)).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z`);
+  secondMs ??= Array.from({ length: MIN }, (_, i) => `${String(Math.floor(i / 1000)).padStart(2, '0')}.${String(i % 1000).padStart(3, '0')}Z`);
   return prefix + at(secondMs, ms - minute * MIN);
 }
-const ascii = (s: string): string => s.normalize('NFD').replace(/[\u0300-\u036f]/g, '').replace(/[^A-Za-z]/g, '').toLowerCase();
+const ascii = (s: string): string =>
+  s
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^A-Za-z]/g, '')
+    .toLowerCase();
 
 const COUNTRY_CUM = cumulative(COUNTRIES.map((c) => c[2]));
 const TIER_CUM = cumulative(TIER_WEIGHTS);
@@ -137,24 +183,51 @@ const QUANTITY_CUM = cumulative(QUANTITY_WEIGHTS);
 
 function customerRecord(c: Customer): GeneratedRecord {
   return {
-    topic: 'customers', key: c.key,
-    value: { customerId: c.key, name: `${c.first} ${c.last}`, email: c.email, tier: c.tier, country: c.country,
-      createdAt: iso(c.createdAt), updatedAt: iso(c.updatedAt) },
+    topic: 'customers',
+    key: c.key,
+    value: {
+      customerId: c.key,
+      name: `${c.first} ${c.last}`,
+      email: c.email,
+      tier: c.tier,
+      country: c.country,
+      createdAt: iso(c.createdAt),
+      updatedAt: iso(c.updatedAt),
+    },
   };
 }
 function orderRecord(o: Order): GeneratedRecord {
   return {
-    topic: 'orders', key: o.key,
-    value: { orderId: o.key, customerId: o.customer.key, state: o.state, product: o.product, quantity: o.quantity,
-      unitPrice: o.unitCents / 100, currency: o.customer.currency, createdAt: iso(o.createdAt), updatedAt: iso(o.updatedAt) },
+    topic: 'orders',
+    key: o.key,
+    value: {
+      orderId: o.key,
+      customerId: o.customer.key,
+      state: o.state,
+      product: o.product,
+      quantity: o.quantity,
+      unitPrice: o.unitCents / 100,
+      currency: o.customer.currency,
+      createdAt: iso(o.createdAt),
+      updatedAt: iso(o.updatedAt),
+    },
   };
 }
 function paymentRecord(o: Order, n: number, status: PaymentStatus, createdAt: number, updatedAt: number): GeneratedRecord {
   const key = `pay-${o.key.slice(4)}-${n}`;
   return {
-    topic: 'payments', key,
-    value: { paymentId: key, orderId: o.key, amount: (o.quantity * o.unitCents) / 100, currency: o.customer.currency,
-      method: o.method, status, createdAt: iso(createdAt), updatedAt: iso(updatedAt) },
+    topic: 'payments',
+    key,
+    value: {
+      paymentId: key,
+      orderId: o.key,
+      amount: (o.quantity * o.unitCents) / 100,
+      currency: o.customer.currency,
+      method: o.method,
+      status,
+      createdAt: iso(createdAt),
+      updatedAt: iso(updatedAt),
+    },
   };
 }
 
@@ -174,9 +247,18 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
     const first = at(FIRST_NAMES, Math.floor(rc() * FIRST_NAMES.length));
     const last = at(LAST_NAMES, Math.floor(rc() * LAST_NAMES.length));
     const createdAt = start - DAY - Math.floor(rc() ** 0.6 * 729 * DAY); // past two years, skewed older
-    people.push({ key: `cus-${String(i).padStart(6, '0')}`, first, last, no: i, country, currency, createdAt,
+    people.push({
+      key: `cus-${String(i).padStart(6, '0')}`,
+      first,
+      last,
+      no: i,
+      country,
+      currency,
+      createdAt,
       email: `${ascii(first)}.${ascii(last)}${i}@${at(EMAIL_DOMAINS, Math.floor(rc() * EMAIL_DOMAINS.length))}`,
-      tier: at(TIERS, weighted(TIER_CUM, rc())), updatedAt: createdAt + Math.floor(rc() * (start - createdAt) * 0.5) });
+      tier: at(TIERS, weighted(TIER_CUM, rc())),
+      updatedAt: createdAt + Math.floor(rc() * (start - createdAt) * 0.5),
+    });
   }
   // Activity rank -> customer: a seeded shuffle, so the busiest customers are not simply the first ids.
   const byActivity = people.slice();
@@ -186,7 +268,10 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
   }
   const oldest = people.reduce((a, b) => (b.createdAt < a.createdAt ? b : a));
   /** Power-law activity: P(rank < x*n) = x^(1/3), so the top 1% of customers place ~20% of orders. */
-  const activeCustomer = (r: () => number): Customer => { const u = r(); return at(byActivity, Math.floor(u * u * u * byActivity.length)); };
+  const activeCustomer = (r: () => number): Customer => {
+    const u = r();
+    return at(byActivity, Math.floor(u * u * u * byActivity.length));
+  };
 
   // --- shared order state ---
   let seq = 0;
@@ -201,9 +286,22 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
     const price = (lo + r() * (hi - lo)) * USD_RATE[customer.currency];
     const unitCents = customer.currency === 'JPY' ? Math.round(price / 10) * 1000 : Math.floor(price) * 100 + 99;
     const id = ++seq;
-    return { id, key: `ord-${String(id).padStart(10, '0')}`, customer, product, unitCents, createdAt, updatedAt: createdAt,
-      quantity: weighted(QUANTITY_CUM, r()) + 1, state: 'CREATED', payCount: 0, payStatus: null, payCreatedAt: createdAt,
-      method: pickMethod(r, customer), open: false };
+    return {
+      id,
+      key: `ord-${String(id).padStart(10, '0')}`,
+      customer,
+      product,
+      unitCents,
+      createdAt,
+      updatedAt: createdAt,
+      quantity: weighted(QUANTITY_CUM, r()) + 1,
+      state: 'CREATED',
+      payCount: 0,
+      payStatus: null,
+      payCreatedAt: createdAt,
+      method: pickMethod(r, customer),
+      open: false,
+    };
   }
   function pickMethod(r: () => number, c: Customer): PaymentMethod {
     return at(METHODS, weighted(BANKY_COUNTRIES.has(c.country) ? METHOD_CUM_BANKY : METHOD_CUM, r()));
@@ -214,18 +312,26 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
       while (!at(open, head).open) head++;
       finalize(at(open, head), ts, out);
     }
-    o.open = true; open.push(o); openCount++;
+    o.open = true;
+    open.push(o);
+    openCount++;
   }
   function close(o: Order): void {
-    o.open = false; openCount--;
-    if (open.length > 64 && openCount < open.length / 2) { open = open.filter((x) => x.open); head = 0; } // <= 2*cap+64
+    o.open = false;
+    openCount--;
+    if (open.length > 64 && openCount < open.length / 2) {
+      open = open.filter((x) => x.open);
+      head = 0;
+    } // <= 2*cap+64
   }
   /** Evicted from memory: fail a CREATED order (and its pending payment), ship a VALIDATED one. */
   function finalize(o: Order, now: number, out: GeneratedRecord[]): void {
     const ts = Math.max(now, o.updatedAt, o.payCreatedAt);
     if (o.state === 'CREATED' && o.payStatus === 'PENDING') out.push(paymentRecord(o, o.payCount, 'FAILED', o.payCreatedAt, ts));
-    o.state = o.state === 'CREATED' ? 'FAILED' : 'SHIPPED'; o.updatedAt = ts;
-    out.push(orderRecord(o)); close(o);
+    o.state = o.state === 'CREATED' ? 'FAILED' : 'SHIPPED';
+    o.updatedAt = ts;
+    out.push(orderRecord(o));
+    close(o);
   }
   function rememberCancelled(o: Order): void {
     cancelled.push({ key: o.key, payCount: o.payCount, at: o.updatedAt });
@@ -258,11 +364,14 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
         addOpen(o, t, out);
         out.push(orderRecord(o));
         if (r() < 0.6) {
-          o.payCount = 1; o.payStatus = 'PENDING'; o.payCreatedAt = t + Math.floor((end - t) * r());
+          o.payCount = 1;
+          o.payStatus = 'PENDING';
+          o.payCreatedAt = t + Math.floor((end - t) * r());
           out.push(paymentRecord(o, 1, 'PENDING', o.payCreatedAt, o.payCreatedAt));
         }
       } else if (outcome === 'FAILED') {
-        o.state = 'FAILED'; o.updatedAt = v;
+        o.state = 'FAILED';
+        o.updatedAt = v;
         out.push(orderRecord(o));
         if (r() < 0.5) out.push(paymentRecord(o, ++o.payCount, 'FAILED', t + Math.floor((v - t) * r()), v));
       } else {
@@ -271,7 +380,8 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
         if (o.state === 'VALIDATED') addOpen(o, t, out);
         out.push(orderRecord(o));
         let pc = t + Math.floor((v - t) * 0.5 * r());
-        if (r() < 0.07) { // first attempt failed, retry captured
+        if (r() < 0.07) {
+          // first attempt failed, retry captured
           const failedAt = pc + Math.floor((v - pc) * 0.5 * r());
           out.push(paymentRecord(o, ++o.payCount, 'FAILED', pc, failedAt));
           pc = failedAt + Math.floor((v - failedAt) * r());
@@ -279,14 +389,24 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
         }
         let status: PaymentStatus = 'CAPTURED';
         let pu = v;
-        if (o.state === 'CANCELLED' && r() < 0.9) { status = 'REFUNDED'; pu = f; }
+        if (o.state === 'CANCELLED' && r() < 0.9) {
+          status = 'REFUNDED';
+          pu = f;
+        }
         const returned = f + Math.floor(r() * 10 * DAY);
-        if (o.state === 'SHIPPED' && r() < 0.02 && returned < start) { status = 'REFUNDED'; pu = returned; }
-        o.payStatus = status; o.payCreatedAt = pc;
+        if (o.state === 'SHIPPED' && r() < 0.02 && returned < start) {
+          status = 'REFUNDED';
+          pu = returned;
+        }
+        o.payStatus = status;
+        o.payCreatedAt = pc;
         out.push(paymentRecord(o, ++o.payCount, status, pc, pu));
         if (o.state === 'CANCELLED') rememberCancelled(o);
       }
-      if ((i + 1) % chunk === 0) { yield out; out = []; }
+      if ((i + 1) % chunk === 0) {
+        yield out;
+        out = [];
+      }
     }
     if (out.length > 0) yield out;
   }
@@ -296,26 +416,44 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
     const r = rl;
     const ts = Math.max(now, o.updatedAt, o.payCreatedAt);
     if (o.state === 'CREATED' && o.payStatus !== 'PENDING') {
-      if (o.payCount === 0 && r() < 0.04) { // rejected by validation, no payment
-        o.state = 'FAILED'; o.updatedAt = ts; out.push(orderRecord(o)); close(o); return;
+      if (o.payCount === 0 && r() < 0.04) {
+        // rejected by validation, no payment
+        o.state = 'FAILED';
+        o.updatedAt = ts;
+        out.push(orderRecord(o));
+        close(o);
+        return;
       }
       if (o.payCount > 0) o.method = pickMethod(r, o.customer);
-      o.payStatus = 'PENDING'; o.payCreatedAt = ts;
+      o.payStatus = 'PENDING';
+      o.payCreatedAt = ts;
       out.push(paymentRecord(o, ++o.payCount, 'PENDING', ts, ts));
     } else if (o.state === 'CREATED') {
       const ok = r() < 0.88;
       o.payStatus = ok ? 'CAPTURED' : 'FAILED';
       out.push(paymentRecord(o, o.payCount, o.payStatus, o.payCreatedAt, ts));
       if (!ok && o.payCount < 3 && r() < 0.6) return; // customer will retry
-      o.state = ok ? 'VALIDATED' : 'FAILED'; o.updatedAt = ts;
+      o.state = ok ? 'VALIDATED' : 'FAILED';
+      o.updatedAt = ts;
       out.push(orderRecord(o));
       if (!ok) close(o);
-    } else { // VALIDATED
+    } else {
+      // VALIDATED
       o.updatedAt = ts;
-      if (r() < 0.89) { o.state = 'SHIPPED'; out.push(orderRecord(o)); close(o); return; }
-      o.state = 'CANCELLED'; out.push(orderRecord(o));
-      if (r() < 0.9) { o.payStatus = 'REFUNDED'; out.push(paymentRecord(o, o.payCount, 'REFUNDED', o.payCreatedAt, ts)); }
-      close(o); rememberCancelled(o);
+      if (r() < 0.89) {
+        o.state = 'SHIPPED';
+        out.push(orderRecord(o));
+        close(o);
+        return;
+      }
+      o.state = 'CANCELLED';
+      out.push(orderRecord(o));
+      if (r() < 0.9) {
+        o.payStatus = 'REFUNDED';
+        out.push(paymentRecord(o, o.payCount, 'REFUNDED', o.payCreatedAt, ts));
+      }
+      close(o);
+      rememberCancelled(o);
     }
   }
   function updateCustomer(now: number, out: GeneratedRecord[]): void {
@@ -345,7 +483,10 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
     const r = rl;
     while (out.length < count) {
       const u = r();
-      if (u < 0.02) { updateCustomer(now, out); continue; }
+      if (u < 0.02) {
+        updateCustomer(now, out);
+        continue;
+      }
       if (u < 0.023 && tombstone(now, out)) continue;
       const pNew = openCount < openTarget ? 0.3 : 0.2;
       if (openCount === 0 || u < 0.023 + pNew) {
@@ -379,16 +520,26 @@ export function createDataGenerator(options: DataGeneratorOptions = {}): DataGen
       const latest = payments[payments.length - 1];
       const createdAt = Date.parse(row.createdAt);
       const o: Order = {
-        id: Number(row.orderId.slice(4)), key: row.orderId, customer, product: row.product, quantity: row.quantity,
-        unitCents: Math.round(row.unitPrice * 100), createdAt, updatedAt: Date.parse(row.updatedAt), state: row.state,
-        payCount: latest ? attempt(latest.paymentId) : 0, payStatus: (latest?.status as PaymentStatus | undefined) ?? null,
+        id: Number(row.orderId.slice(4)),
+        key: row.orderId,
+        customer,
+        product: row.product,
+        quantity: row.quantity,
+        unitCents: Math.round(row.unitPrice * 100),
+        createdAt,
+        updatedAt: Date.parse(row.updatedAt),
+        state: row.state,
+        payCount: latest ? attempt(latest.paymentId) : 0,
+        payStatus: (latest?.status as PaymentStatus | undefined) ?? null,
         payCreatedAt: latest ? Date.parse(latest.createdAt) : createdAt,
-        method: (latest?.method as PaymentMethod | undefined) ?? pickMethod(rl, customer), open: false,
+        method: (latest?.method as PaymentMethod | undefined) ?? pickMethod(rl, customer),
+        open: false,
       };
       addOpen(o, o.updatedAt, carry);
     }
     cancelled.length = 0;
-    for (const row of state.cancelled.slice(-TOMBSTONE_RING)) cancelled.push({ key: row.orderId, payCount: row.payments, at: Date.parse(row.updatedAt) });
+    for (const row of state.cancelled.slice(-TOMBSTONE_RING))
+      cancelled.push({ key: row.orderId, payCount: row.payments, at: Date.parse(row.updatedAt) });
   }
 
   return { customers: () => people.map(customerRecord), history, resume, tick };

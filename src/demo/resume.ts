@@ -58,7 +58,11 @@ export async function readResumeState(query: DemoQuery): Promise<ResumeState> {
   const cancelled = await readAll<{ orderId: string; updatedAt: string; payments: Array<{ paymentId: string }> }>(
     query,
     'orders',
-    CONNECTION('orders', 'orderBy: { field: UPDATED_AT, direction: DESC }, filter: { state: { eq: CANCELLED } }', 'orderId updatedAt payments { paymentId }'),
+    CONNECTION(
+      'orders',
+      'orderBy: { field: UPDATED_AT, direction: DESC }, filter: { state: { eq: CANCELLED } }',
+      'orderId updatedAt payments { paymentId }',
+    ),
     {},
     2,
   );

@@ -63,7 +63,9 @@ export function createBuilder(options: BuilderOptions): Builder {
       hasPreviousPageFieldOptions: { description: 'More objects precede this page in the requested order.' },
       startCursorFieldOptions: { description: 'Cursor of the first edge of the page, null if it is empty.' },
       endCursorFieldOptions: { description: 'Cursor of the last edge of the page, null if it is empty.' },
-      firstArgOptions: { description: `Page forwards: at most this many objects (default ${limits.defaultPageSize}, at most ${limits.maxPageSize}).` },
+      firstArgOptions: {
+        description: `Page forwards: at most this many objects (default ${limits.defaultPageSize}, at most ${limits.maxPageSize}).`,
+      },
       afterArgOptions: { description: 'Page forwards from after this cursor.' },
       lastArgOptions: { description: `Page backwards: at most this many objects before \`before\` (at most ${limits.maxPageSize}).` },
       beforeArgOptions: { description: 'Page backwards from before this cursor (or from the end without it).' },

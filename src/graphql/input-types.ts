@@ -58,9 +58,7 @@ export function defineConnectionInputs(builder: Builder, options: ConnectionInpu
   for (const view of options.views) {
     const orderField = builder.enumType(`${view.name}OrderField`, {
       description: `Fields ${view.name} connections can be sorted by; ties are broken by ${view.keyField}.`,
-      values: Object.fromEntries(
-        view.sortFields.map((name) => [constantCase(name), { value: name, description: `Sort by ${name}.` }]),
-      ),
+      values: Object.fromEntries(view.sortFields.map((name) => [constantCase(name), { value: name, description: `Sort by ${name}.` }])),
     });
     const order = builder.inputType(`${view.name}Order`, {
       description: `Sort order of a ${view.name} connection.`,

@@ -89,12 +89,7 @@ function pageSize(value: number | null | undefined, name: string, limits: Paging
 }
 
 /** Builds the page request for a connection; `extra` adds conditions (a relation's parent key). */
-export function toPageRequest(
-  view: ViewModel,
-  args: ConnectionArgs,
-  limits: PagingLimits,
-  extra: readonly EqualityCondition[] = [],
-): PageRequest {
+export function toPageRequest(view: ViewModel, args: ConnectionArgs, limits: PagingLimits, extra: readonly EqualityCondition[] = []): PageRequest {
   const first = pageSize(args.first, 'first', limits);
   const last = pageSize(args.last, 'last', limits);
   if (first !== undefined && last !== undefined) throw badArgument('pass first or last, not both', 'last');

@@ -19,17 +19,7 @@
  * must not reach it; the breadth limit keeps what reaches it small). Fragment
  * cycles measure as empty here; validation refuses them afterwards.
  */
-import {
-  GraphQLError,
-  Kind,
-  Lexer,
-  Source,
-  TokenKind,
-  parse,
-  type DocumentNode,
-  type FragmentDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql';
+import { GraphQLError, Kind, Lexer, Source, TokenKind, parse, type DocumentNode, type FragmentDefinitionNode, type SelectionSetNode } from 'graphql';
 
 export interface QueryLimits {
   readonly maxTokens: number;
@@ -174,22 +164,53 @@ export function checkShape(document: DocumentNode, limits: QueryLimits): GraphQL
     const name = definition.name ? ` ${definition.name.value}` : '';
     const directives = shape.directives + (definition.directives?.length ?? 0);
     if (shape.depth > limits.maxDepth) {
-      errors.push(tooComplex('depth', shape.depth, limits.maxDepth, `operation${name} is nested ${shape.depth} fields deep, over the limit of ${limits.maxDepth}`));
+      errors.push(
+        tooComplex(
+          'depth',
+          shape.depth,
+          limits.maxDepth,
+          `operation${name} is nested ${shape.depth} fields deep, over the limit of ${limits.maxDepth}`,
+        ),
+      );
     }
     if (shape.aliases > limits.maxAliases) {
-      errors.push(tooComplex('aliases', shape.aliases, limits.maxAliases, `operation${name} uses ${shape.aliases} aliases, over the limit of ${limits.maxAliases}`));
+      errors.push(
+        tooComplex(
+          'aliases',
+          shape.aliases,
+          limits.maxAliases,
+          `operation${name} uses ${shape.aliases} aliases, over the limit of ${limits.maxAliases}`,
+        ),
+      );
     }
     if (directives > limits.maxDirectives) {
-      errors.push(tooComplex('directives', directives, limits.maxDirectives, `operation${name} uses ${directives} directives, over the limit of ${limits.maxDirectives}`));
+      errors.push(
+        tooComplex(
+          'directives',
+          directives,
+          limits.maxDirectives,
+          `operation${name} uses ${directives} directives, over the limit of ${limits.maxDirectives}`,
+        ),
+      );
     }
     if (shape.breadth > limits.maxBreadth) {
       errors.push(
-        tooComplex('breadth', shape.breadth, limits.maxBreadth, `operation${name} selects ${shape.breadth} fields in one selection set, over the limit of ${limits.maxBreadth}`),
+        tooComplex(
+          'breadth',
+          shape.breadth,
+          limits.maxBreadth,
+          `operation${name} selects ${shape.breadth} fields in one selection set, over the limit of ${limits.maxBreadth}`,
+        ),
       );
     }
     if (shape.rootFields > limits.maxRootFields) {
       errors.push(
-        tooComplex('rootFields', shape.rootFields, limits.maxRootFields, `operation${name} selects ${shape.rootFields} root fields, over the limit of ${limits.maxRootFields}`),
+        tooComplex(
+          'rootFields',
+          shape.rootFields,
+          limits.maxRootFields,
+          `operation${name} selects ${shape.rootFields} root fields, over the limit of ${limits.maxRootFields}`,
+        ),
       );
     }
   }

@@ -84,7 +84,9 @@ export function defineSubscriptionFields(builder: Builder, options: Subscription
     );
   }
   const afterArg = (t: AnyRef) =>
-    t.arg.string({ description: 'Resume after the event that carried this token: no snapshot, the missed changes (latest value per key), then live.' });
+    t.arg.string({
+      description: 'Resume after the event that carried this token: no snapshot, the missed changes (latest value per key), then live.',
+    });
 
   builder.subscriptionType({
     description: 'Live changes of the materialized views: first the current state, then every change, resumable from a token.',

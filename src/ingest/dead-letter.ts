@@ -134,10 +134,11 @@ export function chunk(records: readonly OutgoingRecord[], maxBytes: number): Out
 export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQueue {
   let producer: Promise<RecordProducer> | undefined;
   // Few client retries: the send runs inside the consume loop, which the partition's wait-and-retry covers.
-  const connect = () => (producer ??= options.kafka.producer({ retries: 2 }).catch((error: unknown) => {
-    producer = undefined;
-    throw error;
-  }));
+  const connect = () =>
+    (producer ??= options.kafka.producer({ retries: 2 }).catch((error: unknown) => {
+      producer = undefined;
+      throw error;
+    }));
   const refused = (error: unknown) =>
     new DeadLetterRefused(`the dead-letter topic ${options.topic} refused records: ${(error as Error).message}`, { cause: error });
 

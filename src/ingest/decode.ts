@@ -42,7 +42,8 @@ function checkField(field: FieldModel, value: unknown): unknown {
     case 'string':
       if (typeof value !== 'string') return new Rejection(`${field.name}: expected a string, got ${describe(value)}`);
       if (type === 'id' && value.length === 0) return new Rejection(`${field.name}: expected a non-empty id`);
-      if (field.pattern && !field.pattern.test(value)) return new Rejection(`${field.name}: expected to match ${field.pattern}, got ${describe(value)}`);
+      if (field.pattern && !field.pattern.test(value))
+        return new Rejection(`${field.name}: expected to match ${field.pattern}, got ${describe(value)}`);
       return value;
     case 'int':
       if (typeof value === 'number' && Number.isSafeInteger(value)) return value;

@@ -271,11 +271,19 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   /** With tracing on, each batch is an `ingest batch` span (a root: no request waits for it). */
   const onBatch = (batch: RecordBatch): Promise<BatchRetry | undefined> => {
     if (!tracingEnabled()) return applyBatch(batch);
-    const attributes = { 'messaging.destination.name': batch.topic, 'messaging.destination.partition.id': String(batch.partition), 'messaging.batch.message_count': batch.records.length };
+    const attributes = {
+      'messaging.destination.name': batch.topic,
+      'messaging.destination.partition.id': String(batch.partition),
+      'messaging.batch.message_count': batch.records.length,
+    };
     return inSpan('ingest batch', { kind: SpanKind.CONSUMER, attributes }, async (span) => {
       const before = { applied: counters.applied, deadLettered: counters.deadLettered };
       const retry = await applyBatch(batch);
-      span?.setAttributes({ 'gw.applied': counters.applied - before.applied, 'gw.dead_lettered': counters.deadLettered - before.deadLettered, 'gw.stalled': retry !== undefined });
+      span?.setAttributes({
+        'gw.applied': counters.applied - before.applied,
+        'gw.dead_lettered': counters.deadLettered - before.deadLettered,
+        'gw.stalled': retry !== undefined,
+      });
       return retry;
     });
   };

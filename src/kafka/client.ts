@@ -266,11 +266,13 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
   const ssl = kafkaSsl(security);
   const sasl = kafkaSasl(security);
   if (security) {
-    const tlsInfo = security.tls ? `TLS${security.tls.ca ? ' (KAFKA_TLS_CA_FILE)' : ''}${security.tls.cert ? ' with a client certificate' : ''}` : 'no TLS';
+    const tlsInfo = security.tls
+      ? `TLS${security.tls.ca ? ' (KAFKA_TLS_CA_FILE)' : ''}${security.tls.cert ? ' with a client certificate' : ''}`
+      : 'no TLS';
     const saslInfo = security.sasl ? `SASL ${security.sasl.mechanism} as ${security.sasl.username}` : 'no SASL';
     logger.info(`kafka: ${security.protocol}: ${tlsInfo}, ${saslInfo}`);
     if (security.tls?.insecure) {
-      logger.warn('kafka: KAFKA_TLS_INSECURE=true: the brokers\' certificates are not verified; for development only');
+      logger.warn("kafka: KAFKA_TLS_INSECURE=true: the brokers' certificates are not verified; for development only");
     }
     if (security.protocol === 'SASL_PLAINTEXT' && security.sasl?.mechanism === 'PLAIN') {
       logger.warn('kafka: SASL PLAIN over SASL_PLAINTEXT sends the password unencrypted');
@@ -304,7 +306,10 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
   };
   const admin = kafka.admin();
   let adminConnected: Promise<void> | undefined;
-  const connectAdmin = () => (adminConnected ??= checkTls().then(() => admin.connect()).catch(rethrow));
+  const connectAdmin = () =>
+    (adminConnected ??= checkTls()
+      .then(() => admin.connect())
+      .catch(rethrow));
   const started: Array<{ stop(): Promise<void> }> = [];
 
   return {

@@ -101,7 +101,11 @@ function causes(error: unknown): ErrorLike[] {
  * The coded error a SASL or TLS failure of KafkaJS (or of the TLS probe) stands for, naming the
  * settings to check; undefined for any other error. Messages are scrubbed of the password.
  */
-export function securityFailure(error: unknown, security: KafkaSecurityConfig | undefined, scrub: (text: string) => string): GatewayError | undefined {
+export function securityFailure(
+  error: unknown,
+  security: KafkaSecurityConfig | undefined,
+  scrub: (text: string) => string,
+): GatewayError | undefined {
   if (error instanceof GatewayError || !security) return undefined;
   const chain = causes(error);
   const reason = (entry: { message?: unknown } | undefined) => scrub(String(entry?.message ?? 'unknown error').replace(/^Connection error: /, ''));
@@ -126,7 +130,10 @@ export function securityFailure(error: unknown, security: KafkaSecurityConfig | 
         : /ALERT/.test(code)
           ? [`broker${broker} refused the TLS handshake`, ['KAFKA_TLS_CERT_FILE', 'KAFKA_TLS_KEY_FILE', 'KAFKA_TLS_CA_FILE']]
           : code === HANDSHAKE_CLOSED
-            ? [`broker${broker} closed the connection during the TLS handshake: the listener at that port may not use TLS`, ['KAFKA_SECURITY_PROTOCOL', 'KAFKA_BROKERS']]
+            ? [
+                `broker${broker} closed the connection during the TLS handshake: the listener at that port may not use TLS`,
+                ['KAFKA_SECURITY_PROTOCOL', 'KAFKA_BROKERS'],
+              ]
             : [`the TLS handshake with broker${broker} failed`, ['KAFKA_SECURITY_PROTOCOL', 'KAFKA_TLS_CA_FILE']];
   return new GatewayError('GW_KAFKA_TLS_FAILED', `${problem} (${code}: ${reason(failed)}); check ${settings.join(', ')}`, {
     cause: error,

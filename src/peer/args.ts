@@ -100,7 +100,8 @@ function field(view: ViewModel, raw: unknown, path: string): string {
 function offsets(raw: unknown, path: string, partitions: readonly number[]): Record<string, string> {
   const entries = record(raw, path, partitions.map(String));
   for (const [partition, offset] of Object.entries(entries)) {
-    if (!PARTITION_KEY.test(partition) || typeof offset !== 'string' || !OFFSET.test(offset)) throw bad(`${path}.${partition}`, 'an offset (decimal string)');
+    if (!PARTITION_KEY.test(partition) || typeof offset !== 'string' || !OFFSET.test(offset))
+      throw bad(`${path}.${partition}`, 'an offset (decimal string)');
   }
   return entries as Record<string, string>;
 }
@@ -117,12 +118,19 @@ function filter(view: ViewModel, raw: unknown, path: string): Filter {
     equals: list(entry.equals, `${path}.equals`, MAX_FILTER_CONDITIONS).map((condition, i) => {
       const at = `${path}.equals[${i}]`;
       const fields = record(condition, at, ['field', 'values']);
-      return { field: field(view, fields.field, `${at}.field`), values: list(fields.values, `${at}.values`).map((v, j) => value(v, `${at}.values[${j}]`)) };
+      return {
+        field: field(view, fields.field, `${at}.field`),
+        values: list(fields.values, `${at}.values`).map((v, j) => value(v, `${at}.values[${j}]`)),
+      };
     }),
     ranges: list(entry.ranges, `${path}.ranges`, MAX_FILTER_CONDITIONS).map((condition, i) => {
       const at = `${path}.ranges[${i}]`;
       const fields = record(condition, at, ['field', 'lower', 'upper']);
-      return { field: field(view, fields.field, `${at}.field`), lower: bound(fields.lower, `${at}.lower`), upper: bound(fields.upper, `${at}.upper`) };
+      return {
+        field: field(view, fields.field, `${at}.field`),
+        lower: bound(fields.lower, `${at}.lower`),
+        upper: bound(fields.upper, `${at}.upper`),
+      };
     }),
   };
 }

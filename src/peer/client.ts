@@ -75,7 +75,15 @@ export function createPeerClient(options: PeerClientOptions): PeerClient {
     } catch (error) {
       throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} answered ${response.status} without a JSON body`, { cause: error, details });
     }
-    const answer = payload as { ok?: unknown; result?: unknown; offsets?: unknown; stalled?: unknown; code?: unknown; message?: unknown; partitions?: unknown };
+    const answer = payload as {
+      ok?: unknown;
+      result?: unknown;
+      offsets?: unknown;
+      stalled?: unknown;
+      code?: unknown;
+      message?: unknown;
+      partitions?: unknown;
+    };
     if (response.ok && answer.ok === true && answer.offsets && typeof answer.offsets === 'object') {
       const stalled = answer.stalled && typeof answer.stalled === 'object' ? (answer.stalled as Record<string, string>) : undefined;
       return { result: answer.result, offsets: answer.offsets as Record<string, string>, ...(stalled ? { stalled } : {}) };

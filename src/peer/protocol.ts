@@ -81,7 +81,8 @@ export function checkSignatureHeaders(
   if (!TIME.test(time)) return `${TIME_HEADER} must be Unix milliseconds`;
   if (!NONCE.test(nonce)) return `${NONCE_HEADER} must be 16 to 64 characters of A-Z a-z 0-9 - _`;
   if (!SIGNATURE.test(signature)) return `${SIGNATURE_HEADER} must be v1= and 64 hex digits`;
-  if (Math.abs(now - Number(time)) > MAX_CLOCK_SKEW_MS) return `${TIME_HEADER} is more than ${MAX_CLOCK_SKEW_MS / 1000} s away from this instance's clock`;
+  if (Math.abs(now - Number(time)) > MAX_CLOCK_SKEW_MS)
+    return `${TIME_HEADER} is more than ${MAX_CLOCK_SKEW_MS / 1000} s away from this instance's clock`;
   return { time, nonce, signature };
 }
 
@@ -113,7 +114,11 @@ export function parsePeerRequest(body: string): PeerRequest | string {
   if (typeof request.op !== 'string' || !OPS.has(request.op)) return `unknown op ${JSON.stringify(request.op)}`;
   if (typeof request.view !== 'string') return 'view must be a string';
   const partitions = request.partitions;
-  if (!Array.isArray(partitions) || partitions.length > MAX_PARTITIONS || !partitions.every((p) => Number.isSafeInteger(p) && p >= 0 && p < MAX_PARTITIONS)) {
+  if (
+    !Array.isArray(partitions) ||
+    partitions.length > MAX_PARTITIONS ||
+    !partitions.every((p) => Number.isSafeInteger(p) && p >= 0 && p < MAX_PARTITIONS)
+  ) {
     return `partitions must be at most ${MAX_PARTITIONS} integers from 0 to ${MAX_PARTITIONS - 1}`;
   }
   if (new Set(partitions).size !== partitions.length) return 'partitions must not repeat';

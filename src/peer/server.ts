@@ -217,7 +217,11 @@ export function createPeerHandler(options: PeerServerOptions): PeerHandler {
     }
     const restoring = parsed.partitions.filter((_, i) => states[i] === 'restoring');
     if (restoring.length > 0) {
-      fail(response, new GatewayError('GW_PARTITION_RESTORING', `${view.topic} partition(s) ${restoring.join(', ')} are still restoring here`), restoring);
+      fail(
+        response,
+        new GatewayError('GW_PARTITION_RESTORING', `${view.topic} partition(s) ${restoring.join(', ')} are still restoring here`),
+        restoring,
+      );
       return;
     }
     try {

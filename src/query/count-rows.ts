@@ -42,12 +42,7 @@ export function countFromCounters(store: ViewStore, partitions: readonly number[
  * driver (or no condition) matches over the rows the whole filter matches, from the counters.
  * 1 when the counters cannot tell; the merge's reads then grow as they run dry.
  */
-export function scannedPerMatch(
-  store: ViewStore,
-  partitions: readonly number[],
-  filter: Filter,
-  driver: EqualityCondition | undefined,
-): number {
+export function scannedPerMatch(store: ViewStore, partitions: readonly number[], filter: Filter, driver: EqualityCondition | undefined): number {
   // A range narrows both alike; only the equalities change the density of matches.
   const matches = countFromCounters(store, partitions, { equals: filter.equals, ranges: [] });
   const scanned = countFromCounters(store, partitions, driver ? { equals: [driver], ranges: [] } : NO_FILTER);

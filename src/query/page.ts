@@ -55,13 +55,7 @@ interface Collected {
  * when a residual condition needs them; otherwise the index entry alone proves the match (index
  * and rows are written in one batch and read in one synchronous turn).
  */
-function collect(
-  store: ViewStore,
-  session: ReadSession,
-  partitions: readonly number[],
-  request: PageRequest,
-  cursorInclusive: boolean,
-): Collected {
+function collect(store: ViewStore, session: ReadSession, partitions: readonly number[], request: PageRequest, cursorInclusive: boolean): Collected {
   const found: Array<Candidate & { row?: Row }> = [];
   const result = { found, limit: request.limit, backward: request.backward };
   if (matchesNothing(request.filter)) return result;
@@ -137,22 +131,15 @@ export function readPage(store: ViewStore, session: ReadSession, partitions: rea
  * Reads several pages of one view (for example one `Customer.orders` page per customer of a
  * grid) with one row fetch for all of them when no residual filter needs rows during the scan.
  */
-export function readPages(
-  store: ViewStore,
-  session: ReadSession,
-  partitions: readonly number[],
-  requests: readonly PageRequest[],
-): PageResult[] {
-  return complete(store, requests.map((request) => collect(store, session, partitions, request, false)));
+export function readPages(store: ViewStore, session: ReadSession, partitions: readonly number[], requests: readonly PageRequest[]): PageResult[] {
+  return complete(
+    store,
+    requests.map((request) => collect(store, session, partitions, request, false)),
+  );
 }
 
 /** Whether any matching row lies on the other side of the request's cursor, its own row included. */
-export function existsBeyondCursor(
-  store: ViewStore,
-  session: ReadSession,
-  partitions: readonly number[],
-  request: PageRequest,
-): boolean {
+export function existsBeyondCursor(store: ViewStore, session: ReadSession, partitions: readonly number[], request: PageRequest): boolean {
   if (!request.cursor) return false;
   return collect(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true).found.length > 0;
 }

@@ -50,11 +50,7 @@ export function plan(store: ViewStore, partitions: readonly number[], filter: Fi
     }
   }
   const sortRange = filter.ranges.find((range) => range.field === sortField);
-  const index = driver
-    ? findIndex(view, driver.field, sortField)
-    : sortField === view.keyField
-      ? undefined
-      : findIndex(view, undefined, sortField);
+  const index = driver ? findIndex(view, driver.field, sortField) : sortField === view.keyField ? undefined : findIndex(view, undefined, sortField);
   const residual = {
     equals: filter.equals.filter((condition) => condition !== driver),
     ranges: filter.ranges.filter((range) => range !== sortRange),
@@ -67,8 +63,7 @@ export function plan(store: ViewStore, partitions: readonly number[], filter: Fi
     residual,
     needResidual: residual.equals.length > 0 || residual.ranges.length > 0,
     residualOnRows:
-      index !== undefined &&
-      [...residual.equals, ...residual.ranges].some((condition) => !view.indexedFields.includes(condition.field)),
+      index !== undefined && [...residual.equals, ...residual.ranges].some((condition) => !view.indexedFields.includes(condition.field)),
   };
 }
 

@@ -8,7 +8,13 @@ import type { LocalReads } from './local-reads.ts';
 
 /** `size` is the partitions read, or for a lookup the keys. */
 const traced = <T>(read: string, view: string, size: number, fn: () => T): T =>
-  tracingEnabled() ? inSpan(`store ${read}`, { onlyInTrace: true, attributes: { 'gw.view': view, [read === 'lookup' ? 'gw.keys' : 'gw.partitions.count']: size } }, fn) : fn();
+  tracingEnabled()
+    ? inSpan(
+        `store ${read}`,
+        { onlyInTrace: true, attributes: { 'gw.view': view, [read === 'lookup' ? 'gw.keys' : 'gw.partitions.count']: size } },
+        fn,
+      )
+    : fn();
 
 export function tracedLocalReads(local: LocalReads): LocalReads {
   // Every argument is forwarded as given (rest parameters), so an argument added to a read, such

@@ -99,7 +99,13 @@ export interface RoutedReaderOptions {
 }
 
 /** Peer failures after which another copy of the partitions may answer. */
-const MOVING: ReadonlySet<string> = new Set(['GW_PARTITION_RESTORING', 'GW_PEER_UNREACHABLE', 'GW_PEER_TIMEOUT', 'GW_PEER_NOT_OWNER', 'GW_PEER_BUSY']);
+const MOVING: ReadonlySet<string> = new Set([
+  'GW_PARTITION_RESTORING',
+  'GW_PEER_UNREACHABLE',
+  'GW_PEER_TIMEOUT',
+  'GW_PEER_NOT_OWNER',
+  'GW_PEER_BUSY',
+]);
 
 /** Fails a request whose deadline has passed, before it reads more. */
 function checkDeadline(context: ReadContext): void {
@@ -396,11 +402,13 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       const out = new Map<string, Row[]>();
       for (const value of values) {
         const merged = parts.flatMap((part) => part[value] ?? []).sort(compareEntries);
-        out.set(value, merged.slice(0, limit).map((entry) => entry.row));
+        out.set(
+          value,
+          merged.slice(0, limit).map((entry) => entry.row),
+        );
       }
       return out;
     },
   };
   return reader;
 }
-

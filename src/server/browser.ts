@@ -31,13 +31,15 @@ const ALLOWED_HEADERS = ['accept', 'authorization', 'content-type', 'x-gw-consis
 const SIMPLE_CONTENT_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'text/plain'];
 
 /** yoga's CORS options for one request: only for a listed origin (yoga's `cors` option). */
-export type CorsPolicy = (request: Request) => false | {
-  origin: string;
-  credentials: true;
-  methods: string[];
-  allowedHeaders: string[];
-  maxAge: number;
-};
+export type CorsPolicy = (request: Request) =>
+  | false
+  | {
+      origin: string;
+      credentials: true;
+      methods: string[];
+      allowedHeaders: string[];
+      maxAge: number;
+    };
 
 export interface BrowserPolicy {
   readonly cors: CorsPolicy;

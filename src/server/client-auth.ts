@@ -33,15 +33,7 @@
  */
 import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import {
-  createRemoteJWKSet,
-  decodeProtectedHeader,
-  errors,
-  jwtVerify,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  type JWTVerifyOptions,
-} from 'jose';
+import { createRemoteJWKSet, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { GatewayError } from '../errors.ts';
 
 export interface ClientAuthOptions {
@@ -166,7 +158,9 @@ function headerAlg(token: string): unknown {
 /** GW_AUTH_INVALID (or GW_AUTH_UNAVAILABLE) for what jose threw. */
 function refusal(error: unknown, token: string, options: ClientAuthOptions, algorithms: readonly string[]): GatewayError {
   if (error instanceof KeySourceUnavailable) {
-    return new GatewayError('GW_AUTH_UNAVAILABLE', `the keys to check the bearer token with could not be fetched: ${error.message}`, { cause: error.cause });
+    return new GatewayError('GW_AUTH_UNAVAILABLE', `the keys to check the bearer token with could not be fetched: ${error.message}`, {
+      cause: error.cause,
+    });
   }
   if (error instanceof errors.JOSEAlgNotAllowed) {
     return invalid(`uses alg ${JSON.stringify(headerAlg(token))}; only ${algorithms.join(', ')} ${algorithms.length > 1 ? 'are' : 'is'} accepted`);
@@ -255,9 +249,7 @@ export function createClientAuth(options: ClientAuthOptions): ClientAuth {
         const verifyOptions = nowMs === undefined ? base : { ...base, currentDate: new Date(nowMs) };
         // One call per key kind: jose types the key argument per overload.
         payload =
-          typeof key === 'function'
-            ? (await jwtVerify(token, key, verifyOptions)).payload
-            : (await jwtVerify(token, key, verifyOptions)).payload;
+          typeof key === 'function' ? (await jwtVerify(token, key, verifyOptions)).payload : (await jwtVerify(token, key, verifyOptions)).payload;
       } catch (error) {
         throw refusal(error, token, options, algorithms);
       }

@@ -242,7 +242,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // so a document seen once (an id written into the query text) is not compiled for nothing.
       // The same for queries over WebSocket (yoga's envelop runs them). Subscriptions keep
       // graphql-js's executor.
-      useGraphQlJit({}, { enableIf: (args) => compileFromSecondRun(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' }),
+      useGraphQlJit(
+        {},
+        { enableIf: (args) => compileFromSecondRun(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' },
+      ),
       freshnessPlugin(),
       requestErrorStatusPlugin(),
       ...browser.plugins,
@@ -282,7 +285,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     // An event stream (SSE subscription) is cut when its token expires, as if the client had
     // gone away; the client reconnects with a fresh token.
     if (identity?.expiresAtMs !== undefined && request.headers.accept?.includes('text/event-stream')) {
-      response.once('close', onExpiry(identity, () => response.destroy()));
+      response.once(
+        'close',
+        onExpiry(identity, () => response.destroy()),
+      );
     }
     return identity ? { claims: identity.claims } : {};
   };
@@ -312,7 +318,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     if (path === '/metrics') {
       if (options.metricsToken !== undefined && !bearerMatches(request.headers.authorization, options.metricsToken)) {
-        refuse(response, 401, 'GW_METRICS_UNAUTHORIZED', '/metrics requires "Authorization: Bearer <METRICS_TOKEN>"', { 'www-authenticate': 'Bearer' });
+        refuse(response, 401, 'GW_METRICS_UNAUTHORIZED', '/metrics requires "Authorization: Bearer <METRICS_TOKEN>"', {
+          'www-authenticate': 'Bearer',
+        });
         return;
       }
       Promise.resolve()
@@ -335,7 +343,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const declared = request.headers['content-length'];
     if (declared === undefined && request.headers['transfer-encoding'] !== undefined) {
       // The body is not read: close the connection rather than leave it in the stream.
-      refuse(response, 411, 'GW_QUERY_TOO_COMPLEX', 'a request body needs a content-length header (chunked bodies are not accepted)', { connection: 'close' });
+      refuse(response, 411, 'GW_QUERY_TOO_COMPLEX', 'a request body needs a content-length header (chunked bodies are not accepted)', {
+        connection: 'close',
+      });
       return;
     }
     if (Number(declared ?? 0) > MAX_BODY_BYTES) {
@@ -375,7 +385,9 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     const failed = (error: NodeJS.ErrnoException): void => {
       // A port in use or not permitted is a configuration problem: name the variables.
       if (error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL') {
-        const why = { EADDRINUSE: 'is already in use', EACCES: 'is not permitted for this user', EADDRNOTAVAIL: 'is not an address of this machine' }[error.code];
+        const why = { EADDRINUSE: 'is already in use', EACCES: 'is not permitted for this user', EADDRNOTAVAIL: 'is not an address of this machine' }[
+          error.code
+        ];
         const variable = error.code === 'EADDRNOTAVAIL' ? 'HOST' : 'PORT';
         reject(
           new GatewayError('GW_CONFIG_INVALID', `${variable} cannot be listened on: ${options.host}:${options.port} ${why} (${error.code})`, {

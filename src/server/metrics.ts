@@ -225,8 +225,16 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     registry,
     endpoint: false,
     metrics: {
-      graphql_envelop_phase_parse: phaseHistogram('parse', 'gw_graphql_parse_duration_seconds', 'Time to parse a GraphQL document (cached documents take next to none).'),
-      graphql_envelop_phase_validate: phaseHistogram('validate', 'gw_graphql_validate_duration_seconds', 'Time to validate a GraphQL document, query limits included.'),
+      graphql_envelop_phase_parse: phaseHistogram(
+        'parse',
+        'gw_graphql_parse_duration_seconds',
+        'Time to parse a GraphQL document (cached documents take next to none).',
+      ),
+      graphql_envelop_phase_validate: phaseHistogram(
+        'validate',
+        'gw_graphql_validate_duration_seconds',
+        'Time to validate a GraphQL document, query limits included.',
+      ),
       graphql_envelop_deprecated_field: false,
       graphql_envelop_request: false,
       graphql_envelop_request_duration: false,
@@ -352,7 +360,11 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   // Store and memory.
   total('gw_store_read_round_trips_total', 'Store reads (row fetches and range readers opened).', () => sources.store.roundTrips);
   total('gw_store_entries_read_total', 'Keys and index entries read from the store (queries and ingest).', () => sources.store.entriesRead);
-  total('gw_changelog_tombstones_trimmed_total', 'Change-log tombstone markers removed after TOMBSTONE_RETENTION_MS.', () => sources.tombstonesTrimmed?.() ?? 0);
+  total(
+    'gw_changelog_tombstones_trimmed_total',
+    'Change-log tombstone markers removed after TOMBSTONE_RETENTION_MS.',
+    () => sources.tombstonesTrimmed?.() ?? 0,
+  );
   new Gauge({
     name: 'gw_store_memory_bytes',
     help: 'Memory RocksDB reports: memtables, table readers (indexes, filters), block cache.',

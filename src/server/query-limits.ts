@@ -32,7 +32,11 @@ interface DeadlineCarrier {
  * A cache of values by text, bounded by the total length of the texts kept (and by `maxEntries`);
  * a text longer than `maxEach` is never kept. Least recently used first out.
  */
-export function createTextCache<T>(maxTotal: number, maxEach: number, maxEntries = 10_000): { get(key: string): T | undefined; set(key: string, value: T): void } {
+export function createTextCache<T>(
+  maxTotal: number,
+  maxEach: number,
+  maxEntries = 10_000,
+): { get(key: string): T | undefined; set(key: string, value: T): void } {
   let total = 0;
   const entries = new Lru<string, T>(maxEntries, (key) => {
     total -= key.length;

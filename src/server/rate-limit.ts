@@ -43,7 +43,9 @@ export function retryAfterSeconds(ms: number): number {
 
 export function rateLimitError(retryAfterMs: number): GatewayError {
   const seconds = retryAfterSeconds(retryAfterMs);
-  return new GatewayError('GW_RATE_LIMITED', `too many requests from this client; retry after ${seconds} s`, { details: { retryAfterSeconds: seconds } });
+  return new GatewayError('GW_RATE_LIMITED', `too many requests from this client; retry after ${seconds} s`, {
+    details: { retryAfterSeconds: seconds },
+  });
 }
 
 export function createRateLimiter(options: RateLimitOptions): RateLimiter {

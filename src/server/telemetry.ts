@@ -42,7 +42,13 @@ type Handle = NonNullable<ReturnType<typeof startSpan>>;
 function endWith(handle: Handle, result: ExecutionResult | AsyncIterable<unknown>): void {
   if (!(Symbol.asyncIterator in result) && result.errors?.length) {
     handle.span.setAttribute('gw.errors', result.errors.length);
-    markFailed(handle.span, result.errors.map((error) => error.message).join('; ').slice(0, 500));
+    markFailed(
+      handle.span,
+      result.errors
+        .map((error) => error.message)
+        .join('; ')
+        .slice(0, 500),
+    );
   }
   handle.span.end();
 }

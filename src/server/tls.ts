@@ -18,10 +18,14 @@ export interface ListenerTls {
 }
 
 function configError(variable: string, expected: string, file: string, error: unknown): GatewayError {
-  return new GatewayError('GW_CONFIG_INVALID', `${variable} must be ${expected}; ${file}: ${error instanceof Error ? error.message : String(error)}`, {
-    details: { variable },
-    cause: error,
-  });
+  return new GatewayError(
+    'GW_CONFIG_INVALID',
+    `${variable} must be ${expected}; ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    {
+      details: { variable },
+      cause: error,
+    },
+  );
 }
 
 function read(variable: string, file: string): string {

@@ -59,10 +59,14 @@ export function loadTrustedDocuments(file: string): TrustedDocuments {
   try {
     return parseTrustedDocuments(readFileSync(file, 'utf8'));
   } catch (error) {
-    throw new GatewayError('GW_CONFIG_INVALID', `TRUSTED_DOCUMENTS_FILE must be a JSON manifest { "<sha256 hash>": "<document>" }; ${file}: ${(error as Error).message}`, {
-      details: { variable: 'TRUSTED_DOCUMENTS_FILE' },
-      cause: error,
-    });
+    throw new GatewayError(
+      'GW_CONFIG_INVALID',
+      `TRUSTED_DOCUMENTS_FILE must be a JSON manifest { "<sha256 hash>": "<document>" }; ${file}: ${(error as Error).message}`,
+      {
+        details: { variable: 'TRUSTED_DOCUMENTS_FILE' },
+        cause: error,
+      },
+    );
   }
 }
 
@@ -91,7 +95,8 @@ function refusal(code: ErrorCode, message: string): GraphQLError {
 }
 
 const TEXT_REFUSED = 'this gateway runs trusted documents only: send the documentId of a registered document, not query text';
-const ID_REQUIRED = 'this gateway runs trusted documents only: a request must carry documentId (or extensions.persistedQuery.sha256Hash) of a registered document';
+const ID_REQUIRED =
+  'this gateway runs trusted documents only: a request must carry documentId (or extensions.persistedQuery.sha256Hash) of a registered document';
 
 function notFound(id: string): GraphQLError {
   return refusal('GW_DOCUMENT_NOT_FOUND', `document ${JSON.stringify(id.slice(0, 100))} is not a registered trusted document`);
@@ -101,7 +106,8 @@ function notFound(id: string): GraphQLError {
 export function trustedDocumentsPlugin(documents: TrustedDocuments): Plugin {
   return usePersistedOperations({
     allowArbitraryOperations: false,
-    extractPersistedOperationId: (params, request) => requestedDocumentId(params as RequestIds, request.method === 'GET' ? request.url : undefined) ?? null,
+    extractPersistedOperationId: (params, request) =>
+      requestedDocumentId(params as RequestIds, request.method === 'GET' ? request.url : undefined) ?? null,
     getPersistedOperation: (id) => documents.get(id) ?? null,
     customErrors: {
       persistedQueryOnly: () => refusal('GW_DOCUMENT_NOT_TRUSTED', TEXT_REFUSED),

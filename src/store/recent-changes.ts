@@ -29,11 +29,7 @@ interface Buffer {
   entries: AppliedChange[];
 }
 
-export function createRecentChanges(
-  stores: ReadonlyMap<string, ViewStore>,
-  events: ChangeEvents,
-  capacity: number,
-): RecentChanges {
+export function createRecentChanges(stores: ReadonlyMap<string, ViewStore>, events: ChangeEvents, capacity: number): RecentChanges {
   const buffers = new Map<string, Buffer>();
   const waiters = new Map<string, Set<() => void>>();
   const id = (viewId: string, partition: number) => `${viewId}/${partition}`;

@@ -100,10 +100,7 @@ async function openOrExplain(db: RocksLevel, directory: string, options: object)
 }
 
 /** Opens (creating if needed) a RocksDB database in `directory`. */
-export async function openKeyValueStore(
-  directory: string,
-  options: { cacheSize?: number; memtableBudget?: number } = {},
-): Promise<KeyValueStore> {
+export async function openKeyValueStore(directory: string, options: { cacheSize?: number; memtableBudget?: number } = {}): Promise<KeyValueStore> {
   const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   await openOrExplain(db, directory, {
     createIfMissing: true,

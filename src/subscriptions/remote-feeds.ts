@@ -65,7 +65,8 @@ export function createRemoteFeeds(options: RemoteFeedsOptions): RemoteFeeds {
           FEED_WAIT_MS,
         );
         const result = (answer.result as Record<string, { changes: AppliedChange[]; next: string; compacted: boolean }>)[String(partition)];
-        if (!result || !Array.isArray(result.changes)) throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} sent no changes for partition ${partition}`);
+        if (!result || !Array.isArray(result.changes))
+          throw new GatewayError('GW_PEER_BAD_RESPONSE', `peer ${url} sent no changes for partition ${partition}`);
         deliverChanges(subscription, { view, partition, nextOffset: result.next, changes: result.changes, compacted: result.compacted });
       } catch (error) {
         if (isGatewayError(error) && error.code === 'GW_RESUME_TOO_FAR') {

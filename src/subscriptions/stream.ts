@@ -43,12 +43,15 @@ export function createEventStream<T>(options: EventStreamOptions<T>): EventStrea
   /** A consumer that stops pulling with a full queue is cut off even if no more events come. */
   const watchStall = () => {
     if (stallTimer || ending) return;
-    stallTimer = setTimeout(() => {
-      stallTimer = undefined;
-      if (ending || queue.length < options.capacity) return;
-      if (Date.now() - lastPull >= stallMs) overflow();
-      else watchStall();
-    }, Math.max(10, lastPull + stallMs - Date.now()));
+    stallTimer = setTimeout(
+      () => {
+        stallTimer = undefined;
+        if (ending || queue.length < options.capacity) return;
+        if (Date.now() - lastPull >= stallMs) overflow();
+        else watchStall();
+      },
+      Math.max(10, lastPull + stallMs - Date.now()),
+    );
     stallTimer.unref();
   };
 

@@ -115,7 +115,11 @@ export function createSubscriptionRegistry(options: SubscriptionRegistryOptions)
       const remote = partitions.filter((partition) => !options.servesLocally(view, partition));
       if (after) {
         // Resuming: the missed changes of local partitions come from this instance's buffer.
-        replayRecentChanges(subscription, partitions.filter((p) => !remote.includes(p)), options);
+        replayRecentChanges(
+          subscription,
+          partitions.filter((p) => !remote.includes(p)),
+          options,
+        );
       }
       const caughtUp = () => subscription.stream.push({ kind: 'CAUGHT_UP', key: null, row: null, token: tokenOf(subscription) });
       // A fresh list is caught up with its snapshot; a resume once every feed has polled once.

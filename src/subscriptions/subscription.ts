@@ -80,7 +80,12 @@ export function deliverChanges(subscription: Subscription, batch: PartitionChang
     const kind = subscription.decide(change, batch.compacted);
     if (!kind) continue;
     const next = BigInt(change.offset) + 1n;
-    subscription.stream.push({ kind, key: change.key, row: kind === 'UPSERT' ? (change.after ?? null) : null, token: tokenOf(subscription, batch.partition, next) });
+    subscription.stream.push({
+      kind,
+      key: change.key,
+      row: kind === 'UPSERT' ? (change.after ?? null) : null,
+      token: tokenOf(subscription, batch.partition, next),
+    });
   }
   if (BigInt(batch.nextOffset) > covered) subscription.cursor.set(batch.partition, BigInt(batch.nextOffset));
 }

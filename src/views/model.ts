@@ -223,7 +223,8 @@ function checkRuleAnswer(view: ViewModel, answer: unknown): RowScopeSpec | strin
   const equals: Array<{ field: string; values: Array<string | number> }> = [];
   for (const [name, condition] of Object.entries(answer)) {
     if (!view.filters.includes(name)) return `filters on ${name}, which is not among the view's filters (${view.filters.join(', ')})`;
-    if (!condition || typeof condition !== 'object' || Array.isArray(condition)) return `answered a condition on ${name} that is not { eq } or { in }`;
+    if (!condition || typeof condition !== 'object' || Array.isArray(condition))
+      return `answered a condition on ${name} that is not { eq } or { in }`;
     const keys = Object.keys(condition);
     if (keys.length === 0 || keys.some((key) => key !== 'eq' && key !== 'in')) return `answered a condition on ${name} that is not { eq } or { in }`;
     const field = view.fieldsByName.get(name)!;
@@ -239,7 +240,8 @@ function checkRuleAnswer(view: ViewModel, answer: unknown): RowScopeSpec | strin
       equals.push({ field: name, values: [checked] });
     }
     if ('in' in condition) {
-      if (!Array.isArray(list) || list.length > MAX_RULE_VALUES) return `answered ${name} in something that is not a list of at most ${MAX_RULE_VALUES} values`;
+      if (!Array.isArray(list) || list.length > MAX_RULE_VALUES)
+        return `answered ${name} in something that is not a list of at most ${MAX_RULE_VALUES} values`;
       const values = list.map(value);
       if (values.some((checked) => checked === undefined)) return `answered ${name} in a list with a value that is not a string or a finite number`;
       equals.push({ field: name, values: values as Array<string | number> });
@@ -286,7 +288,10 @@ function compileAuthorization(view: ViewModel): AuthorizationModel {
     const target = relation.declaration;
     if (target.kind !== 'one') throw invalid(view.id, `row rule goes through ${rule.via}, a to-many relation; only a to-one relation can carry it`);
     if (!view.filters.includes(target.field)) {
-      throw invalid(view.id, `row rule goes through ${rule.via}, whose field ${target.field} is not among the view's filters, so it cannot be enforced as an \`in\` filter`);
+      throw invalid(
+        view.id,
+        `row rule goes through ${rule.via}, whose field ${target.field} is not among the view's filters, so it cannot be enforced as an \`in\` filter`,
+      );
     }
     const spec: RowScopeSpec = { kind: 'via', relation, field: target.field };
     rows = () => spec;
@@ -301,9 +306,12 @@ function compileAuthorization(view: ViewModel): AuthorizationModel {
     try {
       probe = fieldRule(undefined);
     } catch (error) {
-      throw new GatewayError('GW_VIEW_INVALID', `view ${view.id}: field rule for ${name} fails for claims undefined (client authentication off)`, { cause: error });
+      throw new GatewayError('GW_VIEW_INVALID', `view ${view.id}: field rule for ${name} fails for claims undefined (client authentication off)`, {
+        cause: error,
+      });
     }
-    if (typeof probe !== 'boolean') throw invalid(view.id, `field rule for ${name} must return a boolean (answered ${JSON.stringify(probe)} for claims undefined)`);
+    if (typeof probe !== 'boolean')
+      throw invalid(view.id, `field rule for ${name} must return a boolean (answered ${JSON.stringify(probe)} for claims undefined)`);
     fieldRules.set(name, fieldRule);
   }
 

@@ -86,7 +86,9 @@ export async function waitAllReady(instances: readonly Instance[], timeoutMs: nu
   while (performance.now() < deadline) {
     for (const instance of instances) {
       if (instance.server && !running(instance.server.child)) {
-        throw new Error(`${instance.name} exited (${instance.server.child.exitCode ?? instance.server.child.signalCode}):\n${logTail(instance.logFile)}`);
+        throw new Error(
+          `${instance.name} exited (${instance.server.child.exitCode ?? instance.server.child.signalCode}):\n${logTail(instance.logFile)}`,
+        );
       }
     }
     const statuses = await Promise.all(instances.map((instance) => readyStatus(instance.url)));

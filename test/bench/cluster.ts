@@ -78,7 +78,9 @@ async function gridLoad(settings: BenchSettings, instances: readonly Instance[],
     const idleWaitMs = await idle();
     const loadAtStart = loadNow();
     runs.push({ ...(await runWrk(options)), idleWaitMs });
-    step(`      round ${round}/${settings.rounds}: ${runs.at(-1)!.qps.toFixed(1)} QPS, p50 ${runs.at(-1)!.p50Ms.toFixed(1)} ms, p99 ${runs.at(-1)!.p99Ms.toFixed(1)} ms, ${runs.at(-1)!.failed} failed (load ${loadAtStart})`);
+    step(
+      `      round ${round}/${settings.rounds}: ${runs.at(-1)!.qps.toFixed(1)} QPS, p50 ${runs.at(-1)!.p50Ms.toFixed(1)} ms, p99 ${runs.at(-1)!.p99Ms.toFixed(1)} ms, ${runs.at(-1)!.failed} failed (load ${loadAtStart})`,
+    );
   }
   return summarizeRuns(runs);
 }
@@ -88,7 +90,10 @@ async function main(): Promise<void> {
   const kafkaPort = intEnv('BENCH_CLUSTER_KAFKA_PORT', 49592);
   const connections = intEnv('BENCH_CLUSTER_CONNECTIONS', 8);
   const maxLoad = Number(process.env.BENCH_MAX_LOAD ?? 3);
-  const knobs = Object.keys(process.env).filter((name) => name.startsWith('BENCH_')).sort().map((name) => `${name}=${process.env[name]}`);
+  const knobs = Object.keys(process.env)
+    .filter((name) => name.startsWith('BENCH_'))
+    .sort()
+    .map((name) => `${name}=${process.env[name]}`);
   const command = [...knobs, process.env.npm_lifecycle_event === 'bench:cluster' ? 'npm run bench:cluster' : 'node test/bench/cluster.ts'].join(' ');
   const started = new Date();
   const startRevision = revision();
@@ -116,7 +121,12 @@ async function main(): Promise<void> {
     dataDir: path.join(work, `gw${i + 1}`),
     logFile: path.join(work, `gw${i + 1}.log`),
   }));
-  const env = { brokers: broker.brokers, groupId: `gw-bench-cluster-${process.pid}-${Date.now()}`, peerSecret: randomBytes(24).toString('hex'), sessionTimeoutMs: 2000 };
+  const env = {
+    brokers: broker.brokers,
+    groupId: `gw-bench-cluster-${process.pid}-${Date.now()}`,
+    peerSecret: randomBytes(24).toString('hex'),
+    sessionTimeoutMs: 2000,
+  };
   const [gw1, gw2, gw3] = instances as [Instance, Instance, Instance];
 
   // Phase A ------------------------------------------------------------------------------------
@@ -148,7 +158,9 @@ async function main(): Promise<void> {
   const haproxyUpStart = performance.now();
   const upStatus = await waitHaproxyUp(haproxy, ['gw1', 'gw2', 'gw3'], 30_000);
   const haproxyAllUpMs = performance.now() - scaleStart;
-  step(`      all 3 ready ${(scaleOutMs / 1000).toFixed(2)} s after starting gw2 and gw3; HAProxy all UP after ${(haproxyAllUpMs / 1000).toFixed(2)} s (${Math.round(performance.now() - haproxyUpStart)} ms after ready)`);
+  step(
+    `      all 3 ready ${(scaleOutMs / 1000).toFixed(2)} s after starting gw2 and gw3; HAProxy all UP after ${(haproxyAllUpMs / 1000).toFixed(2)} s (${Math.round(performance.now() - haproxyUpStart)} ms after ready)`,
+  );
   const partitioned = new Set(TOPICS.filter((topic) => topic !== 'customers').map(topicName));
   const assignment: Record<string, string[]> = {};
   let movedRecords = 0;
@@ -168,7 +180,9 @@ async function main(): Promise<void> {
   const totalIngestedByNew = Object.values(ingestedByNew).reduce((sum, value) => sum + value, 0);
   const secondsPerMillionMoved = scaleOutMs / 1000 / (movedRecords / 1e6);
   const secondsPerMillionIngested = scaleOutMs / 1000 / (totalIngestedByNew / 1e6);
-  step(`      moved: ${movedPartitions} partitions of orders/payments, ${movedRecords} records; new instances ingested ${totalIngestedByNew} records (replicated customers included)`);
+  step(
+    `      moved: ${movedPartitions} partitions of orders/payments, ${movedRecords} records; new instances ingested ${totalIngestedByNew} records (replicated customers included)`,
+  );
 
   // Phase C ------------------------------------------------------------------------------------
   step('[5/6] phase C: 3 instances behind HAProxy, the same grid load');
@@ -205,25 +219,90 @@ async function main(): Promise<void> {
       .slice(0, 40)
       .map((line) => `${instance.name} ${line.slice(0, 400)}`),
   );
-  step(`      ${kill.requests} lookups, ${kill.failed} failed (${kill.failedAfterKill} after the kill); window ${kill.windowMs} ms; reasons ${JSON.stringify(kill.reasons)}`);
+  step(
+    `      ${kill.requests} lookups, ${kill.failed} failed (${kill.failedAfterKill} after the kill); window ${kill.windowMs} ms; reasons ${JSON.stringify(kill.reasons)}`,
+  );
   loads.end = loadNow();
 
   // Report -------------------------------------------------------------------------------------
   const ratio = (value: number, baseline: number): number => value / baseline;
   const rows: Row[] = [
-    { figure: 'grid QPS, 3 instances (baseline: 1 instance)', value: gridC.qps, unit: 'QPS', baseline: gridA.qps, ratio: ratio(gridC.qps, gridA.qps), note: `wrk -t2 -c${connections} -d${settings.durationSeconds}s via HAProxy` },
-    { figure: 'grid p50, 3 instances (baseline: 1 instance)', value: gridC.p50Ms, unit: 'ms', baseline: gridA.p50Ms, ratio: ratio(gridA.p50Ms, gridC.p50Ms) },
-    { figure: 'grid p99, 3 instances (baseline: 1 instance)', value: gridC.p99Ms, unit: 'ms', baseline: gridA.p99Ms, ratio: ratio(gridA.p99Ms, gridC.p99Ms) },
-    { figure: 'grid failed responses, 3 instances (baseline: 1 instance)', value: gridC.failed, unit: 'responses', baseline: gridA.failed, target: '0', met: gridA.failed + gridC.failed === 0, note: `of ${gridC.requests} (C) and ${gridA.requests} (A)` },
-    { figure: 'scale-out: start of 2 instances until all 3 ready', value: scaleOutMs / 1000, unit: 's', baseline: singleCatchUpMs / 1000, note: 'baseline: 1 instance catching up on everything' },
-    { figure: 'records in partitions moved to the new instances', value: movedRecords, unit: 'records', note: `${movedPartitions} orders/payments partitions` },
-    { figure: 'scale-out time per million records moved', value: secondsPerMillionMoved, unit: 's/M', baseline: singleCatchUpMs / 1000 / (filled.total / 1e6), note: 'baseline: 1-instance full catch-up per million records' },
-    { figure: 'scale-out time per million records ingested by the new instances', value: secondsPerMillionIngested, unit: 's/M', note: `${totalIngestedByNew} records incl. replicated customers` },
-    { figure: 'unavailability window after SIGKILL', value: kill.windowMs, unit: 'ms', target: '<= 2000 ms', met: kill.windowMs <= 2000, note: `GROUP_SESSION_TIMEOUT_MS=2000` },
-    { figure: 'failed lookups after SIGKILL', value: kill.failedAfterKill, unit: 'requests', note: `of ${kill.requests} lookups, 4 concurrent, 20 s` },
+    {
+      figure: 'grid QPS, 3 instances (baseline: 1 instance)',
+      value: gridC.qps,
+      unit: 'QPS',
+      baseline: gridA.qps,
+      ratio: ratio(gridC.qps, gridA.qps),
+      note: `wrk -t2 -c${connections} -d${settings.durationSeconds}s via HAProxy`,
+    },
+    {
+      figure: 'grid p50, 3 instances (baseline: 1 instance)',
+      value: gridC.p50Ms,
+      unit: 'ms',
+      baseline: gridA.p50Ms,
+      ratio: ratio(gridA.p50Ms, gridC.p50Ms),
+    },
+    {
+      figure: 'grid p99, 3 instances (baseline: 1 instance)',
+      value: gridC.p99Ms,
+      unit: 'ms',
+      baseline: gridA.p99Ms,
+      ratio: ratio(gridA.p99Ms, gridC.p99Ms),
+    },
+    {
+      figure: 'grid failed responses, 3 instances (baseline: 1 instance)',
+      value: gridC.failed,
+      unit: 'responses',
+      baseline: gridA.failed,
+      target: '0',
+      met: gridA.failed + gridC.failed === 0,
+      note: `of ${gridC.requests} (C) and ${gridA.requests} (A)`,
+    },
+    {
+      figure: 'scale-out: start of 2 instances until all 3 ready',
+      value: scaleOutMs / 1000,
+      unit: 's',
+      baseline: singleCatchUpMs / 1000,
+      note: 'baseline: 1 instance catching up on everything',
+    },
+    {
+      figure: 'records in partitions moved to the new instances',
+      value: movedRecords,
+      unit: 'records',
+      note: `${movedPartitions} orders/payments partitions`,
+    },
+    {
+      figure: 'scale-out time per million records moved',
+      value: secondsPerMillionMoved,
+      unit: 's/M',
+      baseline: singleCatchUpMs / 1000 / (filled.total / 1e6),
+      note: 'baseline: 1-instance full catch-up per million records',
+    },
+    {
+      figure: 'scale-out time per million records ingested by the new instances',
+      value: secondsPerMillionIngested,
+      unit: 's/M',
+      note: `${totalIngestedByNew} records incl. replicated customers`,
+    },
+    {
+      figure: 'unavailability window after SIGKILL',
+      value: kill.windowMs,
+      unit: 'ms',
+      target: '<= 2000 ms',
+      met: kill.windowMs <= 2000,
+      note: `GROUP_SESSION_TIMEOUT_MS=2000`,
+    },
+    {
+      figure: 'failed lookups after SIGKILL',
+      value: kill.failedAfterKill,
+      unit: 'requests',
+      note: `of ${kill.requests} lookups, 4 concurrent, 20 s`,
+    },
   ];
   const notes = [
-    `loads (1-minute average): ${Object.entries(loads).map(([phase, load]) => `${phase} ${load}`).join(', ')}; waits for load <= ${maxLoad}: ${waits.map((w) => `${w.before} ${w.waitedS} s`).join(', ')}`,
+    `loads (1-minute average): ${Object.entries(loads)
+      .map(([phase, load]) => `${phase} ${load}`)
+      .join(', ')}; waits for load <= ${maxLoad}: ${waits.map((w) => `${w.before} ${w.waitedS} s`).join(', ')}`,
     `all processes share ${host.nproc} cores: the broker, 1 or 3 gateways, HAProxy and wrk; on a small machine 3 instances compete for the same CPUs`,
     `scale-out: HAProxy reported all 3 UP ${(haproxyAllUpMs / 1000).toFixed(2)} s after the start (checks every 500 ms, rise 2); assignment of orders/payments after scale-out: ${JSON.stringify(assignment)}`,
     `kill: gw2 SIGKILLed at ${killWall.at}; first failure ${kill.firstFailureAfterKillMs ?? '-'} ms after the kill; survivors' /readyz after the load: gw1 ${survivorsReady[0]}, gw3 ${survivorsReady[1]}`,
@@ -244,11 +323,21 @@ async function main(): Promise<void> {
     notes,
     appendix: [
       `kill timeline after the kill (500 ms buckets, ok/failed): ${kill.timeline.map((b) => `${b.fromMs}:${b.ok}/${b.failed}`).join(' ')}`,
-      ...(kill.failures.length > 0 ? [`failed lookups (ms relative to the kill): ${kill.failures.slice(0, 20).map((f) => `[${f.startMs}..${f.endMs}] ${f.what}`).join('; ')}`] : []),
+      ...(kill.failures.length > 0
+        ? [
+            `failed lookups (ms relative to the kill): ${kill.failures
+              .slice(0, 20)
+              .map((f) => `[${f.startMs}..${f.endMs}] ${f.what}`)
+              .join('; ')}`,
+          ]
+        : []),
       'HAProxy during the kill phase:',
       ...haproxy.log.slice(haproxyLogMark).map((line) => `  ${line}`),
       'survivor log lines (warn and above) from the kill on:',
-      ...survivorLogs.filter((line) => !line.includes('"level":"info"')).slice(0, 15).map((line) => `  ${line.slice(0, 300)}`),
+      ...survivorLogs
+        .filter((line) => !line.includes('"level":"info"'))
+        .slice(0, 15)
+        .map((line) => `  ${line.slice(0, 300)}`),
     ],
     details: {
       settings: { ...settings, resultsDir: undefined, tmpRoot: undefined, kafkaPort, connections },
@@ -258,7 +347,17 @@ async function main(): Promise<void> {
       prefill: { records: filled.records, total: filled.total, ms: Math.round(filled.ms) },
       gridChecks,
       phaseA: { singleCatchUpMs: Math.round(singleCatchUpMs), grid: gridA },
-      phaseB: { scaleOutMs: Math.round(scaleOutMs), haproxyAllUpMs: Math.round(haproxyAllUpMs), haproxyStatus: upStatus, assignment, movedPartitions, movedRecords, ingestedByNew, secondsPerMillionMoved, secondsPerMillionIngested },
+      phaseB: {
+        scaleOutMs: Math.round(scaleOutMs),
+        haproxyAllUpMs: Math.round(haproxyAllUpMs),
+        haproxyStatus: upStatus,
+        assignment,
+        movedPartitions,
+        movedRecords,
+        ingestedByNew,
+        secondsPerMillionMoved,
+        secondsPerMillionIngested,
+      },
       phaseC: { grid: gridC },
       phaseD: { ...kill, killedAt: killWall.at, survivorsReady, survivorLogs },
       haproxyLog: haproxy.log,
@@ -267,8 +366,10 @@ async function main(): Promise<void> {
   const text = renderReport(report)
     .replace('Gateway benchmark,', 'Gateway scale-out benchmark,')
     .replace(' Gateway |', '   Value |')
-    .replace('Ratios are gateway/baseline for throughput and baseline/gateway for latency: above 1 means the gateway is ahead.',
-      'Value = 3 instances (or the figure itself), Baseline = 1 instance in the same run. Ratios: 3/1 for QPS, 1/3 for latency (above 1 = 3 instances ahead).');
+    .replace(
+      'Ratios are gateway/baseline for throughput and baseline/gateway for latency: above 1 means the gateway is ahead.',
+      'Value = 3 instances (or the figure itself), Baseline = 1 instance in the same run. Ratios: 3/1 for QPS, 1/3 for latency (above 1 = 3 instances ahead).',
+    );
   process.stdout.write(text);
   mkdirSync(settings.resultsDir, { recursive: true });
   const jsonFile = path.join(settings.resultsDir, 'cluster.json');

@@ -38,8 +38,7 @@ export interface LoadResult {
   readonly idleWaitMs?: number;
 }
 
-const luaString = (text: string): string =>
-  `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`;
+const luaString = (text: string): string => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`;
 
 /**
  * Shared tail: thread ids, response check, JSON summary. A response is bad if it is not a 200 or
@@ -126,9 +125,11 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
     `-t${options.threads}`,
     `-c${options.connections}`,
     `-d${options.durationSeconds}s`,
-    '--timeout', `${REQUEST_TIMEOUT_SECONDS}s`,
+    '--timeout',
+    `${REQUEST_TIMEOUT_SECONDS}s`,
     '--latency',
-    '-s', options.script,
+    '-s',
+    options.script,
     `${options.url}/graphql`,
   ];
   const child = spawnTracked('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -29,7 +29,15 @@ const brokers = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 const prefix = `bench-docs-${process.pid}-${Date.now()}.`;
 const dataDir = path.join(os.tmpdir(), prefix);
 const logger = createLogger('error');
-const config = loadConfig({ KAFKA_BROKERS: brokers, PORT: '0', DATA_DIR: dataDir, TOPIC_PREFIX: prefix, GROUP_ID: `${prefix}group`, LOG_LEVEL: 'error', TOPIC_PARTITIONS: '3' });
+const config = loadConfig({
+  KAFKA_BROKERS: brokers,
+  PORT: '0',
+  DATA_DIR: dataDir,
+  TOPIC_PREFIX: prefix,
+  GROUP_ID: `${prefix}group`,
+  LOG_LEVEL: 'error',
+  TOPIC_PARTITIONS: '3',
+});
 const gateway = await createGateway(config, logger);
 const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'bench-documents', logger });
 try {
@@ -47,10 +55,14 @@ try {
   });
   for (let i = 0; i < orders; i += 500) {
     const batch = Array.from({ length: Math.min(500, orders - i) }, (_, j) => row(i + j));
-    await producer.send(`${prefix}orders`, batch.map((value) => ({ key: value.orderId, value: JSON.stringify(value) })));
+    await producer.send(
+      `${prefix}orders`,
+      batch.map((value) => ({ key: value.orderId, value: JSON.stringify(value) })),
+    );
   }
   const store = gateway.stores.get('orders')!;
-  while ([0, 1, 2].reduce((sum, partition) => sum + Number(store.nextOffset(partition) ?? 0), 0) < orders) await new Promise((resolve) => setTimeout(resolve, 100));
+  while ([0, 1, 2].reduce((sum, partition) => sum + Number(store.nextOffset(partition) ?? 0), 0) < orders)
+    await new Promise((resolve) => setTimeout(resolve, 100));
 
   const measure = async (make: (i: number) => { query: string; variables?: unknown }): Promise<number> => {
     let next = 0;
@@ -58,7 +70,11 @@ try {
     await Promise.all(
       Array.from({ length: clients }, async () => {
         for (let i = next++; i < requests; i = next++) {
-          const response = await fetch(`${gateway.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(make(i)) });
+          const response = await fetch(`${gateway.url}/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(make(i)),
+          });
           const body = (await response.json()) as { data?: { order?: unknown } };
           if (!body.data?.order) throw new Error(`lookup ${i} failed: ${JSON.stringify(body).slice(0, 200)}`);
         }
@@ -67,7 +83,10 @@ try {
     return requests / ((performance.now() - started) / 1000);
   };
   const selection = '{ orderId state customer { name } }';
-  const withVariables = (i: number) => ({ query: `query Lookup($id: ID!) { order(orderId: $id) ${selection} }`, variables: { id: `ord-${i % orders}` } });
+  const withVariables = (i: number) => ({
+    query: `query Lookup($id: ID!) { order(orderId: $id) ${selection} }`,
+    variables: { id: `ord-${i % orders}` },
+  });
   await measure(withVariables); // warm-up
   for (let round = 1; round <= rounds; round++) {
     const variables = await measure(withVariables);

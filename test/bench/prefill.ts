@@ -72,8 +72,24 @@ interface TopicWriter {
 function startProducer(brokers: string, topic: TopicName, compression: string): TopicWriter {
   const child = spawnTracked(
     'kcat',
-    ['-P', '-b', brokers, '-t', topicName(topic), '-K', '\t', '-Z', '-z', compression,
-      '-X', 'topic.partitioner=murmur2_random', '-X', 'enable.idempotence=true', '-X', 'linger.ms=20'],
+    [
+      '-P',
+      '-b',
+      brokers,
+      '-t',
+      topicName(topic),
+      '-K',
+      '\t',
+      '-Z',
+      '-z',
+      compression,
+      '-X',
+      'topic.partitioner=murmur2_random',
+      '-X',
+      'enable.idempotence=true',
+      '-X',
+      'linger.ms=20',
+    ],
     { stdio: ['pipe', 'ignore', 'pipe'] },
   );
   const stderr: string[] = [];

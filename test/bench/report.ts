@@ -124,14 +124,18 @@ export function renderReport(report: Report): string {
     `Gateway benchmark, ${report.date}`,
     `machine: ${m.nproc} cores (${m.cpu}), ${m.memoryGiB} GiB, ${m.platform}, node ${m.node}, ` +
       `load average ${m.loadAverageAtStart} at start${m.loadAverageAtEnd === undefined ? '' : `, ${m.loadAverageAtEnd} at end`}` +
-      (m.cpuPressureAtStart === null ? '' : `, CPU pressure (PSI some avg60) ${m.cpuPressureAtStart} % at start, ${m.cpuPressureAtEnd ?? '-'} % at end`),
+      (m.cpuPressureAtStart === null
+        ? ''
+        : `, CPU pressure (PSI some avg60) ${m.cpuPressureAtStart} % at start, ${m.cpuPressureAtEnd ?? '-'} % at end`),
     `command: ${report.command}`,
     `gateway allocator: ${gatewayAllocatorEnv().LD_PRELOAD ? `jemalloc (LD_PRELOAD=${JEMALLOC})` : 'glibc malloc (libjemalloc2 not installed)'}; node flags ${GATEWAY_NODE_FLAGS.join(' ')}`,
     `revision: ${report.revision.start.head} (${report.revision.start.code})` +
       (report.revision.end.code === report.revision.start.code
         ? ''
         : `; at the end ${report.revision.end.head} (${report.revision.end.code}): the code changed during the run`),
-    `scale: ${Object.entries(report.scale).map(([name, value]) => `${name} ${value.toLocaleString('en-US')}`).join(', ')}`,
+    `scale: ${Object.entries(report.scale)
+      .map(([name, value]) => `${name} ${value.toLocaleString('en-US')}`)
+      .join(', ')}`,
     '',
     table(report.rows),
     '',

@@ -41,7 +41,9 @@ const range = (values: readonly number[], unit = ''): string =>
 function httpNotes(name: string, run: LoadSummary): string[] {
   const notes: string[] = [];
   if (run.failed > 0) {
-    notes.push(`${name}: ${run.failed} requests failed (not 200, errors, empty, or slower than ${REQUEST_TIMEOUT_SECONDS} s); ${run.requests} completed`);
+    notes.push(
+      `${name}: ${run.failed} requests failed (not 200, errors, empty, or slower than ${REQUEST_TIMEOUT_SECONDS} s); ${run.requests} completed`,
+    );
   }
   if (run.runs.some((one) => one.requests === 0)) notes.push(`${name}: a ${run.durationSeconds} s round completed no request`);
   if (run.maxIdleWaitMs > 5000) {
@@ -56,7 +58,12 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
   const { singleClient: single, concurrent: grid } = input.grid;
   const c = `${settings.connections} clients`;
   const rows: Row[] = [
-    { figure: 'Pre-fill produce (kcat -P, not a figure of merit)', value: prefill.total / (prefill.ms / 1000), unit: 'rec/s', note: `${format(prefill.ms / 1000)} s` },
+    {
+      figure: 'Pre-fill produce (kcat -P, not a figure of merit)',
+      value: prefill.total / (prefill.ms / 1000),
+      unit: 'rec/s',
+      note: `${format(prefill.ms / 1000)} s`,
+    },
     {
       figure: 'Ingest, spawn to caught up',
       value: ingest.recordsPerSecond,
@@ -65,7 +72,13 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       ratio: ingest.recordsPerSecond / kcat.recordsPerSecond,
       target: `>= ${format(TARGETS.ingestRecordsPerSecond)} rec/s`,
       met: ingest.recordsPerSecond >= TARGETS.ingestRecordsPerSecond,
-      note: kcat.roundsMs.length > 1 ? `kcat ${range(kcat.roundsMs.map((ms) => kcat.records / (ms / 1000)), ' rec/s')}` : undefined,
+      note:
+        kcat.roundsMs.length > 1
+          ? `kcat ${range(
+              kcat.roundsMs.map((ms) => kcat.records / (ms / 1000)),
+              ' rec/s',
+            )}`
+          : undefined,
     },
     { figure: 'Ingest time, spawn to caught up', value: ingest.ms / 1000, unit: 's', baseline: kcat.ms / 1000, ratio: kcat.ms / ingest.ms },
     {
@@ -138,9 +151,13 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
         `CPU pressure ${host.cpuPressureAtStart ?? '-'} %): figures are pessimistic`,
     );
   }
-  notes.push(`HTTP figures are medians of ${settings.rounds} rounds of ${settings.durationSeconds} s; kcat is the median of ${settings.rounds} rounds`);
+  notes.push(
+    `HTTP figures are medians of ${settings.rounds} rounds of ${settings.durationSeconds} s; kcat is the median of ${settings.rounds} rounds`,
+  );
   notes.push(`ingest: HTTP up ${format(ingest.httpUpMs / 1000)} s and first record ${format(ingest.firstRecordMs / 1000)} s after spawn`);
-  notes.push(`baseline lookup server holds ${format(prefill.sampleOrders.length)} orders; the wrk script draws from ${format(prefill.lookupIds.length)} ids`);
+  notes.push(
+    `baseline lookup server holds ${format(prefill.sampleOrders.length)} orders; the wrk script draws from ${format(prefill.lookupIds.length)} ids`,
+  );
   notes.push(
     `wrk counts a request from send to last byte and drops requests still in flight when a round ends; with ${settings.connections} clients ` +
       'on 2 cores latencies include queueing, and with pages slower than the round QPS and p50 are optimistic',

@@ -84,8 +84,7 @@ const TARGET_P99_MS = 100;
 const MAX_MERGED_BATCHES = 50;
 /** Events whose produce request was acknowledged within this are reported apart (broker/producer stalls excluded). */
 const FAST_ACK_MS = 20;
-const ENTITY_QUERY =
-  'subscription ($id: ID!) { orderChanged(orderId: $id) { kind key token node { orderId state quantity updatedAt } } }';
+const ENTITY_QUERY = 'subscription ($id: ID!) { orderChanged(orderId: $id) { kind key token node { orderId state quantity updatedAt } } }';
 const LIST_QUERY =
   'subscription { ordersChanged(filter: { state: { eq: VALIDATED } }, first: 1) { kind key token node { orderId state quantity updatedAt } } }';
 
@@ -186,7 +185,14 @@ function runClient(): void {
   };
 
   const open = (command: Extract<Command, { cmd: 'open' }>): Promise<OpenReply> => {
-    const subs: ClientSub[] = command.subs.map(([kind, keyIdx], index) => ({ index, list: kind === 1, keyIdx, sentAt: 0, ready: false, failed: false }));
+    const subs: ClientSub[] = command.subs.map(([kind, keyIdx], index) => ({
+      index,
+      list: kind === 1,
+      keyIdx,
+      sentAt: 0,
+      ready: false,
+      failed: false,
+    }));
     const current: ClientPhase = {
       sockets: [],
       subs,
@@ -224,7 +230,17 @@ function runClient(): void {
         settled = true;
         clearTimeout(timer);
         const failedSubs = subs.filter((sub) => !sub.ready).map((sub) => sub.index);
-        resolve({ openMs: lastReady > 0 ? lastReady - firstSent : 0, ready, failed, timedOut, errors: openErrors.slice(0, 20), readyLatencies, snapshots, failedSubs, connectMs });
+        resolve({
+          openMs: lastReady > 0 ? lastReady - firstSent : 0,
+          ready,
+          failed,
+          timedOut,
+          errors: openErrors.slice(0, 20),
+          readyLatencies,
+          snapshots,
+          failedSubs,
+          connectMs,
+        });
       };
       const timer = setTimeout(() => finish(true), command.timeoutMs);
       const settle = (sub: ClientSub, ok: boolean, error?: string): void => {
@@ -310,7 +326,8 @@ function runClient(): void {
                 snapshots.push(sub.index, event.node ? event.node.quantity : -1);
                 settle(sub, true);
               } else if (sub.list && event.kind === 'CAUGHT_UP') settle(sub, true);
-              else if (!(sub.list && event.kind === 'SNAPSHOT')) current.unexpectedKinds[`before-ready:${event.kind}`] = (current.unexpectedKinds[`before-ready:${event.kind}`] ?? 0) + 1;
+              else if (!(sub.list && event.kind === 'SNAPSHOT'))
+                current.unexpectedKinds[`before-ready:${event.kind}`] = (current.unexpectedKinds[`before-ready:${event.kind}`] ?? 0) + 1;
               return;
             }
             if (event.kind === 'UPSERT' && event.node) {
@@ -363,7 +380,9 @@ function runClient(): void {
             inFlight++;
             settle(sub, false, `socket closed ${code}`);
           }
-          for (const sub of subs) if (sub.index % command.connections === connection && !sub.ready && !sub.failed && sub.sentAt > 0) settle(sub, false, `socket closed ${code}`);
+          for (const sub of subs)
+            if (sub.index % command.connections === connection && !sub.ready && !sub.failed && sub.sentAt > 0)
+              settle(sub, false, `socket closed ${code}`);
           if (!current.closing) pump();
         });
       }
@@ -481,7 +500,8 @@ function integer(name: string, fallback: number, min: number, max: number): numb
   if (raw === undefined || raw.trim() === '') return fallback;
   const text = raw.trim().replaceAll('_', '');
   const value = Number(text);
-  if (!/^\d+$/.test(text) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(text) || value < min || value > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max}; got ${JSON.stringify(raw)}`);
   return value;
 }
 
@@ -514,7 +534,8 @@ function readSettings(): Settings {
     traceGc: process.env.BENCH_TRACE_GC === '1',
     heapSnapshot: process.env.BENCH_HEAP_SNAPSHOT === '1',
   };
-  if (subCount - lists > orders) throw new Error(`SUB_COUNT - SUB_LISTS (${subCount - lists}) entity subscriptions need as many orders; BENCH_ORDERS is ${orders}`);
+  if (subCount - lists > orders)
+    throw new Error(`SUB_COUNT - SUB_LISTS (${subCount - lists}) entity subscriptions need as many orders; BENCH_ORDERS is ${orders}`);
   if (Math.ceil(subCount / connections) > SUBSCRIPTIONS_PER_CONNECTION) {
     throw new Error(`${subCount} subscriptions over ${connections} connections exceed ${SUBSCRIPTIONS_PER_CONNECTION} per connection`);
   }
@@ -658,7 +679,13 @@ interface GcEvent {
   readonly line: string;
 }
 
-async function startGateway(brokers: string, dataDir: string, profileDir: string | undefined, traceGc: boolean, heapSnapshotDir: string | undefined): Promise<Gateway> {
+async function startGateway(
+  brokers: string,
+  dataDir: string,
+  profileDir: string | undefined,
+  traceGc: boolean,
+  heapSnapshotDir: string | undefined,
+): Promise<Gateway> {
   const args = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-name=subscriptions-gateway.cpuprofile'] : [];
   if (traceGc) args.push('--trace-gc');
   if (heapSnapshotDir) args.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapSnapshotDir}`);
@@ -794,7 +821,9 @@ function sampleEverySecond(pid: number, dataDir: string, seconds: number): Secon
       const removed = files.sst.filter((name) => !nextFiles.sst.includes(name));
       files = nextFiles;
       samples.push({
-        ...(added.length || removed.length ? { storeFiles: `${added.length ? `+${added.join(' +')}` : ''}${removed.length ? ` -${removed.join(' -')}` : ''}`.trim() } : {}),
+        ...(added.length || removed.length
+          ? { storeFiles: `${added.length ? `+${added.join(' +')}` : ''}${removed.length ? ` -${removed.join(' -')}` : ''}`.trim() }
+          : {}),
         gatewayCpu: Math.round(((nextCpu - cpu) / ((nextWall - wall) / 1000)) * 100),
         machineBusy: total > 0 ? Math.round(((nextMachine.busy - machine.busy) / total) * 100) : 0,
         steal: total > 0 ? Math.round(((nextMachine.steal - machine.steal) / total) * 100) : 0,
@@ -890,7 +919,6 @@ function startClient(): ClientHandle {
 // ---------------------------------------------------------------------------------------------
 // Bench: updates.
 
-
 const CREATED_BASE = Date.parse('2025-01-01T00:00:00.000Z');
 
 interface OutgoingOrder {
@@ -926,7 +954,9 @@ class UpdateLog {
   readonly lastSeq: number[];
 
   constructor(orders: number) {
-    this.currentState = Array.from({ length: orders }, (_, keyIdx) => (keyIdx % Math.round(1 / VALIDATED_SHARE) === 0 ? VALIDATED : OTHER_STATES[keyIdx % OTHER_STATES.length]!));
+    this.currentState = Array.from({ length: orders }, (_, keyIdx) =>
+      keyIdx % Math.round(1 / VALIDATED_SHARE) === 0 ? VALIDATED : OTHER_STATES[keyIdx % OTHER_STATES.length]!,
+    );
     this.lastSeq = new Array<number>(orders).fill(0);
   }
 
@@ -1202,7 +1232,8 @@ interface LostSample {
 function laterDelivered(log: UpdateLog): (sub: number, seq: number, set: Set<number> | undefined) => boolean {
   return (_sub, seq, set) => {
     if (!set) return false;
-    for (let next = log.nextSameKey[seq]!, hops = 0; next > 0 && hops < 100_000; next = log.nextSameKey[next]!, hops++) if (set.has(next)) return true;
+    for (let next = log.nextSameKey[seq]!, hops = 0; next > 0 && hops < 100_000; next = log.nextSameKey[next]!, hops++)
+      if (set.has(next)) return true;
     return false;
   };
 }
@@ -1234,7 +1265,15 @@ function latencyTimeline(
     .map(([bucket, values]) => {
       const stats = latencyStats(values.latencies);
       const acks = latencyStats(values.acks);
-      return { fromSecond: bucket * bucketSeconds, count: stats.count, p50: stats.p50, p99: stats.p99, max: stats.max, ackP50: acks.p50, ackP99: acks.p99 };
+      return {
+        fromSecond: bucket * bucketSeconds,
+        count: stats.count,
+        p50: stats.p50,
+        p99: stats.p99,
+        max: stats.max,
+        ackP50: acks.p50,
+        ackP99: acks.p99,
+      };
     });
 }
 
@@ -1247,7 +1286,16 @@ interface PhaseResult {
   readonly entitySubscriptions: number;
   readonly listSubscriptions: number;
   readonly connections: number;
-  readonly open: { readonly ms: number; readonly connectMs: number; readonly ready: number; readonly failed: number; readonly timedOut: boolean; readonly readyP50Ms: number; readonly readyP99Ms: number; readonly errors: readonly string[] };
+  readonly open: {
+    readonly ms: number;
+    readonly connectMs: number;
+    readonly ready: number;
+    readonly failed: number;
+    readonly timedOut: boolean;
+    readonly readyP50Ms: number;
+    readonly readyP99Ms: number;
+    readonly errors: readonly string[];
+  };
   readonly snapshotMismatches: number;
   /** BENCH_HEAP_SNAPSHOT=1, main phase: the idle gateway's heap by constructor. */
   readonly heap?: HeapSummary;
@@ -1327,7 +1375,9 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
   await waitApplied(context);
   const rssBeforeMb = rssMb(gateway.pid);
   const requestedLists = specs.filter(([kind]) => kind === 1).length;
-  progress(`${name}: opening ${specs.length} subscriptions (${specs.length - requestedLists} entity, ${requestedLists} list) over ${connections} connections`);
+  progress(
+    `${name}: opening ${specs.length} subscriptions (${specs.length - requestedLists} entity, ${requestedLists} list) over ${connections} connections`,
+  );
   const opened = await client.ask<OpenReply>(
     { cmd: 'open', url: gateway.url, subs: specs, connections, window: settings.openWindow, timeoutMs: 300_000 },
     320_000,
@@ -1346,7 +1396,9 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
     }
   });
   const readySorted = [...opened.readyLatencies].sort((a, b) => a - b);
-  progress(`${name}: ${opened.ready} ready, ${opened.failed} failed in ${opened.openMs} ms${opened.errors.length ? `; first error: ${opened.errors[0]}` : ''}`);
+  progress(
+    `${name}: ${opened.ready} ready, ${opened.failed} failed in ${opened.openMs} ms${opened.errors.length ? `; first error: ${opened.errors[0]}` : ''}`,
+  );
   let snapshotMismatches = 0;
   const snapshotMismatchSamples: PhaseResult['snapshotMismatchSamples'] = [];
   for (let i = 0; i + 1 < opened.snapshots.length; i += 2) {
@@ -1355,7 +1407,12 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
     snapshotMismatches++;
     if (snapshotMismatchSamples.length < 10) {
       const key = `ord-${keyIdx}`;
-      snapshotMismatchSamples.push({ key, snapshotSeq: opened.snapshots[i + 1]!, lastSentSeq: log.lastSeq[keyIdx]!, storeQuantity: await storeQuantity(gateway, key).catch(() => null) });
+      snapshotMismatchSamples.push({
+        key,
+        snapshotSeq: opened.snapshots[i + 1]!,
+        lastSentSeq: log.lastSeq[keyIdx]!,
+        storeQuantity: await storeQuantity(gateway, key).catch(() => null),
+      });
     }
   }
 
@@ -1464,7 +1521,8 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
     [],
     laterUpdated(log),
   );
-  for (const sample of [...entity.lostSamples, ...listUpserts.lostSamples]) sample.storeQuantity = await storeQuantity(gateway, sample.key).catch(() => null);
+  for (const sample of [...entity.lostSamples, ...listUpserts.lostSamples])
+    sample.storeQuantity = await storeQuantity(gateway, sample.key).catch(() => null);
 
   progress(`${name}: closing subscriptions`);
   await client.ask({ cmd: 'close' }, 30_000);
@@ -1509,7 +1567,11 @@ async function runPhase(context: Context, name: string, specs: readonly SubSpec[
     drainMs,
     entity,
     listUpserts,
-    listRemoves: { expected: expectedRemoves * listSubs.length, collapsible: collapsibleRemoves * listSubs.length, delivered: collected.listRemoves.length / 3 },
+    listRemoves: {
+      expected: expectedRemoves * listSubs.length,
+      collapsible: collapsibleRemoves * listSubs.length,
+      delivered: collected.listRemoves.length / 3,
+    },
     unexpectedKinds: collected.unexpectedKinds,
     clientErrors: collected.errors,
     clientErrorCount: collected.errorCount,
@@ -1538,7 +1600,14 @@ async function checkTopicOrder(
   brokers: string,
   log: UpdateLog,
   keys: ReadonlySet<string>,
-): Promise<{ records: number; missingSeqs: number; duplicateSeqs: number; inversions: number; inversionSamples: string[]; histories: Record<string, string[]> }> {
+): Promise<{
+  records: number;
+  missingSeqs: number;
+  duplicateSeqs: number;
+  inversions: number;
+  inversionSamples: string[];
+  histories: Record<string, string[]>;
+}> {
   const { stdout } = await run('kcat', ['-b', brokers, '-C', '-t', ORDERS_TOPIC, '-o', 'beginning', '-e', '-q', '-f', '%p\t%o\t%k\t%s\n'], {
     timeout: 120_000,
     maxBuffer: 512 * 2 ** 20,
@@ -1576,16 +1645,24 @@ async function checkTopicOrder(
 }
 
 /** GC pauses reported by the gateway within a load window (±1 s); the long ones and every full GC as offsets from its start. */
-function gcSummary(events: readonly GcEvent[], window: { startMs: number; endMs: number }): { count: number; totalPauseMs: number; long: string[]; fullGcLines: string[] } {
+function gcSummary(
+  events: readonly GcEvent[],
+  window: { startMs: number; endMs: number },
+): { count: number; totalPauseMs: number; long: string[]; fullGcLines: string[] } {
   const inside = events.filter((event) => event.wallMs >= window.startMs - 1000 && event.wallMs <= window.endMs + 1000);
   return {
     count: inside.length,
     totalPauseMs: inside.reduce((total, event) => total + event.pauseMs, 0),
-    fullGcLines: inside.filter((event) => !event.kind.startsWith('Scavenge')).slice(0, 20).map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.line}`),
-    long: inside.filter((event) => event.pauseMs > 20 || !event.kind.startsWith('Scavenge')).slice(0, 50).map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.kind} ${fmt(event.pauseMs)} ms`),
+    fullGcLines: inside
+      .filter((event) => !event.kind.startsWith('Scavenge'))
+      .slice(0, 20)
+      .map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.line}`),
+    long: inside
+      .filter((event) => event.pauseMs > 20 || !event.kind.startsWith('Scavenge'))
+      .slice(0, 50)
+      .map((event) => `+${fmt((event.wallMs - window.startMs) / 1000, 1)} s ${event.kind} ${fmt(event.pauseMs)} ms`),
   };
 }
-
 
 interface HeapSummary {
   readonly file: string;
@@ -1602,7 +1679,9 @@ interface HeapSummary {
 async function heapSnapshot(pid: number, dir: string, subscriptions: number): Promise<HeapSummary> {
   const before = new Set(readdirSync(dir));
   process.kill(pid, 'SIGUSR2');
-  const file = await until('the heap snapshot file', 180_000, 500, () => readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !before.has(name)));
+  const file = await until('the heap snapshot file', 180_000, 500, () =>
+    readdirSync(dir).find((name) => name.endsWith('.heapsnapshot') && !before.has(name)),
+  );
   const full = path.join(dir, file);
   let size = -1;
   await until('the heap snapshot to be complete', 300_000, 1000, () => {
@@ -1626,7 +1705,10 @@ async function heapSnapshot(pid: number, dir: string, subscriptions: number): Pr
   let total = 0;
   for (let i = 0; i < snapshot.nodes.length; i += width) {
     const type = types[snapshot.nodes[i + typeAt]!] ?? '?';
-    const name = type === 'object' || type === 'closure' ? `${snapshot.strings[snapshot.nodes[i + nameAt]!] ?? '?'}${type === 'closure' ? ' (closure)' : ''}` : `(${type})`;
+    const name =
+      type === 'object' || type === 'closure'
+        ? `${snapshot.strings[snapshot.nodes[i + nameAt]!] ?? '?'}${type === 'closure' ? ' (closure)' : ''}`
+        : `(${type})`;
     const bytes = snapshot.nodes[i + sizeAt]!;
     total += bytes;
     const group = groups.get(name) ?? { count: 0, bytes: 0 };
@@ -1642,7 +1724,12 @@ async function heapSnapshot(pid: number, dir: string, subscriptions: number): Pr
     top: [...groups.entries()]
       .sort(([, a], [, b]) => b.bytes - a.bytes)
       .slice(0, 30)
-      .map(([name, group]) => ({ name, count: group.count, mb: Math.round((group.bytes / 2 ** 20) * 10) / 10, perSubscription: Math.round((group.count / subscriptions) * 10) / 10 })),
+      .map(([name, group]) => ({
+        name,
+        count: group.count,
+        mb: Math.round((group.bytes / 2 ** 20) * 10) / 10,
+        perSubscription: Math.round((group.count / subscriptions) * 10) / 10,
+      })),
   };
 }
 
@@ -1703,7 +1790,9 @@ function summarizeProfile(file: string, window: { startMs: number; endMs: number
   };
   const names = new Map<number, string>();
   for (const node of profile.nodes) {
-    const where = node.callFrame.url ? `${node.callFrame.url.replace(`file://${REPO}/`, '').replace(/^.*node_modules\//, '')}:${node.callFrame.lineNumber + 1}` : '';
+    const where = node.callFrame.url
+      ? `${node.callFrame.url.replace(`file://${REPO}/`, '').replace(/^.*node_modules\//, '')}:${node.callFrame.lineNumber + 1}`
+      : '';
     names.set(node.id, `${node.callFrame.functionName || '(anonymous)'}${where ? ` ${where}` : ''}`);
   }
   // Sample times are monotonic µs; the profile ends at the process exit, which maps them to wall time.
@@ -1726,7 +1815,11 @@ function summarizeProfile(file: string, window: { startMs: number; endMs: number
     self.set(name, (self.get(name) ?? 0) + ms);
     busy += ms;
   }
-  const entry = (fn: string, ms: number): ProfileEntry => ({ fn, selfMs: Math.round(ms), percent: busy > 0 ? Math.round((ms / busy) * 1000) / 10 : 0 });
+  const entry = (fn: string, ms: number): ProfileEntry => ({
+    fn,
+    selfMs: Math.round(ms),
+    percent: busy > 0 ? Math.round((ms / busy) * 1000) / 10 : 0,
+  });
   const areas = new Map<string, number>();
   for (const [name, ms] of self) {
     const area = PROFILE_AREAS.find(([, pattern]) => pattern.test(name))?.[0] ?? 'other';
@@ -1735,7 +1828,10 @@ function summarizeProfile(file: string, window: { startMs: number; endMs: number
   return {
     busyMs: Math.round(busy),
     idleMs: Math.round(idle),
-    top: [...self.entries()].sort(([, a], [, b]) => b - a).slice(0, limit).map(([fn, ms]) => entry(fn, ms)),
+    top: [...self.entries()]
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, limit)
+      .map(([fn, ms]) => entry(fn, ms)),
     areas: [...areas.entries()].sort(([, a], [, b]) => b - a).map(([fn, ms]) => entry(fn, ms)),
   };
 }
@@ -1751,7 +1847,10 @@ function tableRows(phases: readonly PhaseResult[]): Array<[string, ...string[]]>
     row('subscriptions (entity + list)', (p) => `${p.subscriptions} (${p.entitySubscriptions} + ${p.listSubscriptions})`),
     row('connections', (p) => String(p.connections)),
     row('connect (all acks), ms', (p) => fmt(p.open.connectMs)),
-    row('time to open all subscriptions, ms', (p) => `${fmt(p.open.ms)}${p.open.failed ? ` (${p.open.failed} failed)` : ''}${p.open.timedOut ? ' TIMED OUT' : ''}`),
+    row(
+      'time to open all subscriptions, ms',
+      (p) => `${fmt(p.open.ms)}${p.open.failed ? ` (${p.open.failed} failed)` : ''}${p.open.timedOut ? ' TIMED OUT' : ''}`,
+    ),
     row('subscribe-to-ready p50 / p99, ms', (p) => `${fmt(p.open.readyP50Ms)} / ${fmt(p.open.readyP99Ms)}`),
     row('snapshot mismatches', (p) => String(p.snapshotMismatches)),
     row('updates sent (acked)', (p) => `${p.drive.sent} (${p.drive.acked})`),
@@ -1765,16 +1864,31 @@ function tableRows(phases: readonly PhaseResult[]): Array<[string, ...string[]]>
     row('lost / superseded by a later update', (p) => `${p.entity.lost + p.listUpserts.lost} / ${p.entity.collapsed + p.listUpserts.collapsed}`),
     row('duplicates / misrouted', (p) => `${p.entity.duplicates + p.listUpserts.duplicates} / ${p.entity.misrouted + p.listUpserts.misrouted}`),
     row('errors / server completes / closes', (p) => `${p.clientErrorCount} / ${p.completedByServer} / ${p.socketCloses.length}`),
-    row('latency entity p50 / p90 / p99 / max, ms', (p) => `${fmt(p.latency.entity.p50)} / ${fmt(p.latency.entity.p90)} / ${fmt(p.latency.entity.p99)} / ${fmt(p.latency.entity.max)}`),
-    row('latency list p50 / p90 / p99 / max, ms', (p) => `${fmt(p.latency.list.p50)} / ${fmt(p.latency.list.p90)} / ${fmt(p.latency.list.p99)} / ${fmt(p.latency.list.max)}`),
-    row('latency all p50 / p90 / p99 / max, ms', (p) => `${fmt(p.latency.all.p50)} / ${fmt(p.latency.all.p90)} / ${fmt(p.latency.all.p99)} / ${fmt(p.latency.all.max)}`),
-    row(`latency entity, ack <= ${FAST_ACK_MS} ms: p50 / p99 (n)`, (p) => `${fmt(p.latency.entityFastAck.p50)} / ${fmt(p.latency.entityFastAck.p99)} (${p.latency.entityFastAck.count})`),
+    row(
+      'latency entity p50 / p90 / p99 / max, ms',
+      (p) => `${fmt(p.latency.entity.p50)} / ${fmt(p.latency.entity.p90)} / ${fmt(p.latency.entity.p99)} / ${fmt(p.latency.entity.max)}`,
+    ),
+    row(
+      'latency list p50 / p90 / p99 / max, ms',
+      (p) => `${fmt(p.latency.list.p50)} / ${fmt(p.latency.list.p90)} / ${fmt(p.latency.list.p99)} / ${fmt(p.latency.list.max)}`,
+    ),
+    row(
+      'latency all p50 / p90 / p99 / max, ms',
+      (p) => `${fmt(p.latency.all.p50)} / ${fmt(p.latency.all.p90)} / ${fmt(p.latency.all.p99)} / ${fmt(p.latency.all.max)}`,
+    ),
+    row(
+      `latency entity, ack <= ${FAST_ACK_MS} ms: p50 / p99 (n)`,
+      (p) => `${fmt(p.latency.entityFastAck.p50)} / ${fmt(p.latency.entityFastAck.p99)} (${p.latency.entityFastAck.count})`,
+    ),
     row('latency samples (entity + list)', (p) => `${p.latency.entity.count} + ${p.latency.list.count}`),
     row('gateway CPU idle with subs, % of a core', (p) => fmt(p.cpuIdlePercent, 1)),
     row('gateway CPU under load, % of a core', (p) => fmt(p.cpuLoadPercent, 1)),
     row('gateway RSS before subs / idle / end, MB', (p) => `${fmt(p.rssBeforeMb)} / ${fmt(p.rssIdleMb)} / ${fmt(p.rssEndMb)}`),
     row('gateway RSS peak under load, MB', (p) => fmt(p.rssPeakLoadMb)),
-    row('client CPU %, loop delay p99 / max ms', (p) => `${fmt(p.clientCpuPercent)}, ${fmt(p.clientLoopDelayP99Ms)} / ${fmt(p.clientLoopDelayMaxMs)}`),
+    row(
+      'client CPU %, loop delay p99 / max ms',
+      (p) => `${fmt(p.clientCpuPercent)}, ${fmt(p.clientLoopDelayP99Ms)} / ${fmt(p.clientLoopDelayMaxMs)}`,
+    ),
     row('broker CPU % / bench (producer) CPU %', (p) => `${fmt(p.brokerCpuPercent)} / ${fmt(p.benchCpuPercent)}`),
     row('machine CPU % (all cores) / not ours / steal', (p) => `${fmt(p.machineCpuPercent)} / ${fmt(p.otherCpuPercent)} / ${fmt(p.stealPercent, 1)}`),
     row('load average at load start', (p) => p.loadAvgStart),
@@ -1784,15 +1898,36 @@ function tableRows(phases: readonly PhaseResult[]): Array<[string, ...string[]]>
 function renderTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>, markdown: boolean): string {
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    markdown ? `| ${cells.join(' | ')} |` : cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
+    markdown
+      ? `| ${cells.join(' | ')} |`
+      : cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join('  ');
   const out = [line(header)];
-  out.push(markdown ? `|${header.map((_, column) => (column === 0 ? '---' : '---:')).join('|')}|` : widths.map((width) => '-'.repeat(width)).join('  '));
+  out.push(
+    markdown ? `|${header.map((_, column) => (column === 0 ? '---' : '---:')).join('|')}|` : widths.map((width) => '-'.repeat(width)).join('  '),
+  );
   for (const row of rows) out.push(line(row));
   return out.join('\n');
 }
 
 function commandLine(): string {
-  const names = ['SUB_COUNT', 'SUB_CONNECTIONS', 'SUB_LISTS', 'BENCH_SECONDS', 'BENCH_RATE', 'BENCH_BATCH', 'BASELINE_SUBS', 'BASELINE_SECONDS', 'BENCH_ORDERS', 'BENCH_SEED', 'IDLE_SECONDS', 'WARMUP_SECONDS', 'SUB_OPEN_WINDOW', 'BENCH_PROFILE', 'BENCH_TRACE_GC', 'BENCH_HEAP_SNAPSHOT'];
+  const names = [
+    'SUB_COUNT',
+    'SUB_CONNECTIONS',
+    'SUB_LISTS',
+    'BENCH_SECONDS',
+    'BENCH_RATE',
+    'BENCH_BATCH',
+    'BASELINE_SUBS',
+    'BASELINE_SECONDS',
+    'BENCH_ORDERS',
+    'BENCH_SEED',
+    'IDLE_SECONDS',
+    'WARMUP_SECONDS',
+    'SUB_OPEN_WINDOW',
+    'BENCH_PROFILE',
+    'BENCH_TRACE_GC',
+    'BENCH_HEAP_SNAPSHOT',
+  ];
   const set = names.filter((name) => process.env[name] !== undefined && process.env[name] !== '').map((name) => `${name}=${process.env[name]}`);
   return [...set, 'npm run bench:subscriptions'].join(' ');
 }
@@ -1810,7 +1945,9 @@ function verdicts(main: PhaseResult, baseline: PhaseResult | undefined): string[
   }
   for (const phase of baseline ? [baseline, main] : [main]) {
     if (phase.otherCpuPercent > 25 || phase.stealPercent > 5) {
-      out.push(`${phase.name}: other processes used ${fmt(phase.otherCpuPercent)}% of a core and steal was ${fmt(phase.stealPercent, 1)}% during the load: figures are disturbed`);
+      out.push(
+        `${phase.name}: other processes used ${fmt(phase.otherCpuPercent)}% of a core and steal was ${fmt(phase.stealPercent, 1)}% during the load: figures are disturbed`,
+      );
     }
   }
   const problems = (phase: PhaseResult): string[] => {
@@ -1822,7 +1959,8 @@ function verdicts(main: PhaseResult, baseline: PhaseResult | undefined): string[
     if (dups) found.push(`${dups} duplicates`);
     if (misrouted) found.push(`${misrouted} misrouted`);
     const removes = phase.listRemoves;
-    if (removes.delivered > removes.expected || removes.delivered < removes.expected - removes.collapsible) found.push(`list REMOVEs ${phase.listRemoves.delivered} of ${phase.listRemoves.expected}`);
+    if (removes.delivered > removes.expected || removes.delivered < removes.expected - removes.collapsible)
+      found.push(`list REMOVEs ${phase.listRemoves.delivered} of ${phase.listRemoves.expected}`);
     if (phase.clientErrorCount) found.push(`${phase.clientErrorCount} client-side errors`);
     if (phase.open.failed) found.push(`${phase.open.failed} subscriptions failed to open`);
     if (phase.snapshotMismatches) found.push(`${phase.snapshotMismatches} stale snapshots`);
@@ -1875,7 +2013,11 @@ async function main(): Promise<void> {
 
     const { createKafkaClient } = await import('../../src/kafka/client.ts');
     const { createLogger } = await import('../../src/log.ts');
-    const kafka = createKafkaClient({ brokers: [broker.brokers], clientId: 'sbench-producer', logger: createLogger('warn', { component: 'sbench-producer' }) });
+    const kafka = createKafkaClient({
+      brokers: [broker.brokers],
+      clientId: 'sbench-producer',
+      logger: createLogger('warn', { component: 'sbench-producer' }),
+    });
     stopProducer = () => kafka.stop();
     const producer = await kafka.producer();
     const log = new UpdateLog(settings.orders);
@@ -1883,7 +2025,17 @@ async function main(): Promise<void> {
     const seedStart = performance.now();
     await seed(producer, log, settings.orders);
     client = startClient();
-    const context: Context = { settings, gateway, client, producer, log, random: prng(settings.seed), brokerPid: broker.pid, seeded: settings.orders, dataDir: path.join(tmp, 'gateway-data') };
+    const context: Context = {
+      settings,
+      gateway,
+      client,
+      producer,
+      log,
+      random: prng(settings.seed),
+      brokerPid: broker.pid,
+      seeded: settings.orders,
+      dataDir: path.join(tmp, 'gateway-data'),
+    };
     await waitApplied(context);
     progress(`seeded and applied in ${fmt(performance.now() - seedStart)} ms`);
 
@@ -1898,20 +2050,37 @@ async function main(): Promise<void> {
     if (settings.baselineSubs > 0) {
       const lists = Math.max(1, Math.round(settings.baselineSubs / 100));
       const connections = Math.max(1, Math.ceil(settings.baselineSubs / Math.ceil(settings.subCount / settings.connections)));
-      baseline = await runPhase(context, 'baseline', subscriptionSpecs(settings.baselineSubs, Math.min(lists, settings.baselineSubs), settings.orders, true), connections, settings.baselineSeconds);
+      baseline = await runPhase(
+        context,
+        'baseline',
+        subscriptionSpecs(settings.baselineSubs, Math.min(lists, settings.baselineSubs), settings.orders, true),
+        connections,
+        settings.baselineSeconds,
+      );
       phases.push(baseline);
     }
-    const main = await runPhase(context, 'main', subscriptionSpecs(settings.subCount, settings.lists, settings.orders, false), settings.connections, settings.seconds);
+    const main = await runPhase(
+      context,
+      'main',
+      subscriptionSpecs(settings.subCount, settings.lists, settings.orders, false),
+      settings.connections,
+      settings.seconds,
+    );
     phases.push(main);
     const gatewayLog = [...gateway.log];
     const storeEvents = Object.fromEntries(phases.map((phase) => [phase.name, phase.storeFileChanges]));
-    const gcPauses = settings.traceGc ? Object.fromEntries(phases.map((phase) => [phase.name, gcSummary(gateway!.gcEvents, phase.loadWindow)])) : undefined;
+    const gcPauses = settings.traceGc
+      ? Object.fromEntries(phases.map((phase) => [phase.name, gcSummary(gateway!.gcEvents, phase.loadWindow)]))
+      : undefined;
     const anomalyKeys = new Set<string>();
     for (const phase of phases) {
-      for (const sample of [...phase.entity.lostSamples, ...phase.listUpserts.lostSamples, ...phase.snapshotMismatchSamples]) anomalyKeys.add(sample.key);
+      for (const sample of [...phase.entity.lostSamples, ...phase.listUpserts.lostSamples, ...phase.snapshotMismatchSamples])
+        anomalyKeys.add(sample.key);
     }
     progress('reading the orders topic back with kcat (per-key order check)');
-    const topicCheck = await checkTopicOrder(broker.brokers, log, anomalyKeys).catch((error: unknown) => ({ error: error instanceof Error ? error.message : String(error) }));
+    const topicCheck = await checkTopicOrder(broker.brokers, log, anomalyKeys).catch((error: unknown) => ({
+      error: error instanceof Error ? error.message : String(error),
+    }));
 
     await client.ask({ cmd: 'exit' }, 30_000).catch(() => undefined);
     await Promise.race([exited(client.child), sleep(10_000)]);
@@ -1926,7 +2095,11 @@ async function main(): Promise<void> {
         mkdirSync(RESULTS_DIR, { recursive: true });
         const kept = path.join(RESULTS_DIR, 'subscriptions-gateway.cpuprofile');
         writeFileSync(kept, readFileSync(file));
-        profile = { loadWindow: summarizeProfile(file, main.loadWindow, exitWall, 25), wholeRun: summarizeProfile(file, undefined, exitWall, 25), file: path.relative(REPO, kept) };
+        profile = {
+          loadWindow: summarizeProfile(file, main.loadWindow, exitWall, 25),
+          wholeRun: summarizeProfile(file, undefined, exitWall, 25),
+          file: path.relative(REPO, kept),
+        };
       } else progress('no CPU profile was written');
     }
 
@@ -1940,38 +2113,70 @@ async function main(): Promise<void> {
     process.stdout.write(`${machine}\n\n${renderTable(header, rows, false)}\n\n`);
     for (const line of verdictLines) process.stdout.write(`- ${line}\n`);
     process.stdout.write(`- topic read back: ${JSON.stringify(topicCheck)}\n`);
-    for (const phase of phases) for (const sample of phase.snapshotMismatchSamples) process.stdout.write(`${phase.name} stale snapshot: ${JSON.stringify(sample)}\n`);
+    for (const phase of phases)
+      for (const sample of phase.snapshotMismatchSamples) process.stdout.write(`${phase.name} stale snapshot: ${JSON.stringify(sample)}\n`);
     if (gatewayLog.length) process.stdout.write(`\ngateway stderr (${gatewayLog.length} lines, first 5):\n${gatewayLog.slice(0, 5).join('\n')}\n`);
     for (const phase of phases) {
-      for (const sample of [...phase.entity.lostSamples, ...phase.listUpserts.lostSamples].slice(0, 5)) process.stdout.write(`${phase.name} lost: ${JSON.stringify(sample)}\n`);
+      for (const sample of [...phase.entity.lostSamples, ...phase.listUpserts.lostSamples].slice(0, 5))
+        process.stdout.write(`${phase.name} lost: ${JSON.stringify(sample)}\n`);
       for (const error of [...phase.open.errors, ...phase.clientErrors].slice(0, 5)) process.stdout.write(`${phase.name} error: ${error}\n`);
       for (const close of phase.socketCloses.slice(0, 5)) process.stdout.write(`${phase.name} close: ${close}\n`);
     }
     if (main.heap) {
-      process.stdout.write(`\nidle gateway heap with ${main.subscriptions} subscriptions: ${main.heap.totalMb} MB in ${main.heap.nodes} objects; largest groups (count per subscription):\n`);
-      for (const entry of main.heap.top.slice(0, 25)) process.stdout.write(`  ${String(entry.mb).padStart(6)} MB  ${String(entry.count).padStart(8)}  (${entry.perSubscription}/sub)  ${entry.name}\n`);
+      process.stdout.write(
+        `\nidle gateway heap with ${main.subscriptions} subscriptions: ${main.heap.totalMb} MB in ${main.heap.nodes} objects; largest groups (count per subscription):\n`,
+      );
+      for (const entry of main.heap.top.slice(0, 25))
+        process.stdout.write(
+          `  ${String(entry.mb).padStart(6)} MB  ${String(entry.count).padStart(8)}  (${entry.perSubscription}/sub)  ${entry.name}\n`,
+        );
     }
     for (const [phase, summary] of Object.entries(gcPauses ?? {})) {
-      process.stdout.write(`\ngateway GC during the ${phase} load: ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms or full: ${summary.long.length ? summary.long.join(', ') : 'none'}\n`);
+      process.stdout.write(
+        `\ngateway GC during the ${phase} load: ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms or full: ${summary.long.length ? summary.long.join(', ') : 'none'}\n`,
+      );
       for (const line of summary.fullGcLines) process.stdout.write(`  ${line}\n`);
     }
-    for (const [phase, events] of Object.entries(storeEvents)) process.stdout.write(`\nRocksDB file changes (flush: new WAL + .sst; compaction: .sst replaced) during the ${phase} load: ${events.length ? events.join(', ') : 'none'}\n`);
+    for (const [phase, events] of Object.entries(storeEvents))
+      process.stdout.write(
+        `\nRocksDB file changes (flush: new WAL + .sst; compaction: .sst replaced) during the ${phase} load: ${events.length ? events.join(', ') : 'none'}\n`,
+      );
     const worst = [...main.timeline1s].sort((a, b) => b.p99 - a.p99).slice(0, 5);
     process.stdout.write(
       `\nmain phase, worst seconds by entity p99: ${worst.map((s) => `+${s.fromSecond} s p99 ${fmt(s.p99)} ms (gateway CPU ${s.gatewayCpu ?? '?'}%, machine busy ${s.machineBusy ?? '?'}%, steal ${s.steal ?? '?'}%${s.storeFiles ? `, store files ${s.storeFiles}` : ''})`).join('; ')}\n`,
     );
     process.stdout.write(`\nmain phase latency per 5 s of send time (entity events):\n`);
-    for (const bucket of main.timeline) process.stdout.write(`  ${String(bucket.fromSecond).padStart(4)} s  n=${String(bucket.count).padStart(5)}  p50 ${fmt(bucket.p50).padStart(4)}  p99 ${fmt(bucket.p99).padStart(5)}  max ${fmt(bucket.max).padStart(5)}  produce ack p50 ${fmt(bucket.ackP50).padStart(4)} p99 ${fmt(bucket.ackP99).padStart(5)}\n`);
+    for (const bucket of main.timeline)
+      process.stdout.write(
+        `  ${String(bucket.fromSecond).padStart(4)} s  n=${String(bucket.count).padStart(5)}  p50 ${fmt(bucket.p50).padStart(4)}  p99 ${fmt(bucket.p99).padStart(5)}  max ${fmt(bucket.max).padStart(5)}  produce ack p50 ${fmt(bucket.ackP50).padStart(4)} p99 ${fmt(bucket.ackP99).padStart(5)}\n`,
+      );
     if (profile) {
       process.stdout.write(`\ngateway CPU profile, top self time during the main load window, % of busy samples (${profile.file}):\n`);
       const window = profile.loadWindow;
-      process.stdout.write(`  main thread busy ${window.busyMs} ms, idle ${window.idleMs} ms (${fmt((100 * window.busyMs) / (window.busyMs + window.idleMs))}% busy)\n`);
-      for (const entry of window.areas) process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  [${entry.fn}]\n`);
-      for (const entry of window.top) process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  ${entry.fn}\n`);
+      process.stdout.write(
+        `  main thread busy ${window.busyMs} ms, idle ${window.idleMs} ms (${fmt((100 * window.busyMs) / (window.busyMs + window.idleMs))}% busy)\n`,
+      );
+      for (const entry of window.areas)
+        process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  [${entry.fn}]\n`);
+      for (const entry of window.top)
+        process.stdout.write(`  ${fmt(entry.percent, 1).padStart(5)}%  ${String(entry.selfMs).padStart(6)} ms  ${entry.fn}\n`);
     }
 
     mkdirSync(RESULTS_DIR, { recursive: true });
-    const json = { startedAt: startedAt.toISOString(), command: commandLine(), machine, settings, warmup, phases, topicCheck, storeEvents, gcPauses, verdicts: verdictLines, gatewayLog, profile };
+    const json = {
+      startedAt: startedAt.toISOString(),
+      command: commandLine(),
+      machine,
+      settings,
+      warmup,
+      phases,
+      topicCheck,
+      storeEvents,
+      gcPauses,
+      verdicts: verdictLines,
+      gatewayLog,
+      profile,
+    };
     writeFileSync(RESULTS_JSON, `${JSON.stringify(json, null, 2)}\n`);
     const markdown = [
       '# Subscription benchmark',
@@ -1985,7 +2190,7 @@ async function main(): Promise<void> {
       `Setup: one gateway (\`node src/main.ts\`, 6 partitions, LOG_LEVEL=warn) and a fresh local broker; ${settings.orders} orders seeded;`,
       `the subscriptions held by a separate client process over raw graphql-transport-ws sockets; ${settings.rate} updates/s to seeded-random keys`,
       `among all orders, ${settings.batch} records per produce request every ${fmt((1000 * settings.batch) / settings.rate)} ms, about ${VALIDATED_SHARE * 100}% of them setting VALIDATED.`,
-      'Latency is produce-to-client: the client\'s Date.now() at receipt minus the send time embedded in `updatedAt`.',
+      "Latency is produce-to-client: the client's Date.now() at receipt minus the send time embedded in `updatedAt`.",
       `List subscriptions are \`ordersChanged(filter: {state: {eq: VALIDATED}}, first: 1)\`; entity subscriptions \`orderChanged(orderId)\` on distinct keys.`,
       '',
       renderTable(header, rows, true),
@@ -1994,21 +2199,36 @@ async function main(): Promise<void> {
       `- topic read back with kcat: \`${JSON.stringify(topicCheck)}\``,
       '',
       ...Object.entries(gcPauses ?? {}).map(
-        ([phase, summary]) => `- gateway GC during the ${phase} load (\`--trace-gc\`): ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms or full: ${summary.long.length ? summary.long.join(', ') : 'none'}`,
+        ([phase, summary]) =>
+          `- gateway GC during the ${phase} load (\`--trace-gc\`): ${summary.count} GCs, ${fmt(summary.totalPauseMs)} ms paused; over 20 ms or full: ${summary.long.length ? summary.long.join(', ') : 'none'}`,
       ),
-      ...Object.entries(storeEvents).map(([phase, events]) => `- RocksDB file changes during the ${phase} load (flush: new WAL and .sst; compaction: .sst replaced): ${events.length ? events.join(', ') : 'none'}`),
+      ...Object.entries(storeEvents).map(
+        ([phase, events]) =>
+          `- RocksDB file changes during the ${phase} load (flush: new WAL and .sst; compaction: .sst replaced): ${events.length ? events.join(', ') : 'none'}`,
+      ),
       '',
       `Main phase, worst seconds by entity p99 (gateway CPU in % of a core; machine busy and steal in % of all cores): ${[...main.timeline1s]
         .sort((a, b) => b.p99 - a.p99)
         .slice(0, 5)
-        .map((s) => `+${s.fromSecond} s p99 ${fmt(s.p99)} ms (gateway ${s.gatewayCpu ?? '?'}%, busy ${s.machineBusy ?? '?'}%, steal ${s.steal ?? '?'}%${s.storeFiles ? `, store files ${s.storeFiles}` : ''})`)
+        .map(
+          (s) =>
+            `+${s.fromSecond} s p99 ${fmt(s.p99)} ms (gateway ${s.gatewayCpu ?? '?'}%, busy ${s.machineBusy ?? '?'}%, steal ${s.steal ?? '?'}%${s.storeFiles ? `, store files ${s.storeFiles}` : ''})`,
+        )
         .join('; ')}.`,
       '',
       'Main phase, entity events per 5 s of send time:',
       '',
       renderTable(
         ['from s', 'events', 'p50 ms', 'p99 ms', 'max ms', 'produce ack p50 ms', 'produce ack p99 ms'],
-        main.timeline.map((bucket) => [String(bucket.fromSecond), String(bucket.count), fmt(bucket.p50), fmt(bucket.p99), fmt(bucket.max), fmt(bucket.ackP50), fmt(bucket.ackP99)]),
+        main.timeline.map((bucket) => [
+          String(bucket.fromSecond),
+          String(bucket.count),
+          fmt(bucket.p50),
+          fmt(bucket.p99),
+          fmt(bucket.max),
+          fmt(bucket.ackP50),
+          fmt(bucket.ackP99),
+        ]),
         true,
       ),
       '',
@@ -2018,9 +2238,17 @@ async function main(): Promise<void> {
             '',
             `Main thread busy ${profile.loadWindow.busyMs} ms, idle ${profile.loadWindow.idleMs} ms of the window.`,
             '',
-            renderTable(['area', '%', 'ms'], profile.loadWindow.areas.map((entry) => [entry.fn, fmt(entry.percent, 1), String(entry.selfMs)]), true),
+            renderTable(
+              ['area', '%', 'ms'],
+              profile.loadWindow.areas.map((entry) => [entry.fn, fmt(entry.percent, 1), String(entry.selfMs)]),
+              true,
+            ),
             '',
-            renderTable(['function', '%', 'ms'], profile.loadWindow.top.slice(0, 15).map((entry) => [`\`${entry.fn}\``, fmt(entry.percent, 1), String(entry.selfMs)]), true),
+            renderTable(
+              ['function', '%', 'ms'],
+              profile.loadWindow.top.slice(0, 15).map((entry) => [`\`${entry.fn}\``, fmt(entry.percent, 1), String(entry.selfMs)]),
+              true,
+            ),
             '',
           ]
         : []),

@@ -60,7 +60,12 @@ export async function openBrowser(fx: Fixture): Promise<Session> {
 
 /** The text of the first element `locator` finds, or '' when there is none within two seconds. */
 export async function text(locator: Locator): Promise<string> {
-  return (await locator.first().textContent({ timeout: 2000 }).catch(() => null)) ?? '';
+  return (
+    (await locator
+      .first()
+      .textContent({ timeout: 2000 })
+      .catch(() => null)) ?? ''
+  );
 }
 
 /**

@@ -19,8 +19,14 @@ describe.skipIf(skip)('GraphiQL served by the gateway, offline', { timeout: BROW
 
   beforeAll(async () => {
     gw = await fx.startGateway();
-    await fx.produce('customers', Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 12 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 12 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'customers']);
     session = await openBrowser(fx);
     await session.page.goto(`${gw.url}/graphql`);
@@ -37,7 +43,10 @@ describe.skipIf(skip)('GraphiQL served by the gateway, offline', { timeout: BROW
 
   it('lists Query.orders in the Docs panel', async () => {
     const { page } = session;
-    await page.getByRole('button', { name: /documentation explorer/i }).first().click();
+    await page
+      .getByRole('button', { name: /documentation explorer/i })
+      .first()
+      .click();
     const docs = page.locator('.graphiql-doc-explorer');
     await docs.getByText('Query', { exact: true }).first().click();
     await expect.poll(async () => normalize(await text(docs)), { timeout: 20_000 }).toMatch(/\borders\b/);

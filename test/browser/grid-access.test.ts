@@ -30,8 +30,14 @@ describe.skipIf(skip)('the grid page with client authentication', { timeout: BRO
 
   beforeAll(async () => {
     gw = await fx.startGateway({ env: { CLIENT_JWT_SECRET: SECRET } });
-    await fx.produce('customers', Array.from({ length: 5 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 20 }, (_, i) => keyed('orderId', order(i + 1, { customerId: 'cus-00001' }))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 5 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 20 }, (_, i) => keyed('orderId', order(i + 1, { customerId: 'cus-00001' }))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'customers']);
   }, BROWSER_TEST_TIMEOUT_MS);
 
@@ -71,8 +77,14 @@ describe.skipIf(skip)('the grid page when its WebSocket fails', { timeout: BROWS
 
   it('shows the rows, retries the subscription with a growing delay, and reads the rows again once it is live', async () => {
     const gw = await fx.startGateway();
-    await fx.produce('customers', Array.from({ length: 5 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 10 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 5 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 10 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'customers']);
     const { page } = await openBrowser(fx);
     // The first five connections are closed at once (1011), the sixth goes through to the gateway.
@@ -107,20 +119,31 @@ describe.skipIf(skip)('the grid page through the HAProxy load balancer of a clus
 
   it('pages through every row and follows live changes through the balancer', async () => {
     const cluster = await fx.startCluster({ instances: 2, env: { TOPIC_PARTITIONS: '4', GROUP_SESSION_TIMEOUT_MS: '2000', READY_MAX_LAG: '0' } });
-    await fx.produce('customers', Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 120 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 120 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
     const count = async () => {
       const response = await fetch(`${cluster.url}/graphql`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ orders(first: 200, orderBy: { field: CREATED_AT, direction: DESC }) { totalCount edges { node { orderId } } } }' }),
+        body: JSON.stringify({
+          query: '{ orders(first: 200, orderBy: { field: CREATED_AT, direction: DESC }) { totalCount edges { node { orderId } } } }',
+        }),
       });
       return (await response.json()) as { data?: { orders: { totalCount: number; edges: Array<{ node: { orderId: string } }> } } };
     };
-    const reference = await waitFor(async () => {
-      const body = await count();
-      return body.data?.orders.totalCount === 120 ? body.data.orders.edges.map((edge) => edge.node.orderId) : undefined;
-    }, { what: 'the cluster answering with every order', timeoutMs: 60_000 });
+    const reference = await waitFor(
+      async () => {
+        const body = await count();
+        return body.data?.orders.totalCount === 120 ? body.data.orders.edges.map((edge) => edge.node.orderId) : undefined;
+      },
+      { what: 'the cluster answering with every order', timeoutMs: 60_000 },
+    );
 
     const { page, requests } = await openBrowser(fx);
     await page.goto(`${cluster.url}/grid?pageSize=30&windowRows=90`);

@@ -42,9 +42,11 @@ export async function renderedKeys(page: Page): Promise<string[]> {
 export async function visibleRows(page: Page): Promise<Array<{ key: string; top: number }>> {
   const area = await page.locator('#grid-scroll').boundingBox();
   if (!area) return [];
-  const rows = await page.locator('#grid-body .grid-row').evaluateAll((elements) =>
-    elements.map((element) => ({ key: element.getAttribute('data-key') ?? '', top: element.getBoundingClientRect().top })),
-  );
+  const rows = await page
+    .locator('#grid-body .grid-row')
+    .evaluateAll((elements) =>
+      elements.map((element) => ({ key: element.getAttribute('data-key') ?? '', top: element.getBoundingClientRect().top })),
+    );
   return rows.filter((row) => row.top >= area.y - 0.5 && row.top < area.y + area.height).map((row) => ({ key: row.key, top: row.top - area.y }));
 }
 
@@ -95,7 +97,8 @@ export function extend(seen: string[], next: readonly string[]): string[] {
     return [...next];
   }
   const at = next.lastIndexOf(seen[seen.length - 1]!);
-  if (at < 0) throw new Error(`no overlap between the rows seen (…${seen.slice(-3).join(', ')}) and the rows rendered now (${next.slice(0, 3).join(', ')}…)`);
+  if (at < 0)
+    throw new Error(`no overlap between the rows seen (…${seen.slice(-3).join(', ')}) and the rows rendered now (${next.slice(0, 3).join(', ')}…)`);
   const added = next.slice(at + 1);
   seen.push(...added);
   return added;

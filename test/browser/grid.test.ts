@@ -46,9 +46,18 @@ describe.skipIf(skip)('the live grid page', { timeout: BROWSER_TEST_TIMEOUT_MS }
 
   beforeAll(async () => {
     gw = await fx.startGateway();
-    await fx.produce('customers', Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: ORDERS }, (_, i) => keyed('orderId', order(i + 1))));
-    await fx.produce('payments', Array.from({ length: 60 }, (_, i) => keyed('paymentId', payment(i + 1, 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: ORDERS }, (_, i) => keyed('orderId', order(i + 1))),
+    );
+    await fx.produce(
+      'payments',
+      Array.from({ length: 60 }, (_, i) => keyed('paymentId', payment(i + 1, 1))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'customers', 'payments']);
     session = await openBrowser(fx);
     page = session.page;
@@ -75,7 +84,9 @@ describe.skipIf(skip)('the live grid page', { timeout: BROWSER_TEST_TIMEOUT_MS }
     expect(await text(cell(page, paid.orderId, 'paymentCount'))).toBe('1');
     expect(await text(cell(page, paid.orderId, 'paymentStatus'))).toBe(paid.status);
     expect(await text(cell(page, paid.orderId, 'paymentAmount'))).toBe(paid.amount.toFixed(2));
-    expect(await text(page.locator('#freshness'))).toMatch(new RegExp(`^as of offsets .*${fx.prefix.replaceAll('.', '\\.')}orders 0:\\d+ 1:\\d+ 2:\\d+.*, \\d+(\\.\\d)? m?s ago$`));
+    expect(await text(page.locator('#freshness'))).toMatch(
+      new RegExp(`^as of offsets .*${fx.prefix.replaceAll('.', '\\.')}orders 0:\\d+ 1:\\d+ 2:\\d+.*, \\d+(\\.\\d)? m?s ago$`),
+    );
   });
 
   it('scrolls through the whole connection and back with cursors, with no duplicate and no gap', async () => {
@@ -165,7 +176,12 @@ describe.skipIf(skip)('the live grid page', { timeout: BROWSER_TEST_TIMEOUT_MS }
     const { generation } = await gridState(page);
     await page.evaluate('window.__sameDocument = true');
 
-    const fresh = order(5001, { customerId: 'cus-00001', state: 'CREATED', createdAt: iso(Date.parse('2027-01-01T00:00:00Z')), updatedAt: iso(Date.parse('2027-01-01T00:00:00Z')) });
+    const fresh = order(5001, {
+      customerId: 'cus-00001',
+      state: 'CREATED',
+      createdAt: iso(Date.parse('2027-01-01T00:00:00Z')),
+      updatedAt: iso(Date.parse('2027-01-01T00:00:00Z')),
+    });
     await fx.produce('orders', [keyed('orderId', fresh)]);
     await expect.poll(async () => (await renderedKeys(page))[0], { timeout: 20_000 }).toBe(fresh.orderId);
     expect(await text(cell(page, fresh.orderId, 'state'))).toBe('CREATED');

@@ -137,9 +137,18 @@ describe('authorization declared with the views', () => {
   beforeAll(async () => {
     const env = { TOPIC_PARTITIONS: String(PARTITIONS), CLIENT_JWT_SECRET: JWT_SECRET };
     single = await fx.startGateway({ group: 'single', env });
-    await fx.produce('customers', Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', ORDERS.map((row) => keyed('orderId', row)));
-    await fx.produce('payments', PAYMENTS.map((row) => keyed('paymentId', row)));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      ORDERS.map((row) => keyed('orderId', row)),
+    );
+    await fx.produce(
+      'payments',
+      PAYMENTS.map((row) => keyed('paymentId', row)),
+    );
     group.push(...(await fx.startGateways(3, { group: 'cluster', env: { ...env, PEER_SECRET } })));
     await fx.waitBalanced(group, 'orders');
     await fx.waitBalanced(group, 'payments');
@@ -172,14 +181,27 @@ describe('authorization declared with the views', () => {
             a: own.orderId,
             b: OTHER_ORDER.orderId,
           })),
-          ...(await ask(paymentsUrl, token, 'query($a: ID!, $b: ID!) { ownPayment: payment(paymentId: $a) { paymentId } otherPayment: payment(paymentId: $b) { paymentId } }', {
-            a: ownPayment.paymentId,
-            b: OTHER_PAYMENT.paymentId,
-          })),
-          ...(await ask(ordersUrl, token, '{ ownCustomer: customer(customerId: "cus-00003") { customerId email } otherCustomer: customer(customerId: "cus-00004") { customerId email } }')),
+          ...(await ask(
+            paymentsUrl,
+            token,
+            'query($a: ID!, $b: ID!) { ownPayment: payment(paymentId: $a) { paymentId } otherPayment: payment(paymentId: $b) { paymentId } }',
+            {
+              a: ownPayment.paymentId,
+              b: OTHER_PAYMENT.paymentId,
+            },
+          )),
+          ...(await ask(
+            ordersUrl,
+            token,
+            '{ ownCustomer: customer(customerId: "cus-00003") { customerId email } otherCustomer: customer(customerId: "cus-00004") { customerId email } }',
+          )),
         });
         // Asked where neither the other order nor the other payment is owned: a peer answers, under the rule.
-        const customerView = await lookups(tokens.customer(), notOwning('orders', OTHER_ORDER.orderId), notOwning('payments', OTHER_PAYMENT.paymentId));
+        const customerView = await lookups(
+          tokens.customer(),
+          notOwning('orders', OTHER_ORDER.orderId),
+          notOwning('payments', OTHER_PAYMENT.paymentId),
+        );
         expect(customerView).toEqual({
           own: { orderId: own.orderId },
           other: null,
@@ -201,7 +223,9 @@ describe('authorization declared with the views', () => {
           otherCustomer: { customerId: 'cus-00004', email: 'c4@example.com' },
         });
         // Everything but the e-mail address (nullable: null, no error).
-        expect(await lookups(tokens.analyst(), notOwning('orders', OTHER_ORDER.orderId), notOwning('payments', OTHER_PAYMENT.paymentId))).toMatchObject({
+        expect(
+          await lookups(tokens.analyst(), notOwning('orders', OTHER_ORDER.orderId), notOwning('payments', OTHER_PAYMENT.paymentId)),
+        ).toMatchObject({
           other: { orderId: OTHER_ORDER.orderId },
           otherPayment: { paymentId: OTHER_PAYMENT.paymentId },
           ownCustomer: { customerId: OWN, email: null },
@@ -220,14 +244,23 @@ describe('authorization declared with the views', () => {
       it('node and nodes: null outside the rule', async () => {
         const { notOwning } = setup();
         const own = OWN_ORDERS[1]!;
-        const ids = [globalId('Order', own.orderId), globalId('Order', OTHER_ORDER.orderId), globalId('Payment', OTHER_PAYMENT.paymentId), globalId('Customer', 'cus-00005')];
-        const query = 'query($ids: [ID!]!, $id: ID!) { nodes(ids: $ids) { id ... on Order { orderId } } node(id: $id) { ... on Payment { paymentId } } }';
+        const ids = [
+          globalId('Order', own.orderId),
+          globalId('Order', OTHER_ORDER.orderId),
+          globalId('Payment', OTHER_PAYMENT.paymentId),
+          globalId('Customer', 'cus-00005'),
+        ];
+        const query =
+          'query($ids: [ID!]!, $id: ID!) { nodes(ids: $ids) { id ... on Order { orderId } } node(id: $id) { ... on Payment { paymentId } } }';
         const url = notOwning('orders', OTHER_ORDER.orderId);
         expect(await ask(url, tokens.customer(), query, { ids, id: globalId('Payment', OWN_PAYMENTS[0]!.paymentId) })).toEqual({
           nodes: [{ id: ids[0], orderId: own.orderId }, null, null, null],
           node: { paymentId: OWN_PAYMENTS[0]!.paymentId },
         });
-        expect(await ask(url, tokens.customer(), query, { ids: [], id: globalId('Payment', OTHER_PAYMENT.paymentId) })).toEqual({ nodes: [], node: null });
+        expect(await ask(url, tokens.customer(), query, { ids: [], id: globalId('Payment', OTHER_PAYMENT.paymentId) })).toEqual({
+          nodes: [],
+          node: null,
+        });
         const supportView = await ask<{ nodes: unknown[] }>(url, tokens.support(), query, { ids, id: globalId('Payment', OTHER_PAYMENT.paymentId) });
         expect(supportView.nodes.every((node) => node !== null)).toBe(true);
       });
@@ -268,7 +301,10 @@ describe('authorization declared with the views', () => {
         );
         expect(others.orders).toEqual({ totalCount: 0, edges: [] });
 
-        for (const [role, token] of [['support', tokens.support()], ['analyst', tokens.analyst()]] as const) {
+        for (const [role, token] of [
+          ['support', tokens.support()],
+          ['analyst', tokens.analyst()],
+        ] as const) {
           const all = await ask<Grids>(any(), token, query, { state: 'SHIPPED' });
           expect(all.orders.totalCount).toBe(ORDERS.length);
           expect(all.orders.edges).toHaveLength(ORDERS.length);
@@ -279,7 +315,9 @@ describe('authorization declared with the views', () => {
           expect(emails, role).toEqual(role === 'analyst' ? emails.map(() => null) : emails.map((_, i) => `c${i}@example.com`));
         }
         const nothing = await ask<Grids>(any(), tokens.anonymousCustomer(), query, { state: 'SHIPPED' });
-        expect([nothing.orders.totalCount, nothing.payments.totalCount, nothing.customers.totalCount, nothing.orders.edges.length]).toEqual([0, 0, 0, 0]);
+        expect([nothing.orders.totalCount, nothing.payments.totalCount, nothing.customers.totalCount, nothing.orders.edges.length]).toEqual([
+          0, 0, 0, 0,
+        ]);
       });
 
       it('relations: Customer.orders with totalCount, Order.customer, Order.payments, Payment.order', async () => {
@@ -291,7 +329,10 @@ describe('authorization declared with the views', () => {
           payment(paymentId: $paymentId) { order { orderId customer { customerId } payments { paymentId } } }
         }`;
         const ownPayment = PAYMENTS.find((row) => row.orderId === own.orderId)!;
-        const answer = await ask(notOwning('orders', own.orderId), tokens.customer(), relations, { orderId: own.orderId, paymentId: ownPayment.paymentId });
+        const answer = await ask(notOwning('orders', own.orderId), tokens.customer(), relations, {
+          orderId: own.orderId,
+          paymentId: ownPayment.paymentId,
+        });
         const ownPayments = PAYMENTS.filter((row) => row.orderId === own.orderId).map((row) => ({ paymentId: row.paymentId }));
         expect(answer).toEqual({
           customer: {
@@ -330,14 +371,20 @@ describe('authorization declared with the views', () => {
     };
     const keys = [own.orderId, other.orderId].map((key) => ({ partition, key }));
     expect(((await call('lookup', { keys })) as unknown[]).every((row) => row !== null)).toBe(true);
-    expect(((await call('lookup', { keys, filter })) as Array<{ orderId: string } | null>).map((row) => row?.orderId ?? null)).toEqual([own.orderId, null]);
+    expect(((await call('lookup', { keys, filter })) as Array<{ orderId: string } | null>).map((row) => row?.orderId ?? null)).toEqual([
+      own.orderId,
+      null,
+    ]);
     const pages = (await call('pages', {
       requests: [{ sortField: 'orderId', descending: false, filter, limit: 100, backward: false }],
     })) as Array<{ rows: Array<{ row: { customerId: string } }> }>;
     expect(pages[0]!.rows.length).toBeGreaterThan(0);
     expect(pages[0]!.rows.every((entry) => entry.row.customerId === OWN)).toBe(true);
     expect(await call('count', { filter })).toBe(pages[0]!.rows.length);
-    const related = (await call('related', { field: 'customerId', values: [OWN, other.customerId], limit: 100, filter })) as Record<string, unknown[]>;
+    const related = (await call('related', { field: 'customerId', values: [OWN, other.customerId], limit: 100, filter })) as Record<
+      string,
+      unknown[]
+    >;
     expect(related[OWN]!.length).toBe(pages[0]!.rows.length);
     expect(related[other.customerId] ?? []).toEqual([]);
   });
@@ -359,7 +406,10 @@ describe('authorization declared with the views', () => {
       .filter((row) => partitionForKey(row.orderId, PARTITIONS) === partition)
       .slice(0, 600);
     expect(others).toHaveLength(600);
-    await fx.produce('orders', [flooded, ...others, flooded, ...others].map((row, i) => keyed('orderId', { ...row, quantity: i + 1 })));
+    await fx.produce(
+      'orders',
+      [flooded, ...others, flooded, ...others].map((row, i) => keyed('orderId', { ...row, quantity: i + 1 })),
+    );
     await fx.produce('orders', [keyed('orderId', { ...own, quantity: 99 })]);
     await fx.waitCaughtUp(single, ['orders']);
     const replayed = async (bearer: string) => {
@@ -367,7 +417,10 @@ describe('authorization declared with the views', () => {
       await waitFor(() => resumed.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'resume caught up', timeoutMs: 20_000 });
       resumed.stop();
       expect(resumed.errors).toEqual([]);
-      return resumed.events.slice(0, resumed.events.findIndex((event) => event.kind === 'CAUGHT_UP'));
+      return resumed.events.slice(
+        0,
+        resumed.events.findIndex((event) => event.kind === 'CAUGHT_UP'),
+      );
     };
     const mine = await replayed(tokens.customer());
     expect(mine.filter((event) => event.key === own.orderId).map((event) => event.kind)).toEqual(['UPSERT']);
@@ -391,9 +444,30 @@ describe('authorization declared with the views', () => {
           await fx.produce('orders', [keyed('orderId', mine), keyed('orderId', theirs)]);
           await fx.waitCaughtUp(where === 'one instance' ? single : group, ['orders']);
           const query = 'subscription($id: ID!) { orderChanged(orderId: $id) { kind key node { orderId state customerId } } }';
-          const ownSub = subscribe<{ state: string }>(fx, notOwning('orders', mine.orderId), tokens.customer(), query, { id: mine.orderId }, 'orderChanged');
-          const otherSub = subscribe<{ state: string }>(fx, notOwning('orders', theirs.orderId), tokens.customer(), query, { id: theirs.orderId }, 'orderChanged');
-          const supportSub = subscribe<{ state: string }>(fx, notOwning('orders', theirs.orderId), tokens.support(), query, { id: theirs.orderId }, 'orderChanged');
+          const ownSub = subscribe<{ state: string }>(
+            fx,
+            notOwning('orders', mine.orderId),
+            tokens.customer(),
+            query,
+            { id: mine.orderId },
+            'orderChanged',
+          );
+          const otherSub = subscribe<{ state: string }>(
+            fx,
+            notOwning('orders', theirs.orderId),
+            tokens.customer(),
+            query,
+            { id: theirs.orderId },
+            'orderChanged',
+          );
+          const supportSub = subscribe<{ state: string }>(
+            fx,
+            notOwning('orders', theirs.orderId),
+            tokens.support(),
+            query,
+            { id: theirs.orderId },
+            'orderChanged',
+          );
           await waitFor(() => ownSub.events.length >= 1 && otherSub.events.length >= 1 && supportSub.events.length >= 1, { what: 'snapshots' });
           expect(ownSub.events[0]).toMatchObject({ kind: 'SNAPSHOT', key: mine.orderId, node: { orderId: mine.orderId } });
           expect(otherSub.events[0]).toEqual({ kind: 'SNAPSHOT', key: theirs.orderId, node: null });
@@ -423,13 +497,34 @@ describe('authorization declared with the views', () => {
           const orders = subscribe<{ orderId: string; customerId: string }>(fx, any(), tokens.customer(), ordersQuery, {}, 'ordersChanged');
           const payments = subscribe<{ paymentId: string; orderId: string }>(fx, any(), tokens.customer(), paymentsQuery, {}, 'paymentsChanged');
           await waitFor(() => [orders, payments].every((sub) => sub.events.some((event) => event.kind === 'CAUGHT_UP')), { what: 'list snapshots' });
-          const snapshotOf = (sub: Stream<Record<string, unknown>>) => sub.events.filter((event) => event.kind === 'SNAPSHOT').map((event) => event.node!);
-          const ownNow = (await ask<{ orders: { edges: Array<{ node: { orderId: string } }> } }>(any(), tokens.customer(), '{ orders(first: 100) { edges { node { orderId } } } }')).orders.edges.map((edge) => edge.node.orderId);
+          const snapshotOf = (sub: Stream<Record<string, unknown>>) =>
+            sub.events.filter((event) => event.kind === 'SNAPSHOT').map((event) => event.node!);
+          const ownNow = (
+            await ask<{ orders: { edges: Array<{ node: { orderId: string } }> } }>(
+              any(),
+              tokens.customer(),
+              '{ orders(first: 100) { edges { node { orderId } } } }',
+            )
+          ).orders.edges.map((edge) => edge.node.orderId);
           expect(snapshotOf(orders).every((row) => row.customerId === OWN)).toBe(true);
-          expect(snapshotOf(orders).map((row) => row.orderId).sort()).toEqual(ownNow.sort());
-          const ownPaymentsNow = (await ask<{ payments: { edges: Array<{ node: { paymentId: string } }> } }>(any(), tokens.customer(), '{ payments(first: 100) { edges { node { paymentId } } } }')).payments.edges.map((edge) => edge.node.paymentId);
+          expect(
+            snapshotOf(orders)
+              .map((row) => row.orderId)
+              .sort(),
+          ).toEqual(ownNow.sort());
+          const ownPaymentsNow = (
+            await ask<{ payments: { edges: Array<{ node: { paymentId: string } }> } }>(
+              any(),
+              tokens.customer(),
+              '{ payments(first: 100) { edges { node { paymentId } } } }',
+            )
+          ).payments.edges.map((edge) => edge.node.paymentId);
           expect(ownPaymentsNow.length).toBeGreaterThanOrEqual(OWN_PAYMENTS.length);
-          expect(snapshotOf(payments).map((row) => row.paymentId).sort()).toEqual(ownPaymentsNow.sort());
+          expect(
+            snapshotOf(payments)
+              .map((row) => row.paymentId)
+              .sort(),
+          ).toEqual(ownPaymentsNow.sort());
           expect(snapshotOf(payments).every((row) => (row.order as { customerId: string }).customerId === OWN)).toBe(true);
 
           // Changes: outside the rule first, then inside.
@@ -447,7 +542,9 @@ describe('authorization declared with the views', () => {
           await fx.produce('orders', [keyed('orderId', leaving)]);
           await waitFor(() => orders.events.some((event) => event.key === leaving.orderId), { what: 'order to move' });
           await fx.produce('orders', [keyed('orderId', { ...leaving, customerId: 'cus-00007' })]);
-          await waitFor(() => orders.events.some((event) => event.key === leaving.orderId && event.kind === 'REMOVE'), { what: 'REMOVE of the moved order' });
+          await waitFor(() => orders.events.some((event) => event.key === leaving.orderId && event.kind === 'REMOVE'), {
+            what: 'REMOVE of the moved order',
+          });
           await fx.waitCaughtUp(where === 'one instance' ? single : group, ['orders', 'payments']);
           await new Promise((resolve) => setTimeout(resolve, 500));
           const live = (sub: Stream<Record<string, unknown>>) => sub.events.filter((event) => event.kind === 'UPSERT' || event.kind === 'REMOVE');
@@ -460,7 +557,14 @@ describe('authorization declared with the views', () => {
 
           // Field rules hold in events as in queries.
           const email = 'subscription($id: ID!) { customerChanged(customerId: $id) { kind node { customerId email } } }';
-          const analyst = subscribe<{ email: string | null }>(fx, notOwning('orders', OTHER_ORDER.orderId), tokens.analyst(), email, { id: 'cus-00004' }, 'customerChanged');
+          const analyst = subscribe<{ email: string | null }>(
+            fx,
+            notOwning('orders', OTHER_ORDER.orderId),
+            tokens.analyst(),
+            email,
+            { id: 'cus-00004' },
+            'customerChanged',
+          );
           const support = subscribe<{ email: string | null }>(fx, any(), tokens.support(), email, { id: 'cus-00004' }, 'customerChanged');
           await waitFor(() => analyst.events.length >= 1 && support.events.length >= 1, { what: 'customer snapshots' });
           expect(analyst.events[0]).toEqual({ kind: 'SNAPSHOT', node: { customerId: 'cus-00004', email: null } });

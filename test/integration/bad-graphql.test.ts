@@ -21,13 +21,18 @@ describe('bad GraphQL gets GraphQL errors, never a 500', () => {
     { name: 'unknown argument', query: '{ order(id: "x") { orderId } }' },
     { name: 'bad variable type', query: 'query($n: Int) { orders(first: $n) { totalCount } }', variables: { n: 'ten' } },
     { name: 'bad enum literal', query: '{ orders(filter: { state: { eq: LOST } }) { totalCount } }' },
-    { name: 'bad DateTime', query: 'query($t: DateTime) { orders(filter: { createdAt: { gte: $t } }) { totalCount } }', variables: { t: 'yesterday' } },
+    {
+      name: 'bad DateTime',
+      query: 'query($t: DateTime) { orders(filter: { createdAt: { gte: $t } }) { totalCount } }',
+      variables: { t: 'yesterday' },
+    },
     { name: 'page too large', query: '{ orders(first: 100000) { totalCount } }', code: 'GW_QUERY_BAD_ARGUMENT' },
     { name: 'first and last', query: '{ orders(first: 1, last: 1) { totalCount } }', code: 'GW_QUERY_BAD_ARGUMENT' },
     { name: 'garbage cursor', query: '{ orders(first: 1, after: "garbage") { totalCount } }', code: 'GW_QUERY_BAD_CURSOR' },
     {
       name: 'too deep',
-      query: '{ orders { edges { node { customer { orders { edges { node { customer { orders { edges { node { customer { name } } } } } } } } } } } } }',
+      query:
+        '{ orders { edges { node { customer { orders { edges { node { customer { orders { edges { node { customer { name } } } } } } } } } } } } }',
       code: 'GW_QUERY_TOO_COMPLEX',
     },
     {

@@ -76,7 +76,7 @@ describe('browsers and hostile clients at /graphql', () => {
       }
     });
 
-    it('answers a listed origin\'s preflight with the allowed methods and headers, and an unlisted one\'s without', async () => {
+    it("answers a listed origin's preflight with the allowed methods and headers, and an unlisted one's without", async () => {
       const ok = await preflight(listed, APP);
       expect(ok.status).toBe(204);
       expect(ok.headers.get('access-control-allow-origin')).toBe(APP);
@@ -113,7 +113,11 @@ describe('browsers and hostile clients at /graphql', () => {
       ];
       for (const [name, init] of bodies) {
         for (const csrf of [{}, { 'x-graphql-csrf': '1' }] as Array<Record<string, string>>) {
-          const response = await fetch(`${plain.url}/graphql`, { method: 'POST', ...init, headers: { ...(init.headers as Record<string, string>), ...csrf } });
+          const response = await fetch(`${plain.url}/graphql`, {
+            method: 'POST',
+            ...init,
+            headers: { ...(init.headers as Record<string, string>), ...csrf },
+          });
           expect(response.status, name).toBe(415);
           expect(await codeOf(response), name).toBe('GW_HTTP_UNSUPPORTED_MEDIA_TYPE');
         }
@@ -164,7 +168,7 @@ describe('browsers and hostile clients at /graphql', () => {
       }
     });
 
-    it('keeps SSE subscriptions over POST, GraphiQL\'s page and JSON POSTs working', async () => {
+    it("keeps SSE subscriptions over POST, GraphiQL's page and JSON POSTs working", async () => {
       const abort = fx.abortController();
       const sse = await fetch(`${plain.url}/graphql`, {
         method: 'POST',
@@ -190,7 +194,10 @@ describe('browsers and hostile clients at /graphql', () => {
       // What GraphiQL itself sends: a same-origin JSON POST (here with a charset).
       const graphiql = await fetch(`${plain.url}/graphql`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json; charset=utf-8', accept: 'application/graphql-response+json, application/json, multipart/mixed' },
+        headers: {
+          'content-type': 'application/json; charset=utf-8',
+          accept: 'application/graphql-response+json, application/json, multipart/mixed',
+        },
         body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
       });
       expect(graphiql.status).toBe(200);
@@ -207,7 +214,7 @@ describe('browsers and hostile clients at /graphql', () => {
         socket.once('error', () => undefined);
       });
 
-    it('refuses an upgrade from another site\'s page with 403, and accepts its own, a listed and no origin', async () => {
+    it("refuses an upgrade from another site's page with 403, and accepts its own, a listed and no origin", async () => {
       expect(await upgrade(fx.websocket(listed.url, { headers: { origin: EVIL } }))).toBe(403);
       expect(await upgrade(fx.websocket(plain.url, { headers: { origin: APP } }))).toBe(403);
       expect(await upgrade(fx.websocket(listed.url, { headers: { origin: APP } }))).toBe('open');
@@ -234,10 +241,9 @@ describe('browsers and hostile clients at /graphql', () => {
 
       // The good subscription still receives changes, and a new subscribe on the same socket works.
       await fx.produce('orders', [keyed('orderId', order(1, { state: 'SHIPPED', updatedAt: '2027-03-01T00:00:00.000Z' }))]);
-      await waitFor(
-        () => messages.some((m) => m.id === 'good' && m.type === 'next' && JSON.stringify(m.payload).includes('"UPSERT"')),
-        { what: 'a change on the good subscription after the bad one' },
-      );
+      await waitFor(() => messages.some((m) => m.id === 'good' && m.type === 'next' && JSON.stringify(m.payload).includes('"UPSERT"')), {
+        what: 'a change on the good subscription after the bad one',
+      });
       socket.send(JSON.stringify({ id: 'again', type: 'subscribe', payload: { query: ENTITY } }));
       await waitFor(() => messages.some((m) => m.id === 'again' && m.type === 'next'), { what: 'a new subscription on the same socket' });
       expect(socket.readyState).toBe(socket.OPEN);

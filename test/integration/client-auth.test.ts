@@ -68,12 +68,14 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     expect((await post({ origin: 'https://app.example.com' })).status).toBe(401);
   });
 
-  it('keeps GraphiQL\'s page, health, readiness and metrics open', async () => {
+  it("keeps GraphiQL's page, health, readiness and metrics open", async () => {
     const page = await fetch(`${gw.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(page.status).toBe(200);
     expect(await page.text()).toContain('GraphiQL');
     // A reload of GraphiQL with its query in the URL is the page too: the query only fills the editor.
-    const reload = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ order(orderId: "ord-000003") { customerId } }')}`, { headers: { accept: 'text/html' } });
+    const reload = await fetch(`${gw.url}/graphql?query=${encodeURIComponent('{ order(orderId: "ord-000003") { customerId } }')}`, {
+      headers: { accept: 'text/html' },
+    });
     expect(reload.status).toBe(200);
     const html = await reload.text();
     expect(html).toContain('GraphiQL');

@@ -25,13 +25,22 @@ const PARTITIONS = 6;
 const heldBy = (members: number) => 2 * Math.ceil(PARTITIONS / members) + PARTITIONS;
 const CLUSTER_ENV = { TOPIC_PARTITIONS: String(PARTITIONS), GROUP_SESSION_TIMEOUT_MS: '2000', READY_MAX_LAG: '0' };
 /** Errors a client may see while partitions move: they name the partitions and say "retry". */
-const MOVING_CODES = new Set(['GW_PARTITION_UNAVAILABLE', 'GW_PARTITION_RESTORING', 'GW_PEER_UNREACHABLE', 'GW_PEER_TIMEOUT', 'GW_PEER_NOT_OWNER', 'GW_STORE_UNAVAILABLE']);
+const MOVING_CODES = new Set([
+  'GW_PARTITION_UNAVAILABLE',
+  'GW_PARTITION_RESTORING',
+  'GW_PEER_UNREACHABLE',
+  'GW_PEER_TIMEOUT',
+  'GW_PEER_NOT_OWNER',
+  'GW_STORE_UNAVAILABLE',
+]);
 const MAX_WINDOW_MS = 15_000;
 const LOAD_MAX_MS = 25_000;
 
 const ORDER_FIELDS = 'orderId customerId state product quantity unitPrice currency createdAt updatedAt';
 const FIELD_NAMES = ORDER_FIELDS.split(' ');
-const SORTS = ['CREATED_AT', 'UPDATED_AT', 'ORDER_ID'].flatMap((field) => ['ASC', 'DESC'].map((direction) => `{field: ${field}, direction: ${direction}}`));
+const SORTS = ['CREATED_AT', 'UPDATED_AT', 'ORDER_ID'].flatMap((field) =>
+  ['ASC', 'DESC'].map((direction) => `{field: ${field}, direction: ${direction}}`),
+);
 const FILTERS = [
   '{state: {eq: SHIPPED}}',
   '{state: {in: [CREATED, VALIDATED]}, currency: {eq: "EUR"}}',
@@ -70,8 +79,7 @@ async function dataOf(url: string, query: string, variables?: Data): Promise<Dat
   return answer.data;
 }
 
-const lookupQuery = (keys: readonly string[]) =>
-  `{ ${keys.map((key, i) => `k${i}: order(orderId: "${key}") { ${ORDER_FIELDS} }`).join(' ')} }`;
+const lookupQuery = (keys: readonly string[]) => `{ ${keys.map((key, i) => `k${i}: order(orderId: "${key}") { ${ORDER_FIELDS} }`).join(' ')} }`;
 
 /** A page query with variables $n and $cursor; `fields` of each node (default: all scalar fields). */
 function gridQuery(sort: string, filter: string | undefined, backward: boolean, fields = ORDER_FIELDS): string {
@@ -213,7 +221,8 @@ function describeWindow(label: string, report: LoadReport, eventAt: number): num
   const window = times.length === 0 ? 0 : Math.max(...times) - Math.min(...times);
   const kinds: Record<string, number> = {};
   for (const error of report.errors) kinds[error.kind] = (kinds[error.kind] ?? 0) + 1;
-  const span = times.length === 0 ? 'no errors' : `errors from +${Math.min(...times) - eventAt} ms to +${Math.max(...times) - eventAt} ms after the event`;
+  const span =
+    times.length === 0 ? 'no errors' : `errors from +${Math.min(...times) - eventAt} ms to +${Math.max(...times) - eventAt} ms after the event`;
   // Messages without the per-run topic prefix, so equal causes group together.
   const messages = [...new Set(report.errors.map((error) => error.message.replace(/\S*\.(orders|payments|customers)/g, '$1')))];
   console.log(
@@ -237,7 +246,8 @@ describe('a load-balanced cluster behind HAProxy', () => {
     const keys = Array.from({ length: count }, () => data.keys[Math.floor(Math.random() * data.keys.length)]!);
     return { query: lookupQuery(keys), expected: Object.fromEntries(keys.map((key, i) => [`k${i}`, data.expected.get(key) ?? null])) };
   };
-  const mixedTask = () => (Math.random() < 0.7 ? lookupTask(1 + Math.floor(Math.random() * 3)) : gridTasks[Math.floor(Math.random() * gridTasks.length)]!);
+  const mixedTask = () =>
+    Math.random() < 0.7 ? lookupTask(1 + Math.floor(Math.random() * 3)) : gridTasks[Math.floor(Math.random() * gridTasks.length)]!;
 
   /** All keys through `url`, 50 per request; returns the mismatches. */
   const checkAllKeys = async (url: string): Promise<string[]> => {
@@ -272,9 +282,15 @@ describe('a load-balanced cluster behind HAProxy', () => {
   beforeAll(async () => {
     // The reference instance answers over real HTTP, like the balancer it is compared with.
     single = await fx.startGateway({ group: 'single', env: CLUSTER_ENV });
-    await fx.produce('customers', data.customers.map((row) => keyed('customerId', row)));
+    await fx.produce(
+      'customers',
+      data.customers.map((row) => keyed('customerId', row)),
+    );
     await fx.produce('orders', data.orderRecords);
-    await fx.produce('payments', data.payments.map((row) => keyed('paymentId', row)));
+    await fx.produce(
+      'payments',
+      data.payments.map((row) => keyed('paymentId', row)),
+    );
     await fx.waitCaughtUp(single, ['customers', 'orders', 'payments']);
 
     // Grid pages for the load phases, answered by the single instance (the data does not change).
@@ -408,7 +424,10 @@ describe('a load-balanced cluster behind HAProxy', () => {
     const window = describeWindow('SIGKILL of one of three instances', result, killedAt);
     console.log(`[cluster] SIGKILL: HAProxy saw ${JSON.stringify(stateChanges(target, logFrom))}`);
     expect(result.wrong.slice(0, 10), 'wrong answers').toEqual([]);
-    expect(result.errors.filter((error) => error.at < killedAt), 'errors before the kill').toEqual([]);
+    expect(
+      result.errors.filter((error) => error.at < killedAt),
+      'errors before the kill',
+    ).toEqual([]);
     expect(result.ok).toBeGreaterThan(50);
     expect(window).toBeLessThan(MAX_WINDOW_MS);
     expect(settled, 'survivors settled').toBe(true);
@@ -451,7 +470,10 @@ describe('a load-balanced cluster behind HAProxy', () => {
     const window = describeWindow('scale from one to three instances', result, addedAt);
     console.log(`[cluster] scale: HAProxy saw ${JSON.stringify(stateChanges(target, logFrom))}`);
     expect(result.wrong.slice(0, 10), 'wrong answers').toEqual([]);
-    expect(result.errors.filter((error) => error.at < addedAt), 'errors before scaling').toEqual([]);
+    expect(
+      result.errors.filter((error) => error.at < addedAt),
+      'errors before scaling',
+    ).toEqual([]);
     expect(result.ok).toBeGreaterThan(50);
     expect(window).toBeLessThan(MAX_WINDOW_MS);
     expect(settled, 'three instances settled').toBe(true);

@@ -77,13 +77,29 @@ describe('SIGKILL during ingest, then restart', () => {
     const seen = new Map<string, { state: string; updatedAt: string }>();
     let after: string | null = null;
     for (let page = 0; page < 200; page++) {
-      const { body }: Awaited<ReturnType<typeof postGraphQL<{
-        orders: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { orderId: string; state: string; updatedAt: string } }> };
-      }>>> = await postGraphQL<{
-        orders: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { orderId: string; state: string; updatedAt: string } }> };
-      }>(restarted.url, 'query($after: String) { orders(first: 500, after: $after, orderBy: { field: ORDER_ID }) { pageInfo { hasNextPage endCursor } edges { node { orderId state updatedAt } } } }', {
-        after,
-      });
+      const {
+        body,
+      }: Awaited<
+        ReturnType<
+          typeof postGraphQL<{
+            orders: {
+              pageInfo: { hasNextPage: boolean; endCursor: string };
+              edges: Array<{ node: { orderId: string; state: string; updatedAt: string } }>;
+            };
+          }>
+        >
+      > = await postGraphQL<{
+        orders: {
+          pageInfo: { hasNextPage: boolean; endCursor: string };
+          edges: Array<{ node: { orderId: string; state: string; updatedAt: string } }>;
+        };
+      }>(
+        restarted.url,
+        'query($after: String) { orders(first: 500, after: $after, orderBy: { field: ORDER_ID }) { pageInfo { hasNextPage endCursor } edges { node { orderId state updatedAt } } } }',
+        {
+          after,
+        },
+      );
       for (const { node } of body.data!.orders.edges) seen.set(node.orderId, { state: node.state, updatedAt: node.updatedAt });
       if (!body.data!.orders.pageInfo.hasNextPage) break;
       after = body.data!.orders.pageInfo.endCursor;

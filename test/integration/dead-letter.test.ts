@@ -17,15 +17,27 @@ describe('dead-letter topic', () => {
   it('sends each bad record there with its reason and keeps applying the partition', async () => {
     const good = order(1);
     const bad = [
-      { key: 'ord-bad-json', value: '{"orderId": "ord-bad-json", ' , expect: 'GW_RECORD_MALFORMED', reason: /not UTF-8 JSON/ },
-      { key: 'ord-missing', value: JSON.stringify({ ...order(2, { orderId: 'ord-missing' }), state: undefined }), expect: 'GW_RECORD_INVALID', reason: /state/ },
-      { key: 'ord-wrong-type', value: JSON.stringify(order(3, { orderId: 'ord-wrong-type', quantity: 'three' })), expect: 'GW_RECORD_INVALID', reason: /quantity/ },
-      { key: 'ord-bad-enum', value: JSON.stringify(order(4, { orderId: 'ord-bad-enum', state: 'LOST' })), expect: 'GW_RECORD_INVALID', reason: /state: expected one of/ },
+      { key: 'ord-bad-json', value: '{"orderId": "ord-bad-json", ', expect: 'GW_RECORD_MALFORMED', reason: /not UTF-8 JSON/ },
+      {
+        key: 'ord-missing',
+        value: JSON.stringify({ ...order(2, { orderId: 'ord-missing' }), state: undefined }),
+        expect: 'GW_RECORD_INVALID',
+        reason: /state/,
+      },
+      {
+        key: 'ord-wrong-type',
+        value: JSON.stringify(order(3, { orderId: 'ord-wrong-type', quantity: 'three' })),
+        expect: 'GW_RECORD_INVALID',
+        reason: /quantity/,
+      },
+      {
+        key: 'ord-bad-enum',
+        value: JSON.stringify(order(4, { orderId: 'ord-bad-enum', state: 'LOST' })),
+        expect: 'GW_RECORD_INVALID',
+        reason: /state: expected one of/,
+      },
     ];
-    const produced = await fx.produce('orders', [
-      ...bad.map(({ key, value }) => ({ key, value })),
-      keyed('orderId', good),
-    ]);
+    const produced = await fx.produce('orders', [...bad.map(({ key, value }) => ({ key, value })), keyed('orderId', good)]);
     await fx.waitCaughtUp(gw, ['orders']);
 
     // The valid record after the bad ones in the same partition is applied.

@@ -22,7 +22,10 @@ describe('a fourth view is a new file', () => {
       { shipmentId: 'shp-2', orderId: 'ord-000007', carrier: 'UPS', weightGrams: 300, fragile: true, shippedAt: '2026-05-01T09:00:00Z' },
       { shipmentId: 'shp-3', orderId: 'ord-000008', carrier: 'DHL', weightGrams: 50, shippedAt: '2026-05-02T08:00:00Z' },
     ];
-    await fx.produce('shipments', shipments.map((row) => keyed('shipmentId', row)));
+    await fx.produce(
+      'shipments',
+      shipments.map((row) => keyed('shipmentId', row)),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'shipments']);
     const data = await gw.query<{
       shipment: { carrier: string; fragile: boolean | null; order: { orderId: string } };

@@ -13,7 +13,10 @@ import { waitFor } from '../support/wait.ts';
 
 interface Answer {
   status: number;
-  body: { data?: Record<string, unknown> | null; errors?: Array<{ message: string; extensions?: { code?: string; details?: Record<string, unknown> } }> };
+  body: {
+    data?: Record<string, unknown> | null;
+    errors?: Array<{ message: string; extensions?: { code?: string; details?: Record<string, unknown> } }>;
+  };
 }
 
 /** Posts a document; `variables` may be given as JSON text (too deep for JSON.stringify). */
@@ -37,7 +40,8 @@ function doublingFragments(n: number): string {
   return lines.join('\n');
 }
 
-const nested = (depth: number) => `{ order(orderId: "ord-000001") ${'{ customer { orders(first: 1) { edges { node '.repeat(depth)}{ orderId }${' } } } }'.repeat(depth)} }`;
+const nested = (depth: number) =>
+  `{ order(orderId: "ord-000001") ${'{ customer { orders(first: 1) { edges { node '.repeat(depth)}{ orderId }${' } } } }'.repeat(depth)} }`;
 
 /** Hostile documents, one per class, each distinct (so no cache absorbs them). */
 function hostileDocument(i: number): { query: string; variables?: unknown } {
@@ -51,7 +55,9 @@ function hostileDocument(i: number): { query: string; variables?: unknown } {
     case 3: // a 10,000-deep selection set
       return { query: `{ ${'order(orderId: "x") { customer { '.repeat(5_000)}name${' } }'.repeat(5_000)} } # ${i}` };
     case 4: // a cost bomb
-      return { query: `{ ${Array.from({ length: 50 }, (_, a) => `o${a}: orders(first: 500) { edges { node { customer { orders(first: 500) { edges { node { payments { amount } } } } } } } }`).join(' ')} } # ${i}` };
+      return {
+        query: `{ ${Array.from({ length: 50 }, (_, a) => `o${a}: orders(first: 500) { edges { node { customer { orders(first: 500) { edges { node { payments { amount } } } } } } } }`).join(' ')} } # ${i}`,
+      };
     case 5: // deeply nested variables
       return { query: `query Q($ids: [ID!]!) { nodes(ids: $ids) { id } } # ${i}`, variables: `{"ids":${'['.repeat(50_000)}${']'.repeat(50_000)}}` };
     case 6: // many directives
@@ -67,9 +73,18 @@ describe('query limits', () => {
 
   beforeAll(async () => {
     gw = await fx.startGateway({ scope: 'file', env: { QUERY_TIMEOUT_MS: '10000' } });
-    await fx.produce('customers', Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 100 }, (_, i) => keyed('orderId', order(i, { customerId: customer(i % 10).customerId }))));
-    await fx.produce('payments', Array.from({ length: 100 }, (_, i) => keyed('paymentId', payment(i, 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 10 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 100 }, (_, i) => keyed('orderId', order(i, { customerId: customer(i % 10).customerId }))),
+    );
+    await fx.produce(
+      'payments',
+      Array.from({ length: 100 }, (_, i) => keyed('paymentId', payment(i, 1))),
+    );
     await fx.waitCaughtUp(gw, ['customers', 'orders', 'payments']);
   });
 
@@ -87,8 +102,16 @@ describe('query limits', () => {
       `{ order(orderId: "x") { ${Array.from({ length: 25 }, (_, a) => `a${a}: orderId`).join(' ')} customer { ${Array.from({ length: 25 }, (_, a) => `b${a}: name`).join(' ')} } } }`,
       `{ order(orderId: "x") { ${Array.from({ length: 25 }, (_, a) => `a${a}: orderId`).join(' ')} customer { ${Array.from({ length: 26 }, (_, a) => `b${a}: name`).join(' ')} } } }`,
     ],
-    ['directives', `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(30)} } }`, `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(31)} } }`],
-    ['rootFields', `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(50)} }`, `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(51)} }`],
+    [
+      'directives',
+      `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(30)} } }`,
+      `{ order(orderId: "x") { ${'orderId @include(if: true) '.repeat(31)} } }`,
+    ],
+    [
+      'rootFields',
+      `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(50)} }`,
+      `{ ...R } fragment R on Query { ${'order(orderId: "x") { orderId } '.repeat(51)} }`,
+    ],
     ['tokens', `{ ${'order(orderId: "x") { orderId } '.repeat(20)} __typename }`, `{ ${'__typename '.repeat(1501)} }`],
     ['breadth', `{ order(orderId: "x") { ${'customer { name } '.repeat(50)} } }`, `{ order(orderId: "x") { ${'customer { name } '.repeat(51)} } }`],
   ])('%s: allowed at the bound, refused past it with 400 and GW_QUERY_TOO_COMPLEX', async (limit, allowed, refused) => {
@@ -134,19 +157,24 @@ describe('query limits', () => {
     const outcome = (query: string, variables: Record<string, unknown> = {}) =>
       new Promise<{ errors: unknown[]; events: number }>((resolve) => {
         const seen = { errors: [] as unknown[], events: 0 };
-        client.subscribe({ query, variables }, {
-          next: () => {
-            seen.events += 1;
-            resolve(seen);
+        client.subscribe(
+          { query, variables },
+          {
+            next: () => {
+              seen.events += 1;
+              resolve(seen);
+            },
+            error: (error) => {
+              seen.errors.push(...(Array.isArray(error) ? error : [error]));
+              resolve(seen);
+            },
+            complete: () => resolve(seen),
           },
-          error: (error) => {
-            seen.errors.push(...(Array.isArray(error) ? error : [error]));
-            resolve(seen);
-          },
-          complete: () => resolve(seen),
-        });
+        );
       });
-    const deep = await outcome(`subscription { orderChanged(orderId: "ord-000001") { node ${'{ customer { orders(first: 1) { edges { node '.repeat(3)}{ orderId }${' } } } }'.repeat(3)} } }`);
+    const deep = await outcome(
+      `subscription { orderChanged(orderId: "ord-000001") { node ${'{ customer { orders(first: 1) { edges { node '.repeat(3)}{ orderId }${' } } } }'.repeat(3)} } }`,
+    );
     expect(JSON.stringify(deep.errors)).toContain('GW_QUERY_TOO_COMPLEX');
     const costly = await outcome(
       'subscription S($n: Int!) { ordersChanged(first: $n) { node { customer { orders(first: $n) { edges { node { payments { amount } } } } } } } }',
@@ -164,10 +192,16 @@ describe('query limits', () => {
   it('cancels a query that runs past QUERY_TIMEOUT_MS with GW_QUERY_TIMEOUT', async () => {
     const slow = await fx.startGateway({ group: 'slow', env: { QUERY_TIMEOUT_MS: '1' } });
     await fx.waitCaughtUp(slow, ['customers', 'orders', 'payments']);
-    const answer = await post(slow.url, '{ orders(first: 100) { edges { node { customer { orders(first: 5) { edges { node { payments { amount } } } } } payments { amount } } } } }');
+    const answer = await post(
+      slow.url,
+      '{ orders(first: 100) { edges { node { customer { orders(first: 5) { edges { node { payments { amount } } } } } payments { amount } } } } }',
+    );
     expect(codes(answer)).toContain('GW_QUERY_TIMEOUT');
     // Within the limit the same query answers.
-    const full = await post(gw.url, '{ orders(first: 100) { edges { node { customer { orders(first: 5) { edges { node { payments { amount } } } } } payments { amount } } } } }');
+    const full = await post(
+      gw.url,
+      '{ orders(first: 100) { edges { node { customer { orders(first: 5) { edges { node { payments { amount } } } } } payments { amount } } } } }',
+    );
     expect(full.body.errors).toBeUndefined();
   });
 });
@@ -180,11 +214,18 @@ describe('hostile documents under a normal load', () => {
     const instance = await fx.spawnGateway({ dataDir, env: { TOPIC_PARTITIONS: '3' } });
     const url = instance.url;
     await waitFor(async () => (await fetch(`${url}/readyz`)).status === 200, { what: 'gateway ready' });
-    await fx.produce('orders', Array.from({ length: 500 }, (_, i) => keyed('orderId', order(i))));
+    await fx.produce(
+      'orders',
+      Array.from({ length: 500 }, (_, i) => keyed('orderId', order(i))),
+    );
     await waitFor(async () => (await post(url, '{ orders(first: 1) { totalCount } }')).body.data?.orders !== undefined, { what: 'gateway answers' });
-    await waitFor(async () => ((await post(url, '{ orders(first: 1) { totalCount } }')).body.data?.orders as { totalCount: number } | undefined)?.totalCount === 500, {
-      what: 'orders applied',
-    });
+    await waitFor(
+      async () =>
+        ((await post(url, '{ orders(first: 1) { totalCount } }')).body.data?.orders as { totalCount: number } | undefined)?.totalCount === 500,
+      {
+        what: 'orders applied',
+      },
+    );
     const rss = () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${instance.child.pid}/status`, 'utf8'))![1]) * 1024;
     const rssBefore = rss();
     const lookup = (i: number) => post(url, 'query L($id: ID!) { order(orderId: $id) { orderId state } }', { id: order(i % 500).orderId });

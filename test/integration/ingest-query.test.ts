@@ -22,7 +22,10 @@ describe('ingest to query on a real broker and RocksDB', () => {
 
   it('serves a produced row, moves it on update and removes it on tombstone', async () => {
     await fx.produce('customers', [keyed('customerId', customer(1))]);
-    await fx.produce('orders', [1, 2, 3].map((n) => keyed('orderId', order(n, { customerId: 'cus-00001', state: 'CREATED' }))));
+    await fx.produce(
+      'orders',
+      [1, 2, 3].map((n) => keyed('orderId', order(n, { customerId: 'cus-00001', state: 'CREATED' }))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'customers']);
 
     const lookup = await gw.query<{ order: { orderId: string; state: string; quantity: number; customer: { name: string } } }>(
@@ -34,9 +37,7 @@ describe('ingest to query on a real broker and RocksDB', () => {
     expect(ids(before)).toEqual(['ord-000003', 'ord-000002', 'ord-000001']);
 
     // ord-000001 becomes the most recently updated and SHIPPED.
-    await fx.produce('orders', [
-      keyed('orderId', order(1, { customerId: 'cus-00001', state: 'SHIPPED', updatedAt: '2027-01-01T00:00:00.000Z' })),
-    ]);
+    await fx.produce('orders', [keyed('orderId', order(1, { customerId: 'cus-00001', state: 'SHIPPED', updatedAt: '2027-01-01T00:00:00.000Z' }))]);
     await fx.waitCaughtUp(gw, ['orders']);
     const after = await gw.query<Parameters<typeof ids>[0]>(GRID, { orderBy: { field: 'UPDATED_AT', direction: 'DESC' } });
     expect(ids(after)).toEqual(['ord-000001', 'ord-000003', 'ord-000002']);

@@ -44,12 +44,34 @@ async function openssl(args: string[]): Promise<void> {
 async function makeCa(dir: string, name: string): Promise<{ cert: string; key: string }> {
   const cert = path.join(dir, `${name}.pem`);
   const key = path.join(dir, `${name}.key`);
-  await openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', `/CN=${name}`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${name}`,
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   return { cert, key };
 }
 
-async function makeCertificate(dir: string, name: string, ca: { cert: string; key: string }, extensions: string): Promise<{ cert: string; key: string }> {
+async function makeCertificate(
+  dir: string,
+  name: string,
+  ca: { cert: string; key: string },
+  extensions: string,
+): Promise<{ cert: string; key: string }> {
   const cert = path.join(dir, `${name}.pem`);
   const key = path.join(dir, `${name}.key`);
   const csr = path.join(dir, `${name}.csr`);
@@ -116,7 +138,12 @@ describe('Kafka with SASL and TLS', () => {
   /** A client of the project's own Kafka module on the secured listener. */
   function kafkaClient(env: Record<string, string>): KafkaClient {
     const config = loadConfig(env);
-    const kafka = createKafkaClient({ brokers: config.kafkaBrokers, clientId: 'ksec-tests', logger: logger('client'), security: config.kafkaSecurity });
+    const kafka = createKafkaClient({
+      brokers: config.kafkaBrokers,
+      clientId: 'ksec-tests',
+      logger: logger('client'),
+      security: config.kafkaSecurity,
+    });
     cleanups.push(() => kafka.stop());
     return kafka;
   }
@@ -162,7 +189,10 @@ describe('Kafka with SASL and TLS', () => {
     expect(partitions.get(`${prefix}orders`)).toBe(3);
     const producer = await producerClient.producer();
     await producer.send(`${prefix}customers`, [keyed('customerId', customer(1))]);
-    await producer.send(`${prefix}orders`, [1, 2, 3].map((n) => keyed('orderId', order(n, { customerId: 'cus-00001' }))));
+    await producer.send(
+      `${prefix}orders`,
+      [1, 2, 3].map((n) => keyed('orderId', order(n, { customerId: 'cus-00001' }))),
+    );
 
     const query = '{ orders(first: 10, orderBy: { field: ORDER_ID, direction: ASC }) { totalCount edges { node { orderId customer { name } } } } }';
     type Orders = { orders: { totalCount: number; edges: Array<{ node: { orderId: string; customer: { name: string } } }> } };
@@ -240,7 +270,11 @@ describe('Kafka with SASL and TLS', () => {
   });
 
   it('a client certificate the broker does not trust is GW_KAFKA_TLS_FAILED naming KAFKA_TLS_CERT_FILE', async () => {
-    const error = await failedStart('stranger-cert', { ...secured(), KAFKA_TLS_CERT_FILE: strangerClient.cert, KAFKA_TLS_KEY_FILE: strangerClient.key });
+    const error = await failedStart('stranger-cert', {
+      ...secured(),
+      KAFKA_TLS_CERT_FILE: strangerClient.cert,
+      KAFKA_TLS_KEY_FILE: strangerClient.key,
+    });
     expect(error.code).toBe('GW_KAFKA_TLS_FAILED');
     expect(error.message).toContain('KAFKA_TLS_CERT_FILE');
   });
@@ -278,7 +312,9 @@ describe('Kafka with SASL and TLS', () => {
     logs.push(...lines);
     expect(exitCode).toBe(1);
     const failure = lines.find((line) => line.startsWith('gateway failed to start'));
-    expect(failure, lines.join('\n')).toMatch(/^gateway failed to start \(GW_KAFKA_AUTH_FAILED\): the broker refused SASL authentication for KAFKA_SASL_USERNAME=gateway /);
+    expect(failure, lines.join('\n')).toMatch(
+      /^gateway failed to start \(GW_KAFKA_AUTH_FAILED\): the broker refused SASL authentication for KAFKA_SASL_USERNAME=gateway /,
+    );
   });
 
   it('no password and no private key appears in any log line', async () => {

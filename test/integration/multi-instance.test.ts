@@ -18,13 +18,36 @@ interface Change {
 const SECRET = 'test-peer-secret-0123456789';
 
 const QUERIES: Array<{ name: string; query: string; variables?: Record<string, unknown> }> = [
-  { name: 'lookups', query: '{ a: order(orderId: "ord-000007") { orderId state customer { name } payments { paymentId } } b: order(orderId: "ord-000420") { orderId } c: order(orderId: "nope") { orderId } d: customer(customerId: "cus-00013") { name orders(first: 3) { totalCount edges { node { orderId } } } } }' },
-  { name: 'grid createdAt desc', query: '{ orders(first: 40, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { orderId customer { name } payments { paymentId status order { orderId } } } } } }' },
-  { name: 'grid filtered updatedAt', query: '{ orders(first: 25, orderBy: {field: UPDATED_AT}, filter: {state: {in: [SHIPPED, CREATED]}, currency: {eq: "EUR"}}) { totalCount pageInfo { hasNextPage endCursor } edges { node { orderId state currency } } } }' },
-  { name: 'grid by key backwards', query: '{ orders(last: 30, orderBy: {field: ORDER_ID}) { totalCount pageInfo { hasPreviousPage startCursor } edges { node { orderId } } } }' },
+  {
+    name: 'lookups',
+    query:
+      '{ a: order(orderId: "ord-000007") { orderId state customer { name } payments { paymentId } } b: order(orderId: "ord-000420") { orderId } c: order(orderId: "nope") { orderId } d: customer(customerId: "cus-00013") { name orders(first: 3) { totalCount edges { node { orderId } } } } }',
+  },
+  {
+    name: 'grid createdAt desc',
+    query:
+      '{ orders(first: 40, orderBy: {field: CREATED_AT, direction: DESC}) { totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { orderId customer { name } payments { paymentId status order { orderId } } } } } }',
+  },
+  {
+    name: 'grid filtered updatedAt',
+    query:
+      '{ orders(first: 25, orderBy: {field: UPDATED_AT}, filter: {state: {in: [SHIPPED, CREATED]}, currency: {eq: "EUR"}}) { totalCount pageInfo { hasNextPage endCursor } edges { node { orderId state currency } } } }',
+  },
+  {
+    name: 'grid by key backwards',
+    query: '{ orders(last: 30, orderBy: {field: ORDER_ID}) { totalCount pageInfo { hasPreviousPage startCursor } edges { node { orderId } } } }',
+  },
   { name: 'grid by customer', query: '{ orders(first: 10, filter: {customerId: {eq: "cus-00007"}}) { totalCount edges { node { orderId } } } }' },
-  { name: 'payments', query: '{ payments(first: 30, orderBy: {field: CREATED_AT, direction: DESC}, filter: {status: {eq: CAPTURED}}) { totalCount edges { node { paymentId order { orderId customer { tier } } } } } }' },
-  { name: 'customers', query: '{ customers(first: 20, orderBy: {field: NAME}) { totalCount edges { node { customerId name orders(first: 2, orderBy: {field: CREATED_AT, direction: DESC}) { edges { node { orderId } } } } } } }' },
+  {
+    name: 'payments',
+    query:
+      '{ payments(first: 30, orderBy: {field: CREATED_AT, direction: DESC}, filter: {status: {eq: CAPTURED}}) { totalCount edges { node { paymentId order { orderId customer { tier } } } } } }',
+  },
+  {
+    name: 'customers',
+    query:
+      '{ customers(first: 20, orderBy: {field: NAME}) { totalCount edges { node { customerId name orders(first: 2, orderBy: {field: CREATED_AT, direction: DESC}) { edges { node { orderId } } } } } } }',
+  },
 ];
 
 /**
@@ -40,9 +63,18 @@ describe('three instances answer exactly like one', () => {
 
   beforeAll(async () => {
     single = await fx.startGateway({ transport: 'in-process', group: 'single', env: { TOPIC_PARTITIONS: '6' } });
-    await fx.produce('customers', Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', orders.map((row) => keyed('orderId', row)));
-    await fx.produce('payments', orders.filter((_, i) => i % 5 !== 0).map((_, i) => keyed('paymentId', payment(i + 1, 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      orders.map((row) => keyed('orderId', row)),
+    );
+    await fx.produce(
+      'payments',
+      orders.filter((_, i) => i % 5 !== 0).map((_, i) => keyed('paymentId', payment(i + 1, 1))),
+    );
     const env = { TOPIC_PARTITIONS: '6', PEER_SECRET: SECRET, CONSISTENCY_WAIT_MS: '1500' };
     group.push(...(await fx.startGateways(3, { transport: 'in-process', group: 'cluster', env })));
     // Every member holds a share of every topic, and every member knows the whole map.
@@ -63,20 +95,24 @@ describe('three instances answer exactly like one', () => {
     let after: string | null = null;
     for (let page = 0; page < 50; page++) {
       const via = group[page % 3]!; // each page from another instance: cursors are portable
-      const data: { orders: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { orderId: string } }> } } = await via.query(
-        'query($after: String) { orders(first: 70, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) { pageInfo { hasNextPage endCursor } edges { node { orderId } } } }',
-        { after },
-      );
+      const data: { orders: { pageInfo: { hasNextPage: boolean; endCursor: string }; edges: Array<{ node: { orderId: string } }> } } =
+        await via.query(
+          'query($after: String) { orders(first: 70, after: $after, orderBy: {field: UPDATED_AT, direction: DESC}) { pageInfo { hasNextPage endCursor } edges { node { orderId } } } }',
+          { after },
+        );
       all.push(...data.orders.edges.map((edge) => edge.node.orderId));
       if (!data.orders.pageInfo.hasNextPage) break;
       after = data.orders.pageInfo.endCursor;
     }
-    const expected = [...orders].sort((a, b) => (a.updatedAt === b.updatedAt ? (a.orderId < b.orderId ? 1 : -1) : a.updatedAt < b.updatedAt ? 1 : -1)).map((row) => row.orderId);
+    const expected = [...orders]
+      .sort((a, b) => (a.updatedAt === b.updatedAt ? (a.orderId < b.orderId ? 1 : -1) : a.updatedAt < b.updatedAt ? 1 : -1))
+      .map((row) => row.orderId);
     expect(all).toEqual(expected);
   });
 
   it('makes one peer call per peer per batch, whatever the page size', async () => {
-    const grid = (first: number) => `{ orders(first: ${first}, orderBy: {field: CREATED_AT}) { edges { node { orderId customer { name } payments { paymentId } } } } }`;
+    const grid = (first: number) =>
+      `{ orders(first: ${first}, orderBy: {field: CREATED_AT}) { edges { node { orderId customer { name } payments { paymentId } } } } }`;
     const callsFor = async (first: number) => {
       const peers = group[0]!.gateway.peers.calls;
       const before = [...peers.values()].reduce((sum, n) => sum + n, 0);
@@ -141,7 +177,12 @@ describe('three instances answer exactly like one', () => {
     const partition = partitionForKey(key, 6);
     const host = group.find((test) => !test.gateway.ingestor.assigned(fx.topic('orders')).includes(partition))!;
     const client = fx.wsClient(host.url);
-    const sub = collect<Change>(client, 'subscription($id: ID!) { orderChanged(orderId: $id) { kind key token node { orderId state } } }', { id: key }, 'orderChanged');
+    const sub = collect<Change>(
+      client,
+      'subscription($id: ID!) { orderChanged(orderId: $id) { kind key token node { orderId state } } }',
+      { id: key },
+      'orderChanged',
+    );
     await waitFor(() => sub.events.length >= 1, { what: 'snapshot' });
     expect(sub.events[0]).toMatchObject({ kind: 'SNAPSHOT', node: { orderId: key, state: order(321).state } });
     for (const [index, state] of ['VALIDATED', 'SHIPPED'].entries()) {
@@ -156,12 +197,16 @@ describe('three instances answer exactly like one', () => {
 
   it('a live grid over every partition, resumed on another instance with exactly the missed changes', async () => {
     const filter = { state: { eq: 'FAILED' } };
-    const query = 'subscription($filter: OrderFilter, $after: String) { ordersChanged(filter: $filter, first: 3, after: $after) { kind key token node { orderId state } } }';
+    const query =
+      'subscription($filter: OrderFilter, $after: String) { ordersChanged(filter: $filter, first: 3, after: $after) { kind key token node { orderId state } } }';
     const firstClient = fx.wsClient(group[0]!.url);
     const first = collect<Change>(firstClient, query, { filter }, 'ordersChanged');
     await waitFor(() => first.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'grid caught up' });
     const live = Array.from({ length: 30 }, (_, i) => order(20_000 + i, { state: 'FAILED' }));
-    await fx.produce('orders', live.map((row) => keyed('orderId', row)));
+    await fx.produce(
+      'orders',
+      live.map((row) => keyed('orderId', row)),
+    );
     await waitFor(() => live.every((row) => first.events.some((event) => event.key === row.orderId)), { what: 'live changes from every owner' });
     const token = first.events[first.events.length - 1]!.token;
     first.stop();
@@ -173,8 +218,16 @@ describe('three instances answer exactly like one', () => {
     const secondClient = fx.wsClient(group[2]!.url);
     const second = collect<Change>(secondClient, query, { filter, after: token }, 'ordersChanged');
     await waitFor(() => second.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'resume caught up', timeoutMs: 20_000 });
-    const replay = second.events.slice(0, second.events.findIndex((event) => event.kind === 'CAUGHT_UP'));
-    expect(replay.filter((event) => event.kind === 'UPSERT').map((event) => event.key).sort()).toEqual(missed.map((row) => row.orderId).sort());
+    const replay = second.events.slice(
+      0,
+      second.events.findIndex((event) => event.kind === 'CAUGHT_UP'),
+    );
+    expect(
+      replay
+        .filter((event) => event.kind === 'UPSERT')
+        .map((event) => event.key)
+        .sort(),
+    ).toEqual(missed.map((row) => row.orderId).sort());
     expect(replay.some((event) => event.kind === 'UPSERT' && live.some((row) => row.orderId === event.key))).toBe(false);
     second.stop();
     await secondClient.dispose();

@@ -36,8 +36,14 @@ describe('tracing and metrics across instances', () => {
     fx.defer(() => tracing.stop());
     // The first instance creates the topics.
     group.push(...(await fx.startGateways(2, { group: 'traced', env: { TOPIC_PARTITIONS: '4', PEER_SECRET: SECRET } })));
-    await fx.produce('customers', Array.from({ length: 20 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 80 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 20 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 80 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
     await fx.waitBalanced(group, 'orders');
     await fx.waitCaughtUp(group, ['customers', 'orders']);
   });
@@ -45,7 +51,7 @@ describe('tracing and metrics across instances', () => {
   const spansOf = (traceId: string) => exporter.getFinishedSpans().filter((span) => span.spanContext().traceId === traceId);
   const parentOf = (span: ReadableSpan) => span.parentSpanContext?.spanId;
 
-  it('makes one trace of a request across two instances: operation, peer call, the owner\'s answer and store reads', async () => {
+  it("makes one trace of a request across two instances: operation, peer call, the owner's answer and store reads", async () => {
     const [a, b] = group as [TestGateway, TestGateway];
     const traceId = randomBytes(16).toString('hex');
     const clientSpan = randomBytes(8).toString('hex');
@@ -100,7 +106,12 @@ describe('tracing and metrics across instances', () => {
   it('counts and traces WebSocket operations like HTTP ones, and peer calls per peer', async () => {
     const [a, b] = group as [TestGateway, TestGateway];
     const client = fx.wsClient(a.url);
-    const sub = collect<{ kind: string }>(client, 'subscription Watch($id: ID!) { orderChanged(orderId: $id) { kind } }', { id: 'ord-000007' }, 'orderChanged');
+    const sub = collect<{ kind: string }>(
+      client,
+      'subscription Watch($id: ID!) { orderChanged(orderId: $id) { kind } }',
+      { id: 'ord-000007' },
+      'orderChanged',
+    );
     await waitFor(() => sub.events.length > 0, { what: 'the snapshot over WebSocket' });
     const text = await (await fetch(`${a.url}/metrics`)).text();
     expect(value(text, 'gw_graphql_requests_total', { operation_type: 'subscription', operation_name: 'Watch', transport: 'websocket' })).toBe(1);

@@ -62,7 +62,10 @@ describe('grid pagination over 1,200 orders', () => {
 
   beforeAll(async () => {
     gw = await fx.startGateway({ transport: 'in-process' });
-    await fx.produce('orders', rows.map((row) => keyed('orderId', row)));
+    await fx.produce(
+      'orders',
+      rows.map((row) => keyed('orderId', row)),
+    );
     await fx.waitCaughtUp(gw, ['orders']);
   });
 

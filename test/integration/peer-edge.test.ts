@@ -26,8 +26,14 @@ describe('peer endpoint at the edge', () => {
 
   beforeAll(async () => {
     gw = await fx.startGateway({ env: { PEER_SECRET: SECRET } });
-    await fx.produce('orders', Array.from({ length: 20 }, (_, i) => keyed('orderId', order(i + 1))));
-    await fx.produce('payments', Array.from({ length: 20 }, (_, i) => keyed('paymentId', payment(i + 1, 1))));
+    await fx.produce(
+      'orders',
+      Array.from({ length: 20 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
+    await fx.produce(
+      'payments',
+      Array.from({ length: 20 }, (_, i) => keyed('paymentId', payment(i + 1, 1))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'payments']);
   });
 
@@ -94,16 +100,32 @@ describe('peer endpoint at the edge', () => {
     expect(lookup).toMatchObject({ status: 200, body: { ok: true, result: [{ orderId: key }] } });
     const count = await signed({ op: 'count', view: 'orders', partitions: PARTITIONS, args: { filter: NO_FILTER } });
     expect(count).toMatchObject({ status: 200, body: { ok: true, result: 20 } });
-    const request = { sortField: 'createdAt', descending: true, filter: { equals: [{ field: 'state', values: ['CREATED', 'SHIPPED'] }], ranges: [] }, limit: 3, backward: false };
+    const request = {
+      sortField: 'createdAt',
+      descending: true,
+      filter: { equals: [{ field: 'state', values: ['CREATED', 'SHIPPED'] }], ranges: [] },
+      limit: 3,
+      backward: false,
+    };
     const pages = await signed({ op: 'pages', view: 'orders', partitions: PARTITIONS, args: { requests: [request] } });
     expect(pages.status).toBe(200);
     expect((pages.body.result as Array<{ rows: unknown[] }>)[0]!.rows).toHaveLength(3);
-    const related = await signed({ op: 'related', view: 'payments', partitions: PARTITIONS, args: { field: 'orderId', values: ['ord-000001'], limit: 10 } });
+    const related = await signed({
+      op: 'related',
+      view: 'payments',
+      partitions: PARTITIONS,
+      args: { field: 'orderId', values: ['ord-000001'], limit: 10 },
+    });
     expect(related.status).toBe(200);
     expect(Object.keys(related.body.result as object)).toEqual(['ord-000001']);
     const changes = await signed({ op: 'changes', view: 'orders', partitions: [0], args: { since: { '0': '0' }, limit: 5, waitMs: 0 } });
     expect(changes).toMatchObject({ status: 200, body: { ok: true } });
-    const withToken = await signed({ op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, minOffsets: { '0': '0' }, fallback: false } });
+    const withToken = await signed({
+      op: 'count',
+      view: 'orders',
+      partitions: [0],
+      args: { filter: NO_FILTER, minOffsets: { '0': '0' }, fallback: false },
+    });
     expect(withToken.status).toBe(200);
   });
 
@@ -185,50 +207,136 @@ describe('peer endpoint at the edge', () => {
     // Envelope
     { name: 'an unknown envelope field', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER }, extra: 1 } },
     { name: 'partitions that are not integers', envelope: { op: 'count', view: 'orders', partitions: ['0'], args: { filter: NO_FILTER } } },
-    { name: 'a huge partitions array', envelope: { op: 'count', view: 'orders', partitions: Array.from({ length: 20_000 }, (_, i) => i), args: { filter: NO_FILTER } } },
+    {
+      name: 'a huge partitions array',
+      envelope: { op: 'count', view: 'orders', partitions: Array.from({ length: 20_000 }, (_, i) => i), args: { filter: NO_FILTER } },
+    },
     { name: 'repeated partitions', envelope: { op: 'count', view: 'orders', partitions: [0, 0], args: { filter: NO_FILTER } } },
     { name: 'args as an array', envelope: { op: 'count', view: 'orders', partitions: [0], args: [] } },
     { name: 'an unknown view', envelope: { op: 'count', view: 'nope', partitions: [0], args: { filter: NO_FILTER } } },
     // Common arguments
-    { name: 'minOffsets that are not offsets', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, minOffsets: { '0': 'abc' } } } },
-    { name: 'minOffsets of another partition', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, minOffsets: { '1': '5' } } } },
-    { name: 'fallback that is not a boolean', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, fallback: 'yes' } } },
+    {
+      name: 'minOffsets that are not offsets',
+      envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, minOffsets: { '0': 'abc' } } },
+    },
+    {
+      name: 'minOffsets of another partition',
+      envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, minOffsets: { '1': '5' } } },
+    },
+    {
+      name: 'fallback that is not a boolean',
+      envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, fallback: 'yes' } },
+    },
     { name: 'an unknown argument', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: NO_FILTER, limit: 3 } } },
     // lookup
     { name: 'lookup without keys', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: {} } },
     { name: 'lookup keys that are strings', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: ['ord-000003'] } } },
     { name: 'lookup keys that are null', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [null] } } },
-    { name: 'a lookup key that is a number', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ partition: 0, key: 3 }] } } },
-    { name: 'a lookup key in another partition', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ partition: 1, key: 'x' }] } } },
-    { name: 'a lookup key with an unknown field', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ ...key, row: {} }] } } },
-    { name: 'a lookup filter on an unknown field', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [key], filter: { equals: [{ field: 'nope', values: ['x'] }], ranges: [] } } } },
+    {
+      name: 'a lookup key that is a number',
+      envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ partition: 0, key: 3 }] } },
+    },
+    {
+      name: 'a lookup key in another partition',
+      envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ partition: 1, key: 'x' }] } },
+    },
+    {
+      name: 'a lookup key with an unknown field',
+      envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [{ ...key, row: {} }] } },
+    },
+    {
+      name: 'a lookup filter on an unknown field',
+      envelope: {
+        op: 'lookup',
+        view: 'orders',
+        partitions: [0],
+        args: { keys: [key], filter: { equals: [{ field: 'nope', values: ['x'] }], ranges: [] } },
+      },
+    },
     { name: 'a lookup filter that is a list', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: [key], filter: [] } } },
-    { name: 'a huge keys array', envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: Array.from({ length: 100_001 }, () => 0) } } },
+    {
+      name: 'a huge keys array',
+      envelope: { op: 'lookup', view: 'orders', partitions: [0], args: { keys: Array.from({ length: 100_001 }, () => 0) } },
+    },
     // pages
     { name: 'pages requests that is an object', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: { 0: page } } } },
     { name: 'a page request that is null', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [null] } } },
-    { name: 'a page sorted by an unknown field', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, sortField: 'secret' }] } } },
-    { name: 'a page limit that is a string', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, limit: '5' }] } } },
+    {
+      name: 'a page sorted by an unknown field',
+      envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, sortField: 'secret' }] } },
+    },
+    {
+      name: 'a page limit that is a string',
+      envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, limit: '5' }] } },
+    },
     { name: 'a huge page limit', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, limit: 1e9 }] } } },
-    { name: 'a page without filter', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, filter: undefined }] } } },
-    { name: 'a page cursor of the wrong shape', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, cursor: [{}, 'k', 3] }] } } },
-    { name: 'a page filter value that is an object', envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, filter: { equals: [{ field: 'state', values: [{}] }], ranges: [] } }] } } },
+    {
+      name: 'a page without filter',
+      envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, filter: undefined }] } },
+    },
+    {
+      name: 'a page cursor of the wrong shape',
+      envelope: { op: 'pages', view: 'orders', partitions: [0], args: { requests: [{ ...page, cursor: [{}, 'k', 3] }] } },
+    },
+    {
+      name: 'a page filter value that is an object',
+      envelope: {
+        op: 'pages',
+        view: 'orders',
+        partitions: [0],
+        args: { requests: [{ ...page, filter: { equals: [{ field: 'state', values: [{}] }], ranges: [] } }] },
+      },
+    },
     // count
     { name: 'count without filter', envelope: { op: 'count', view: 'orders', partitions: [0], args: {} } },
-    { name: 'count filter on an unknown field', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: [{ field: 'nope', values: ['x'] }], ranges: [] } } } },
-    { name: 'count range bound of the wrong shape', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: [], ranges: [{ field: 'createdAt', lower: 'x' }] } } } },
-    { name: 'count filter with many conditions', envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: Array.from({ length: 1000 }, () => ({ field: 'state', values: ['CREATED'] })), ranges: [] } } } },
+    {
+      name: 'count filter on an unknown field',
+      envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: [{ field: 'nope', values: ['x'] }], ranges: [] } } },
+    },
+    {
+      name: 'count range bound of the wrong shape',
+      envelope: { op: 'count', view: 'orders', partitions: [0], args: { filter: { equals: [], ranges: [{ field: 'createdAt', lower: 'x' }] } } },
+    },
+    {
+      name: 'count filter with many conditions',
+      envelope: {
+        op: 'count',
+        view: 'orders',
+        partitions: [0],
+        args: { filter: { equals: Array.from({ length: 1000 }, () => ({ field: 'state', values: ['CREATED'] })), ranges: [] } },
+      },
+    },
     // related
-    { name: 'related on a field without index', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'amount', values: ['x'], limit: 5 } } },
-    { name: 'related values that are numbers', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: [1, 2], limit: 5 } } },
-    { name: 'related limit that is negative', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: ['x'], limit: -1 } } },
-    { name: 'related filter value that is an object', envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: ['x'], limit: 5, filter: { equals: [{ field: 'orderId', values: [{}] }], ranges: [] } } } },
+    {
+      name: 'related on a field without index',
+      envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'amount', values: ['x'], limit: 5 } },
+    },
+    {
+      name: 'related values that are numbers',
+      envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: [1, 2], limit: 5 } },
+    },
+    {
+      name: 'related limit that is negative',
+      envelope: { op: 'related', view: 'payments', partitions: [0], args: { field: 'orderId', values: ['x'], limit: -1 } },
+    },
+    {
+      name: 'related filter value that is an object',
+      envelope: {
+        op: 'related',
+        view: 'payments',
+        partitions: [0],
+        args: { field: 'orderId', values: ['x'], limit: 5, filter: { equals: [{ field: 'orderId', values: [{}] }], ranges: [] } },
+      },
+    },
     { name: 'related without field', envelope: { op: 'related', view: 'payments', partitions: [0], args: { values: ['x'], limit: 5 } } },
     // changes
     { name: 'changes without since', envelope: { op: 'changes', view: 'orders', partitions: [0], args: { limit: 5 } } },
     { name: 'changes since of another partition', envelope: { op: 'changes', view: 'orders', partitions: [0], args: { since: { '1': '0' } } } },
     { name: 'changes since that is not an offset', envelope: { op: 'changes', view: 'orders', partitions: [0], args: { since: { '0': -1 } } } },
-    { name: 'changes waitMs that is a string', envelope: { op: 'changes', view: 'orders', partitions: [0], args: { since: { '0': '0' }, waitMs: '1000' } } },
+    {
+      name: 'changes waitMs that is a string',
+      envelope: { op: 'changes', view: 'orders', partitions: [0], args: { since: { '0': '0' }, waitMs: '1000' } },
+    },
     { name: 'changes limit of zero', envelope: { op: 'changes', view: 'orders', partitions: [0], args: { since: { '0': '0' }, limit: 0 } } },
   ];
 
@@ -241,7 +349,10 @@ describe('peer endpoint at the edge', () => {
   }
 
   it('still answers after all of that', async () => {
-    expect(await signed({ op: 'count', view: 'orders', partitions: PARTITIONS, args: { filter: NO_FILTER } })).toMatchObject({ status: 200, body: { result: 20 } });
+    expect(await signed({ op: 'count', view: 'orders', partitions: PARTITIONS, args: { filter: NO_FILTER } })).toMatchObject({
+      status: 200,
+      body: { result: 20 },
+    });
     expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
   });
 });

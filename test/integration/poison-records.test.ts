@@ -84,7 +84,16 @@ describe('hostile records, mixed with valid ones', () => {
     const kafkaAdmin = await admin();
     await kafkaAdmin.createTopics({
       waitForLeaders: true,
-      topics: [{ topic, numPartitions: partitions, configEntries: [{ name: 'max.message.bytes', value: String(8 << 20) }, { name: 'cleanup.policy', value: 'compact' }] }],
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          configEntries: [
+            { name: 'max.message.bytes', value: String(8 << 20) },
+            { name: 'cleanup.policy', value: 'compact' },
+          ],
+        },
+      ],
     });
     await kafkaAdmin.disconnect();
 
@@ -100,9 +109,17 @@ describe('hostile records, mixed with valid ones', () => {
       const nested = `{"orderId":"ord-nested","x":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
       const bad: Array<{ key: string | Buffer; value: string | Buffer | null; code: string; partition?: number }> = [
         // An invalid value too large to copy whole into a dead letter.
-        { key: 'ord-big-invalid', value: JSON.stringify({ ...order(1, { orderId: 'ord-big-invalid' }), state: big(700 * 1024) }), code: 'GW_RECORD_INVALID' },
+        {
+          key: 'ord-big-invalid',
+          value: JSON.stringify({ ...order(1, { orderId: 'ord-big-invalid' }), state: big(700 * 1024) }),
+          code: 'GW_RECORD_INVALID',
+        },
         // Over RECORD_MAX_BYTES (1 MiB): refused unread.
-        { key: 'ord-too-large', value: JSON.stringify({ ...order(2, { orderId: 'ord-too-large' }), product: big(3 << 20) }), code: 'GW_RECORD_TOO_LARGE' },
+        {
+          key: 'ord-too-large',
+          value: JSON.stringify({ ...order(2, { orderId: 'ord-too-large' }), product: big(3 << 20) }),
+          code: 'GW_RECORD_TOO_LARGE',
+        },
         // A key far larger than a dead letter's key.
         { key: hugeKey, value: JSON.stringify(order(3)), code: 'GW_RECORD_INVALID' },
         { key: 'ord-nested', value: nested, code: 'GW_RECORD_INVALID' },
@@ -116,7 +133,12 @@ describe('hostile records, mixed with valid ones', () => {
           code: 'GW_RECORD_INVALID',
         })),
         // Produced where its key does not map (as a librdkafka producer would place it).
-        { key: wrongPartition.orderId, value: JSON.stringify(wrongPartition), partition: (onPartition(wrongPartition.orderId) + 1) % partitions, code: 'GW_RECORD_WRONG_PARTITION' },
+        {
+          key: wrongPartition.orderId,
+          value: JSON.stringify(wrongPartition),
+          partition: (onPartition(wrongPartition.orderId) + 1) % partitions,
+          code: 'GW_RECORD_WRONG_PARTITION',
+        },
       ];
       // Interleave: bad records between valid ones on every partition.
       const records = [];
@@ -192,7 +214,10 @@ describe('a dead-letter topic that refuses writes', () => {
     const dlq = `${fx.prefix}gateway.dead-letter`;
     // The dead-letter topic takes nothing: every envelope is larger than its limit.
     const kafkaAdmin = await admin();
-    await kafkaAdmin.createTopics({ waitForLeaders: true, topics: [{ topic: dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '64' }] }] });
+    await kafkaAdmin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: dlq, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '64' }] }],
+    });
     fx.defer(() => kafkaAdmin.disconnect());
     const gw = await fx.startGateway({ env: { TOPIC_PARTITIONS: '2' } });
     {
@@ -205,7 +230,11 @@ describe('a dead-letter topic that refuses writes', () => {
       const [before, after] = [keysOn(0, 2, 1000), keysOn(0, 3, 2000)];
       // A key of partition 0 with a broken value, between valid records of the same partition.
       const bad = { key: keysOn(0, 1, 5000)[0]!.orderId, value: '{"broken": ' };
-      await fx.produce('orders', [...before.map((row) => keyed('orderId', row)), { key: bad.key, value: bad.value, partition: 0 }, ...after.map((row) => keyed('orderId', row))]);
+      await fx.produce('orders', [
+        ...before.map((row) => keyed('orderId', row)),
+        { key: bad.key, value: bad.value, partition: 0 },
+        ...after.map((row) => keyed('orderId', row)),
+      ]);
 
       // Partition 0 stops at the bad record; /readyz, metrics and answers that read it say so.
       await waitFor(async () => (await fetch(`${gw.url}/readyz`)).status === 503, { what: '/readyz 503', timeoutMs: 30_000 });
@@ -219,7 +248,10 @@ describe('a dead-letter topic that refuses writes', () => {
 
       // Partition 1 goes on meanwhile.
       const other = keysOn(1, 3, 3000);
-      await fx.produce('orders', other.map((row) => keyed('orderId', row)));
+      await fx.produce(
+        'orders',
+        other.map((row) => keyed('orderId', row)),
+      );
       await waitFor(async () => (await gw.query<{ order: unknown }>(`{ order(orderId: "${other[2]!.orderId}") { orderId } }`)).order !== null, {
         what: 'partition 1 applied while partition 0 waits',
       });
@@ -231,7 +263,8 @@ describe('a dead-letter topic that refuses writes', () => {
         resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: dlq, configEntries: [{ name: 'max.message.bytes', value: String(1 << 20) }] }],
       });
       await fx.waitCaughtUp(gw, ['orders']);
-      for (const row of [...before, ...after]) expect((await gw.query<{ order: unknown }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).not.toBeNull();
+      for (const row of [...before, ...after])
+        expect((await gw.query<{ order: unknown }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).not.toBeNull();
       expect(gw.gateway.ingestor.stalled()).toEqual([]);
       expect(gw.gateway.ingestor.counters.deadLettered).toBe(1);
       const [letter] = await readAll(fx, dlq, 1);
@@ -253,7 +286,9 @@ describe('records of a librdkafka producer (kcat) with KAFKA_PARTITIONER=crc32',
     expect((await gw.query<{ orders: { totalCount: number } }>('{ orders(first: 1) { totalCount } }')).orders.totalCount).toBe(rows.length);
     // Lookups find each row on the partition the crc32 partitioner names.
     for (const row of rows) {
-      expect((await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).toEqual({ orderId: row.orderId });
+      expect((await gw.query<{ order: { orderId: string } | null }>(`{ order(orderId: "${row.orderId}") { orderId } }`)).order).toEqual({
+        orderId: row.orderId,
+      });
     }
   });
 });
@@ -275,7 +310,10 @@ describe('records of a librdkafka producer (kcat) with the default partitioner (
     expect(gw.gateway.ingestor.counters.deadLetteredByCode.GW_RECORD_WRONG_PARTITION).toBe(rows.length - agree.length);
     // And kcat placed each record where crc32Partition says.
     const { stdout } = await run('kcat', ['-C', '-b', brokers(), '-t', topic, '-e', '-f', '%k %p\\n', '-q']);
-    const placed = stdout.trim().split('\n').map((line) => line.split(' '));
+    const placed = stdout
+      .trim()
+      .split('\n')
+      .map((line) => line.split(' '));
     expect(placed.length).toBe(rows.length);
     for (const [key, partition] of placed) expect(Number(partition)).toBe(crc32Partition(key!, 6));
   });

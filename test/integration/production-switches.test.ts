@@ -13,7 +13,12 @@ const BAD_ENUM = 'query($s: OrderState!) { orders(first: 1, filter: { state: { e
 const BAD_ENUM_SUBSCRIPTION = 'subscription($s: OrderState!) { ordersChanged(first: 1, filter: { state: { eq: $s } }) { kind } }';
 
 /** Runs one operation over graphql-ws and resolves with the first `next` or `error` message. */
-function overWebSocket(fx: ReturnType<typeof useFixture>, url: string, query: string, variables?: Record<string, unknown>): Promise<{ type: string; payload: unknown }> {
+function overWebSocket(
+  fx: ReturnType<typeof useFixture>,
+  url: string,
+  query: string,
+  variables?: Record<string, unknown>,
+): Promise<{ type: string; payload: unknown }> {
   const socket = fx.websocket(url);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
@@ -115,7 +120,9 @@ describe('production switches at their defaults', () => {
     expect(introspection.body.data).toEqual({ __schema: { queryType: { name: 'Query' } } });
     expect(messages(await gw.graphql(MISSPELLED))).toContain('Did you mean "order"');
     // graphql-js (subscriptions) suggests enum values in variable errors; graphql-jit (queries) does not.
-    expect(JSON.stringify((await overWebSocket(fx, gw.url, BAD_ENUM_SUBSCRIPTION, { s: 'SHIPPD' })).payload)).toContain('Did you mean the enum value');
+    expect(JSON.stringify((await overWebSocket(fx, gw.url, BAD_ENUM_SUBSCRIPTION, { s: 'SHIPPD' })).payload)).toContain(
+      'Did you mean the enum value',
+    );
     expect((await fetch(`${gw.url}/metrics`)).status).toBe(200);
   });
 });

@@ -13,7 +13,11 @@ interface Refusal {
 }
 
 /** Opens a graphql-ws socket and completes the handshake; resolves with the socket, or the HTTP status that refused the upgrade. */
-function connect(fx: ReturnType<typeof useFixture>, url: string, payload?: Record<string, unknown>): Promise<WebSocket | { status: number; retryAfter: string | undefined } | { closed: number; reason: string }> {
+function connect(
+  fx: ReturnType<typeof useFixture>,
+  url: string,
+  payload?: Record<string, unknown>,
+): Promise<WebSocket | { status: number; retryAfter: string | undefined } | { closed: number; reason: string }> {
   return new Promise((resolve, reject) => {
     const socket = fx.websocket(url);
     const timer = setTimeout(() => reject(new Error('no handshake within 10 s')), 10_000);
@@ -105,7 +109,11 @@ describe('rate limits by token subject (client authentication on)', () => {
   });
 
   const post = (sub: string) =>
-    fetch(`${gw.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token(sub)}` }, body: LOOKUP });
+    fetch(`${gw.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token(sub)}` },
+      body: LOOKUP,
+    });
 
   it('keeps one bucket per subject, whatever the address', async () => {
     expect((await post('ana')).status).toBe(200);

@@ -37,9 +37,18 @@ describe('relations', () => {
   beforeAll(async () => {
     // Without the row cache, so store reads count the page's structure, not what is cached.
     gw = await fx.startGateway({ transport: 'in-process', env: { ROW_CACHE_ROWS: '0' } });
-    await fx.produce('customers', customers.map((row) => keyed('customerId', row)));
-    await fx.produce('orders', orders.map((row) => keyed('orderId', row)));
-    await fx.produce('payments', payments.map((row) => keyed('paymentId', row)));
+    await fx.produce(
+      'customers',
+      customers.map((row) => keyed('customerId', row)),
+    );
+    await fx.produce(
+      'orders',
+      orders.map((row) => keyed('orderId', row)),
+    );
+    await fx.produce(
+      'payments',
+      payments.map((row) => keyed('paymentId', row)),
+    );
     await fx.waitCaughtUp(gw, ['customers', 'orders', 'payments']);
   });
 
@@ -87,9 +96,12 @@ describe('relations', () => {
 
     const customerGrid = async (first: number) => {
       const before = gw.gateway.kv.stats.roundTrips;
-      await gw.query(`query($first: Int!) { customers(first: $first) { edges { node { customerId orders(first: 2) { edges { node { orderId payments { paymentId } } } } } } } }`, {
-        first,
-      });
+      await gw.query(
+        `query($first: Int!) { customers(first: $first) { edges { node { customerId orders(first: 2) { edges { node { orderId payments { paymentId } } } } } } } }`,
+        {
+          first,
+        },
+      );
       return gw.gateway.kv.stats.roundTrips - before;
     };
     expect(await customerGrid(40)).toBe(await customerGrid(5));

@@ -43,7 +43,8 @@ function readyz(url: string): Promise<{ status: number; body: string } | { error
 
 function exited(gateway: GatewayProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }> {
   const { child } = gateway;
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode, at: Date.now() });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode, at: Date.now() });
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })));
 }
 
@@ -61,13 +62,19 @@ describe('shutdown on SIGTERM', () => {
       env: { SHUTDOWN_DELAY_MS: '1000', SHUTDOWN_TIMEOUT_MS: '15000', CONSISTENCY_WAIT_MS: '10000', TOPIC_PARTITIONS: '3' },
     });
     const exit = exited(gateway);
-    await fx.produce('orders', Array.from({ length: 300 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.produce(
+      'orders',
+      Array.from({ length: 300 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
     const ends = await fx.endOffsets('orders');
     const topic = fx.topic('orders');
-    await waitFor(async () => {
-      const answer = await readyz(gateway.url);
-      return 'status' in answer && answer.status === 200;
-    }, { what: 'gateway ready', timeoutMs: 60_000 });
+    await waitFor(
+      async () => {
+        const answer = await readyz(gateway.url);
+        return 'status' in answer && answer.status === 200;
+      },
+      { what: 'gateway ready', timeoutMs: 60_000 },
+    );
     await waitFor(async () => (await gateway.metric('gw_ingest_applied_total')) >= 300, { what: 'orders applied' });
 
     // A subscriber over WebSocket.
@@ -166,10 +173,13 @@ describe('shutdown on SIGTERM', () => {
     // A long delay keeps the first stop waiting.
     const gateway = await fx.spawnGateway({ env: { SHUTDOWN_DELAY_MS: '30000' } });
     const exit = exited(gateway);
-    await waitFor(async () => {
-      const answer = await readyz(gateway.url);
-      return 'status' in answer && answer.status === 200;
-    }, { what: 'gateway ready', timeoutMs: 60_000 });
+    await waitFor(
+      async () => {
+        const answer = await readyz(gateway.url);
+        return 'status' in answer && answer.status === 200;
+      },
+      { what: 'gateway ready', timeoutMs: 60_000 },
+    );
     gateway.child.kill('SIGTERM');
     await waitFor(() => gateway.log.some((line) => line.includes('"msg":"stopping"')), { what: 'the stop begins' });
     const answer = await readyz(gateway.url);

@@ -27,8 +27,14 @@ describe('subscriptions over graphql-ws', () => {
 
   beforeAll(async () => {
     gw = await fx.startGateway({ env: { SUBSCRIPTION_BUFFER: '200', SUBSCRIPTIONS_PER_CONNECTION: '20' } });
-    await fx.produce('customers', Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))));
-    await fx.produce('orders', Array.from({ length: 30 }, (_, i) => keyed('orderId', order(i + 1))));
+    await fx.produce(
+      'customers',
+      Array.from({ length: 50 }, (_, i) => keyed('customerId', customer(i))),
+    );
+    await fx.produce(
+      'orders',
+      Array.from({ length: 30 }, (_, i) => keyed('orderId', order(i + 1))),
+    );
     await fx.waitCaughtUp(gw, ['orders', 'customers']);
   });
 
@@ -60,12 +66,20 @@ describe('subscriptions over graphql-ws', () => {
 
   it('N subscribers x M changes: each gets every change of its filter, in order, once', async () => {
     const client = fx.wsClient(gw.url);
-    const filters = [undefined, { state: { eq: 'CREATED' } }, { currency: { in: ['EUR', 'GBP'] } }, { state: { eq: 'SHIPPED' }, currency: { eq: 'USD' } }];
+    const filters = [
+      undefined,
+      { state: { eq: 'CREATED' } },
+      { currency: { in: ['EUR', 'GBP'] } },
+      { state: { eq: 'SHIPPED' }, currency: { eq: 'USD' } },
+    ];
     const subs = filters.map((filter) => collect<Change>(client, LIST, { filter, first: 5 }, 'ordersChanged'));
     await waitFor(() => subs.every((sub) => sub.events.some((event) => event.kind === 'CAUGHT_UP')), { what: 'snapshots' });
     const produced = Array.from({ length: 200 }, () => next());
     for (let i = 0; i < produced.length; i += 20) {
-      await fx.produce('orders', produced.slice(i, i + 20).map((row) => keyed('orderId', row)));
+      await fx.produce(
+        'orders',
+        produced.slice(i, i + 20).map((row) => keyed('orderId', row)),
+      );
     }
     await fx.waitCaughtUp(gw, ['orders']);
     const matches = [
@@ -98,7 +112,10 @@ describe('subscriptions over graphql-ws', () => {
     const before = collect<Change>(first, LIST, { filter, first: 1 }, 'ordersChanged');
     await waitFor(() => before.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'caught up' });
     const seen = Array.from({ length: 10 }, () => next({ state: 'VALIDATED' }));
-    await fx.produce('orders', seen.map((row) => keyed('orderId', row)));
+    await fx.produce(
+      'orders',
+      seen.map((row) => keyed('orderId', row)),
+    );
     await waitFor(() => before.events.filter((event) => event.kind === 'UPSERT').length >= 10, { what: 'first changes' });
     const token = before.events[before.events.length - 1]!.token;
     before.stop();
@@ -117,9 +134,17 @@ describe('subscriptions over graphql-ws', () => {
     const second = fx.wsClient(gw.url);
     const after = collect<Change>(second, LIST, { filter, after: token }, 'ordersChanged');
     await waitFor(() => after.events.some((event) => event.kind === 'CAUGHT_UP'), { what: 'resume caught up' });
-    const replay = after.events.slice(0, after.events.findIndex((event) => event.kind === 'CAUGHT_UP'));
+    const replay = after.events.slice(
+      0,
+      after.events.findIndex((event) => event.kind === 'CAUGHT_UP'),
+    );
     expect(replay.filter((event) => event.kind === 'SNAPSHOT')).toEqual([]);
-    expect(replay.filter((event) => event.kind === 'UPSERT').map((event) => event.key).sort()).toEqual(missed.map((row) => row.orderId).sort());
+    expect(
+      replay
+        .filter((event) => event.kind === 'UPSERT')
+        .map((event) => event.key)
+        .sort(),
+    ).toEqual(missed.map((row) => row.orderId).sort());
     const removed = replay.filter((event) => event.kind === 'REMOVE').map((event) => event.key!);
     expect(removed).toContain(seen[0]!.orderId);
     expect(removed).toContain(seen[1]!.orderId);
@@ -154,7 +179,11 @@ describe('subscriptions over graphql-ws', () => {
     const big = 'x'.repeat(16_000);
     const rows = Array.from({ length: 3000 }, () => next({ product: big }));
     const started = Date.now();
-    for (let i = 0; i < rows.length; i += 50) await fx.produce('orders', rows.slice(i, i + 50).map((row) => keyed('orderId', row)));
+    for (let i = 0; i < rows.length; i += 50)
+      await fx.produce(
+        'orders',
+        rows.slice(i, i + 50).map((row) => keyed('orderId', row)),
+      );
     await waitFor(() => fastSub.events.filter((event) => rows.some((row) => row.orderId === event.key)).length >= rows.length, {
       what: 'fast client got everything',
       timeoutMs: 60_000,
@@ -208,9 +237,15 @@ describe('subscriptions over graphql-ws', () => {
         socket.once('open', () => steps(socket));
       });
     const init = JSON.stringify({ type: 'connection_init' });
-    const subscribe = (id: string) => JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { orderChanged(orderId: "ord-000001") { kind } }' } });
+    const subscribe = (id: string) =>
+      JSON.stringify({ id, type: 'subscribe', payload: { query: 'subscription { orderChanged(orderId: "ord-000001") { kind } }' } });
     expect(await closeCode(() => undefined)).toBe(4408); // no init in time
-    expect(await closeCode((s) => { s.send(init); s.send(init); })).toBe(4429); // second init
+    expect(
+      await closeCode((s) => {
+        s.send(init);
+        s.send(init);
+      }),
+    ).toBe(4429); // second init
     expect(await closeCode((s) => s.send(subscribe('a')))).toBe(4401); // subscribe before ack
     expect(
       await closeCode((s) => {

@@ -78,7 +78,7 @@ describe('HTTPS and WSS on the listener (TLS_CERT_FILE, TLS_KEY_FILE)', () => {
   });
 });
 
-describe('two instances reading each other\'s partitions over https (PEER_TLS_CA_FILE)', () => {
+describe("two instances reading each other's partitions over https (PEER_TLS_CA_FILE)", () => {
   const fx = useFixture('tls-peers');
   let certs: TestCertificates;
   const group: TestGateway[] = [];
@@ -88,7 +88,10 @@ describe('two instances reading each other\'s partitions over https (PEER_TLS_CA
     certs = makeCertificates(await fx.tempDir('gw-tls-peers-'));
     const env = { TLS_CERT_FILE: certs.certFile, TLS_KEY_FILE: certs.keyFile, PEER_TLS_CA_FILE: certs.caFile, PEER_SECRET, TOPIC_PARTITIONS: '4' };
     group.push(...(await fx.startGateways(2, { transport: 'in-process', group: 'cluster', env })));
-    await fx.produce('orders', orders.map((row) => keyed('orderId', row)));
+    await fx.produce(
+      'orders',
+      orders.map((row) => keyed('orderId', row)),
+    );
     await fx.waitBalanced(group, 'orders');
     await fx.waitCaughtUp(group, ['orders']);
   });
@@ -120,7 +123,9 @@ describe('two instances reading each other\'s partitions over https (PEER_TLS_CA
   it('a peer client without the CA cannot reach them', async () => {
     const client = createPeerClient({ secret: PEER_SECRET, timeoutMs: 2000 });
     const view = group[0]!.gateway.reader.view('orders');
-    await expect(client.call(group[0]!.url, { op: 'count', view: view.id, partitions: [0], args: {} })).rejects.toMatchObject({ code: 'GW_PEER_UNREACHABLE' });
+    await expect(client.call(group[0]!.url, { op: 'count', view: view.id, partitions: [0], args: {} })).rejects.toMatchObject({
+      code: 'GW_PEER_UNREACHABLE',
+    });
     await client.close();
   });
 });

@@ -43,7 +43,12 @@ describe('tombstone markers of the change log expire after TOMBSTONE_RETENTION_M
     const store = gw.gateway.stores.get('orders')!;
     await waitFor(() => gw!.gateway.trimmer.removed >= 1, { what: 'tombstone trimmed', timeoutMs: 15_000 });
     expect(await (await fetch(`${gw.url}/metrics`)).text()).toMatch(/^gw_changelog_tombstones_trimmed_total [1-9]/m);
-    expect(store.changesSince(0, '0', 100).concat(store.changesSince(1, '0', 100), store.changesSince(2, '0', 100)).filter((entry) => entry.deleted)).toEqual([]);
+    expect(
+      store
+        .changesSince(0, '0', 100)
+        .concat(store.changesSince(1, '0', 100), store.changesSince(2, '0', 100))
+        .filter((entry) => entry.deleted),
+    ).toEqual([]);
 
     // After a restart the recent-changes buffer is empty, so a resume must use the change log,
     // which no longer has the deletion: the gateway refuses instead of answering without it.

@@ -252,9 +252,7 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       partial = lines.pop() ?? '';
       haproxyLog.push(...lines.filter(Boolean));
     });
-    const exited = new Promise<never>((_, reject) =>
-      child.once('exit', () => reject(new Error(`HAProxy exited:\n${haproxyLog.join('\n')}`))),
-    );
+    const exited = new Promise<never>((_, reject) => child.once('exit', () => reject(new Error(`HAProxy exited:\n${haproxyLog.join('\n')}`))));
     exited.catch(() => undefined);
     await Promise.race([
       exited,

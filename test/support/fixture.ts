@@ -145,7 +145,10 @@ export function useFixture(label: string): Fixture {
   beforeAll(async () => {
     const client = await createTestKafka();
     kafka = client;
-    defer(once(() => client.stop()), 'file');
+    defer(
+      once(() => client.stop()),
+      'file',
+    );
   });
   beforeEach(() => {
     inTest = true;

@@ -50,10 +50,45 @@ export function makeCertificates(dir: string, label = 'gateway'): TestCertificat
   const csr = `${label}.csr`;
   const curve = ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
   openssl(dir, ['genpkey', ...curve, '-out', caKey]);
-  openssl(dir, ['req', '-x509', '-new', '-key', caKey, '-out', caFile, '-days', '2', '-config', config, '-extensions', 'ca', '-subj', `/CN=${label} test CA`]);
+  openssl(dir, [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-out',
+    caFile,
+    '-days',
+    '2',
+    '-config',
+    config,
+    '-extensions',
+    'ca',
+    '-subj',
+    `/CN=${label} test CA`,
+  ]);
   openssl(dir, ['genpkey', ...curve, '-out', keyFile]);
   openssl(dir, ['req', '-new', '-key', keyFile, '-out', csr, '-config', config, '-subj', '/CN=127.0.0.1']);
-  openssl(dir, ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-set_serial', '1', '-out', certFile, '-days', '2', '-extfile', config, '-extensions', 'server']);
+  openssl(dir, [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caFile,
+    '-CAkey',
+    caKey,
+    '-set_serial',
+    '1',
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-extfile',
+    config,
+    '-extensions',
+    'server',
+  ]);
   const full = (file: string) => path.join(dir, file);
   return {
     caFile: full(caFile),

@@ -29,7 +29,11 @@ function claimsFrom(assignment: Assignment, memberIds: readonly string[]): Membe
   return memberIds.map((id) => claim(id, assignment[id] ?? {}));
 }
 
-interface Case { seed: number; members: MemberClaim[]; counts: Record<string, number> }
+interface Case {
+  seed: number;
+  members: MemberClaim[];
+  counts: Record<string, number>;
+}
 
 /** 1–12 members, 1–4 topics, 1–64 partitions, random prior ownership with overlapping (stale) claims, unknown topics and out-of-range partitions. */
 function randomCase(seed: number, maxTopics = 4): Case {
@@ -132,7 +136,8 @@ describe('assignPartitions: randomized invariants', () => {
       const rand = prng(seed ^ 0x5eed);
       const result = assignPartitions(c.members, c.counts);
       const reordered = shuffled(rand, c.members).map((m) =>
-        claim(m.memberId, Object.fromEntries(shuffled(rand, Object.entries(m.owned)).map(([t, ps]) => [t, shuffled(rand, ps)]))));
+        claim(m.memberId, Object.fromEntries(shuffled(rand, Object.entries(m.owned)).map(([t, ps]) => [t, shuffled(rand, ps)]))),
+      );
       const again = assignPartitions(reordered, c.counts);
       expect(JSON.stringify(again)).toBe(JSON.stringify(result));
       const ids = c.members.map((m) => m.memberId);
@@ -140,13 +145,16 @@ describe('assignPartitions: randomized invariants', () => {
     }
   });
 
-  it('single topic: a join moves partitions only to the new member, a leave only the leaver\'s', () => {
+  it("single topic: a join moves partitions only to the new member, a leave only the leaver's", () => {
     for (const seed of seeds) {
       const rand = prng(seed);
       const count = intIn(rand, 1, 64);
       const ids = Array.from({ length: intIn(rand, 1, 11) }, (_, i) => `m${String(i * 10).padStart(3, '0')}`);
       const counts = { orders: count };
-      const stable = assignPartitions(ids.map((id) => claim(id)), counts);
+      const stable = assignPartitions(
+        ids.map((id) => claim(id)),
+        counts,
+      );
 
       const joiner = `m${String(intIn(rand, 0, ids.length * 10)).padStart(3, '0')}5`;
       const joined = assignPartitions([...claimsFrom(stable, ids), claim(joiner)], counts);
@@ -218,14 +226,24 @@ describe('assignPartitions: edge cases', () => {
   });
 
   it('allows members with zero partitions and topics with zero partitions', () => {
-    const result = assignPartitions(['a', 'b', 'c', 'd', 'e'].map((id) => claim(id)), { t: 2, empty: 0 });
+    const result = assignPartitions(
+      ['a', 'b', 'c', 'd', 'e'].map((id) => claim(id)),
+      { t: 2, empty: 0 },
+    );
     expect(result).toEqual({
-      a: { empty: [], t: [0] }, b: { empty: [], t: [1] }, c: { empty: [], t: [] }, d: { empty: [], t: [] }, e: { empty: [], t: [] },
+      a: { empty: [], t: [0] },
+      b: { empty: [], t: [1] },
+      c: { empty: [], t: [] },
+      d: { empty: [], t: [] },
+      e: { empty: [], t: [] },
     });
   });
 
   it('rotates the extra partitions over topics for a fresh group', () => {
-    const result = assignPartitions(['a', 'b', 'c'].map((id) => claim(id)), { t1: 4, t2: 4, t3: 4, t4: 4 });
+    const result = assignPartitions(
+      ['a', 'b', 'c'].map((id) => claim(id)),
+      { t1: 4, t2: 4, t3: 4, t4: 4 },
+    );
     const extraHolder = ['t1', 't2', 't3', 't4'].map((t) => ['a', 'b', 'c'].find((id) => result[id]![t]!.length === 2));
     expect(extraHolder).toEqual(['a', 'b', 'c', 'a']);
   });

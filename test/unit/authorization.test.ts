@@ -111,13 +111,19 @@ describe('declarations that cannot be enforced are refused with GW_VIEW_INVALID'
     ['a row rule answering nonsense', { authorization: { rows: () => 'some' as never } }],
     ['a row rule with an operator beyond eq and in', { authorization: { rows: () => ({ color: { gt: 'a' } as never }) } }],
     ['a row rule with a non-scalar value', { authorization: { rows: () => ({ color: { eq: {} as never } }) } }],
-    ['a row rule that throws for claims undefined', { authorization: { rows: (claims) => ((claims as Record<string, string>).role === 'x' ? 'all' : 'none') } }],
+    [
+      'a row rule that throws for claims undefined',
+      { authorization: { rows: (claims) => ((claims as Record<string, string>).role === 'x' ? 'all' : 'none') } },
+    ],
     ['a field rule on an undeclared field', { authorization: { fields: { missing: () => true } } }],
     ['a field rule on the key', { authorization: { fields: { widgetId: () => true } } }],
     ['a field rule that is not a function', { authorization: { fields: { secret: true as never } } }],
     ['a field rule that does not return a boolean', { authorization: { fields: { secret: () => 'yes' as never } } }],
     ['an unknown authorization entry', { authorization: { columns: {} } as never }],
-    ['an optional field declared non-nullable', { fields: { ...widget().fields, note: { type: 'string', required: false, nullable: false, description: 'x' } } }],
+    [
+      'an optional field declared non-nullable',
+      { fields: { ...widget().fields, note: { type: 'string', required: false, nullable: false, description: 'x' } } },
+    ],
   ];
   for (const [name, overrides] of cases) {
     it(name, () => {
@@ -126,8 +132,18 @@ describe('declarations that cannot be enforced are refused with GW_VIEW_INVALID'
   }
 
   it('via rules that lead back to their own view', () => {
-    const a = widget({ name: 'A', plural: 'as', relations: { b: { kind: 'one', view: 'bs', field: 'orderId', description: 'b' } }, authorization: { rows: { via: 'b' } } });
-    const b = widget({ name: 'B', plural: 'bs', relations: { a: { kind: 'one', view: 'as', field: 'orderId', description: 'a' } }, authorization: { rows: { via: 'a' } } });
+    const a = widget({
+      name: 'A',
+      plural: 'as',
+      relations: { b: { kind: 'one', view: 'bs', field: 'orderId', description: 'b' } },
+      authorization: { rows: { via: 'b' } },
+    });
+    const b = widget({
+      name: 'B',
+      plural: 'bs',
+      relations: { a: { kind: 'one', view: 'as', field: 'orderId', description: 'a' } },
+      authorization: { rows: { via: 'a' } },
+    });
     expect(viewError([a, b]).message).toMatch(/cycle/);
   });
 
@@ -163,7 +179,10 @@ describe('resolveScope', () => {
 
   it('turns the rule into a filter, none into a filter nothing matches', async () => {
     expect(await resolveScope(byId('orders'), undefined, reads({}, []))).toBeUndefined();
-    expect(await resolveScope(byId('orders'), CUSTOMER, reads({}, []))).toEqual({ equals: [{ field: 'customerId', values: ['cus-00003'] }], ranges: [] });
+    expect(await resolveScope(byId('orders'), CUSTOMER, reads({}, []))).toEqual({
+      equals: [{ field: 'customerId', values: ['cus-00003'] }],
+      ranges: [],
+    });
     const none = await resolveScope(byId('orders'), { role: 'customer' }, reads({}, []));
     expect(matchesNothing(none!)).toBe(true);
   });
@@ -171,7 +190,10 @@ describe('resolveScope', () => {
   it('via: the related view visible keys become an `in` condition on the relation field', async () => {
     const ordersScope = { equals: [{ field: 'customerId', values: ['cus-00003'] }], ranges: [] };
     const scopeReads = reads({ orders: ordersScope }, ['ord-1', 'ord-2']);
-    expect(await resolveScope(byId('payments'), CUSTOMER, scopeReads, 10)).toEqual({ equals: [{ field: 'orderId', values: ['ord-1', 'ord-2'] }], ranges: [] });
+    expect(await resolveScope(byId('payments'), CUSTOMER, scopeReads, 10)).toEqual({
+      equals: [{ field: 'orderId', values: ['ord-1', 'ord-2'] }],
+      ranges: [],
+    });
     expect(scopeReads.asked).toEqual([11]);
     // The related view unrestricted: no restriction and no read; nothing visible there: nothing here.
     const open = reads({ orders: undefined }, ['ord-1']);
@@ -212,7 +234,8 @@ describe('field rules in GraphQL', () => {
     views: [view!],
     view: () => view!,
     lookup: async (_id: string, keys: readonly string[]) => keys.map((key) => (key === 'w-1' ? row : undefined)),
-    pages: async (_id: string, requests: readonly unknown[]) => requests.map(() => ({ rows: [{ key: 'w-1', sortValue: 'red', row, partition: 0 }], hasNextPage: false, hasPreviousPage: false })),
+    pages: async (_id: string, requests: readonly unknown[]) =>
+      requests.map(() => ({ rows: [{ key: 'w-1', sortValue: 'red', row, partition: 0 }], hasNextPage: false, hasPreviousPage: false })),
     count: async () => 1,
     related: async () => new Map(),
     scope: async () => undefined,
@@ -220,7 +243,9 @@ describe('field rules in GraphQL', () => {
   const run = (source: string, claims: Claims) => graphql({ schema, source, contextValue: createContext(reader, undefined, undefined, claims) });
 
   it('a denied nullable field is null; a denied non-null field fails with GW_FIELD_FORBIDDEN', async () => {
-    expect(await run('{ widget(widgetId: "w-1") { color hint secret } }', SUPPORT)).toEqual({ data: { widget: { color: 'red', hint: 'h', secret: 's3cret' } } });
+    expect(await run('{ widget(widgetId: "w-1") { color hint secret } }', SUPPORT)).toEqual({
+      data: { widget: { color: 'red', hint: 'h', secret: 's3cret' } },
+    });
     const nullable = await run('{ widget(widgetId: "w-1") { color hint } }', ANALYST);
     expect(nullable).toEqual({ data: { widget: { color: 'red', hint: null } } });
     const denied = await run('{ widget(widgetId: "w-1") { color secret } }', ANALYST);

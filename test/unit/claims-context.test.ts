@@ -90,7 +90,8 @@ describe('verified claims on the GraphQL context', () => {
       socket.once('open', () => socket.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
       socket.on('message', (data) => {
         const message = JSON.parse(String(data)) as { type: string; payload?: unknown };
-        if (message.type === 'connection_ack') socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { whoami }' } }));
+        if (message.type === 'connection_ack')
+          socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: 'subscription { whoami }' } }));
         if (message.type === 'next') {
           clearTimeout(timer);
           resolve(message.payload);

@@ -53,10 +53,14 @@ describe('client bearer tokens signed with a secret (HS256 JWT)', () => {
 
   const refused: Array<[string, () => string | undefined, string]> = [
     ['another secret', () => `Bearer ${signClientToken('another-secret-that-is-long-enough!', good)}`, 'wrong signature'],
-    ['a changed payload', () => {
-      const [h, , s] = signClientToken(SECRET, good).split('.');
-      return `Bearer ${h}.${Buffer.from(JSON.stringify({ ...good, sub: 'admin' })).toString('base64url')}.${s}`;
-    }, 'wrong signature'],
+    [
+      'a changed payload',
+      () => {
+        const [h, , s] = signClientToken(SECRET, good).split('.');
+        return `Bearer ${h}.${Buffer.from(JSON.stringify({ ...good, sub: 'admin' })).toString('base64url')}.${s}`;
+      },
+      'wrong signature',
+    ],
     ['alg none', () => `Bearer ${withHeader({ alg: 'none' }, good)}`, 'only HS256'],
     ['alg HS512', () => `Bearer ${withHeader({ alg: 'HS512' }, good)}`, 'only HS256'],
     ['expired beyond the skew', () => `Bearer ${signClientToken(SECRET, { ...good, exp: now - 31 })}`, 'expired'],
@@ -67,7 +71,11 @@ describe('client bearer tokens signed with a secret (HS256 JWT)', () => {
     ['another issuer', () => `Bearer ${signClientToken(SECRET, { ...good, iss: 'https://evil.example' })}`, 'issued by'],
     ['a string exp', () => `Bearer ${signClientToken(SECRET, { ...good, exp: String(now + 600) })}`, 'non-numeric "exp"'],
     ['two parts', () => 'Bearer abc.def', 'not a JWT'],
-    ['a signed payload that is not JSON', () => `Bearer ${signRaw(Buffer.from('{"alg":"HS256"}').toString('base64url'), 'bm90LWpzb24')}`, 'not a valid JWT'],
+    [
+      'a signed payload that is not JSON',
+      () => `Bearer ${signRaw(Buffer.from('{"alg":"HS256"}').toString('base64url'), 'bm90LWpzb24')}`,
+      'not a valid JWT',
+    ],
     ['basic credentials', () => 'Basic dXNlcjpwYXNz', 'not given as "Bearer <token>"'],
     ['a huge token', () => `Bearer ${'a'.repeat(5000)}.${'b'.repeat(5000)}.c`, 'exceeds'],
   ];
@@ -101,7 +109,11 @@ describe('client bearer tokens signed with a secret (HS256 JWT)', () => {
     const noExp = `Bearer ${signClientToken(SECRET, { sub: 'svc' })}`;
     await expect(createClientAuth({ secret: SECRET }).verify(noExp, NOW)).rejects.toThrow(/has no exp/);
     await expect(createClientAuth({ secret: SECRET, requireExp: true }).verify(noExp, NOW)).rejects.toThrow(/has no exp/);
-    expect(await createClientAuth({ secret: SECRET, requireExp: false }).verify(noExp, NOW)).toEqual({ subject: 'svc', expiresAtMs: undefined, claims: { sub: 'svc' } });
+    expect(await createClientAuth({ secret: SECRET, requireExp: false }).verify(noExp, NOW)).toEqual({
+      subject: 'svc',
+      expiresAtMs: undefined,
+      claims: { sub: 'svc' },
+    });
     // Still checked when present.
     const expired = `Bearer ${signClientToken(SECRET, { sub: 'svc', exp: now - 3600 })}`;
     await expect(createClientAuth({ secret: SECRET, requireExp: false }).verify(expired, NOW)).rejects.toThrow(/has expired/);
@@ -115,7 +127,7 @@ describe('client bearer tokens signed with a secret (HS256 JWT)', () => {
 });
 
 describe('client bearer tokens signed with a public key (CLIENT_JWT_PUBLIC_KEY_FILE)', () => {
-  it('accepts RS256 with an RSA key and ES256 with a P-256 key, by default the key\'s own algorithm only', async () => {
+  it("accepts RS256 with an RSA key and ES256 with a P-256 key, by default the key's own algorithm only", async () => {
     for (const alg of ['RS256', 'ES256'] as const) {
       const key = await signingKey(alg, `k-${alg}`);
       const byKey = createClientAuth({ publicKeyPem: key.pem, audience: 'grid-ui' });
@@ -128,7 +140,7 @@ describe('client bearer tokens signed with a public key (CLIENT_JWT_PUBLIC_KEY_F
     }
   });
 
-  it('refuses alg confusion: an HS256 token whose secret is the public key\'s own bytes', async () => {
+  it("refuses alg confusion: an HS256 token whose secret is the public key's own bytes", async () => {
     const key = await signingKey('RS256', 'rsa-1');
     const byKey = createClientAuth({ publicKeyPem: key.pem });
     for (const secret of [key.pem, key.pem.trim(), Buffer.from(key.pem).toString('base64')]) {
@@ -199,7 +211,10 @@ describe('client bearer tokens checked against a JWKS (CLIENT_JWKS_URL)', () => 
     expect((await byJwks.verify(oldToken)).subject).toBe('user-1');
     jwks.publish([next]);
     // Within the cooldown the set is not fetched again: the new key is unknown yet.
-    expect(await failure(nextToken, byJwks)).toEqual({ code: 'GW_AUTH_INVALID', message: 'the bearer token is signed with a key (kid "next") that is not in the key set' });
+    expect(await failure(nextToken, byJwks)).toEqual({
+      code: 'GW_AUTH_INVALID',
+      message: 'the bearer token is signed with a key (kid "next") that is not in the key set',
+    });
     expect(jwks.fetches).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 250));
     expect((await byJwks.verify(nextToken)).subject).toBe('user-1');

@@ -74,7 +74,10 @@ describe('loadConfig defaults', () => {
     const error = configError({ ...BASE, PEER_SECRET: 'short' });
     expect(error.details).toEqual({ variable: 'PEER_SECRET' });
     expect(error.message).not.toContain('short');
-    expect(loadConfig({ ...BASE, PEER_SECRET: 'x'.repeat(16), PEER_TIMEOUT_MS: '500' })).toMatchObject({ peerSecret: 'x'.repeat(16), peerTimeoutMs: 500 });
+    expect(loadConfig({ ...BASE, PEER_SECRET: 'x'.repeat(16), PEER_TIMEOUT_MS: '500' })).toMatchObject({
+      peerSecret: 'x'.repeat(16),
+      peerTimeoutMs: 500,
+    });
   });
 
   it('reads explicit values', () => {
@@ -212,13 +215,51 @@ describe('Kafka security settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_
   const PASSWORD = 'pw-4f1c2e9a7b';
   let dir: string;
   const file = (name: string) => path.join(dir, name);
-  const SASL = { ...BASE, KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'gw', KAFKA_SASL_PASSWORD: PASSWORD };
+  const SASL = {
+    ...BASE,
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: 'gw',
+    KAFKA_SASL_PASSWORD: PASSWORD,
+  };
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'gw-config-tls-'));
     const openssl = (...args: string[]) => execFileSync('openssl', args, { stdio: 'ignore' });
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('ca.key'), '-out', file('ca.pem'), '-days', '2', '-subj', '/CN=ca');
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('client.key'), '-out', file('client.pem'), '-days', '2', '-subj', '/CN=client');
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      file('ca.key'),
+      '-out',
+      file('ca.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=ca',
+    );
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      file('client.key'),
+      '-out',
+      file('client.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=client',
+    );
     openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file('other.key'));
     openssl('pkey', '-in', file('client.key'), '-aes256', '-passout', 'pass:secret', '-out', file('encrypted.key'));
     writeFileSync(file('password'), `${PASSWORD}\n`);
@@ -233,9 +274,18 @@ describe('Kafka security settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_
   });
 
   it('reads SASL over TLS, with the password hidden from enumeration, JSON and inspect', () => {
-    const config = loadConfig({ ...SASL, KAFKA_SECURITY_PROTOCOL: 'sasl_ssl', KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_TLS_CA_FILE: file('ca.pem') });
+    const config = loadConfig({
+      ...SASL,
+      KAFKA_SECURITY_PROTOCOL: 'sasl_ssl',
+      KAFKA_SASL_MECHANISM: 'scram-sha-512',
+      KAFKA_TLS_CA_FILE: file('ca.pem'),
+    });
     const security = config.kafkaSecurity!;
-    expect(security).toMatchObject({ protocol: 'SASL_SSL', sasl: { mechanism: 'SCRAM-SHA-512', username: 'gw' }, tls: { servername: undefined, insecure: false } });
+    expect(security).toMatchObject({
+      protocol: 'SASL_SSL',
+      sasl: { mechanism: 'SCRAM-SHA-512', username: 'gw' },
+      tls: { servername: undefined, insecure: false },
+    });
     expect(security.tls!.ca).toContain('-----BEGIN CERTIFICATE-----');
     expect(security.sasl!.password).toBe(PASSWORD);
     expect(Object.keys(security.sasl!)).toEqual(['mechanism', 'username']);
@@ -271,7 +321,11 @@ describe('Kafka security settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_
     expect(JSON.stringify(config)).not.toContain(keyBody);
     expect(inspect(config, { depth: Number.POSITIVE_INFINITY })).not.toContain(keyBody);
     // Without files the system's bundled CAs verify the brokers.
-    expect(loadConfig({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'SSL' }).kafkaSecurity!.tls).toMatchObject({ ca: undefined, cert: undefined, insecure: false });
+    expect(loadConfig({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'SSL' }).kafkaSecurity!.tls).toMatchObject({
+      ca: undefined,
+      cert: undefined,
+      insecure: false,
+    });
   });
 
   const cases: Array<[string, string, () => Record<string, string | undefined>]> = [
@@ -282,19 +336,43 @@ describe('Kafka security settings (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*, KAFKA_
     ['a user name with a control character', 'KAFKA_SASL_USERNAME', () => ({ ...SASL, KAFKA_SASL_USERNAME: 'g\nw' })],
     ['SASL without a password', 'KAFKA_SASL_PASSWORD', () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined })],
     ['both password sources', 'KAFKA_SASL_PASSWORD_FILE', () => ({ ...SASL, KAFKA_SASL_PASSWORD_FILE: file('password') })],
-    ['a missing password file', 'KAFKA_SASL_PASSWORD_FILE', () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined, KAFKA_SASL_PASSWORD_FILE: file('nope') })],
-    ['an empty password file', 'KAFKA_SASL_PASSWORD_FILE', () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined, KAFKA_SASL_PASSWORD_FILE: file('empty') })],
+    [
+      'a missing password file',
+      'KAFKA_SASL_PASSWORD_FILE',
+      () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined, KAFKA_SASL_PASSWORD_FILE: file('nope') }),
+    ],
+    [
+      'an empty password file',
+      'KAFKA_SASL_PASSWORD_FILE',
+      () => ({ ...SASL, KAFKA_SASL_PASSWORD: undefined, KAFKA_SASL_PASSWORD_FILE: file('empty') }),
+    ],
     ['a SASL setting without a SASL protocol', 'KAFKA_SASL_USERNAME', () => ({ ...BASE, KAFKA_SASL_USERNAME: 'gw' })],
     ['a password without a SASL protocol', 'KAFKA_SASL_PASSWORD', () => ({ ...BASE, KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SASL_PASSWORD: PASSWORD })],
-    ['a TLS setting without a TLS protocol', 'KAFKA_TLS_CA_FILE', () => ({ ...SASL, KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_TLS_CA_FILE: file('ca.pem') })],
+    [
+      'a TLS setting without a TLS protocol',
+      'KAFKA_TLS_CA_FILE',
+      () => ({ ...SASL, KAFKA_SECURITY_PROTOCOL: 'SASL_PLAINTEXT', KAFKA_TLS_CA_FILE: file('ca.pem') }),
+    ],
     ['KAFKA_TLS_INSECURE without TLS', 'KAFKA_TLS_INSECURE', () => ({ ...BASE, KAFKA_TLS_INSECURE: 'true' })],
     ['a missing CA file', 'KAFKA_TLS_CA_FILE', () => ({ ...SASL, KAFKA_TLS_CA_FILE: file('nope.pem') })],
     ['a CA file without a certificate', 'KAFKA_TLS_CA_FILE', () => ({ ...SASL, KAFKA_TLS_CA_FILE: file('not-pem.txt') })],
     ['a certificate without its key', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem') })],
     ['a key without its certificate', 'KAFKA_TLS_CERT_FILE', () => ({ ...SASL, KAFKA_TLS_KEY_FILE: file('client.key') })],
-    ['a key that is no key', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('client.pem') })],
-    ['an encrypted key', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('encrypted.key') })],
-    ['a key of another certificate', 'KAFKA_TLS_KEY_FILE', () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('other.key') })],
+    [
+      'a key that is no key',
+      'KAFKA_TLS_KEY_FILE',
+      () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('client.pem') }),
+    ],
+    [
+      'an encrypted key',
+      'KAFKA_TLS_KEY_FILE',
+      () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('encrypted.key') }),
+    ],
+    [
+      'a key of another certificate',
+      'KAFKA_TLS_KEY_FILE',
+      () => ({ ...SASL, KAFKA_TLS_CERT_FILE: file('client.pem'), KAFKA_TLS_KEY_FILE: file('other.key') }),
+    ],
     ['a server name that is no host name', 'KAFKA_TLS_SERVERNAME', () => ({ ...SASL, KAFKA_TLS_SERVERNAME: 'kafka broker' })],
     ['KAFKA_TLS_INSECURE not a boolean', 'KAFKA_TLS_INSECURE', () => ({ ...SASL, KAFKA_TLS_INSECURE: 'yes' })],
   ];

@@ -83,7 +83,11 @@ describe('toPageRequest', () => {
       cursor: ['2026-01-02T03:04:05.000Z', 'o-7'],
     });
     // `before` alone pages backwards with the default size; `after` alone forwards
-    expect(toPageRequest(ORDERS, { before: cursor }, LIMITS)).toMatchObject({ limit: 25, backward: true, cursor: ['2026-01-02T03:04:05.000Z', 'o-7'] });
+    expect(toPageRequest(ORDERS, { before: cursor }, LIMITS)).toMatchObject({
+      limit: 25,
+      backward: true,
+      cursor: ['2026-01-02T03:04:05.000Z', 'o-7'],
+    });
     expect(toPageRequest(ORDERS, { after: cursor }, LIMITS)).toMatchObject({ limit: 25, backward: false });
     // `last` without a cursor reads the end of the order
     expect(toPageRequest(ORDERS, { last: 3 }, LIMITS)).toMatchObject({ limit: 3, backward: true, cursor: undefined });

@@ -96,7 +96,15 @@ describe('decodeRecord: accepted records', () => {
     const badTier = decodeRecord(
       view('customers'),
       Buffer.from('c-1'),
-      json({ customerId: 'c-1', name: 'A', email: 'a@b', tier: 'IRON', country: 'DE', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-01T00:00:00Z' }),
+      json({
+        customerId: 'c-1',
+        name: 'A',
+        email: 'a@b',
+        tier: 'IRON',
+        country: 'DE',
+        createdAt: '2026-01-01T00:00:00Z',
+        updatedAt: '2026-01-01T00:00:00Z',
+      }),
     );
     expect(rejection(badTier).code).toBe('GW_RECORD_INVALID');
     expect(rejection(badTier).reason.startsWith('tier')).toBe(true);

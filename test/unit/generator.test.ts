@@ -6,10 +6,17 @@ import type { DataGenerator, GeneratedRecord, ResumeState } from '../../src/demo
 const START = Date.UTC(2025, 5, 1, 12, 0, 0);
 const CURRENCY_OF = new Map(COUNTRIES.map(([country, currency]) => [country, currency as string]));
 const ORDER_NEXT: Record<string, readonly string[]> = {
-  CREATED: ['VALIDATED', 'FAILED'], VALIDATED: ['SHIPPED', 'CANCELLED'], FAILED: [], SHIPPED: [], CANCELLED: [],
+  CREATED: ['VALIDATED', 'FAILED'],
+  VALIDATED: ['SHIPPED', 'CANCELLED'],
+  FAILED: [],
+  SHIPPED: [],
+  CANCELLED: [],
 };
 const PAYMENT_NEXT: Record<string, readonly string[]> = {
-  PENDING: ['CAPTURED', 'FAILED'], CAPTURED: ['REFUNDED'], FAILED: [], REFUNDED: [],
+  PENDING: ['CAPTURED', 'FAILED'],
+  CAPTURED: ['REFUNDED'],
+  FAILED: [],
+  REFUNDED: [],
 };
 const OPEN = new Set(['CREATED', 'VALIDATED']);
 const ISO_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
@@ -113,7 +120,9 @@ class TransitionChecker extends Checker {
     }
     if (r.topic === 'customers') this.customerTier.set(r.key, TIERS.indexOf(r.value.tier as string));
   }
-  private count(kind: string): void { this.seen.set(kind, (this.seen.get(kind) ?? 0) + 1); }
+  private count(kind: string): void {
+    this.seen.set(kind, (this.seen.get(kind) ?? 0) + 1);
+  }
 
   check(r: GeneratedRecord): void {
     const v = r.value;
@@ -228,7 +237,11 @@ describe('createDataGenerator', () => {
         retries++;
         need(pays[0]?.status === 'FAILED', 'first of two payments not FAILED');
       }
-      if (o.state === 'FAILED') need(pays.every((p) => p.status === 'FAILED'), 'FAILED order with a non-failed payment');
+      if (o.state === 'FAILED')
+        need(
+          pays.every((p) => p.status === 'FAILED'),
+          'FAILED order with a non-failed payment',
+        );
       if (o.state === 'VALIDATED') need(last === 'CAPTURED', 'VALIDATED without capture');
       if (o.state === 'SHIPPED' || o.state === 'CANCELLED') need(last === 'CAPTURED' || last === 'REFUNDED', 'unpaid');
       if (o.state === 'SHIPPED' && last === 'REFUNDED') refundedShipped++;
@@ -240,7 +253,10 @@ describe('createDataGenerator', () => {
     // skewed activity: the busiest 1% of customers place far more than 1% of orders
     const perCustomer = new Map<string, number>();
     for (const o of check.orders.values()) perCustomer.set(o.customerId as string, (perCustomer.get(o.customerId as string) ?? 0) + 1);
-    const top = [...perCustomer.values()].sort((a, b) => b - a).slice(0, 5).reduce((a, b) => a + b, 0);
+    const top = [...perCustomer.values()]
+      .sort((a, b) => b - a)
+      .slice(0, 5)
+      .reduce((a, b) => a + b, 0);
     expect(top / 20_000).toBeGreaterThan(0.08);
     // most customers are BRONZE, the US is the largest market, quantities are mostly 1-3
     const tiers = [...check.customers.values()].filter((c) => c.tier === 'BRONZE').length / 500;
@@ -269,9 +285,20 @@ describe('createDataGenerator', () => {
     }
     expect(contract.problems).toEqual([]);
     expect(transitions.problems).toEqual([]);
-    for (const kind of ['orders:CREATED', 'orders:VALIDATED', 'orders:FAILED', 'orders:SHIPPED', 'orders:CANCELLED',
-      'payments:PENDING', 'payments:CAPTURED', 'payments:FAILED', 'payments:REFUNDED', 'customers:update',
-      'orders:tombstone', 'payments:tombstone']) {
+    for (const kind of [
+      'orders:CREATED',
+      'orders:VALIDATED',
+      'orders:FAILED',
+      'orders:SHIPPED',
+      'orders:CANCELLED',
+      'payments:PENDING',
+      'payments:CAPTURED',
+      'payments:FAILED',
+      'payments:REFUNDED',
+      'customers:update',
+      'orders:tombstone',
+      'payments:tombstone',
+    ]) {
       expect(transitions.seen.get(kind) ?? 0, kind).toBeGreaterThan(0);
     }
   });
@@ -332,13 +359,29 @@ function resumeStateOf(topics: Map<string, GeneratedRecord>): ResumeState {
   const paymentsOf = (orderId: unknown) => rows('payments').filter((p) => p.orderId === orderId);
   return {
     lastOrder: Math.max(0, ...orders.map((o) => Number(String(o.orderId).slice(4)))),
-    customers: rows('customers').map((c) => ({ customerId: String(c.customerId), email: String(c.email), tier: String(c.tier), updatedAt: String(c.updatedAt) })),
+    customers: rows('customers').map((c) => ({
+      customerId: String(c.customerId),
+      email: String(c.email),
+      tier: String(c.tier),
+      updatedAt: String(c.updatedAt),
+    })),
     openOrders: orders
       .filter((o) => OPEN.has(o.state as string))
       .map((o) => ({
-        orderId: String(o.orderId), customerId: String(o.customerId), state: String(o.state), product: String(o.product),
-        quantity: o.quantity as number, unitPrice: o.unitPrice as number, createdAt: String(o.createdAt), updatedAt: String(o.updatedAt),
-        payments: paymentsOf(o.orderId).map((p) => ({ paymentId: String(p.paymentId), status: String(p.status), method: String(p.method), createdAt: String(p.createdAt) })),
+        orderId: String(o.orderId),
+        customerId: String(o.customerId),
+        state: String(o.state),
+        product: String(o.product),
+        quantity: o.quantity as number,
+        unitPrice: o.unitPrice as number,
+        createdAt: String(o.createdAt),
+        updatedAt: String(o.updatedAt),
+        payments: paymentsOf(o.orderId).map((p) => ({
+          paymentId: String(p.paymentId),
+          status: String(p.status),
+          method: String(p.method),
+          createdAt: String(p.createdAt),
+        })),
       })),
     cancelled: orders
       .filter((o) => o.state === 'CANCELLED')

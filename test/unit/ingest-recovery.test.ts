@@ -67,7 +67,13 @@ function fakeKafka() {
 }
 
 function record(offset: number, value: string | null, key = order(offset).orderId): KafkaRecord {
-  return { topic: VIEW.topic, partition: partitionForKey(key, 1), offset: String(offset), key: Buffer.from(key), value: value === null ? null : Buffer.from(value) };
+  return {
+    topic: VIEW.topic,
+    partition: partitionForKey(key, 1),
+    offset: String(offset),
+    key: Buffer.from(key),
+    value: value === null ? null : Buffer.from(value),
+  };
 }
 
 describe('ingest recovery', () => {

@@ -90,7 +90,10 @@ function collectImports(): Import[] {
     const from = path.relative(SRC, file).split(path.sep).join('/');
     return importSpecifiers(readFileSync(file, 'utf8')).map((specifier): Import => {
       if (!specifier.startsWith('.')) return { from, specifier, target: undefined };
-      const resolved = path.relative(SRC, path.resolve(path.dirname(file), specifier)).split(path.sep).join('/');
+      const resolved = path
+        .relative(SRC, path.resolve(path.dirname(file), specifier))
+        .split(path.sep)
+        .join('/');
       return { from, specifier, target: resolved };
     });
   });
@@ -165,10 +168,14 @@ describe('source layout', () => {
   const describeImport = (entry: Import) => `src/${entry.from} imports '${entry.specifier}'`;
 
   it('finds the imports it checks', () => {
-    expect(importSpecifiers("import a from './a.ts';\nimport type { B } from '../b.ts';\nexport * from './c.ts';\nimport './d.ts';\nconst e = await import('./e.ts');")).toEqual(
-      ['./a.ts', '../b.ts', './c.ts', './d.ts', './e.ts'],
-    );
-    expect(importSpecifiers("import {\n  a,\n  type B,\n} from './multi.ts';\n/**\n * import x from './in-a-comment.ts';\n */")).toEqual(['./multi.ts']);
+    expect(
+      importSpecifiers(
+        "import a from './a.ts';\nimport type { B } from '../b.ts';\nexport * from './c.ts';\nimport './d.ts';\nconst e = await import('./e.ts');",
+      ),
+    ).toEqual(['./a.ts', '../b.ts', './c.ts', './d.ts', './e.ts']);
+    expect(importSpecifiers("import {\n  a,\n  type B,\n} from './multi.ts';\n/**\n * import x from './in-a-comment.ts';\n */")).toEqual([
+      './multi.ts',
+    ]);
     // Known edges of the tree, so a parser that finds nothing cannot pass the rules below.
     expect(relative.some((entry) => entry.from === 'gateway.ts' && entry.target === 'ingest/ingestor.ts')).toBe(true);
     expect(relative.some((entry) => entry.from === 'main.ts' && entry.target === 'gateway.ts')).toBe(true);
@@ -182,7 +189,10 @@ describe('source layout', () => {
   });
 
   it('every folder of src/ has a rule, and the README lists it under Architecture', () => {
-    const folders = readdirSync(SRC, { withFileTypes: true }).filter((entry) => entry.isDirectory()).map((entry) => entry.name).sort();
+    const folders = readdirSync(SRC, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name)
+      .sort();
     expect(folders.filter((folder) => !(folder in MAY_IMPORT))).toEqual([]);
     const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
     const start = readme.indexOf('\n## Architecture\n');

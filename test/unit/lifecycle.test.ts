@@ -69,7 +69,7 @@ describe('stop signals', () => {
     expect(hanging.exits).toEqual([1]);
   });
 
-  it('the longest stop with the default settings ends within the manifests\' grace period', async () => {
+  it("the longest stop with the default settings ends within the manifests' grace period", async () => {
     const config = loadConfig({ KAFKA_BROKERS: '127.0.0.1:9092' });
     expect(config.shutdownTimeoutMs).toBe(25_000);
     expect(config.shutdownDelayMs).toBe(0);

@@ -64,7 +64,11 @@ async function exercised() {
     logging: false,
   });
   const post = (query: string, accept = 'application/json') =>
-    yoga.fetch('http://localhost/graphql', { method: 'POST', headers: { 'content-type': 'application/json', accept }, body: JSON.stringify({ query }) });
+    yoga.fetch('http://localhost/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept },
+      body: JSON.stringify({ query }),
+    });
   expect(await (await post('query Hello { hello }')).json()).toEqual({ data: { hello: 'hi' } });
   expect(await (await post('{ nope }')).text()).toContain('GRAPHQL_VALIDATION_FAILED');
   expect(await (await post('subscription Ticks { ticks }', 'text/event-stream')).text()).toContain('"ticks":1');
@@ -92,7 +96,11 @@ describe('metrics', () => {
     expect(own.sort()).toEqual([...exact.keys()].sort());
     const others = exposed.filter((name) => !name.startsWith('gw_'));
     expect(others.filter((name) => !wildcards.some((prefix) => name.startsWith(prefix)))).toEqual([]);
-    for (const prefix of wildcards) expect(others.some((name) => name.startsWith(prefix)), prefix).toBe(true);
+    for (const prefix of wildcards)
+      expect(
+        others.some((name) => name.startsWith(prefix)),
+        prefix,
+      ).toBe(true);
 
     for (const metric of json.filter((candidate) => candidate.name.startsWith('gw_'))) {
       const row = exact.get(metric.name)!;
@@ -128,7 +136,11 @@ describe('metrics', () => {
       stalled: () => [],
       store: { roundTrips: 0, entriesRead: 0 },
     });
-    const yoga = createYoga({ schema: createSchema({ typeDefs: 'type Query { a: Int }', resolvers: { Query: { a: () => 1 } } }), plugins: metrics.plugins, logging: false });
+    const yoga = createYoga({
+      schema: createSchema({ typeDefs: 'type Query { a: Int }', resolvers: { Query: { a: () => 1 } } }),
+      plugins: metrics.plugins,
+      logging: false,
+    });
     for (let i = 0; i < 210; i++) {
       await yoga.fetch('http://localhost/graphql', {
         method: 'POST',

@@ -20,9 +20,7 @@ interface JavaFixture {
   }>;
 }
 
-const fixture = JSON.parse(
-  readFileSync(new URL('../fixtures/partitions/java-partitions.json', import.meta.url), 'utf8'),
-) as JavaFixture;
+const fixture = JSON.parse(readFileSync(new URL('../fixtures/partitions/java-partitions.json', import.meta.url), 'utf8')) as JavaFixture;
 
 /** Mismatch count plus the first few, so a failure stays readable. */
 function summary<T>(mismatches: T[]): { count: number; first: T[] } {
@@ -55,7 +53,10 @@ describe('java-partitions.json fixture', () => {
       ['short', (k: string) => k.length <= 8],
       ['long', (k: string) => k.length > 32],
     ] as const) {
-      expect(keys.filter(pick).some((k) => loneSurrogate.test(k)), `${what} key with a lone surrogate`).toBe(true);
+      expect(
+        keys.filter(pick).some((k) => loneSurrogate.test(k)),
+        `${what} key with a lone surrogate`,
+      ).toBe(true);
       expect(
         keys.filter(pick).some((k) => nonAscii.test(k) && !loneSurrogate.test(k)),
         `${what} well-formed non-ASCII key`,
@@ -69,9 +70,7 @@ describe('java-partitions.json fixture', () => {
 
 describe('murmur2', () => {
   it('equals Java Utils.murmur2 for every fixture key', () => {
-    const mismatches = fixture.keys
-      .map((k) => ({ key: k.key, java: k.murmur2, ours: murmur2(hexBytes(k.utf8)) }))
-      .filter((r) => r.ours !== r.java);
+    const mismatches = fixture.keys.map((k) => ({ key: k.key, java: k.murmur2, ours: murmur2(hexBytes(k.utf8)) })).filter((r) => r.ours !== r.java);
     expect(summary(mismatches)).toEqual({ count: 0, first: [] });
   });
 

@@ -28,8 +28,12 @@ const cost = (query: string, variables: Record<string, unknown> = {}) => {
   const document = parse(query);
   return operationCost(schema, document, selectOperation(document, undefined)!, variables, LIMITS);
 };
-const shapeOf = (query: string) => checkShape(parse(query), { ...LIMITS, maxDepth: 0, maxAliases: 0, maxDirectives: 0, maxRootFields: 0, maxBreadth: 0 });
-const figure = (query: string, limit: string) => shapeOf(query).find((error) => error.extensions.details && (error.extensions.details as { limit: string }).limit === limit)?.extensions.details as { value: number } | undefined;
+const shapeOf = (query: string) =>
+  checkShape(parse(query), { ...LIMITS, maxDepth: 0, maxAliases: 0, maxDirectives: 0, maxRootFields: 0, maxBreadth: 0 });
+const figure = (query: string, limit: string) =>
+  shapeOf(query).find((error) => error.extensions.details && (error.extensions.details as { limit: string }).limit === limit)?.extensions.details as
+    | { value: number }
+    | undefined;
 
 describe('shape limits', () => {
   it('measure fragments as executed, each fragment once', () => {
@@ -47,7 +51,9 @@ describe('shape limits', () => {
   });
 
   it('measure breadth as the widest selection set, fragments included', () => {
-    expect(figure('{ order(orderId: "x") { orderId state ...F customer { name } } } fragment F on Order { product quantity }', 'breadth')?.value).toBe(5);
+    expect(
+      figure('{ order(orderId: "x") { orderId state ...F customer { name } } } fragment F on Order { product quantity }', 'breadth')?.value,
+    ).toBe(5);
     expect(figure(`{ order(orderId: "x") { customer { ${'name '.repeat(7)} } } }`, 'breadth')?.value).toBe(7);
   });
 
@@ -59,7 +65,9 @@ describe('shape limits', () => {
   it('refuse at the lexer: too many tokens, too deep brackets', () => {
     const parseLimited = limitedParse(100);
     expect(() => parseLimited(`{ ${'a '.repeat(101)}}`)).toThrow(/more than 100 tokens/);
-    expect(() => limitedParse(10_000)(`{ nodes(ids: ${'['.repeat(MAX_NESTING)}"x"${']'.repeat(MAX_NESTING)}) { id } }`)).toThrow(/nests brackets more than/);
+    expect(() => limitedParse(10_000)(`{ nodes(ids: ${'['.repeat(MAX_NESTING)}"x"${']'.repeat(MAX_NESTING)}) { id } }`)).toThrow(
+      /nests brackets more than/,
+    );
     expect(() => parseLimited('{ a')).toThrow(/Syntax Error/);
     expect(parseLimited('{ a }').kind).toBe('Document');
   });

@@ -19,10 +19,7 @@ function readmeVariables(readme: string): Set<string> {
 
 describe('README configuration table', () => {
   it('lists exactly the environment variables src/config.ts reads', async () => {
-    const [readme, source] = await Promise.all([
-      readFile(path.join(ROOT, 'README.md'), 'utf8'),
-      readFile(path.join(ROOT, 'src/config.ts'), 'utf8'),
-    ]);
+    const [readme, source] = await Promise.all([readFile(path.join(ROOT, 'README.md'), 'utf8'), readFile(path.join(ROOT, 'src/config.ts'), 'utf8')]);
     const documented = readmeVariables(readme);
     const named = variablesInSource(source);
     // At run time, with and without the settings that open optional branches (client auth).
@@ -41,14 +38,15 @@ describe('README configuration table', () => {
   it('the scanners find variables in each form they are written', () => {
     const source = [
       '/** KAFKA_COMMENTED is only mentioned: env.IN_COMMENT */',
-      "// env.LINE_COMMENT",
+      '// env.LINE_COMMENT',
       "const a = env.DIRECT || env['BRACKETED'];",
       "const b = integer(env, 'HELPER', 1, 0, 2);",
       "fail('FAILED', 'something', raw);",
       "const url = 'http://example.com'; const c = env.AFTER_URL;",
     ].join('\n');
     expect([...variablesInSource(source)].sort()).toEqual(['AFTER_URL', 'BRACKETED', 'DIRECT', 'FAILED', 'HELPER']);
-    const readme = '# X\n\n## Configuration\n\n| variable | default |\n|---|---|\n| `ONE` | 1 |\n| `TWO` | 2 |\n\n### Metrics\n\n| `NOT_CONFIG` | x |\n';
+    const readme =
+      '# X\n\n## Configuration\n\n| variable | default |\n|---|---|\n| `ONE` | 1 |\n| `TWO` | 2 |\n\n### Metrics\n\n| `NOT_CONFIG` | x |\n';
     expect([...readmeVariables(readme)].sort()).toEqual(['ONE', 'TWO']);
   });
 });

@@ -92,8 +92,12 @@ describe('suggestions hidden with INTROSPECTION=false', () => {
     const cut = withoutSuggestions(error);
     expect(cut.message).toBe('Cannot query field "ordr" on type "Query".');
     expect(cut.extensions).toEqual({ code: 'X' });
-    const enumError = new GraphQLError('Variable "$s" got invalid value "SHIPPD"; Value "SHIPPD" does not exist in "OrderState" enum. Did you mean the enum value "SHIPPED"?');
-    expect(withoutSuggestions(enumError).message).toBe('Variable "$s" got invalid value "SHIPPD"; Value "SHIPPD" does not exist in "OrderState" enum.');
+    const enumError = new GraphQLError(
+      'Variable "$s" got invalid value "SHIPPD"; Value "SHIPPD" does not exist in "OrderState" enum. Did you mean the enum value "SHIPPED"?',
+    );
+    expect(withoutSuggestions(enumError).message).toBe(
+      'Variable "$s" got invalid value "SHIPPD"; Value "SHIPPD" does not exist in "OrderState" enum.',
+    );
     const plain = new GraphQLError('Syntax Error: Expected Name, found <EOF>.');
     expect(withoutSuggestions(plain)).toBe(plain);
   });

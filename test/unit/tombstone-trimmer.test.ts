@@ -36,7 +36,11 @@ describe('tombstone trimmer', () => {
     store.apply(partition, [{ key, row, offset: String(offset) }], String(offset + 1));
     offset++;
   };
-  const deletedInLog = (partition: number) => store.changesSince(partition, '0', 1000).filter((entry) => entry.deleted).map((entry) => entry.key);
+  const deletedInLog = (partition: number) =>
+    store
+      .changesSince(partition, '0', 1000)
+      .filter((entry) => entry.deleted)
+      .map((entry) => entry.key);
 
   beforeEach(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'gw-trimmer-'));

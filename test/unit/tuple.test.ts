@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { decodeTuple, encodeTuple, extendTuple, prefixEnd, type TupleElement } from '../../src/store/tuple.ts';
 import { prng } from '../support/prng.ts';
 
-
 /** Reference order, written independently of the encoding: null < string < number (the tag order). */
 function rank(element: TupleElement): number {
   return element === null ? 0 : typeof element === 'string' ? 1 : 2;

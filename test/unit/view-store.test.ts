@@ -26,7 +26,6 @@ const STATES = ['CREATED', 'VALIDATED', 'FAILED', 'SHIPPED', 'CANCELLED'] as con
 const CURRENCIES = ['EUR', 'USD', 'GBP'] as const;
 const PRODUCTS = ['Widget', 'Gadget', 'Gizmo', 'Doohickey'] as const;
 
-
 interface Stored {
   readonly partition: number;
   readonly key: string;
@@ -101,7 +100,13 @@ interface PageShape {
 const position = (stored: Stored, sortField: string): [Value, string] => [stored.row[sortField] as Value, stored.key];
 
 /** All matching rows in the request's display order (ASC or DESC). */
-function refOrdered(data: Iterable<Stored>, sortField: string, descending: boolean, filter: Filter, partitions: readonly number[] = PARTITIONS): Stored[] {
+function refOrdered(
+  data: Iterable<Stored>,
+  sortField: string,
+  descending: boolean,
+  filter: Filter,
+  partitions: readonly number[] = PARTITIONS,
+): Stored[] {
   const matching = [...data]
     .filter((stored) => partitions.includes(stored.partition) && refMatches(stored.row, filter))
     .map((stored) => {
@@ -132,7 +137,12 @@ function refPage(data: Iterable<Stored>, request: PageRequest, partitions: reado
     : ordered;
   const page = request.backward ? candidates.slice(Math.max(0, candidates.length - request.limit)) : candidates.slice(0, request.limit);
   return {
-    rows: page.map((stored) => ({ key: stored.key, sortValue: stored.row[request.sortField] as Value, partition: stored.partition, row: stored.row })),
+    rows: page.map((stored) => ({
+      key: stored.key,
+      sortValue: stored.row[request.sortField] as Value,
+      partition: stored.partition,
+      row: stored.row,
+    })),
     more: candidates.length > request.limit,
   };
 }
@@ -211,12 +221,16 @@ function expectedIndexEntries(view: ViewModel, data: Iterable<Stored>): string[]
 }
 
 function actualIndexEntries(kv: KeyValueStore, view: ViewModel): string[] {
-  return scanPrefix(kv, ['i', view.id]).map((entry) => JSON.stringify(entry)).sort();
+  return scanPrefix(kv, ['i', view.id])
+    .map((entry) => JSON.stringify(entry))
+    .sort();
 }
 
 function expectConsistent(kv: KeyValueStore, store: ViewStore, data: Map<string, Stored>): void {
   expect(actualIndexEntries(kv, store.view)).toEqual(expectedIndexEntries(store.view, data.values()));
-  const rows = scanPrefix(kv, ['r', store.view.id]).map(([, , partition, key]) => `${String(partition)}/${String(key)}`).sort();
+  const rows = scanPrefix(kv, ['r', store.view.id])
+    .map(([, , partition, key]) => `${String(partition)}/${String(key)}`)
+    .sort();
   expect(rows).toEqual([...data.values()].map((stored) => `${stored.partition}/${stored.key}`).sort());
   for (const partition of PARTITIONS) {
     const inPartition = [...data.values()].filter((stored) => stored.partition === partition);
@@ -275,7 +289,13 @@ const FILTERS: Array<[string, Filter]> = [
   ['customerId = c-3', { equals: [{ field: 'customerId', values: ['c-3'] }], ranges: [] }],
   [
     'state = CREATED and currency = EUR (residual)',
-    { equals: [{ field: 'state', values: ['CREATED'] }, { field: 'currency', values: ['EUR'] }], ranges: [] },
+    {
+      equals: [
+        { field: 'state', values: ['CREATED'] },
+        { field: 'currency', values: ['EUR'] },
+      ],
+      ranges: [],
+    },
   ],
   [
     'createdAt in [at(70), at(280))',
@@ -293,7 +313,10 @@ const FILTERS: Array<[string, Filter]> = [
     },
   ],
   ['product = Gizmo (not indexed)', { equals: [{ field: 'product', values: ['Gizmo'] }], ranges: [] }],
-  ['quantity in [3, 6] (range on a non-sort field)', { equals: [], ranges: [{ field: 'quantity', lower: { value: 3, inclusive: true }, upper: { value: 6, inclusive: true } }] }],
+  [
+    'quantity in [3, 6] (range on a non-sort field)',
+    { equals: [], ranges: [{ field: 'quantity', lower: { value: 3, inclusive: true }, upper: { value: 6, inclusive: true } }] },
+  ],
   ['orderId < o-40 (range on the key)', { equals: [], ranges: [{ field: 'orderId', upper: { value: 'o-40', inclusive: false } }] }],
   ['empty in list', { equals: [{ field: 'state', values: [] }], ranges: [] }],
 ];
@@ -372,7 +395,13 @@ describe('readPage against a reference over ~300 rows in 3 partitions', () => {
         limit: 3,
         descending: true,
         backward: true,
-        filter: { equals: [{ field: 'customerId', values: [customerId] }, { field: 'currency', values: ['EUR'] }], ranges: [] },
+        filter: {
+          equals: [
+            { field: 'customerId', values: [customerId] },
+            { field: 'currency', values: ['EUR'] },
+          ],
+          ranges: [],
+        },
       }),
     ]);
     const session = store.session();
@@ -516,7 +545,10 @@ describe('counts', () => {
         ranges: [],
       },
     ],
-    ['updatedAt range and customerId', { equals: [{ field: 'customerId', values: ['c-7'] }], ranges: [{ field: 'updatedAt', upper: { value: at(200), inclusive: true } }] }],
+    [
+      'updatedAt range and customerId',
+      { equals: [{ field: 'customerId', values: ['c-7'] }], ranges: [{ field: 'updatedAt', upper: { value: at(200), inclusive: true } }] },
+    ],
   ];
 
   it('countRows equals the reference for every filter', async () => {
@@ -573,7 +605,11 @@ describe('writes', () => {
     expect(stateCount('SHIPPED')).toBe(shippedBefore! + 1);
     expect(page(store, request('createdAt', { limit: 1 })).rows[0]?.key).toBe(target.key);
     expect(page(store, request('updatedAt', { limit: 1, descending: true })).rows[0]?.key).toBe(target.key);
-    expect(page(store, request('createdAt', { limit: 400, filter: { equals: [{ field: 'state', values: ['CREATED'] }], ranges: [] } })).rows.map((row) => row.key)).not.toContain(target.key);
+    expect(
+      page(store, request('createdAt', { limit: 400, filter: { equals: [{ field: 'state', values: ['CREATED'] }], ranges: [] } })).rows.map(
+        (row) => row.key,
+      ),
+    ).not.toContain(target.key);
     expect(store.nextOffset(target.partition)).toBe('9999');
   });
 
@@ -591,7 +627,9 @@ describe('writes', () => {
     const { store, data, kv: db } = await loaded(11);
     const target = [...data.values()][42]!;
     const total = store.count(target.partition);
-    const counters = Object.fromEntries(ORDERS.countedFilters.map((field) => [field, store.count(target.partition, new Map([[field, target.row[field] as Value]]))]));
+    const counters = Object.fromEntries(
+      ORDERS.countedFilters.map((field) => [field, store.count(target.partition, new Map([[field, target.row[field] as Value]]))]),
+    );
     expect(store.apply(target.partition, [{ key: target.key, row: null }], '500')).toMatchObject({ upserts: 0, deletes: 1 });
     data.delete(target.key);
 
@@ -623,8 +661,19 @@ describe('writes', () => {
     const a = makeRow(random, 'o-a');
     const b = makeRow(random, 'o-b');
     const c = makeRow(random, 'o-c');
-    store.apply(0, [{ key: 'o-a', row: a }, { key: 'o-b', row: b }, { key: 'o-c', row: c }], '3');
-    const refs = [{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-b' }];
+    store.apply(
+      0,
+      [
+        { key: 'o-a', row: a },
+        { key: 'o-b', row: b },
+        { key: 'o-c', row: c },
+      ],
+      '3',
+    );
+    const refs = [
+      { partition: 0, key: 'o-a' },
+      { partition: 0, key: 'o-b' },
+    ];
     expect(store.getRows(refs)).toEqual([a, b]);
     const trips = kv!.stats.roundTrips;
     const cachedRows = store.getRows(refs);
@@ -632,19 +681,40 @@ describe('writes', () => {
     expect(kv!.stats.roundTrips).toBe(trips); // both hits
     // An update replaces the cached row, a tombstone drops it: reads never see an old version.
     const a2 = { ...a, state: 'SHIPPED', updatedAt: at(99) };
-    store.apply(0, [{ key: 'o-a', row: a2 }, { key: 'o-b', row: null }], '5');
+    store.apply(
+      0,
+      [
+        { key: 'o-a', row: a2 },
+        { key: 'o-b', row: null },
+      ],
+      '5',
+    );
     expect(store.getRows(refs)).toEqual([a2, undefined]);
     // Bounded: reading a third row evicts the least recently read one (o-b is gone anyway).
     expect(store.getRows([{ partition: 0, key: 'o-c' }])).toEqual([c]);
     const before = kv!.stats.roundTrips;
-    store.getRows([{ partition: 0, key: 'o-c' }, { partition: 0, key: 'o-a' }]);
+    store.getRows([
+      { partition: 0, key: 'o-c' },
+      { partition: 0, key: 'o-a' },
+    ]);
     expect(kv!.stats.roundTrips).toBe(before);
     // The store agrees with a store without cache over the same data.
     const plain = await openViewStore(kv!, ORDERS);
-    expect(plain.getRows([{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-b' }, { partition: 0, key: 'o-c' }])).toEqual([a2, undefined, c]);
+    expect(
+      plain.getRows([
+        { partition: 0, key: 'o-a' },
+        { partition: 0, key: 'o-b' },
+        { partition: 0, key: 'o-c' },
+      ]),
+    ).toEqual([a2, undefined, c]);
     // Dropping the partition drops its cached rows too.
     await store.dropPartition(0);
-    expect(store.getRows([{ partition: 0, key: 'o-a' }, { partition: 0, key: 'o-c' }])).toEqual([undefined, undefined]);
+    expect(
+      store.getRows([
+        { partition: 0, key: 'o-a' },
+        { partition: 0, key: 'o-c' },
+      ]),
+    ).toEqual([undefined, undefined]);
   });
 
   it('cached lists of one filter value equal a fresh scan after every kind of write', async () => {
@@ -666,7 +736,10 @@ describe('writes', () => {
         const cached = store.valueEntries(session, 0, index, value, 1000);
         expect(cached).toEqual(plain.valueEntries(fresh, 0, index, value, 1000));
         expect(cached.map((entry) => entry.key).sort()).toEqual(
-          [...rows].filter(([, row]) => row.customerId === value).map(([key]) => key).sort(),
+          [...rows]
+            .filter(([, row]) => row.customerId === value)
+            .map(([key]) => key)
+            .sort(),
         );
       } finally {
         session.close();
@@ -730,10 +803,26 @@ describe('writes', () => {
     expect(store.count(0, new Map([['state', 'CREATED']]))).toBe(other.state === 'CREATED' ? 1 : 0);
 
     // an insert and a delete of a new key in one batch leave nothing
-    expect(store.apply(0, [{ key: 'o-gone', row: other }, { key: 'o-gone', row: null }], '5')).toMatchObject({ upserts: 0, deletes: 0 });
+    expect(
+      store.apply(
+        0,
+        [
+          { key: 'o-gone', row: other },
+          { key: 'o-gone', row: null },
+        ],
+        '5',
+      ),
+    ).toMatchObject({ upserts: 0, deletes: 0 });
     // a delete followed by a re-insert of an existing key keeps the re-inserted version
     const v3 = { ...v2, state: 'FAILED' };
-    store.apply(0, [{ key: 'o-dup', row: null }, { key: 'o-dup', row: v3 }], '7');
+    store.apply(
+      0,
+      [
+        { key: 'o-dup', row: null },
+        { key: 'o-dup', row: v3 },
+      ],
+      '7',
+    );
     data.get('o-dup')!.row = v3;
     expectConsistent(kv!, store, data);
     expect(store.nextOffset(0)).toBe('7');
@@ -811,7 +900,12 @@ describe('persistence', () => {
 
     // the partition can be rebuilt after the drop
     const refill = generate(99, 20);
-    const moved = [...refill.values()].map((stored) => ({ ...stored, key: `p1-${stored.key}`, partition: 1, row: { ...stored.row, orderId: `p1-${stored.key}` } }));
+    const moved = [...refill.values()].map((stored) => ({
+      ...stored,
+      key: `p1-${stored.key}`,
+      partition: 1,
+      row: { ...stored.row, orderId: `p1-${stored.key}` },
+    }));
     store.apply(1, moved, '20');
     for (const stored of moved) data.set(stored.key, stored);
     expectConsistent(db, store, data);
@@ -845,7 +939,13 @@ describe('scans', () => {
         const keys: string[] = [];
         for (let entries = scan.next(3); entries.length > 0; entries = scan.next(3)) keys.push(...entries.map((entry) => entry.key));
         scan.close();
-        const expected = refOrdered(data.values(), 'createdAt', reverse, { equals: [{ field: 'customerId', values: [customerId] }], ranges: [] }, [2]);
+        const expected = refOrdered(
+          data.values(),
+          'createdAt',
+          reverse,
+          { equals: [{ field: 'customerId', values: [customerId] }], ranges: [] },
+          [2],
+        );
         expect(expected.length).toBeGreaterThan(0);
         expect(keys).toEqual(expected.map((stored) => stored.key));
       }
@@ -900,8 +1000,22 @@ describe('change log', () => {
 
   it('lists the latest version per key and tombstones in offset order; a key starting with "-" is not a tombstone', async () => {
     const store = await openViewStore(kv!, ORDERS);
-    store.apply(0, [{ key: 'o-1', row: row('o-1'), offset: '0' }, { key: '-o-2', row: row('-o-2'), offset: '1' }], '2');
-    store.apply(0, [{ key: 'o-1', row: row('o-1'), offset: '2' }, { key: 'o-3', row: row('o-3'), offset: '3' }], '4');
+    store.apply(
+      0,
+      [
+        { key: 'o-1', row: row('o-1'), offset: '0' },
+        { key: '-o-2', row: row('-o-2'), offset: '1' },
+      ],
+      '2',
+    );
+    store.apply(
+      0,
+      [
+        { key: 'o-1', row: row('o-1'), offset: '2' },
+        { key: 'o-3', row: row('o-3'), offset: '3' },
+      ],
+      '4',
+    );
     store.apply(0, [{ key: 'o-3', row: null, offset: '4' }], '5');
     expect(store.changesSince(0, '0', 100)).toEqual([
       { offset: '1', key: '-o-2', deleted: false },
@@ -914,8 +1028,16 @@ describe('change log', () => {
   it('trimTombstones drops tombstone markers below the bound, keeps live rows and later tombstones, and persists its trim point', async () => {
     let store = await openViewStore(kv!, ORDERS);
     // Offsets 0..9 insert o-0..o-9; 10..14 delete o-0..o-4; 15 deletes o-5 later.
-    store.apply(1, Array.from({ length: 10 }, (_, i) => ({ key: `o-${i}`, row: row(`o-${i}`), offset: String(i) })), '10');
-    store.apply(1, Array.from({ length: 5 }, (_, i) => ({ key: `o-${i}`, row: null, offset: String(10 + i) })), '15');
+    store.apply(
+      1,
+      Array.from({ length: 10 }, (_, i) => ({ key: `o-${i}`, row: row(`o-${i}`), offset: String(i) })),
+      '10',
+    );
+    store.apply(
+      1,
+      Array.from({ length: 5 }, (_, i) => ({ key: `o-${i}`, row: null, offset: String(10 + i) })),
+      '15',
+    );
     store.apply(1, [{ key: 'o-5', row: null, offset: '15' }], '16');
     expect(store.tombstonesTrimmedBelow(1)).toBeUndefined();
 

@@ -50,7 +50,11 @@ export function createApi(options: { endpoint: string; token: () => string | und
       }
       const first = body.errors?.[0];
       if (first || body.data == null) {
-        throw new GraphQLRequestError(first?.message ?? `the gateway answered ${response.status} without data`, first?.extensions?.code, response.status);
+        throw new GraphQLRequestError(
+          first?.message ?? `the gateway answered ${response.status} without data`,
+          first?.extensions?.code,
+          response.status,
+        );
       }
       return { data: body.data, extensions: body.extensions ?? {} };
     },

@@ -20,7 +20,10 @@ export interface ColumnLayout {
 const helper = createColumnHelper<typeof features, OrderRow>();
 const latestPayment = (row: OrderRow) => row.payments[row.payments.length - 1];
 /** `2026-11-14T08:12:33.120Z` shown as `2026-11-14 08:12:33` (UTC). */
-const timestamp = (value: unknown) => String(value ?? '').replace('T', ' ').slice(0, 19);
+const timestamp = (value: unknown) =>
+  String(value ?? '')
+    .replace('T', ' ')
+    .slice(0, 19);
 const money = (value: unknown) => (typeof value === 'number' ? value.toFixed(2) : '');
 
 export const LAYOUT: Record<string, ColumnLayout> = {

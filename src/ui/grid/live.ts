@@ -56,7 +56,10 @@ export function subscriptionUrl(page: string): string {
   return url.toString();
 }
 
-export function follow(options: { url: string; token: () => string | undefined; variables: Record<string, unknown> }, handlers: LiveHandlers): LiveFeed {
+export function follow(
+  options: { url: string; token: () => string | undefined; variables: Record<string, unknown> },
+  handlers: LiveHandlers,
+): LiveFeed {
   let stopped = false;
   let lastToken: string | undefined;
   let retries = 0;
@@ -138,7 +141,8 @@ export function follow(options: { url: string; token: () => string | undefined; 
           const list = Array.isArray(error) ? (error as GatewayError[]) : undefined;
           const close = error as { code?: number; reason?: string } | undefined;
           if (list?.[0]) end(list[0].message ?? 'subscription refused', list[0].extensions?.code);
-          else if (typeof close?.code === 'number') end(`connection closed (${close.code}${close.reason ? `: ${close.reason}` : ''})`, String(close.code));
+          else if (typeof close?.code === 'number')
+            end(`connection closed (${close.code}${close.reason ? `: ${close.reason}` : ''})`, String(close.code));
           else end(error instanceof Error ? error.message : 'connection failed', undefined);
         },
         complete: () => {
