@@ -10,6 +10,7 @@ import { keyed, order } from '../support/data.ts';
 import { useFixture, type Fixture } from '../support/fixture.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
+import { sseText } from '../support/sse.ts';
 
 const APP = 'https://app.example.com';
 const ADMIN = 'https://admin.example.com:8443';
@@ -178,14 +179,7 @@ describe('browsers and hostile clients at /graphql', () => {
       });
       expect(sse.status).toBe(200);
       expect(sse.headers.get('content-type')).toContain('text/event-stream');
-      const reader = sse.body!.getReader();
-      let text = '';
-      while (!text.includes('SNAPSHOT')) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += Buffer.from(value).toString('utf8');
-      }
-      expect(text).toContain('"kind":"SNAPSHOT"');
+      await sseText(sse).readUntil('"kind":"SNAPSHOT"');
       abort.abort();
 
       const page = await fetch(`${plain.url}/graphql`, { headers: { accept: 'text/html' } });

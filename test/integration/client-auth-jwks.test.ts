@@ -6,6 +6,7 @@ import { keyed, order } from '../support/data.ts';
 import { useFixture } from '../support/fixture.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { signingKey, signWith, startJwksServer, type JwksServer, type SigningKey } from '../support/jwks.ts';
+import { sseText } from '../support/sse.ts';
 
 const LOOKUP = JSON.stringify({ query: '{ order(orderId: "ord-000004") { orderId state } }' });
 const ENTITY = 'subscription { orderChanged(orderId: "ord-000004") { kind node { orderId } } }';
@@ -91,15 +92,7 @@ describe('client authentication with CLIENT_JWKS_URL', () => {
     const abort = fx.abortController();
     const response = await sse(await signWith(ec, claims()), abort.signal);
     expect(response.status).toBe(200);
-    const reader = response.body!.getReader();
-    let text = '';
-    const deadline = Date.now() + 20_000;
-    while (!text.includes('SNAPSHOT') && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString('utf8');
-    }
-    expect(text).toContain('"kind":"SNAPSHOT"');
+    await sseText(response).readUntil('"kind":"SNAPSHOT"');
     abort.abort();
   });
 

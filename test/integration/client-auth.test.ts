@@ -3,6 +3,7 @@ import { signClientToken } from '../../src/server/client-auth.ts';
 import { keyed, order } from '../support/data.ts';
 import { useFixture } from '../support/fixture.ts';
 import type { TestGateway } from '../support/gateway.ts';
+import { sseText } from '../support/sse.ts';
 
 const SECRET = 'integration-client-secret-0123456789';
 const LOOKUP = JSON.stringify({ query: '{ order(orderId: "ord-000003") { orderId state } }' });
@@ -95,15 +96,7 @@ describe('client authentication with CLIENT_JWT_SECRET', () => {
     const abort = fx.abortController();
     const response = await sse({ authorization: `Bearer ${valid()}` }, abort.signal);
     expect(response.status).toBe(200);
-    const reader = response.body!.getReader();
-    let text = '';
-    const deadline = Date.now() + 20_000;
-    while (!text.includes('SNAPSHOT') && Date.now() < deadline) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      text += Buffer.from(value).toString('utf8');
-    }
-    expect(text).toContain('"kind":"SNAPSHOT"');
+    await sseText(response).readUntil('"kind":"SNAPSHOT"');
     abort.abort();
   });
 

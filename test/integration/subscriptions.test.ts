@@ -6,6 +6,7 @@ import { useFixture } from '../support/fixture.ts';
 import type { TestGateway } from '../support/gateway.ts';
 import { waitFor } from '../support/wait.ts';
 import { collect } from '../support/ws.ts';
+import { sseText } from '../support/sse.ts';
 
 interface Change {
   kind: string;
@@ -211,21 +212,11 @@ describe('subscriptions over graphql-ws', () => {
       signal: abort.signal,
     });
     expect(response.headers.get('content-type')).toContain('text/event-stream');
-    const reader = response.body!.getReader();
-    let text = '';
-    const readUntil = async (needle: string) => {
-      const deadline = Date.now() + 20_000;
-      while (!text.includes(needle) && Date.now() < deadline) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += Buffer.from(value).toString('utf8');
-      }
-      expect(text).toContain(needle);
-    };
-    await readUntil('"kind":"SNAPSHOT"');
+    const stream = sseText(response);
+    await stream.readUntil('"kind":"SNAPSHOT"');
     await fx.produce('orders', [keyed('orderId', order(11, { state: 'CANCELLED' }))]);
-    await readUntil('"kind":"UPSERT"');
-    expect(text).toContain('"state":"CANCELLED"');
+    await stream.readUntil('"kind":"UPSERT"');
+    expect(stream.text).toContain('"state":"CANCELLED"');
     abort.abort();
   });
 

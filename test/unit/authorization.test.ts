@@ -1,6 +1,6 @@
 import { graphql } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { GatewayError } from '../../src/errors.ts';
+import type { GatewayError } from '../../src/errors.ts';
 import { createContext } from '../../src/graphql/context.ts';
 import { buildSchema } from '../../src/graphql/schema.ts';
 import { matchesNothing, NO_FILTER } from '../../src/query/filter.ts';
@@ -12,6 +12,7 @@ import { compileViews, type ViewModel } from '../../src/views/model.ts';
 import customers from '../../views/customers.ts';
 import orders from '../../views/orders.ts';
 import payments from '../../views/payments.ts';
+import { viewError } from '../support/views.ts';
 
 const REFERENCE = [orders, customers, payments] as const;
 const views = compileViews(REFERENCE);
@@ -20,16 +21,6 @@ const byId = (id: string, from: readonly ViewModel[] = views) => from.find((view
 const CUSTOMER = { role: 'customer', customerId: 'cus-00003' };
 const SUPPORT = { role: 'support' };
 const ANALYST = { role: 'analyst', sub: 'ana' };
-
-function viewError(declarations: readonly ViewDeclaration[]): GatewayError {
-  try {
-    compileViews(declarations);
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return error as GatewayError;
-  }
-  throw new Error('compileViews accepted the declarations');
-}
 
 /** A small valid view to break one rule at a time; `orderId` relates it to the reference orders. */
 function widget(overrides: Partial<ViewDeclaration> = {}): ViewDeclaration {

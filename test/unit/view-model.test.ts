@@ -3,12 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../src/config.ts';
-import { GatewayError } from '../../src/errors.ts';
 import type { ViewDeclaration } from '../../src/views/declaration.ts';
 import { compileViews, findIndex, loadViewDeclarations, type ViewModel } from '../../src/views/model.ts';
 import customers from '../../views/customers.ts';
 import orders from '../../views/orders.ts';
 import payments from '../../views/payments.ts';
+import { viewError } from '../support/views.ts';
 
 const REFERENCE = [orders, customers, payments] as const;
 
@@ -16,16 +16,6 @@ function byId(views: readonly ViewModel[], id: string): ViewModel {
   const found = views.find((view) => view.id === id);
   if (!found) throw new Error(`no view ${id}`);
   return found;
-}
-
-function viewError(declarations: readonly ViewDeclaration[]): GatewayError {
-  try {
-    compileViews(declarations);
-  } catch (error) {
-    expect(error).toBeInstanceOf(GatewayError);
-    return error as GatewayError;
-  }
-  throw new Error('compileViews accepted the declarations');
 }
 
 /** A small valid declaration to break one thing at a time. */
