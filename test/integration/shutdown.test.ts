@@ -1,5 +1,7 @@
 import { request as httpRequest } from 'node:http';
+import { createClient } from 'graphql-ws';
 import { describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { partitionForKey } from '../../src/cluster/partitioner.ts';
 import { decodeToken, encodeToken } from '../../src/routing/consistency.ts';
 import { keyed, order } from '../support/data.ts';
@@ -77,8 +79,19 @@ describe('shutdown on SIGTERM', () => {
     );
     await waitFor(async () => (await gateway.metric('gw_ingest_applied_total')) >= 300, { what: 'orders applied' });
 
-    // A subscriber over WebSocket.
-    const client = fx.wsClient(gateway.url);
+    // A subscriber over WebSocket. Not lazy: a lazy client closes the socket itself (1000) as
+    // soon as its last subscription completes, racing the server's own close (1001).
+    const client = createClient({
+      url: `${gateway.url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      lazy: false,
+      // The server's close (1001) is the expected end here, not an error to print.
+      onNonLazyError: () => undefined,
+    });
+    fx.defer(async () => {
+      await client.dispose();
+    });
     let closeCode: number | undefined;
     client.on('closed', (event) => {
       closeCode = (event as { code?: number }).code;
