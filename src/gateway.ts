@@ -273,6 +273,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       unhealthy: () => (ingest.failure ? `a consumer is down (restarting): ${ingest.failure.message}` : undefined),
       metrics: () => metrics.render(),
       plugins: metrics.plugins,
+      fastPathMetrics: metrics,
       countErrors: metrics.clientErrors,
       logger,
       exampleQuery: EXAMPLE_QUERY,

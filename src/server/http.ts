@@ -33,6 +33,7 @@ import { trackHttp } from './lifecycle.ts';
 import type { Transport } from './metrics.ts';
 import { tracingPlugin } from './telemetry.ts';
 import { browserPolicy } from './browser.ts';
+import { createFastPath, type CompiledEntry } from './fast-path.ts';
 import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
 import { servePage } from './pages.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
@@ -80,6 +81,11 @@ export interface HttpServerOptions {
   readonly introspection?: boolean;
   /** The bearer token /metrics requires (METRICS_TOKEN); open without. */
   readonly metricsToken?: string | undefined;
+  /** Counts what the fast path (./fast-path.ts) answers, as the metrics plugins count yoga's answers. */
+  readonly fastPathMetrics?: {
+    operation(document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number): void;
+    fastPath(outcome: 'answered' | 'yoga'): void;
+  };
 }
 
 export interface HttpServer {
@@ -211,6 +217,9 @@ function bearerMatches(authorization: string | undefined, token: string): boolea
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const { logger } = options;
   const browser = browserPolicy(options.corsOrigins ?? []);
+  const documentCache = createTextCache<DocumentNode>(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT);
+  // Compiled queries by text, for graphql-jit and the fast path alike; bounded like the parses.
+  const compiledCache = createTextCache<CompiledEntry>(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT);
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema: options.schema,
     graphqlEndpoint: '/graphql',
@@ -229,7 +238,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       return createContext(options.reader, token ? decodeToken(String(token)) : undefined, options.subscriptions?.hub, verified);
     },
     parserAndValidationCache: {
-      documentCache: createTextCache(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT),
+      documentCache,
       errorCache: createTextCache(PARSE_CACHE_CHARS, PARSE_CACHE_MAX_TEXT),
     },
     plugins: [
@@ -244,7 +253,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       // graphql-js's executor.
       useGraphQlJit(
         {},
-        { enableIf: (args) => compileFromSecondRun(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query' },
+        {
+          enableIf: (args) => compileFromSecondRun(args.document) && getOperationAST(args.document, args.operationName)?.operation === 'query',
+          cache: compiledCache as never,
+        },
       ),
       freshnessPlugin(),
       requestErrorStatusPlugin(),
@@ -291,6 +303,60 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       );
     }
     return identity ? { claims: identity.claims } : {};
+  };
+
+  // Repeated queries without yoga's request pipeline; anything else, and any answer it would not
+  // give exactly as yoga does, is yoga's (./fast-path.ts). Not with trusted documents: those are
+  // looked up by id in the request's extensions, which the fast path leaves to yoga anyway.
+  const fast = options.trustedDocuments
+    ? undefined
+    : createFastPath({
+        schema: options.schema,
+        reader: options.reader,
+        hub: options.subscriptions?.hub,
+        documents: documentCache,
+        compiled: compiledCache,
+        limits: options.queryLimits,
+        consistencyHeader: CONSISTENCY_HEADER,
+        logger,
+        observe: options.fastPathMetrics?.operation,
+        counted: options.fastPathMetrics?.fastPath,
+        countErrors: options.countErrors,
+      });
+  /** Yoga answers a request whose body the fast path has read already. */
+  const yogaWithBody = async (request: IncomingMessage, response: ServerResponse, body: string, serverContext: object): Promise<void> => {
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (value !== undefined && name !== 'content-length') headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const answer = await yoga.fetch(
+      new Request(`http://${request.headers.host ?? 'localhost'}${request.url ?? '/graphql'}`, { method: 'POST', headers, body }),
+      serverContext,
+    );
+    const bytes = Buffer.from(await answer.arrayBuffer());
+    const head: Record<string, string> = {};
+    answer.headers.forEach((value, name) => {
+      head[name] = value;
+    });
+    response.writeHead(answer.status, { ...head, 'content-length': String(bytes.length) }).end(bytes);
+  };
+  const graphql = (
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string | undefined,
+    serverContext: { claims?: ClientIdentity['claims'] },
+  ): void => {
+    if (!fast?.accepts(request, path)) {
+      void yoga(request, response, serverContext);
+      return;
+    }
+    fast
+      .serve(request, response, serverContext.claims)
+      .then((fallback) => fallback && yogaWithBody(request, response, fallback.body, serverContext))
+      .catch((error: unknown) => {
+        logger.error('request failed', { error });
+        if (!response.headersSent) refuse(response, 500, 'GW_INTERNAL_ERROR', 'Unexpected error.');
+      });
   };
 
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
@@ -354,13 +420,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     // A CORS preflight (OPTIONS) carries no credentials; yoga answers it, as GraphiQL's page.
     const open = request.method === 'OPTIONS' || isGraphiqlPage(request, path, options.graphiql !== false);
-    if (open || (!options.clientAuth && !options.rateLimit)) {
+    if (open) {
       void yoga(request, response);
+      return;
+    }
+    if (!options.clientAuth && !options.rateLimit) {
+      graphql(request, response, path, {});
       return;
     }
     admit(request, response).then(
       (serverContext) => {
-        if (serverContext) void yoga(request, response, serverContext);
+        if (serverContext) graphql(request, response, path, serverContext);
       },
       (error: unknown) => {
         logger.error('request admission failed', { error });

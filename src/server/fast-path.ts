@@ -1,0 +1,226 @@
+/**
+ * The fast path for repeated queries over HTTP: a `POST /graphql` whose query text yoga has
+ * already parsed, validated, limited and compiled with graphql-jit (its second run) is run here
+ * without yoga's request pipeline. The text finds its parsed document in yoga's document cache and
+ * its compiled query in the graphql-jit cache; what depends on the request is done here as yoga's
+ * plugins do it: the cost limit with the request's variables, the deadline (QUERY_TIMEOUT_MS),
+ * the consistency token, the freshness extensions and the operation metrics. Client
+ * authentication and rate limits run before either path (src/server/http.ts, `admit`).
+ *
+ * Hand-written because no yoga or Envelop plugin removes the pipeline itself: on a lookup, yoga's
+ * Request/Response adaptation, Envelop's hook orchestration and the promise helpers take more CPU
+ * than parsing the body, running the compiled query and reading the row together (BENCHMARKS.md,
+ * "Fast path"). Anything this path does not answer exactly as yoga would goes to yoga:
+ *
+ * - a browser request (an `Origin` header: CORS and CSRF are yoga's), another content type, an
+ *   `Accept` other than `application/json`, request `extensions` other than a consistency token,
+ *   a GET, a text not seen before, a document with several operations or one that is not a query;
+ * - a result without `data` (variables that do not coerce, a refused cost) or with an error that
+ *   sets an HTTP status: yoga runs the request again and answers it. A query is read-only, so the
+ *   second run only costs time, and only on those answers;
+ * - everything while OpenTelemetry tracing is on (yoga's spans).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
+import { checkCost } from '../graphql/cost.ts';
+import type { QueryLimits } from '../graphql/limits.ts';
+import { createContext, type GraphQLContext } from '../graphql/context.ts';
+import type { Logger } from '../log.ts';
+import { decodeToken, encodeToken } from '../routing/consistency.ts';
+import type { ViewReader } from '../routing/reader.ts';
+import type { Hub } from '../subscriptions/hub.ts';
+import { tracingEnabled } from '../tracing.ts';
+import { toClientError } from './client-errors.ts';
+import { errorCodes } from './metrics.ts';
+
+/** A query as graphql-jit compiled it (the `cache` entries of @envelop/graphql-jit). */
+export interface CompiledEntry {
+  query(root: unknown, context: unknown, variables: Record<string, unknown> | null | undefined): ExecutionResult | Promise<ExecutionResult>;
+  stringify?(result: ExecutionResult): string;
+}
+
+interface TextCache<T> {
+  get(key: string): T | undefined;
+}
+
+export interface FastPathOptions {
+  readonly schema: GraphQLSchema;
+  readonly reader: ViewReader;
+  readonly hub: Hub | undefined;
+  /** Yoga's parsed documents by query text (its `parserAndValidationCache.documentCache`). */
+  readonly documents: TextCache<unknown>;
+  /** graphql-jit's compiled queries by query text (the `cache` of useGraphQlJit). */
+  readonly compiled: TextCache<CompiledEntry>;
+  readonly limits: QueryLimits & { readonly timeoutMs: number };
+  readonly consistencyHeader: string;
+  readonly logger: Logger;
+  /** Counts an answered operation as yoga's metrics plugin does, with how long it ran. */
+  readonly observe?: ((document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number) => void) | undefined;
+  /** Counts each request the fast path took: answered here, or handed to yoga. */
+  readonly counted?: ((outcome: 'answered' | 'yoga') => void) | undefined;
+  /** Counts the codes of the errors in an answer (as yoga's answers are counted). */
+  readonly countErrors?: ((codes: readonly string[], transport: 'http') => void) | undefined;
+}
+
+/** What the fast path hands back when yoga must answer: the body it has read. */
+export interface Fallback {
+  readonly body: string;
+}
+
+export interface FastPath {
+  /** Whether a request may take the fast path, from its method, path and headers alone. */
+  accepts(request: IncomingMessage, path: string | undefined): boolean;
+  /** Answers the request, or returns the body read so far for yoga to answer. */
+  serve(request: IncomingMessage, response: ServerResponse, claims: Readonly<Record<string, unknown>> | undefined): Promise<Fallback | undefined>;
+}
+
+interface Prepared {
+  readonly document: DocumentNode;
+  readonly operationName: string | undefined;
+}
+
+/** `application/json`, with or without parameters such as `charset`. */
+const isJson = (value: string | undefined): boolean => value !== undefined && /^application\/json\s*(;|$)/i.test(value);
+
+const GRAPHQL_RESPONSE = 'application/graphql-response+json';
+
+/**
+ * The media type yoga answers with for an `Accept` header, or undefined where the fast path
+ * leaves the choice to yoga (an event stream, weights, anything else first).
+ */
+export function answerType(accept: string | undefined): string | undefined {
+  if (accept === undefined || accept.trim() === '') return 'application/json';
+  if (/;\s*q\s*=/i.test(accept)) return undefined;
+  const first = accept.split(',')[0]!.split(';')[0]!.trim().toLowerCase();
+  if (first === GRAPHQL_RESPONSE) return GRAPHQL_RESPONSE;
+  return first === 'application/json' || first === '*/*' ? 'application/json' : undefined;
+}
+
+function readBody(request: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    request.once('error', reject);
+  });
+}
+
+/** The single query operation of a document, or undefined. */
+function singleQuery(document: DocumentNode): Prepared | undefined {
+  if (document.definitions.filter((definition) => definition.kind === 'OperationDefinition').length !== 1) return undefined;
+  const operation = getOperationAST(document);
+  return operation?.operation === 'query' ? { document, operationName: operation.name?.value } : undefined;
+}
+
+/** Whether yoga would answer this result differently than 200 with the result as it is. */
+function needsYoga(result: ExecutionResult): boolean {
+  return result.data === undefined || result.data === null || (result.errors ?? []).some((error) => error.extensions?.['http'] !== undefined);
+}
+
+/** A client error as yoga serializes it: no `http` or `unexpected` in its extensions. */
+function serializeError(error: GraphQLError): unknown {
+  const json = error.toJSON() as { extensions?: Record<string, unknown> };
+  if (json.extensions) {
+    const { http: _http, unexpected: _unexpected, ...extensions } = json.extensions;
+    json.extensions = Object.keys(extensions).length > 0 ? extensions : undefined;
+    if (!json.extensions) delete json.extensions;
+  }
+  return json;
+}
+
+export function createFastPath(options: FastPathOptions): FastPath {
+  const prepared = new WeakMap<object, Prepared | null>();
+  const preparedOf = (document: unknown): Prepared | undefined => {
+    if (document === null || typeof document !== 'object' || (document as DocumentNode).kind !== 'Document') return undefined;
+    let entry = prepared.get(document);
+    if (entry === undefined) {
+      entry = singleQuery(document as DocumentNode) ?? null;
+      prepared.set(document, entry);
+    }
+    return entry ?? undefined;
+  };
+
+  return {
+    accepts(request, path) {
+      const headers = request.headers;
+      return (
+        request.method === 'POST' &&
+        path === '/graphql' &&
+        headers.origin === undefined &&
+        isJson(headers['content-type']) &&
+        answerType(headers.accept) !== undefined &&
+        !tracingEnabled()
+      );
+    },
+
+    async serve(request, response, claims) {
+      const fallback = await answer(request, response, claims);
+      if (fallback) options.counted?.('yoga');
+      return fallback;
+    },
+  };
+
+  async function answer(
+    request: IncomingMessage,
+    response: ServerResponse,
+    claims: Readonly<Record<string, unknown>> | undefined,
+  ): Promise<Fallback | undefined> {
+    const body = await readBody(request);
+    let params: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
+    try {
+      params = JSON.parse(body) as typeof params;
+    } catch {
+      return { body };
+    }
+    if (params === null || typeof params !== 'object' || typeof params.query !== 'string') return { body };
+    const compiled = options.compiled.get(params.query);
+    const entry = compiled && preparedOf(options.documents.get(params.query));
+    if (!compiled || !entry) return { body };
+    if (params.operationName != null && params.operationName !== entry.operationName) return { body };
+    const variables = params.variables ?? undefined;
+    if (variables !== undefined && (variables === null || typeof variables !== 'object' || Array.isArray(variables))) return { body };
+    let token: string | undefined = request.headers[options.consistencyHeader] as string | undefined;
+    if (params.extensions !== undefined && params.extensions !== null) {
+      const extensions = params.extensions as Record<string, unknown>;
+      const names = typeof extensions === 'object' ? Object.keys(extensions) : ['?'];
+      if (names.some((name) => name !== 'consistencyToken')) return { body };
+      if (token === undefined && extensions.consistencyToken !== undefined) token = String(extensions.consistencyToken);
+    }
+    const values = variables as Record<string, unknown> | undefined;
+    if (checkCost(options.schema, entry.document, entry.operationName, values ?? {}, options.limits)) return { body };
+    let required: ReturnType<typeof decodeToken> | undefined;
+    try {
+      required = token === undefined ? undefined : decodeToken(token);
+    } catch {
+      return { body };
+    }
+    const context: GraphQLContext = createContext(options.reader, required, options.hub, claims);
+    if (options.limits.timeoutMs > 0) context.setDeadline(Date.now() + options.limits.timeoutMs);
+    const started = performance.now();
+    let result: ExecutionResult;
+    try {
+      result = await compiled.query(undefined, context, values);
+    } catch {
+      return { body };
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const errors = result.errors?.map((error) => toClientError(error, options.logger));
+    const shaped: ExecutionResult = { data: result.data, ...(errors && errors.length > 0 ? { errors } : {}) };
+    if (needsYoga(shaped)) return { body };
+    const extensions = {
+      freshness: context.freshness,
+      consistencyToken: encodeToken(context.freshness),
+      ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
+    };
+    const text = shaped.errors
+      ? JSON.stringify({ data: shaped.data, errors: shaped.errors.map(serializeError), extensions })
+      : JSON.stringify({ data: shaped.data, extensions });
+    options.observe?.(entry.document, entry.operationName, { transport: 'http' }, seconds);
+    if (shaped.errors) options.countErrors?.(errorCodes(shaped.errors), 'http');
+    response
+      .writeHead(200, { 'content-type': `${answerType(request.headers.accept)}; charset=utf-8`, 'content-length': Buffer.byteLength(text) })
+      .end(text);
+    options.counted?.('answered');
+    return undefined;
+  }
+}
