@@ -6,7 +6,7 @@
  */
 import type { ViewModel } from '../views/model.ts';
 import type { Row, ViewKeys } from './keys.ts';
-import type { BatchOperation, KeyValueStore } from './rocks.ts';
+import type { KeyValueStore, WriteBatch } from './rocks.ts';
 import { decodeTuple, prefixEnd } from './tuple.ts';
 
 /** A partition's counts by `counterId`. */
@@ -43,7 +43,7 @@ export interface CounterUpdate {
    * Appends the writes of every counter changed so far, in the order they were first changed: a
    * put of its count, or a delete when it reached zero (which also removes it from memory).
    */
-  write(ops: BatchOperation[]): void;
+  write(batch: Pick<WriteBatch, 'put' | 'del'>): void;
 }
 
 export interface Counters {
@@ -79,15 +79,15 @@ export function createCounters(view: ViewModel, keys: ViewKeys): Counters {
             dirty.set(id, [set.name, values]);
           }
         },
-        write(ops) {
+        write(batch) {
           for (const [id, [fields, values]] of dirty) {
             const count = counts.get(id) ?? 0;
             const key = keys.counter(partition, fields, values);
             if (count === 0) {
               counts.delete(id);
-              ops.push({ type: 'del', key });
+              batch.del(key);
             } else {
-              ops.push({ type: 'put', key, value: String(count) });
+              batch.put(key, String(count));
             }
           }
         },
