@@ -58,6 +58,11 @@ export interface Counters {
 
 export function createCounters(view: ViewModel, keys: ViewKeys): Counters {
   const counterSets = [{ name: '', fields: [] as readonly string[] }, ...view.counterSets.map((fields) => ({ name: fields.join(','), fields }))];
+  // The counted fields, and per set the positions of its fields among them: a row's values are
+  // turned into JSON once per field, not once per set it belongs to.
+  const counted = [...new Set(view.counterSets.flat())];
+  const positions = counterSets.map((set) => set.fields.map((field) => counted.indexOf(field)));
+  const json = new Array<string>(counted.length);
   return {
     idFor(equals) {
       const set = counterSets.find(
@@ -72,11 +77,17 @@ export function createCounters(view: ViewModel, keys: ViewKeys): Counters {
       const dirty = new Map<string, readonly [fields: string, values: string]>();
       return {
         add(row, delta) {
-          for (const set of counterSets) {
-            const values = JSON.stringify(set.fields.map((field) => row[field]));
+          // As JSON.stringify(set.fields.map((field) => row[field])) would write it: a missing value is null.
+          for (let i = 0; i < counted.length; i++) json[i] = JSON.stringify(row[counted[i]!]) ?? 'null';
+          for (let s = 0; s < counterSets.length; s++) {
+            const set = counterSets[s]!;
+            const at = positions[s]!;
+            let values = '[';
+            for (let i = 0; i < at.length; i++) values += i === 0 ? json[at[i]!] : `,${json[at[i]!]}`;
+            values += ']';
             const id = counterId(set.name, values);
             counts.set(id, (counts.get(id) ?? 0) + delta);
-            dirty.set(id, [set.name, values]);
+            if (!dirty.has(id)) dirty.set(id, [set.name, values]);
           }
         },
         write(batch) {
