@@ -30,6 +30,7 @@ import type { RowChange, ViewStore } from '../store/view-store.ts';
 import { createDeadLetterQueue, DeadLetterRefused, type Reject } from './dead-letter.ts';
 import { decodeRecord } from './decode.ts';
 import { createRestartingConsumer, type RestartingConsumer } from './restarting-consumer.ts';
+import { createSliceSizer, INGEST_SLICES, type SliceSizer, type SliceSizerOptions } from './slice-sizer.ts';
 
 export interface IngestorOptions {
   readonly kafka: KafkaClient;
@@ -38,6 +39,8 @@ export interface IngestorOptions {
   readonly deadLetterTopic: string;
   /** Largest dead-letter request (and envelope), in bytes. */
   readonly deadLetterMaxBytes: number;
+  /** Slice sizing of the synchronous apply steps (default INGEST_SLICES, slice-sizer.ts). */
+  readonly slices?: SliceSizerOptions;
   /** Records with a larger key plus value are rejected unread (GW_RECORD_TOO_LARGE). */
   readonly recordMaxBytes: number;
   /** The producers' partitioner: a record on another partition than its key's is rejected. */
@@ -115,8 +118,6 @@ export interface Ingestor {
   readonly events: ChangeEvents;
 }
 
-/** Records per atomic write: small enough to keep the event loop responsive (a few ms). */
-const SLICE = 500;
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 
@@ -138,6 +139,13 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   const consumers: RestartingConsumer[] = [];
   const deadLetters = createDeadLetterQueue({ kafka, topic: options.deadLetterTopic, maxBytes: options.deadLetterMaxBytes });
   const stalls = new Map<string, StalledPartition>();
+  // Per topic: a view's records cost alike, another view's may not.
+  const sizers = new Map<string, SliceSizer>();
+  const sizerOf = (topic: string): SliceSizer => {
+    let sizer = sizers.get(topic);
+    if (!sizer) sizers.set(topic, (sizer = createSliceSizer(options.slices ?? INGEST_SLICES)));
+    return sizer;
+  };
   let partitionCounts = new Map<string, number>();
 
   const refreshEndOffsets = async (): Promise<void> => {
@@ -182,6 +190,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
    * Returns false, having applied nothing, when the dead-letter topic refused the rejects.
    */
   const applySlice = async (store: ViewStore, batch: RecordBatch, records: readonly KafkaRecord[], from: bigint): Promise<boolean> => {
+    const started = performance.now();
     const changes: RowChange[] = [];
     const rejects: Reject[] = [];
     const partitionCount = partitionCounts.get(batch.topic) ?? options.topicPartitions;
@@ -200,6 +209,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       rejects.push({ record, view: store.view.id, code: decoded.code, reason: decoded.reason });
     }
     if (last === undefined) return true;
+    let busyMs = performance.now() - started;
     if (rejects.length > 0) {
       try {
         await deadLetters.send(rejects);
@@ -239,7 +249,10 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       });
     }
     stalls.delete(`${batch.topic}/${batch.partition}`);
+    const committing = performance.now();
     commit(store, batch.partition, changes, String(last + 1n));
+    busyMs += performance.now() - committing;
+    sizerOf(batch.topic).took(records.length, busyMs);
     return true;
   };
 
@@ -252,18 +265,23 @@ export function createIngestor(options: IngestorOptions): Ingestor {
   };
 
   /**
-   * A fetched batch is applied in slices of at most SLICE records, each one atomic with its
-   * offset, yielding to the event loop in between so queries are not blocked behind a big batch.
+   * A fetched batch is applied in slices (sized by slice-sizer.ts to a few ms each), each one
+   * atomic with its own next offset, so a crash between slices resumes after the last one
+   * written. Before every slice, the first of a batch too, ingest yields to the event loop:
+   * KafkaJS hands over the batches of one fetch back to back, without yielding in between.
    */
   const applyBatch = async (batch: RecordBatch): Promise<BatchRetry | undefined> => {
     const store = byTopic.get(batch.topic);
     if (!store) return undefined;
     endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
-    for (let start = 0; start < batch.records.length; start += SLICE) {
+    const sizer = sizerOf(batch.topic);
+    for (let start = 0; start < batch.records.length; ) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const end = start + sizer.size();
       const stored = store.nextOffset(batch.partition);
-      const applied = await applySlice(store, batch, batch.records.slice(start, start + SLICE), stored === undefined ? -1n : BigInt(stored));
+      const applied = await applySlice(store, batch, batch.records.slice(start, end), stored === undefined ? -1n : BigInt(stored));
       if (!applied) return { retryAfterMs: backoff(stalls.get(`${batch.topic}/${batch.partition}`)?.attempts ?? 1) };
-      if (start + SLICE < batch.records.length) await new Promise((resolve) => setImmediate(resolve));
+      start = end;
     }
     return undefined;
   };

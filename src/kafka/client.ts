@@ -405,10 +405,11 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
       const consumer: Consumer = kafka.consumer({
         groupId: consumerOptions.groupId,
         // KafkaJS parses a whole fetch response in one go, on the event loop, so the fetch size
-        // bounds how long a catch-up blocks queries. 8 MB keeps most of the smaller sizes' gain in
-        // stalls and RSS without slowing grid pages (BENCHMARKS.md, "Consumer fetch size").
+        // bounds how long a catch-up blocks queries: 8 MB took 50-60 ms of CPU per response, 2 MB
+        // keeps it under the 50 ms budget at the same ingest rate (BENCHMARKS.md, "Consumer fetch
+        // size" and "Ingest CPU and event-loop stalls").
         maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 2 << 20,
-        maxBytes: 8 << 20,
+        maxBytes: 2 << 20,
         maxWaitTimeInMs: 250,
         sessionTimeout: consumerOptions.sessionTimeoutMs ?? 10_000,
         heartbeatInterval: Math.min(1_000, Math.floor((consumerOptions.sessionTimeoutMs ?? 10_000) / 3)),

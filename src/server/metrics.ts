@@ -328,7 +328,11 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   const ingest = sources.ingest;
   total('gw_ingest_records_total', 'Records consumed from view topics (applied or dead-lettered).', () => ingest.records);
   total('gw_ingest_applied_total', 'Valid records applied to the store.', () => ingest.applied);
-  total('gw_ingest_batches_total', 'Store writes of applied records (one per slice of up to 500 records of a partition).', () => ingest.batches);
+  total(
+    'gw_ingest_batches_total',
+    'Store writes of applied records (one per slice of a partition batch, sized to a few ms of work).',
+    () => ingest.batches,
+  );
   total('gw_dead_letter_total', 'Records sent to the dead-letter topic.', () => ingest.deadLettered);
   new Counter({
     name: 'gw_dead_letter_by_code_total',

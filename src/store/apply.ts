@@ -8,7 +8,7 @@ import type { ViewModel } from '../views/model.ts';
 import type { Counters } from './counters.ts';
 import { encodeChangeLogValue, encodeIndexValue, encodeRowValue, type Row, type ViewKeys } from './keys.ts';
 import type { PartitionStates } from './partition-state.ts';
-import type { BatchOperation, KeyValueStore } from './rocks.ts';
+import type { KeyValueStore } from './rocks.ts';
 import type { RowReader } from './rows.ts';
 import type { ValueLists } from './value-lists.ts';
 
@@ -48,7 +48,7 @@ export interface ApplyTarget {
 
 /**
  * Writes the batch's final row states and the partition's next offset atomically (one
- * `kv.write`), then updates the partition's in-memory state and the caches. Only the last change
+ * `kv.batch()` commit), then updates the partition's in-memory state and the caches. Only the last change
  * per key is written. Throws what the write throws.
  */
 export function applyBatch(target: ApplyTarget, partition: number, changes: readonly RowChange[], nextOffset: string): ApplyResult {
@@ -66,52 +66,59 @@ export function applyBatch(target: ApplyTarget, partition: number, changes: read
   const keys = [...latest.keys()];
   const rowKeys = keys.map((key) => viewKeys.row(partition, key));
   const previous = target.rows.read(() => partition, keys, false);
-  const ops: BatchOperation[] = [];
+  const batch = kv.batch();
   const counts = target.counters.update(partition, partitionState.counts);
   let upserts = 0;
   let deletes = 0;
   const applied: AppliedChange[] = [];
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!;
-    const next = latest.get(key) ?? null;
-    const stored = previous[i];
-    const old = stored?.row;
-    const offset = offsets.get(key)!;
-    // The change log holds each key once, at its latest offset: the previous entry goes.
-    if (stored) ops.push({ type: 'del', key: viewKeys.changeLog(partition, stored.offset) });
-    applied.push({ key, offset, before: old, after: next ?? undefined });
-    const oldValue = old === undefined ? undefined : encodeIndexValue(view, old);
-    const nextValue = next === null ? undefined : encodeIndexValue(view, next);
-    for (const index of view.indexes) {
-      const samePosition =
-        old !== undefined &&
-        next !== null &&
-        old[index.sort] === next[index.sort] &&
-        (index.filter === undefined || old[index.filter] === next[index.filter]);
-      if (samePosition) {
-        if (oldValue !== nextValue) ops.push({ type: 'put', key: viewKeys.index(partition, index, next, key), value: nextValue });
-        continue;
+  try {
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      const next = latest.get(key) ?? null;
+      const stored = previous[i];
+      const old = stored?.row;
+      const offset = offsets.get(key)!;
+      // The change log holds each key once, at its latest offset: the previous entry goes.
+      if (stored) batch.del(viewKeys.changeLog(partition, stored.offset));
+      applied.push({ key, offset, before: old, after: next ?? undefined });
+      const oldValue = old === undefined ? undefined : encodeIndexValue(view, old);
+      const nextValue = next === null ? undefined : encodeIndexValue(view, next);
+      // Every index entry of the row carries the same value: its bytes are made once.
+      let nextBytes: Buffer | undefined;
+      for (const index of view.indexes) {
+        const samePosition =
+          old !== undefined &&
+          next !== null &&
+          old[index.sort] === next[index.sort] &&
+          (index.filter === undefined || old[index.filter] === next[index.filter]);
+        if (samePosition) {
+          if (oldValue !== nextValue) batch.put(viewKeys.index(partition, index, next, key), (nextBytes ??= Buffer.from(nextValue!)));
+          continue;
+        }
+        if (old !== undefined) batch.del(viewKeys.index(partition, index, old, key));
+        if (next !== null) batch.put(viewKeys.index(partition, index, next, key), (nextBytes ??= Buffer.from(nextValue!)));
       }
-      if (old !== undefined) ops.push({ type: 'del', key: viewKeys.index(partition, index, old, key) });
-      if (next !== null) ops.push({ type: 'put', key: viewKeys.index(partition, index, next, key), value: nextValue });
-    }
-    if (old !== undefined) counts.add(old, -1);
-    if (next !== null) {
-      counts.add(next, 1);
-      ops.push({ type: 'put', key: rowKeys[i]!, value: encodeRowValue(offset, next) });
-      ops.push({ type: 'put', key: viewKeys.changeLog(partition, offset), value: encodeChangeLogValue(key, false) });
-      upserts++;
-    } else {
-      if (old !== undefined) {
-        ops.push({ type: 'del', key: rowKeys[i]! });
-        deletes++;
+      if (old !== undefined) counts.add(old, -1);
+      if (next !== null) {
+        counts.add(next, 1);
+        batch.put(rowKeys[i]!, encodeRowValue(offset, next));
+        batch.put(viewKeys.changeLog(partition, offset), encodeChangeLogValue(key, false));
+        upserts++;
+      } else {
+        if (old !== undefined) {
+          batch.del(rowKeys[i]!);
+          deletes++;
+        }
+        batch.put(viewKeys.changeLog(partition, offset), encodeChangeLogValue(key, true));
       }
-      ops.push({ type: 'put', key: viewKeys.changeLog(partition, offset), value: encodeChangeLogValue(key, true) });
     }
+    counts.write(batch);
+    batch.put(viewKeys.nextOffset(partition), nextOffset);
+  } catch (error) {
+    batch.discard();
+    throw error;
   }
-  counts.write(ops);
-  ops.push({ type: 'put', key: viewKeys.nextOffset(partition), value: nextOffset });
-  kv.write(ops);
+  batch.commit();
   partitionState.nextOffset = nextOffset;
   // Cached lists of a filter value drop when a row enters or leaves that value.
   target.lists.written(partition, applied);

@@ -6,7 +6,7 @@
  */
 import type { ViewModel } from '../views/model.ts';
 import type { Row, ViewKeys } from './keys.ts';
-import type { BatchOperation, KeyValueStore } from './rocks.ts';
+import type { KeyValueStore, WriteBatch } from './rocks.ts';
 import { decodeTuple, prefixEnd } from './tuple.ts';
 
 /** A partition's counts by `counterId`. */
@@ -43,7 +43,7 @@ export interface CounterUpdate {
    * Appends the writes of every counter changed so far, in the order they were first changed: a
    * put of its count, or a delete when it reached zero (which also removes it from memory).
    */
-  write(ops: BatchOperation[]): void;
+  write(batch: Pick<WriteBatch, 'put' | 'del'>): void;
 }
 
 export interface Counters {
@@ -58,6 +58,11 @@ export interface Counters {
 
 export function createCounters(view: ViewModel, keys: ViewKeys): Counters {
   const counterSets = [{ name: '', fields: [] as readonly string[] }, ...view.counterSets.map((fields) => ({ name: fields.join(','), fields }))];
+  // The counted fields, and per set the positions of its fields among them: a row's values are
+  // turned into JSON once per field, not once per set it belongs to.
+  const counted = [...new Set(view.counterSets.flat())];
+  const positions = counterSets.map((set) => set.fields.map((field) => counted.indexOf(field)));
+  const json = new Array<string>(counted.length);
   return {
     idFor(equals) {
       const set = counterSets.find(
@@ -72,22 +77,28 @@ export function createCounters(view: ViewModel, keys: ViewKeys): Counters {
       const dirty = new Map<string, readonly [fields: string, values: string]>();
       return {
         add(row, delta) {
-          for (const set of counterSets) {
-            const values = JSON.stringify(set.fields.map((field) => row[field]));
+          // As JSON.stringify(set.fields.map((field) => row[field])) would write it: a missing value is null.
+          for (let i = 0; i < counted.length; i++) json[i] = JSON.stringify(row[counted[i]!]) ?? 'null';
+          for (let s = 0; s < counterSets.length; s++) {
+            const set = counterSets[s]!;
+            const at = positions[s]!;
+            let values = '[';
+            for (let i = 0; i < at.length; i++) values += i === 0 ? json[at[i]!] : `,${json[at[i]!]}`;
+            values += ']';
             const id = counterId(set.name, values);
             counts.set(id, (counts.get(id) ?? 0) + delta);
-            dirty.set(id, [set.name, values]);
+            if (!dirty.has(id)) dirty.set(id, [set.name, values]);
           }
         },
-        write(ops) {
+        write(batch) {
           for (const [id, [fields, values]] of dirty) {
             const count = counts.get(id) ?? 0;
             const key = keys.counter(partition, fields, values);
             if (count === 0) {
               counts.delete(id);
-              ops.push({ type: 'del', key });
+              batch.del(key);
             } else {
-              ops.push({ type: 'put', key, value: String(count) });
+              batch.put(key, String(count));
             }
           }
         },

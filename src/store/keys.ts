@@ -66,13 +66,17 @@ export interface ViewKeys {
 }
 
 export function createViewKeys(viewId: string): ViewKeys {
-  const prefixes = new Map<string, Buffer>();
+  // tag -> partition -> extra (-1: none) -> prefix; numeric keys, no id string built per key.
+  const prefixes = new Map<string, Map<number, Map<number, Buffer>>>();
   const prefix = (tag: PartitionTag, partition: number, extra?: number): Buffer => {
-    const id = `${tag}/${partition}/${extra ?? ''}`;
-    let cached = prefixes.get(id);
+    let byPartition = prefixes.get(tag);
+    if (!byPartition) prefixes.set(tag, (byPartition = new Map()));
+    let byExtra = byPartition.get(partition);
+    if (!byExtra) byPartition.set(partition, (byExtra = new Map()));
+    let cached = byExtra.get(extra ?? -1);
     if (!cached) {
       cached = encodeTuple(extra === undefined ? [tag, viewId, partition] : [tag, viewId, partition, extra]);
-      prefixes.set(id, cached);
+      byExtra.set(extra ?? -1, cached);
     }
     return cached;
   };

@@ -15,6 +15,20 @@ export interface BatchOperation {
   readonly value?: Buffer | string;
 }
 
+/**
+ * A write batch being built: puts and deletes go straight into the native batch (no operation
+ * objects in between); `commit` writes them in one atomic RocksDB write, `discard` drops them.
+ * One batch is open per store at a time: the store is written synchronously, start to commit.
+ */
+export interface WriteBatch {
+  put(key: Key, value: Buffer | string): void;
+  del(key: Key): void;
+  /** Operations added so far. */
+  readonly length: number;
+  commit(): void;
+  discard(): void;
+}
+
 export interface RangeOptions {
   readonly gt?: Key;
   readonly gte?: Key;
@@ -45,6 +59,8 @@ export interface KeyValueStore {
   getMany(keys: readonly Key[]): Array<string | undefined>;
   range(options: RangeOptions): RangeReader;
   write(operations: readonly BatchOperation[]): void;
+  /** Opens the store's write batch; it must be committed or discarded before the next one opens. */
+  batch(): WriteBatch;
   /** Bytes RocksDB holds in memtables, table readers (indexes and filters) and the block cache. */
   memory(): Record<'memtables' | 'table_readers' | 'block_cache', number | undefined>;
   /** Deletes every key in [gte, lt). */
@@ -62,6 +78,7 @@ interface NativeBatch {
   _put(key: Buffer, value: Buffer | string, options: object): void;
   _del(key: Buffer, options: object): void;
   _writeSync(options: object): void;
+  _clear(): void;
   _closeSync(): void;
 }
 
@@ -131,6 +148,46 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   const ensureOpen = (): void => {
     if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
   };
+  // One native batch, cleared after each write: ingest writes thousands of batches, and a batch
+  // object per write costs an allocation and a finalizer each.
+  let nativeBatch: NativeBatch | undefined;
+  let building = false;
+  let count = 0;
+  const finish = (): void => {
+    building = false;
+    count = 0;
+    nativeBatch?._clear();
+  };
+  const writeBatch: WriteBatch = {
+    put(key, value) {
+      // The binding takes Buffers only; it would make the same copy of a string.
+      nativeBatch!._put(key, typeof value === 'string' ? Buffer.from(value) : value, EMPTY);
+      count++;
+    },
+    del(key) {
+      nativeBatch!._del(key, EMPTY);
+      count++;
+    },
+    get length() {
+      return count;
+    },
+    commit() {
+      try {
+        ensureOpen();
+        nativeBatch!._writeSync(EMPTY);
+      } finally {
+        finish();
+      }
+    },
+    discard: finish,
+  };
+  const batch = (): WriteBatch => {
+    ensureOpen();
+    if (building) throw new Error('a write batch is already open on this store');
+    nativeBatch ??= native._chainedBatch();
+    building = true;
+    return writeBatch;
+  };
 
   return {
     stats,
@@ -177,18 +234,19 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       };
     },
     write(operations) {
-      ensureOpen();
-      const batch = native._chainedBatch();
+      const writer = batch();
       try {
         for (const op of operations) {
-          if (op.type === 'put') batch._put(op.key, op.value ?? '', EMPTY);
-          else batch._del(op.key, EMPTY);
+          if (op.type === 'put') writer.put(op.key, op.value ?? '');
+          else writer.del(op.key);
         }
-        batch._writeSync(EMPTY);
-      } finally {
-        batch._closeSync();
+      } catch (error) {
+        writer.discard();
+        throw error;
       }
+      writer.commit();
     },
+    batch,
     memory() {
       const property = (name: string): number | undefined => {
         if (!open) return undefined;
@@ -210,6 +268,8 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     },
     async close() {
       open = false;
+      nativeBatch?._closeSync();
+      nativeBatch = undefined;
       await db.close();
     },
   };

@@ -16,6 +16,7 @@ export const TARGETS = {
   rssMegabytes: 400,
   lookupQpsRatio: 1,
   gridP99Ms: 20,
+  ingestLoopDelayMs: 50,
 } as const;
 
 export interface RowInput {
@@ -89,6 +90,14 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       ratio: ingest.steadyRecordsPerSecond / kcat.recordsPerSecond,
     },
     { figure: 'Slowest /metrics answer during ingest', value: ingest.slowestMetricsMs, unit: 'ms', note: 'event loop blocked by ingest' },
+    {
+      figure: 'Max event-loop delay during ingest',
+      value: ingest.maxEventLoopDelayMs,
+      unit: 'ms',
+      target: `<= ${TARGETS.ingestLoopDelayMs} ms`,
+      met: ingest.maxEventLoopDelayMs <= TARGETS.ingestLoopDelayMs,
+      note: 'gw_event_loop_delay_seconds max, first record to caught up; includes GC and time other processes had the core',
+    },
     {
       figure: 'RSS once caught up (VmRSS)',
       value: ingest.rssBytes / MB,

@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/cluster/partitioner.ts';
 import { chunk, envelope } from '../../src/ingest/dead-letter.ts';
 import { createIngestor, type Ingestor } from '../../src/ingest/ingestor.ts';
+import type { SliceSizerOptions } from '../../src/ingest/slice-sizer.ts';
 import {
   ProduceError,
   type BatchRetry,
@@ -93,8 +94,9 @@ describe('ingest recovery', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const start = async (kafka: KafkaClient) => {
+  const start = async (kafka: KafkaClient, slices?: SliceSizerOptions) => {
     ingestor = createIngestor({
+      ...(slices ? { slices } : {}),
       kafka,
       stores: new Map([[VIEW.id, store]]),
       groupId: 'g',
@@ -153,6 +155,89 @@ describe('ingest recovery', () => {
     expect(ingest.stalled()).toEqual([]);
     expect(ingest.counters).toMatchObject({ records: 4, applied: 3, deadLettered: 1 });
     expect(kafka.sent.flat()).toHaveLength(1);
+  });
+});
+
+describe('ingest slices', () => {
+  let dir: string;
+  let kv: KeyValueStore;
+  let store: ViewStore;
+  let ingestor: Ingestor | undefined;
+
+  beforeEach(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'gw-ingest-'));
+    kv = await openKeyValueStore(dir);
+    store = await openViewStore(kv, VIEW);
+  });
+  afterEach(async () => {
+    await ingestor?.stop();
+    await kv.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Slices of exactly three records (an ample time target, a three-record cap). */
+  const start = async (kafka: KafkaClient) => {
+    ingestor = createIngestor({
+      kafka,
+      stores: new Map([[VIEW.id, store]]),
+      groupId: 'g',
+      replicaGroupId: 'g.replica',
+      deadLetterTopic: 'dlq',
+      deadLetterMaxBytes: 64 * 1024,
+      recordMaxBytes: 1 << 20,
+      partitionOf: partitionForKey,
+      topicPartitions: 1,
+      logger: createLogger('silent'),
+      maxLag: 0,
+      slices: { targetMs: 10_000, min: 1, max: 3, initial: 3 },
+    });
+    await ingestor.prepare();
+    await ingestor.start();
+    return ingestor;
+  };
+  const batchOf = (count: number): RecordBatch => ({
+    topic: VIEW.topic,
+    partition: 0,
+    highWatermark: String(count),
+    records: Array.from({ length: count }, (_, i) => record(i, JSON.stringify(order(i)))),
+  });
+
+  it('writes each slice with its own next offset and announces it after the write, yielding before every slice', async () => {
+    const kafka = fakeKafka();
+    const ingest = await start(kafka.client);
+    const seen: Array<{ nextOffset: string; stored: string | undefined; offsets: string[]; yielded: number }> = [];
+    let yields = 0;
+    ingest.events.on('applied', (event) => {
+      seen.push({ nextOffset: event.nextOffset, stored: store.nextOffset(0), offsets: event.changes.map((c) => c.offset), yielded: yields });
+      setImmediate(() => yields++);
+    });
+    setImmediate(() => yields++);
+    expect(await kafka.consumers[0]!.options.onBatch(batchOf(8))).toBeUndefined();
+    expect(seen.map((slice) => [slice.nextOffset, slice.stored, slice.offsets])).toEqual([
+      ['3', '3', ['0', '1', '2']],
+      ['6', '6', ['3', '4', '5']],
+      ['8', '8', ['6', '7']],
+    ]);
+    // The loop ran in between: before the first slice and between every two.
+    expect(seen.map((slice) => slice.yielded)).toEqual([1, 2, 3]);
+  });
+
+  it('keeps the slices written before a failed write: a restart resumes after the last one', async () => {
+    const kafka = fakeKafka();
+    await start(kafka.client);
+    const apply = store.apply.bind(store);
+    let calls = 0;
+    store.apply = (partition, changes, nextOffset) => {
+      if (++calls === 2) throw new Error('disk full');
+      return apply(partition, changes, nextOffset);
+    };
+    await expect(kafka.consumers[0]!.options.onBatch(batchOf(8))).rejects.toThrow('disk full');
+    expect(store.nextOffset(0)).toBe('3');
+    expect(store.getRows([{ partition: 0, key: order(3).orderId }])).toEqual([undefined]);
+    // Read again from the stored offset (records below it are skipped), it completes.
+    expect(await kafka.consumers[0]!.options.onBatch(batchOf(8))).toBeUndefined();
+    expect(store.nextOffset(0)).toBe('8');
+    expect(store.getRows([{ partition: 0, key: order(7).orderId }])[0]).toMatchObject({ orderId: order(7).orderId });
   });
 });
 

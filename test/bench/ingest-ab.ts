@@ -1,0 +1,156 @@
+/**
+ * `node test/bench/ingest-ab.ts`: catch-ups of two (or more) source trees of the gateway on the
+ * same topics, alternating tree by tree and round by round, so a change to ingest is measured
+ * against its parent in one session (the shared machine's load moves both alike). Figures per
+ * catch-up, first record to caught up:
+ *
+ *   rec/s, wall s; CPU s of the whole process and of its main thread (from /proc, so V8's GC
+ *   helpers and RocksDB's flush and compaction threads count too), per thread group; the
+ *   gateway's own longest event-loop delay (gw_event_loop_delay_seconds max) and slowest
+ *   /metrics answer; RSS and peak RSS at catch-up.
+ *
+ * It uses a running broker whose bench topics are filled (AB_PREFILL_ORDERS=n fills them first,
+ * with the bench's generator). Environment:
+ *
+ *   AB_BROKERS         broker, default 127.0.0.1:49392
+ *   AB_ROOTS           comma-separated source trees (each with src/main.ts and node_modules)
+ *   AB_RUNS            rounds, default 2
+ *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createKafkaClient } from '../../src/kafka/client.ts';
+import { createLogger } from '../../src/log.ts';
+import { prefill, topicName } from './prefill.ts';
+import { freePort } from './servers.ts';
+import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, REPO_ROOT, TOPIC_PREFIX, TOPICS } from './settings.ts';
+
+const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
+const roots = (process.env.AB_ROOTS ?? REPO_ROOT).split(',').map((root) => path.resolve(root));
+const runs = Number(process.env.AB_RUNS ?? 2);
+const TICK = 100; // USER_HZ
+
+/** utime + stime in seconds, of a process or one of its threads. */
+function cpuSeconds(statFile: string): { name: string; seconds: number } {
+  const stat = readFileSync(statFile, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '#'),
+    seconds: (Number(fields[11]) + Number(fields[12])) / TICK,
+  };
+}
+
+function threads(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const { name, seconds } = cpuSeconds(`/proc/${pid}/task/${task}/stat`);
+      out[name] = Math.round(((out[name] ?? 0) + seconds) * 10) / 10;
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return Object.fromEntries(Object.entries(out).filter(([, seconds]) => seconds >= 0.1));
+}
+
+function memoryMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
+}
+
+async function endOffsets(): Promise<Map<string, number>> {
+  const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'gw-bench-ab', logger: createLogger('warn') });
+  try {
+    const ends = new Map<string, number>();
+    for (const topic of TOPICS)
+      for (const entry of await kafka.offsets(topicName(topic))) ends.set(`${topicName(topic)}/${entry.partition}`, Number(entry.high));
+    return ends;
+  } finally {
+    await kafka.stop();
+  }
+}
+
+async function catchUp(root: string, ends: Map<string, number>, work: string): Promise<Record<string, unknown>> {
+  const dataDir = mkdtempSync(path.join(work, 'data-'));
+  const port = await freePort();
+  const log = createWriteStream(path.join(work, 'gateway.log'));
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, path.join(root, 'src/main.ts')], {
+    cwd: root,
+    env: {
+      ...process.env,
+      KAFKA_BROKERS: brokers,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATA_DIR: dataDir,
+      TOPIC_PREFIX,
+      GROUP_ID: `gw-bench-ab-${process.pid}-${Date.now()}`,
+      LOG_LEVEL: 'warn',
+      ...gatewayAllocatorEnv(),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  child.stderr.pipe(log);
+  const pid = child.pid!;
+  let first: { at: number; cpu: number } | undefined;
+  let slowestMs = 0;
+  let loopMs = 0;
+  try {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`the gateway in ${root} exited (see ${work}/gateway.log)`);
+      const asked = performance.now();
+      let text: string;
+      try {
+        text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      } catch {
+        continue; // not listening yet
+      }
+      const records = Number(/^gw_ingest_records_total (\S+)$/m.exec(text)?.[1] ?? 0);
+      if (!first) {
+        // The scrape that sees the first record covers start-up: its delay is not ingest's.
+        if (records > 0) first = { at: performance.now(), cpu: cpuSeconds(`/proc/${pid}/stat`).seconds };
+        continue;
+      }
+      slowestMs = Math.max(slowestMs, performance.now() - asked);
+      loopMs = Math.max(loopMs, 1000 * Number(/^gw_event_loop_delay_seconds\{quantile="1"\} (\S+)$/m.exec(text)?.[1] ?? 0));
+      const next = new Map(
+        [...text.matchAll(/^gw_partition_next_offset\{topic="([^"]+)",partition="(\d+)"\} (\d+)$/gm)].map((m) => [`${m[1]}/${m[2]}`, Number(m[3])]),
+      );
+      if (![...ends].every(([id, end]) => (next.get(id) ?? -1) >= end)) continue;
+      const seconds = (performance.now() - first.at) / 1000;
+      return {
+        tree: root,
+        records,
+        recordsPerSecond: Math.round(records / seconds),
+        seconds: Math.round(seconds * 10) / 10,
+        cpuSeconds: Math.round((cpuSeconds(`/proc/${pid}/stat`).seconds - first.cpu) * 10) / 10,
+        threads: threads(pid),
+        maxEventLoopDelayMs: Math.round(loopMs),
+        slowestMetricsMs: Math.round(slowestMs),
+        ...memoryMb(pid),
+      };
+    }
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+const work = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-ab-'));
+try {
+  if (process.env.AB_PREFILL_ORDERS) {
+    const filled = await prefill(loadSettings({ BENCH_ORDERS: process.env.AB_PREFILL_ORDERS }), brokers);
+    process.stdout.write(`pre-filled ${filled.total} records\n`);
+  }
+  const ends = await endOffsets();
+  for (let run = 0; run < runs; run++) {
+    for (const root of roots) process.stdout.write(`${JSON.stringify({ run, ...(await catchUp(root, ends, work)) })}\n`);
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(0);
