@@ -209,7 +209,11 @@ export async function measureGrid(
       counted.map((check) => check.totalCount),
     );
     // Without totalCount the page must be the same rows as with it.
-    compareGrids(counted.map((check) => ({ ...check, totalCount: -1 })), plain, [`${name} with totalCount`, `${name} without`]);
+    compareGrids(
+      counted.map((check) => ({ ...check, totalCount: -1 })),
+      plain,
+      [`${name} with totalCount`, `${name} without`],
+    );
     checks.set(name, { counted, plain });
     for (const totalCount of [true, false]) {
       const file = path.join(work, `grid-${name}-${totalCount ? 'counted' : 'plain'}.lua`);
@@ -232,12 +236,7 @@ export async function measureGrid(
   const countedSingle = await contest(settings, 'grid with totalCount, 1 client', entrants(true), single);
   const plainSingle = await contest(settings, 'grid without totalCount, 1 client', entrants(false), single);
   const plainConcurrent = await contest(settings, `grid without totalCount, ${settings.connections} clients`, entrants(false), concurrent);
-  const countedConcurrent = await contest(
-    settings,
-    `grid with totalCount, ${settings.connections} clients`,
-    entrants(true, 'gateway'),
-    concurrent,
-  );
+  const countedConcurrent = await contest(settings, `grid with totalCount, ${settings.connections} clients`, entrants(true, 'gateway'), concurrent);
   const variants = [...checks].flatMap(([server, { counted, plain }]) =>
     [...counted, ...plain].map(({ rows: _rows, ...check }) => ({ ...check, server })),
   );

@@ -253,7 +253,11 @@ export async function loadGeneratedData(pg: Postgres, settings: BenchSettings): 
     if (code !== 0) throw new Error(`COPY into stage_${topic} exited with ${code}: ${writer.stderr.join('').slice(-2000)}`);
   }
   pg.sql(FINALIZE);
-  const counts = pg.sql(TOPICS.map((topic) => `SELECT count(*) FROM ${topic};`).join('\n')).trim().split('\n').map(Number);
+  const counts = pg
+    .sql(TOPICS.map((topic) => `SELECT count(*) FROM ${topic};`).join('\n'))
+    .trim()
+    .split('\n')
+    .map(Number);
   const rows = Object.fromEntries(TOPICS.map((topic, i) => [topic, counts[i] ?? 0])) as Record<TopicName, number>;
   return { ms: performance.now() - started, rows, bytes };
 }
