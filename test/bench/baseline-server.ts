@@ -4,14 +4,16 @@
  * relations), resolving from an in-memory Map. It is what "a GraphQL server over data already in
  * memory" costs on this machine, so the gateway's lookup is compared with it in the same run.
  *
- *   node test/bench/baseline-server.ts <orders.json>
+ *   node test/bench/baseline-server.ts <orders.ndjson>
  *
- * <orders.json> is a JSON array of order objects. Listens on 127.0.0.1 on a free port and prints
+ * <orders.ndjson> holds one order object per line (the whole data set in the bench: up to
+ * millions of lines, read line by line). Listens on 127.0.0.1 on a free port and prints
  * `BASELINE_URL=http://127.0.0.1:<port>` on stdout; GraphQL at /graphql, health at /health.
  */
-import { readFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createInterface } from 'node:readline';
 import { createSchema, createYoga } from 'graphql-yoga';
 
 const typeDefs = /* GraphQL */ `
@@ -44,20 +46,25 @@ const typeDefs = /* GraphQL */ `
 
 type OrderRow = Record<string, unknown>;
 
-function loadOrders(file: string): Map<string, OrderRow> {
-  const rows = JSON.parse(readFileSync(file, 'utf8')) as OrderRow[];
+async function loadOrders(file: string): Promise<Map<string, OrderRow>> {
   const orders = new Map<string, OrderRow>();
-  for (const row of rows) orders.set(String(row.orderId), row);
+  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
+  for await (const line of lines) {
+    if (line === '') continue;
+    const row = JSON.parse(line) as OrderRow;
+    orders.set(String(row.orderId), row);
+  }
   return orders;
 }
 
 async function main(): Promise<void> {
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: node test/bench/baseline-server.ts <orders.json>\n');
+    process.stderr.write('usage: node test/bench/baseline-server.ts <orders.ndjson>\n');
     process.exit(2);
   }
-  const orders = loadOrders(file);
+  const started = performance.now();
+  const orders = await loadOrders(file);
   const yoga = createYoga({
     schema: createSchema({
       typeDefs,
@@ -80,7 +87,7 @@ async function main(): Promise<void> {
   });
   const { port } = server.address() as AddressInfo;
   process.stdout.write(`BASELINE_URL=http://127.0.0.1:${port}\n`);
-  process.stderr.write(`baseline server: ${orders.size} orders in memory\n`);
+  process.stderr.write(`baseline server: ${orders.size} orders in memory, loaded in ${Math.round(performance.now() - started)} ms\n`);
   const stop = (): void => {
     server.close(() => process.exit(0));
     server.closeAllConnections();

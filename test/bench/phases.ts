@@ -1,9 +1,10 @@
 /**
- * The measured phases against running servers: lookups (gateway and baseline alternating, round
- * by round, so a burst of other work on the machine hits both alike) and grid pages (single
- * client first, then concurrent). Every request type is checked once before it is measured.
+ * The measured phases against running servers: lookups and grid pages. Each figure is a contest
+ * of two or three servers (gateway, stock yoga, PostGraphile) run round by round in turn, so a
+ * burst of other work on the machine hits them alike. Every request type is checked once before
+ * it is measured, and the servers' answers are compared with each other.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   measureOnce,
@@ -11,98 +12,233 @@ import {
   warmUp,
   writeGridScript,
   writeLookupScript,
+  writeNewDocumentScript,
+  type IdSource,
   type LoadOptions,
   type LoadResult,
   type LoadSummary,
 } from './http-load.ts';
-import { canonical, verifyGrid, verifyLookups, type GridCheck } from './queries.ts';
-import { startBaseline, type ServerProcess } from './servers.ts';
+import {
+  canonical,
+  compareGrids,
+  GATEWAY_LOOKUP,
+  gridVariants,
+  POSTGRAPHILE_LOOKUP,
+  verifyGrid,
+  verifyLookups,
+  type GridCheck,
+  type LookupDialect,
+} from './queries.ts';
+import { memoryOf, startBaseline, type ServerProcess } from './servers.ts';
 import type { BenchSettings } from './settings.ts';
 
 export const step = (text: string): void => {
   process.stderr.write(`bench: ${text}\n`);
 };
 
+export type ServerName = 'gateway' | 'yoga' | 'postgraphile';
+
+/** One figure: a summary per server that took part, rounds in the same order for each. */
+export type Contest = Partial<Record<ServerName, LoadSummary>>;
+
+interface Entrant {
+  readonly name: ServerName;
+  readonly server: ServerProcess;
+  readonly script: string;
+}
+
+/** Warm-up for each entrant, then `rounds` rounds, each measuring every entrant once in turn. */
+async function contest(
+  settings: BenchSettings,
+  label: string,
+  entrants: readonly Entrant[],
+  clients: { readonly threads: number; readonly connections: number },
+): Promise<Contest> {
+  const load = (entrant: Entrant): LoadOptions => ({
+    url: entrant.server.url,
+    script: entrant.script,
+    ...clients,
+    durationSeconds: settings.durationSeconds,
+  });
+  for (const entrant of entrants) await warmUp(entrant.server, load(entrant), settings.warmupSeconds);
+  const runs = new Map<ServerName, LoadResult[]>(entrants.map((entrant) => [entrant.name, []]));
+  for (let round = 1; round <= settings.rounds; round++) {
+    step(`      ${label}, round ${round}/${settings.rounds}: ${entrants.map((entrant) => entrant.name).join(', then ')}`);
+    for (const entrant of entrants) runs.get(entrant.name)!.push(await measureOnce(entrant.server, load(entrant)));
+  }
+  return Object.fromEntries([...runs].map(([name, list]) => [name, summarizeRuns(list)]));
+}
+
+/** The PostgreSQL side, when the bench runs it (BENCH_POSTGRES). */
+export interface PostgresSide {
+  readonly server: ServerProcess;
+  /** Every order, one JSON object per line, as the gateway answers `order(orderId)` (for the yoga baseline). */
+  readonly ordersFile: string;
+  /** Every order id, one per line. */
+  readonly idsFile: string;
+  readonly orders: number;
+}
+
 export interface LookupFigures {
-  readonly gateway: LoadSummary;
-  readonly baseline: LoadSummary;
-  /** gateway QPS / baseline QPS per round. */
-  readonly qpsRatios: number[];
+  /** Variables, ids from the hot set (`lookupIds`, 10,000). */
+  readonly hot: Contest;
+  /** Variables, ids from every order (only with PostgreSQL, which exports them). */
+  readonly whole: Contest | undefined;
+  /** Id written into the query text: a new document per request. */
+  readonly documents: Contest;
+  readonly hotIds: number;
+  readonly wholeIds: number;
+  /** Orders in the yoga baseline's Map, its load time (spawn to URL) and RSS after the runs. */
+  readonly yogaOrders: number;
+  readonly yogaStartMs: number;
+  readonly yogaRssBytes: number;
 }
 
 export async function compareLookups(
   settings: BenchSettings,
   gateway: ServerProcess,
   work: string,
-  sampleOrders: readonly Record<string, unknown>[],
-  lookupIds: readonly string[],
+  sample: { readonly orders: readonly Record<string, unknown>[]; readonly lookupIds: readonly string[] },
+  pg: PostgresSide | undefined,
 ): Promise<LookupFigures> {
-  const checkIds = lookupIds.slice(0, 20);
-  const gatewaySample = await verifyLookups('gateway', gateway.url, checkIds);
-  const ordersFile = path.join(work, 'baseline-orders.json');
-  writeFileSync(ordersFile, JSON.stringify(sampleOrders));
-  const baseline = await startBaseline(ordersFile, path.join(work, 'baseline.log'));
+  let ordersFile = pg?.ordersFile;
+  if (!ordersFile) {
+    ordersFile = path.join(work, 'baseline-orders.ndjson');
+    writeFileSync(ordersFile, sample.orders.map((order) => `${JSON.stringify(order)}\n`).join(''));
+  }
+  const yoga = await startBaseline(ordersFile, path.join(work, 'baseline.log'));
   try {
-    const baselineSample = await verifyLookups('baseline', baseline.url, checkIds);
-    baselineSample.forEach((order, i) => {
-      if (canonical(order) !== canonical(gatewaySample[i])) {
-        throw new Error(`gateway and baseline disagree on ${checkIds[i]}: ${canonical(gatewaySample[i])} vs ${canonical(order)}`);
-      }
-    });
-    const script = path.join(work, 'lookup.lua');
-    writeLookupScript(script, lookupIds);
-    const load = (server: ServerProcess): LoadOptions => ({
-      url: server.url,
-      script,
-      threads: settings.threads,
-      connections: settings.connections,
-      durationSeconds: settings.durationSeconds,
-    });
-    await warmUp(gateway, load(gateway), settings.warmupSeconds);
-    await warmUp(baseline, load(baseline), settings.warmupSeconds);
-    const gatewayRuns: LoadResult[] = [];
-    const baselineRuns: LoadResult[] = [];
-    for (let round = 1; round <= settings.rounds; round++) {
-      step(`      lookup round ${round}/${settings.rounds}: gateway, then baseline`);
-      gatewayRuns.push(await measureOnce(gateway, load(gateway)));
-      baselineRuns.push(await measureOnce(baseline, load(baseline)));
+    const yogaStartMs = yoga.upMs;
+    // The hot ids, plus 20 drawn from the whole set: every server must give the same answers.
+    const wholeIds = pg ? readFileSync(pg.idsFile, 'utf8').trimEnd().split('\n') : [];
+    const checkIds = [...sample.lookupIds.slice(0, 20), ...wholeIds.filter((_, i) => i % Math.max(1, Math.floor(wholeIds.length / 20)) === 0)];
+    const expected = await verifyLookups('gateway', gateway.url, checkIds);
+    const others: Array<[string, ServerProcess, LookupDialect]> = [['yoga', yoga, GATEWAY_LOOKUP]];
+    if (pg) others.push(['postgraphile', pg.server, POSTGRAPHILE_LOOKUP]);
+    for (const [name, server, dialect] of others) {
+      const answers = await verifyLookups(name, server.url, checkIds, dialect);
+      answers.forEach((order, i) => {
+        if (canonical(order) !== canonical(expected[i])) {
+          throw new Error(`gateway and ${name} disagree on ${checkIds[i]}: ${canonical(expected[i])} vs ${canonical(order)}`);
+        }
+      });
     }
+    const script = (name: string, write: (file: string) => void): string => {
+      const file = path.join(work, `${name}.lua`);
+      write(file);
+      return file;
+    };
+    const concurrent = { threads: settings.threads, connections: settings.connections };
+    const entrants = (make: (dialect: LookupDialect, tag: string) => string): Entrant[] => {
+      const gatewayScript = make(GATEWAY_LOOKUP, 'gateway');
+      const list: Entrant[] = [
+        { name: 'gateway', server: gateway, script: gatewayScript },
+        { name: 'yoga', server: yoga, script: gatewayScript },
+      ];
+      if (pg) list.push({ name: 'postgraphile', server: pg.server, script: make(POSTGRAPHILE_LOOKUP, 'postgraphile') });
+      return list;
+    };
+    const hotSource: IdSource = { ids: sample.lookupIds };
+    const wholeSource: IdSource | undefined = pg ? { file: pg.idsFile } : undefined;
+    const hot = await contest(
+      settings,
+      `lookups, ${sample.lookupIds.length} hot ids`,
+      entrants((dialect, tag) => script(`lookup-hot-${tag}`, (file) => writeLookupScript(file, hotSource, dialect))),
+      concurrent,
+    );
+    const whole = wholeSource
+      ? await contest(
+          settings,
+          `lookups, all ${wholeIds.length} ids`,
+          entrants((dialect, tag) => script(`lookup-all-${tag}`, (file) => writeLookupScript(file, wholeSource, dialect))),
+          concurrent,
+        )
+      : undefined;
+    const documents = await contest(
+      settings,
+      'lookups, id in the query text',
+      entrants((dialect, tag) => script(`lookup-documents-${tag}`, (file) => writeNewDocumentScript(file, wholeSource ?? hotSource, dialect))),
+      concurrent,
+    );
     return {
-      gateway: summarizeRuns(gatewayRuns),
-      baseline: summarizeRuns(baselineRuns),
-      qpsRatios: gatewayRuns.map((run, i) => run.qps / baselineRuns[i]!.qps),
+      hot,
+      whole,
+      documents,
+      hotIds: sample.lookupIds.length,
+      wholeIds: wholeIds.length,
+      yogaOrders: pg?.orders ?? sample.orders.length,
+      yogaStartMs,
+      yogaRssBytes: memoryOf(yoga.pid).rss,
     };
   } finally {
-    await baseline.stop();
+    await yoga.stop();
   }
 }
 
+export type GridVariantCheck = Omit<GridCheck, 'rows'> & { readonly server: ServerName };
+
 export interface GridFigures {
-  readonly singleClient: LoadSummary;
-  readonly concurrent: LoadSummary;
-  readonly variants: GridCheck[];
+  /** With totalCount: 1 client (gateway and PostGraphile), 32 clients (gateway). */
+  readonly countedSingle: Contest;
+  readonly countedConcurrent: Contest;
+  /** Without totalCount: 1 client and 32 clients, gateway and PostGraphile. */
+  readonly plainSingle: Contest;
+  readonly plainConcurrent: Contest;
+  readonly variants: GridVariantCheck[];
 }
 
 /**
  * Single client first, warmed up with a single client: pages queued by 32 clients can take long
  * to drain, so the concurrent rounds go last and each waits for the previous one's leftovers.
  */
-export async function measureGrid(settings: BenchSettings, gateway: ServerProcess, work: string): Promise<GridFigures> {
-  const variants = await verifyGrid(gateway.url);
-  const script = path.join(work, 'grid.lua');
-  writeGridScript(script);
-  const single: LoadOptions = { url: gateway.url, script, threads: 1, connections: 1, durationSeconds: settings.durationSeconds };
-  const concurrent: LoadOptions = { ...single, threads: settings.threads, connections: settings.connections };
-  await warmUp(gateway, single, settings.warmupSeconds);
-  const singleRuns: LoadResult[] = [];
-  for (let round = 1; round <= settings.rounds; round++) {
-    step(`      grid round ${round}/${settings.rounds}, 1 client`);
-    singleRuns.push(await measureOnce(gateway, single));
+export async function measureGrid(
+  settings: BenchSettings,
+  gateway: ServerProcess,
+  work: string,
+  postgraphile: ServerProcess | undefined,
+): Promise<GridFigures> {
+  const servers: Array<[ServerName, ServerProcess, 'gateway' | 'postgraphile']> = [['gateway', gateway, 'gateway']];
+  if (postgraphile) servers.push(['postgraphile', postgraphile, 'postgraphile']);
+  const checks = new Map<ServerName, { counted: GridCheck[]; plain: GridCheck[] }>();
+  const scripts = new Map<string, string>();
+  for (const [name, server, dialect] of servers) {
+    const counted = await verifyGrid(server.url, gridVariants(dialect, true));
+    const plain = await verifyGrid(
+      server.url,
+      gridVariants(dialect, false),
+      counted.map((check) => check.totalCount),
+    );
+    // Without totalCount the page must be the same rows as with it.
+    compareGrids(
+      counted.map((check) => ({ ...check, totalCount: -1 })),
+      plain,
+      [`${name} with totalCount`, `${name} without`],
+    );
+    checks.set(name, { counted, plain });
+    for (const totalCount of [true, false]) {
+      const file = path.join(work, `grid-${name}-${totalCount ? 'counted' : 'plain'}.lua`);
+      writeGridScript(file, gridVariants(dialect, totalCount));
+      scripts.set(`${name}-${totalCount}`, file);
+    }
   }
-  const concurrentRuns: LoadResult[] = [];
-  for (let round = 1; round <= settings.rounds; round++) {
-    step(`      grid round ${round}/${settings.rounds}, ${settings.connections} clients`);
-    concurrentRuns.push(await measureOnce(gateway, concurrent));
+  if (postgraphile) {
+    const gw = checks.get('gateway')!;
+    const pg = checks.get('postgraphile')!;
+    compareGrids(gw.counted, pg.counted, ['gateway', 'postgraphile']);
+    compareGrids(gw.plain, pg.plain, ['gateway', 'postgraphile']);
   }
-  return { singleClient: summarizeRuns(singleRuns), concurrent: summarizeRuns(concurrentRuns), variants };
+  const entrants = (totalCount: boolean, only?: ServerName): Entrant[] =>
+    servers
+      .filter(([name]) => only === undefined || name === only)
+      .map(([name, server]) => ({ name, server, script: scripts.get(`${name}-${totalCount}`)! }));
+  const single = { threads: 1, connections: 1 };
+  const concurrent = { threads: settings.threads, connections: settings.connections };
+  const countedSingle = await contest(settings, 'grid with totalCount, 1 client', entrants(true), single);
+  const plainSingle = await contest(settings, 'grid without totalCount, 1 client', entrants(false), single);
+  const plainConcurrent = await contest(settings, `grid without totalCount, ${settings.connections} clients`, entrants(false), concurrent);
+  const countedConcurrent = await contest(settings, `grid with totalCount, ${settings.connections} clients`, entrants(true, 'gateway'), concurrent);
+  const variants = [...checks].flatMap(([server, { counted, plain }]) =>
+    [...counted, ...plain].map(({ rows: _rows, ...check }) => ({ ...check, server })),
+  );
+  return { countedSingle, countedConcurrent, plainSingle, plainConcurrent, variants };
 }

@@ -12,30 +12,101 @@ export function lookupBody(orderId: string): string {
   return JSON.stringify({ query: LOOKUP_QUERY, variables: { id: orderId } });
 }
 
-const GRID_SELECTION =
-  'totalCount pageInfo { hasNextPage endCursor } edges { node { orderId state product quantity unitPrice currency createdAt customer { name tier country } payments { paymentId status amount method } } }';
+const LOOKUP_FIELDS = 'orderId customerId state product quantity unitPrice currency createdAt updatedAt';
+
+/**
+ * One server's spelling of the order lookup: with variables (one document), and with the id and a
+ * unique comment written into the text (every document new, so parse and validate run each time).
+ * `missing` is the text of an answer that found no order.
+ */
+export interface LookupDialect {
+  readonly field: string;
+  readonly missing: string;
+  variablesBody(orderId: string): string;
+  inTextBody(orderId: string, salt: string): string;
+}
+
+/** The gateway and the stock yoga baseline share the SDL of `order(orderId)`. */
+export const GATEWAY_LOOKUP: LookupDialect = {
+  field: 'order',
+  missing: '"order":null',
+  variablesBody: lookupBody,
+  inTextBody: (orderId, salt) => JSON.stringify({ query: `{ order(orderId: "${orderId}") { ${LOOKUP_FIELDS} } } # ${salt}` }),
+};
+
+export const POSTGRAPHILE_LOOKUP: LookupDialect = {
+  field: 'orderByOrderId',
+  missing: '"orderByOrderId":null',
+  variablesBody: (orderId) =>
+    JSON.stringify({
+      query: `query Lookup($id: String!) { orderByOrderId(orderId: $id) { ${LOOKUP_FIELDS} } }`,
+      variables: { id: orderId },
+    }),
+  inTextBody: (orderId, salt) => JSON.stringify({ query: `{ orderByOrderId(orderId: "${orderId}") { ${LOOKUP_FIELDS} } } # ${salt}` }),
+};
+
+/** The grid's columns: an order row with its customer and payments. */
+const GRID_NODE =
+  'orderId state product quantity unitPrice currency createdAt customer { name tier country } payments { paymentId status amount method }';
+
+/**
+ * PostGraphile's spelling of the same page: `allOrders` with `condition` (equality) and `orderBy`,
+ * relations named after the foreign keys. Ties in the sort value are broken by the key, in the
+ * sort's direction, as the gateway's index order does (sort value, then key); payments oldest
+ * first, then by key, as the gateway lists them.
+ */
+const PG_GRID_NODE =
+  'orderId state product quantity unitPrice currency createdAt customerByCustomerId { name tier country } ' +
+  'paymentsByOrderId(orderBy: [CREATED_AT_ASC, PAYMENT_ID_ASC]) { nodes { paymentId status amount method } }';
+
+export type Dialect = 'gateway' | 'postgraphile';
 
 export interface GridVariant {
   readonly name: string;
   readonly query: string;
+  readonly dialect: Dialect;
+  readonly totalCount: boolean;
 }
 
-function grid(name: string, orderBy: string, filter: string): GridVariant {
-  return { name, query: `query Grid { orders(first: 50, orderBy: ${orderBy}, filter: ${filter}) { ${GRID_SELECTION} } }` };
+interface GridSpec {
+  readonly name: string;
+  readonly state?: string;
+  readonly currency?: string;
+  readonly sort: 'createdAt desc' | 'updatedAt asc';
 }
-
-const CREATED_DESC = '{field: CREATED_AT, direction: DESC}';
-const UPDATED_ASC = '{field: UPDATED_AT, direction: ASC}';
 
 /** The README's grid query first (shipped orders in EUR, newest first), then the variants the load script rotates through. */
-export const GRID_VARIANTS: readonly GridVariant[] = [
-  grid('state=SHIPPED currency=EUR, createdAt desc', CREATED_DESC, '{state: {eq: SHIPPED}, currency: {eq: "EUR"}}'),
-  grid('state=SHIPPED, createdAt desc', CREATED_DESC, '{state: {eq: SHIPPED}}'),
-  grid('currency=USD, updatedAt asc', UPDATED_ASC, '{currency: {eq: "USD"}}'),
-  grid('state=CANCELLED currency=GBP, updatedAt asc', UPDATED_ASC, '{state: {eq: CANCELLED}, currency: {eq: "GBP"}}'),
-  grid('state=FAILED, createdAt desc', CREATED_DESC, '{state: {eq: FAILED}}'),
-  grid('currency=EUR, updatedAt asc', UPDATED_ASC, '{currency: {eq: "EUR"}}'),
+const GRID_SPECS: readonly GridSpec[] = [
+  { name: 'state=SHIPPED currency=EUR, createdAt desc', state: 'SHIPPED', currency: 'EUR', sort: 'createdAt desc' },
+  { name: 'state=SHIPPED, createdAt desc', state: 'SHIPPED', sort: 'createdAt desc' },
+  { name: 'currency=USD, updatedAt asc', currency: 'USD', sort: 'updatedAt asc' },
+  { name: 'state=CANCELLED currency=GBP, updatedAt asc', state: 'CANCELLED', currency: 'GBP', sort: 'updatedAt asc' },
+  { name: 'state=FAILED, createdAt desc', state: 'FAILED', sort: 'createdAt desc' },
+  { name: 'currency=EUR, updatedAt asc', currency: 'EUR', sort: 'updatedAt asc' },
 ];
+
+function gridVariant(spec: GridSpec, dialect: Dialect, totalCount: boolean): GridVariant {
+  const count = totalCount ? 'totalCount ' : '';
+  const name = `${spec.name}${totalCount ? '' : ', no totalCount'}`;
+  if (dialect === 'gateway') {
+    const orderBy = spec.sort === 'createdAt desc' ? '{field: CREATED_AT, direction: DESC}' : '{field: UPDATED_AT, direction: ASC}';
+    const filter = [spec.state && `state: {eq: ${spec.state}}`, spec.currency && `currency: {eq: "${spec.currency}"}`].filter(Boolean).join(', ');
+    const selection = `${count}pageInfo { hasNextPage endCursor } edges { node { ${GRID_NODE} } }`;
+    return { name, dialect, totalCount, query: `query Grid { orders(first: 50, orderBy: ${orderBy}, filter: {${filter}}) { ${selection} } }` };
+  }
+  const orderBy = spec.sort === 'createdAt desc' ? '[CREATED_AT_DESC, ORDER_ID_DESC]' : '[UPDATED_AT_ASC, ORDER_ID_ASC]';
+  const condition = [spec.state && `state: ${spec.state}`, spec.currency && `currency: "${spec.currency}"`].filter(Boolean).join(', ');
+  const selection = `${count}pageInfo { hasNextPage endCursor } edges { node { ${PG_GRID_NODE} } }`;
+  return { name, dialect, totalCount, query: `query Grid { allOrders(first: 50, orderBy: ${orderBy}, condition: {${condition}}) { ${selection} } }` };
+}
+
+/** The grid variants of one server, with or without totalCount, in GRID_SPECS order. */
+export function gridVariants(dialect: Dialect, totalCount: boolean): GridVariant[] {
+  return GRID_SPECS.map((spec) => gridVariant(spec, dialect, totalCount));
+}
+
+/** The gateway's grid variants with totalCount (the figures the README cites). */
+export const GRID_VARIANTS: readonly GridVariant[] = gridVariants('gateway', true);
 
 export function gridBody(variant: GridVariant): string {
   return JSON.stringify({ query: variant.query });
@@ -71,51 +142,122 @@ function checkOk(what: string, result: { status: number; json: GraphQLBody }): R
   return json.data;
 }
 
-/** Every id must resolve to its order; returns the `order` objects for cross-checking. */
-export async function verifyLookups(what: string, url: string, ids: readonly string[]): Promise<Record<string, unknown>[]> {
+/**
+ * Every id must resolve to its order, with variables and with the id in the text; returns the
+ * `order` objects (timestamps normalized, see `normalizeTime`) for cross-checking.
+ */
+export async function verifyLookups(
+  what: string,
+  url: string,
+  ids: readonly string[],
+  dialect: LookupDialect = GATEWAY_LOOKUP,
+): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   for (const id of ids) {
-    const data = checkOk(`${what} lookup ${id}`, await post(url, lookupBody(id)));
-    const order = data.order as Record<string, unknown> | null;
-    if (!order || order.orderId !== id) {
-      throw new Error(`${what} lookup ${id}: expected the order, got ${JSON.stringify(data).slice(0, 300)}`);
+    for (const body of [dialect.variablesBody(id), dialect.inTextBody(id, `check-${id}`)]) {
+      const data = checkOk(`${what} lookup ${id}`, await post(url, body));
+      const order = data[dialect.field] as Record<string, unknown> | null;
+      if (!order || order.orderId !== id) {
+        throw new Error(`${what} lookup ${id}: expected the order, got ${JSON.stringify(data).slice(0, 300)}`);
+      }
+      if (body === dialect.variablesBody(id)) {
+        out.push({ ...order, createdAt: normalizeTime(order.createdAt), updatedAt: normalizeTime(order.updatedAt) });
+      }
     }
-    out.push(order);
   }
   return out;
 }
 
+/**
+ * Timestamps as ISO-8601 UTC with milliseconds: the gateway answers `2024-12-31T16:49:08.015Z`,
+ * PostGraphile `2024-12-31T16:49:08.015000+00:00` for the same instant.
+ */
+export function normalizeTime(value: unknown): unknown {
+  return typeof value === 'string' ? new Date(value).toISOString() : value;
+}
+
 export interface GridCheck {
   readonly name: string;
+  /** -1 for a variant without totalCount. */
   readonly totalCount: number;
   readonly edges: number;
   readonly bytes: number;
   /** Time of this one request on an otherwise idle server. */
   readonly ms: number;
+  /** The page as `gridRows` projects it, for comparing servers. */
+  readonly rows: GridRow[];
 }
 
-/** Each variant: a full page (50 edges, or all of a smaller result), customers and payments present. */
-export async function verifyGrid(url: string): Promise<GridCheck[]> {
+/** One grid row in a form both servers' answers map to (relations under the gateway's names). */
+export interface GridRow {
+  readonly [field: string]: unknown;
+}
+
+/**
+ * The rows of a page, in order: every requested field, the customer and the payments under the
+ * gateway's names (`customer`, `payments` as a list), timestamps normalized (`normalizeTime`).
+ * Numbers are compared as JSON numbers: both servers print doubles in the shortest form that
+ * round-trips, and PostgreSQL's double precision holds the same values the gateway stores.
+ */
+function gridRows(dialect: Dialect, edges: ReadonlyArray<{ node: Record<string, unknown> }>): GridRow[] {
+  return edges.map(({ node }) => {
+    const { customer, customerByCustomerId, payments, paymentsByOrderId, ...order } = node;
+    return {
+      ...order,
+      createdAt: normalizeTime(order.createdAt),
+      customer: dialect === 'gateway' ? customer : customerByCustomerId,
+      payments: dialect === 'gateway' ? payments : (paymentsByOrderId as { nodes?: unknown } | null)?.nodes,
+    };
+  });
+}
+
+interface Connection {
+  totalCount?: number;
+  edges: Array<{ node: Record<string, unknown> }>;
+}
+
+/**
+ * Each variant: a full page (50 edges, or all of a smaller result), customers and payments
+ * present. Variants without totalCount take the expected size from `counts` (by position, from
+ * the same variants with totalCount), or expect 50.
+ */
+export async function verifyGrid(url: string, variants: readonly GridVariant[] = GRID_VARIANTS, counts?: readonly number[]): Promise<GridCheck[]> {
   const checks: GridCheck[] = [];
-  for (const variant of GRID_VARIANTS) {
+  for (const [i, variant] of variants.entries()) {
     const started = performance.now();
     const result = await post(url, gridBody(variant));
     const ms = performance.now() - started;
     const data = checkOk(`grid "${variant.name}"`, result);
-    const orders = data.orders as { totalCount: number; edges: Array<{ node: Record<string, unknown> }> } | undefined;
-    const edges = orders?.edges ?? [];
-    const expected = Math.min(50, orders?.totalCount ?? 0);
-    const withCustomer = edges.filter((edge) => edge.node.customer !== null && typeof edge.node.customer === 'object').length;
-    const withPayments = edges.filter((edge) => Array.isArray(edge.node.payments) && edge.node.payments.length > 0).length;
-    if (!orders || expected === 0 || edges.length !== expected || withCustomer !== edges.length || withPayments === 0) {
+    const orders = (variant.dialect === 'gateway' ? data.orders : data.allOrders) as Connection | undefined;
+    const rows = gridRows(variant.dialect, orders?.edges ?? []);
+    const known = variant.totalCount ? orders?.totalCount : counts?.[i];
+    const expected = known === undefined ? 50 : Math.min(50, known);
+    const withCustomer = rows.filter((row) => row.customer !== null && typeof row.customer === 'object').length;
+    const withPayments = rows.filter((row) => Array.isArray(row.payments) && row.payments.length > 0).length;
+    if (!orders || expected === 0 || rows.length !== expected || withCustomer !== rows.length || withPayments === 0) {
       throw new Error(
         `grid "${variant.name}": expected ${expected || 'some'} edges with customers and payments, got ` +
-          `totalCount ${orders?.totalCount}, ${edges.length} edges, ${withCustomer} with customer, ${withPayments} with payments`,
+          `totalCount ${orders?.totalCount}, ${rows.length} edges, ${withCustomer} with customer, ${withPayments} with payments`,
       );
     }
-    checks.push({ name: variant.name, totalCount: orders.totalCount, edges: edges.length, bytes: result.bytes, ms });
+    checks.push({ name: variant.name, totalCount: orders.totalCount ?? -1, edges: rows.length, bytes: result.bytes, ms, rows });
   }
   return checks;
+}
+
+/** Throws unless both servers answered every variant with the same rows (and counts) in the same order. */
+export function compareGrids(a: readonly GridCheck[], b: readonly GridCheck[], names: [string, string]): void {
+  a.forEach((left, i) => {
+    const right = b[i]!;
+    if (left.totalCount !== right.totalCount) {
+      throw new Error(`grid "${left.name}": totalCount ${left.totalCount} on ${names[0]}, ${right.totalCount} on ${names[1]}`);
+    }
+    left.rows.forEach((row, j) => {
+      if (canonical(row) !== canonical(right.rows[j])) {
+        throw new Error(`grid "${left.name}" row ${j}: ${names[0]} ${canonical(row)} vs ${names[1]} ${canonical(right.rows[j])}`);
+      }
+    });
+  });
 }
 
 /** Canonical JSON (sorted keys) for comparing the gateway's and the baseline's answers. */

@@ -5,7 +5,7 @@
  */
 import { REQUEST_TIMEOUT_SECONDS, type LoadSummary } from './http-load.ts';
 import type { IngestResult, KcatResult } from './ingest.ts';
-import type { GridFigures, LookupFigures } from './phases.ts';
+import type { Contest, GridFigures, LookupFigures } from './phases.ts';
 import type { PrefillResult } from './prefill.ts';
 import type { ProfileResult } from './profile.ts';
 import { format, type Machine, type Row } from './report.ts';
@@ -14,10 +14,27 @@ import type { BenchSettings } from './settings.ts';
 export const TARGETS = {
   ingestRecordsPerSecond: 100_000,
   rssMegabytes: 400,
+  /** Lookups with variables, hot ids: QPS against stock yoga over a Map. */
   lookupQpsRatio: 1,
+  /** Lookups with variables, ids from the whole data set: QPS against stock yoga holding every order. */
+  lookupWholeQpsRatio: 3,
   gridP99Ms: 20,
   ingestLoopDelayMs: 50,
+  /** Grid pages without totalCount, 1 and 32 clients: QPS against PostGraphile (and p99 no higher than its). */
+  gridPostgraphileQpsRatio: 3,
+  /** Lookups with the id in the query text: QPS against PostGraphile's, and at most this many times slower than with variables. */
+  documentsPostgraphileQpsRatio: 2,
+  documentsWithinVariables: 3,
 } as const;
+
+/** What the report says about the PostgreSQL baseline. */
+export interface PostgresBaseline {
+  readonly version: string;
+  readonly settings: Readonly<Record<string, string>>;
+  readonly loadMs: number;
+  readonly rows: Readonly<Record<string, number>>;
+  readonly pool: number;
+}
 
 export interface RowInput {
   readonly settings: BenchSettings;
@@ -27,6 +44,7 @@ export interface RowInput {
   readonly ingest: IngestResult;
   readonly lookup: LookupFigures;
   readonly grid: GridFigures;
+  readonly postgres: PostgresBaseline | undefined;
   readonly rssAfterLoadBytes: number;
   /** RSS `settledSeconds` after catch-up, with no load in between. */
   readonly settledRssBytes: number;
@@ -55,8 +73,6 @@ function httpNotes(name: string, run: LoadSummary): string[] {
 
 export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appendix: string[] } {
   const { settings, host, prefill, kcat, ingest, profile } = input;
-  const { gateway: lookup, baseline: base } = input.lookup;
-  const { singleClient: single, concurrent: grid } = input.grid;
   const c = `${settings.connections} clients`;
   const rows: Row[] = [
     {
@@ -116,44 +132,22 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
     },
     { figure: 'Peak RSS during ingest (VmHWM)', value: ingest.peakRssBytes / MB, unit: 'MB' },
     { figure: 'RSS after the HTTP runs', value: input.rssAfterLoadBytes / MB, unit: 'MB' },
-    {
-      figure: `Lookup order(orderId) QPS, ${c}`,
-      value: lookup.qps,
-      unit: 'req/s',
-      baseline: base.qps,
-      ratio: lookup.qps / base.qps,
-      target: `>= ${TARGETS.lookupQpsRatio}x baseline`,
-      met: lookup.failed === 0 && lookup.qps / base.qps >= TARGETS.lookupQpsRatio,
-      note: range(input.lookup.qpsRatios, 'x'),
-    },
-    { figure: `Lookup p50, ${c}`, value: lookup.p50Ms, unit: 'ms', baseline: base.p50Ms, ratio: base.p50Ms / lookup.p50Ms },
-    { figure: `Lookup p99, ${c}`, value: lookup.p99Ms, unit: 'ms', baseline: base.p99Ms, ratio: base.p99Ms / lookup.p99Ms },
-    { figure: 'Grid page QPS, 1 client', value: single.qps, unit: 'req/s', note: `${single.requests} pages in all rounds` },
-    { figure: 'Grid page p50, 1 client', value: single.p50Ms, unit: 'ms' },
-    {
-      figure: 'Grid page p99, 1 client',
-      value: single.p99Ms,
-      unit: 'ms',
-      target: `<= ${TARGETS.gridP99Ms} ms`,
-      met: single.failed === 0 && single.p99Ms <= TARGETS.gridP99Ms,
-    },
-    { figure: `Grid page QPS, ${c}`, value: grid.qps, unit: 'req/s', note: `${grid.requests} pages in all rounds` },
-    { figure: `Grid page p50, ${c}`, value: grid.p50Ms, unit: 'ms' },
-    {
-      figure: `Grid page p99, ${c}`,
-      value: grid.p99Ms,
-      unit: 'ms',
-      target: `<= ${TARGETS.gridP99Ms} ms`,
-      met: grid.failed === 0 && grid.p99Ms <= TARGETS.gridP99Ms,
-    },
+    ...lookupRows(input.lookup, c),
+    ...gridRows(input.grid, c),
   ];
 
-  const notes: string[] = [
-    ...httpNotes('gateway lookup', lookup),
-    ...httpNotes('baseline lookup', base),
-    ...httpNotes('grid, 1 client', single),
-    ...httpNotes(`grid, ${c}`, grid),
+  const contests: Array<[string, Contest | undefined]> = [
+    ['lookup, hot ids', input.lookup.hot],
+    ['lookup, all ids', input.lookup.whole],
+    ['lookup, id in the text', input.lookup.documents],
+    ['grid with totalCount, 1 client', input.grid.countedSingle],
+    [`grid with totalCount, ${c}`, input.grid.countedConcurrent],
+    ['grid without totalCount, 1 client', input.grid.plainSingle],
+    [`grid without totalCount, ${c}`, input.grid.plainConcurrent],
   ];
+  const notes: string[] = contests.flatMap(([name, figures]) =>
+    Object.entries(figures ?? {}).flatMap(([server, run]) => (run ? httpNotes(`${server} ${name}`, run) : [])),
+  );
   if (host.loadAverageAtStart > host.nproc / 2 || (host.cpuPressureAtStart ?? 0) > 20) {
     notes.push(
       `the machine was busy at start (load average ${host.loadAverageAtStart} on ${host.nproc} cores, ` +
@@ -164,18 +158,32 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
     `HTTP figures are medians of ${settings.rounds} rounds of ${settings.durationSeconds} s; kcat is the median of ${settings.rounds} rounds`,
   );
   notes.push(`ingest: HTTP up ${format(ingest.httpUpMs / 1000)} s and first record ${format(ingest.firstRecordMs / 1000)} s after spawn`);
+  const { lookup } = input;
   notes.push(
-    `baseline lookup server holds ${format(prefill.sampleOrders.length)} orders; the wrk script draws from ${format(prefill.lookupIds.length)} ids`,
+    `stock yoga holds ${format(lookup.yogaOrders)} orders (up in ${format(lookup.yogaStartMs / 1000)} s, RSS ${format(lookup.yogaRssBytes / MB)} MB after its runs); ` +
+      `the hot lookups draw from ${format(lookup.hotIds)} ids${lookup.whole ? `, the others from all ${format(lookup.wholeIds)}` : ''}`,
   );
+  if (input.postgres) {
+    const pg = input.postgres;
+    notes.push(
+      `PostgreSQL ${pg.version} (${Object.entries(pg.rows)
+        .map(([table, rows]) => `${format(rows)} ${table}`)
+        .join(', ')}, loaded in ${format(pg.loadMs / 1000)} s), shared_buffers ${pg.settings.shared_buffers}, ` +
+        `fsync and synchronous_commit ${pg.settings.fsync}; PostGraphile v5 amber preset, pool of ${pg.pool}`,
+    );
+  } else {
+    notes.push('BENCH_POSTGRES=0: no PostgreSQL/PostGraphile baseline and no whole-data-set lookups');
+  }
   notes.push(
     `wrk counts a request from send to last byte and drops requests still in flight when a round ends; with ${settings.connections} clients ` +
       'on 2 cores latencies include queueing, and with pages slower than the round QPS and p50 are optimistic',
   );
 
-  const appendix: string[] = ['Grid variants, one request each on the idle gateway before the load (the script rotates through them):'];
+  const appendix: string[] = ['Grid variants, one request each on the idle servers before the load (the scripts rotate through them):'];
   for (const variant of input.grid.variants) {
+    const count = variant.totalCount < 0 ? '' : `totalCount ${format(variant.totalCount)}, `;
     appendix.push(
-      `  ${format(variant.ms, 'ms').padStart(10)}  ${variant.name.padEnd(46)} totalCount ${format(variant.totalCount)}, ${format(variant.bytes / 1000)} kB`,
+      `  ${format(variant.ms, 'ms').padStart(10)}  ${variant.server.padEnd(12)} ${variant.name.padEnd(62)} ${count}${format(variant.bytes / 1000)} kB`,
     );
   }
   appendix.push('');
@@ -190,4 +198,121 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
     appendix.push('');
   }
   return { rows, notes, appendix };
+}
+
+type Metric = 'qps' | 'p50Ms' | 'p99Ms';
+
+/**
+ * One row comparing a server with a baseline on one metric (ratio > 1 means the gateway is
+ * better: QPS divided, latencies inverted), with the per-round spread of the QPS ratio.
+ */
+function versus(
+  figure: string,
+  value: LoadSummary | undefined,
+  baseline: LoadSummary | undefined,
+  metric: Metric,
+  target?: { readonly text: string; readonly met: (value: LoadSummary, baseline: LoadSummary) => boolean },
+): Row[] {
+  if (!value) return [];
+  const unit = metric === 'qps' ? 'req/s' : 'ms';
+  if (!baseline) return [{ figure, value: value[metric], unit }];
+  const ratio = metric === 'qps' ? value.qps / baseline.qps : baseline[metric] / value[metric];
+  const rounds = value.runs.map((run, i) => run.qps / (baseline.runs[i]?.qps ?? Number.NaN));
+  return [
+    {
+      figure,
+      value: value[metric],
+      unit,
+      baseline: baseline[metric],
+      ratio,
+      target: target?.text,
+      met: target ? value.failed === 0 && target.met(value, baseline) : undefined,
+      note: metric === 'qps' ? range(rounds, 'x') : undefined,
+    },
+  ];
+}
+
+const qpsAtLeast = (ratio: number, of: string) => ({
+  text: `>= ${ratio}x ${of}`,
+  met: (value: LoadSummary, baseline: LoadSummary) => value.qps / baseline.qps >= ratio,
+});
+
+/** Lookups: hot ids against yoga and PostGraphile, every id against both, then new documents. */
+function lookupRows(lookup: LookupFigures, c: string): Row[] {
+  const { hot, whole, documents } = lookup;
+  const variables = whole ?? hot;
+  return [
+    ...versus(`Lookup order(orderId) QPS, ${c}, hot ids, vs yoga`, hot.gateway, hot.yoga, 'qps', qpsAtLeast(TARGETS.lookupQpsRatio, 'yoga')),
+    ...versus(`Lookup p50, ${c}, hot ids, vs yoga`, hot.gateway, hot.yoga, 'p50Ms'),
+    ...versus(`Lookup p99, ${c}, hot ids, vs yoga`, hot.gateway, hot.yoga, 'p99Ms'),
+    ...versus(`Lookup QPS, ${c}, hot ids, vs PostGraphile`, hot.gateway, hot.postgraphile, 'qps'),
+    ...versus(`Lookup QPS, ${c}, all ids, vs yoga`, whole?.gateway, whole?.yoga, 'qps', qpsAtLeast(TARGETS.lookupWholeQpsRatio, 'yoga')),
+    ...versus(`Lookup p99, ${c}, all ids, vs yoga`, whole?.gateway, whole?.yoga, 'p99Ms'),
+    ...versus(`Lookup QPS, ${c}, all ids, vs PostGraphile`, whole?.gateway, whole?.postgraphile, 'qps'),
+    ...versus(`Lookup p99, ${c}, all ids, vs PostGraphile`, whole?.gateway, whole?.postgraphile, 'p99Ms'),
+    ...versus(
+      `Lookup, id in the query text, QPS, ${c}, vs PostGraphile`,
+      documents.gateway,
+      documents.postgraphile,
+      'qps',
+      qpsAtLeast(TARGETS.documentsPostgraphileQpsRatio, 'PostGraphile'),
+    ),
+    ...versus(`Lookup, id in the query text, QPS, ${c}, vs yoga`, documents.gateway, documents.yoga, 'qps'),
+    ...versus(`Lookup, id in the query text, p99, ${c}, vs PostGraphile`, documents.gateway, documents.postgraphile, 'p99Ms'),
+    ...versus(
+      `Lookup, id in the query text, QPS, ${c}, vs with variables (${whole ? 'all' : 'hot'} ids)`,
+      documents.gateway,
+      variables.gateway,
+      'qps',
+      {
+        text: `>= 1/${TARGETS.documentsWithinVariables} of variables`,
+        met: (value, baseline) => value.qps * TARGETS.documentsWithinVariables >= baseline.qps,
+      },
+    ),
+  ];
+}
+
+/** Grid pages: without totalCount (the main figure) against PostGraphile, then with totalCount. */
+function gridRows(grid: GridFigures, c: string): Row[] {
+  const p99NotAbove = {
+    text: "<= PostGraphile's",
+    met: (value: LoadSummary, baseline: LoadSummary) => value.p99Ms <= baseline.p99Ms,
+  };
+  const p99Within = {
+    text: `<= ${TARGETS.gridP99Ms} ms`,
+    met: (value: LoadSummary) => value.p99Ms <= TARGETS.gridP99Ms,
+  };
+  const { plainSingle, plainConcurrent, countedSingle, countedConcurrent } = grid;
+  const rows: Row[] = [];
+  for (const [clients, figures] of [
+    ['1 client', plainSingle],
+    [c, plainConcurrent],
+  ] as const) {
+    rows.push(
+      ...versus(
+        `Grid page QPS, ${clients}, no totalCount, vs PostGraphile`,
+        figures.gateway,
+        figures.postgraphile,
+        'qps',
+        figures.postgraphile ? qpsAtLeast(TARGETS.gridPostgraphileQpsRatio, 'PostGraphile') : undefined,
+      ),
+      ...versus(`Grid page p50, ${clients}, no totalCount`, figures.gateway, figures.postgraphile, 'p50Ms'),
+      ...versus(
+        `Grid page p99, ${clients}, no totalCount`,
+        figures.gateway,
+        figures.postgraphile,
+        'p99Ms',
+        figures.postgraphile ? p99NotAbove : undefined,
+      ),
+    );
+  }
+  rows.push(
+    ...versus('Grid page QPS, 1 client, totalCount, vs PostGraphile', countedSingle.gateway, countedSingle.postgraphile, 'qps'),
+    ...versus('Grid page p50, 1 client, totalCount', countedSingle.gateway, countedSingle.postgraphile, 'p50Ms'),
+    ...versus('Grid page p99, 1 client, totalCount', countedSingle.gateway, countedSingle.postgraphile, 'p99Ms', p99Within),
+    ...versus(`Grid page QPS, ${c}, totalCount`, countedConcurrent.gateway, undefined, 'qps'),
+    ...versus(`Grid page p50, ${c}, totalCount`, countedConcurrent.gateway, undefined, 'p50Ms'),
+    ...versus(`Grid page p99, ${c}, totalCount`, countedConcurrent.gateway, undefined, 'p99Ms', p99Within),
+  );
+  return rows;
 }

@@ -5,9 +5,14 @@
  *   1. pre-fill (kcat -P)                           produce time, not a figure of merit
  *   2. ingest: gateway vs kcat -C                   records/s
  *   3. gateway RSS once caught up, and 30 s later   MB
- *   4. order(orderId) lookups: gateway vs yoga      QPS, p50, p99 (wrk, medians of rounds)
- *   5. grid page, 1 client and 32 clients           QPS, p50, p99 (wrk, medians of rounds)
+ *   4. order(orderId) lookups, 32 clients: gateway vs stock yoga vs PostGraphile; hot ids, every
+ *      id, and the id written into the query text    QPS, p50, p99 (wrk, medians of rounds)
+ *   5. grid page, 1 client and 32 clients, with and without totalCount: gateway vs PostGraphile
  *   6. optional CPU profiles (BENCH_PROFILE=1)
+ *
+ * The PostgreSQL 15 copy of the data for PostGraphile (test/bench/postgres.ts) is loaded after
+ * the pre-fill, before the gateway starts, so its load competes with nothing measured;
+ * BENCH_POSTGRES=0 skips it.
  *
  * Prints a table and writes test/bench/results/latest.json. Figures only: it fails only when
  * something is broken (a query errors, records go missing), never on a missed target.
@@ -19,12 +24,13 @@ import path from 'node:path';
 import { startBroker } from './broker.ts';
 import { onCleanup, runMain } from './cleanup.ts';
 import { checkIngest, kcatConsume, measureIngest } from './ingest.ts';
-import { compareLookups, measureGrid, step } from './phases.ts';
+import { compareLookups, measureGrid, step, type PostgresSide } from './phases.ts';
+import { loadGeneratedData, startPostgres } from './postgres.ts';
 import { prefill } from './prefill.ts';
 import { profileGateway, type ProfileResult } from './profile.ts';
 import { cpuPressure, machine, renderReport, revision, writeReport } from './report.ts';
-import { buildRows } from './rows.ts';
-import { memoryOf, startGateway } from './servers.ts';
+import { buildRows, type PostgresBaseline } from './rows.ts';
+import { memoryOf, startGateway, startPostGraphile } from './servers.ts';
 import { commandLine, loadSettings } from './settings.ts';
 
 /** Idle wait after catch-up before the settled RSS is read: flushes finish, freed pages go back. */
@@ -50,6 +56,37 @@ async function main(): Promise<void> {
   const kcat = await kcatConsume(broker.brokers, filled.endOffsets, settings.ingestTimeoutSeconds, settings.rounds);
   step(`      kcat: ${kcat.records} records in ${(kcat.ms / 1000).toFixed(1)} s (median)`);
 
+  let pg: (PostgresSide & { load: PostgresBaseline }) | undefined;
+  if (settings.postgres) {
+    step('      PostgreSQL baseline: initdb, COPY of the final state of the same generated data, indexes, VACUUM ANALYZE');
+    const postgres = await startPostgres(work);
+    const load = await loadGeneratedData(postgres, settings);
+    step(
+      `      PostgreSQL ${postgres.version}: ${Object.entries(load.rows)
+        .map(([table, rows]) => `${rows} ${table}`)
+        .join(', ')} in ${(load.ms / 1000).toFixed(1)} s`,
+    );
+    const ordersFile = path.join(work, 'all-orders.ndjson');
+    const idsFile = path.join(work, 'all-order-ids.txt');
+    const iso = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+    await postgres.exportTo(
+      `SELECT json_build_object('orderId', order_id, 'customerId', customer_id, 'state', state, 'product', product, ` +
+        `'quantity', quantity, 'unitPrice', unit_price, 'currency', currency, 'createdAt', ${iso('created_at')}, ` +
+        `'updatedAt', ${iso('updated_at')}) FROM orders`,
+      ordersFile,
+    );
+    await postgres.exportTo('SELECT order_id FROM orders', idsFile);
+    const server = await startPostGraphile(postgres.url, settings.postgresPool, path.join(work, 'postgraphile.log'));
+    step(`      PostGraphile up at ${server.url} (schema built in ${(server.upMs / 1000).toFixed(1)} s)`);
+    pg = {
+      server,
+      ordersFile,
+      idsFile,
+      orders: load.rows.orders,
+      load: { version: postgres.version, settings: postgres.settings, loadMs: load.ms, rows: load.rows, pool: settings.postgresPool },
+    };
+  }
+
   step('[3/6] gateway ingest: spawning node src/main.ts, waiting until every partition is caught up');
   const gateway = await startGateway({
     brokers: broker.brokers,
@@ -65,10 +102,10 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
     const settledRssBytes = memoryOf(gateway.pid).rss;
     step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
-    step('[4/6] lookups: gateway vs stock graphql-yoga over an in-memory Map (wrk)');
-    const lookup = await compareLookups(settings, gateway, work, filled.sampleOrders, filled.lookupIds);
-    step('[5/6] grid pages (wrk, 1 client then concurrent)');
-    const grid = await measureGrid(settings, gateway, work);
+    step(`[4/6] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
+    const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
+    step(`[5/6] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);
+    const grid = await measureGrid(settings, gateway, work, pg?.server);
     return { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss, settledRssBytes, settledSeconds: SETTLE_SECONDS };
   };
   let figures: Awaited<ReturnType<typeof measure>>;
@@ -99,7 +136,8 @@ async function main(): Promise<void> {
     step('[6/6] profiles skipped (BENCH_PROFILE=1 adds profiled ingest and grid runs)');
   }
 
-  const { rows, notes, appendix } = buildRows({ settings, host, prefill: filled, kcat, ...figures, profile });
+  await pg?.server.stop();
+  const { rows, notes, appendix } = buildRows({ settings, host, prefill: filled, kcat, ...figures, postgres: pg?.load, profile });
   const report = {
     date: started.toISOString(),
     command,
@@ -120,6 +158,7 @@ async function main(): Promise<void> {
       prefill: { records: filled.records, total: filled.total, bytes: filled.bytes, ms: Math.round(filled.ms) },
       kcat,
       ...figures,
+      postgres: pg?.load,
       profile,
     },
   };

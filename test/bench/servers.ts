@@ -1,10 +1,11 @@
 /**
- * The two HTTP servers under test, each a child process on 127.0.0.1:
+ * The HTTP servers under test, each a child process on 127.0.0.1:
  *
  * - the gateway, `node src/main.ts`, configured by environment as in production. With
  *   LOG_LEVEL=warn it does not log its URL (that line is info), so the bench picks a free port
  *   itself and passes it as PORT;
- * - the baseline, `node test/bench/baseline-server.ts <orders.json>`, which prints its URL.
+ * - the baseline, `node test/bench/baseline-server.ts <orders.ndjson>`, which prints its URL;
+ * - PostGraphile, `node test/bench/postgraphile-server.ts <postgres-url> <pool>`, which does too.
  *
  * stderr of both goes to a log file next to the run's other temp files; its tail is shown when a
  * server fails.
@@ -111,20 +112,28 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
   return wrap(child, url, options.logFile, spawnedAt);
 }
 
-export async function startBaseline(ordersFile: string, logFile: string): Promise<ServerProcess> {
+/** A child server that prints `<marker>=<url>` on stdout when it is ready. */
+async function startReporting(
+  script: string,
+  args: readonly string[],
+  marker: string,
+  logFile: string,
+  options: { readonly nodeFlags?: readonly string[]; readonly env?: NodeJS.ProcessEnv; readonly readyMs: number },
+): Promise<ServerProcess> {
   const log = createWriteStream(logFile);
   await new Promise((resolve) => log.once('open', resolve));
   const spawnedAt = performance.now();
-  const child = spawnTracked(process.execPath, [...GATEWAY_NODE_FLAGS, path.join(REPO_ROOT, 'test/bench/baseline-server.ts'), ordersFile], {
+  const child = spawnTracked(process.execPath, [...(options.nodeFlags ?? []), path.join(REPO_ROOT, script), ...args], {
     cwd: REPO_ROOT,
+    env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', log],
   });
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`baseline server did not report its URL:\n${logTail(logFile)}`)), 60_000);
+    const timer = setTimeout(() => reject(new Error(`${script} did not report its URL:\n${logTail(logFile)}`)), options.readyMs);
     child.stdout!.setEncoding('utf8').on('data', (text: string) => {
       buffered += text;
-      const match = /^BASELINE_URL=(\S+)$/m.exec(buffered);
+      const match = new RegExp(`^${marker}=(\\S+)$`, 'm').exec(buffered);
       if (match) {
         clearTimeout(timer);
         resolve(match[1]!);
@@ -132,12 +141,29 @@ export async function startBaseline(ordersFile: string, logFile: string): Promis
     });
     exited(child).then((code) => {
       clearTimeout(timer);
-      reject(new Error(`baseline server exited (${code}):\n${logTail(logFile)}`));
+      reject(new Error(`${script} exited (${code}):\n${logTail(logFile)}`));
     }, reject);
   });
   child.stdout!.resume();
-  await waitHttp(`${url}/health`, child, logFile, 30_000);
   return wrap(child, url, logFile, spawnedAt);
+}
+
+/** The stock graphql-yoga lookup server over `ordersFile` (one order per line). */
+export async function startBaseline(ordersFile: string, logFile: string): Promise<ServerProcess> {
+  const server = await startReporting('test/bench/baseline-server.ts', [ordersFile], 'BASELINE_URL', logFile, {
+    nodeFlags: GATEWAY_NODE_FLAGS,
+    readyMs: 300_000,
+  });
+  await waitHttp(`${server.url}/health`, server.child, logFile, 30_000);
+  return server;
+}
+
+/** PostGraphile over `postgresUrl` (test/bench/postgraphile-server.ts); ready once its schema is built. */
+export async function startPostGraphile(postgresUrl: string, poolSize: number, logFile: string): Promise<ServerProcess> {
+  return startReporting('test/bench/postgraphile-server.ts', [postgresUrl, String(poolSize)], 'POSTGRAPHILE_URL', logFile, {
+    env: { ...process.env, GRAPHILE_ENV: 'production', NODE_ENV: 'production' },
+    readyMs: 120_000,
+  });
 }
 
 export interface Memory {

@@ -63,6 +63,12 @@ export interface BenchSettings {
   /** Ids embedded in the lookup script (fixed) and orders in the baseline server's map. */
   readonly lookupIds: number;
   readonly baselineOrders: number;
+  /**
+   * The PostgreSQL 15 + PostGraphile v5 baseline (BENCH_POSTGRES, default 1; 0 skips it, and with
+   * it the whole-data-set lookups) and its pg pool size (BENCH_PG_POOL, default 8).
+   */
+  readonly postgres: boolean;
+  readonly postgresPool: number;
   /** Directory of results (latest.json). */
   readonly resultsDir: string;
   /** Parent of the bench's temp dirs (broker state, gateway data, scripts). */
@@ -82,9 +88,10 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
   return value;
 }
 
-function flag(env: Env, name: string): boolean {
+function flag(env: Env, name: string, fallback = false): boolean {
   const raw = (env[name] ?? '').trim().toLowerCase();
-  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '') return fallback;
+  if (raw === '0' || raw === 'false' || raw === 'no') return false;
   if (raw === '1' || raw === 'true' || raw === 'yes') return true;
   throw new Error(`${name} must be 0 or 1; got ${JSON.stringify(env[name])}`);
 }
@@ -114,6 +121,8 @@ export function loadSettings(env: Env = process.env): BenchSettings {
     compression: codec(env),
     lookupIds: Math.min(10_000, orders),
     baselineOrders: Math.min(100_000, orders),
+    postgres: flag(env, 'BENCH_POSTGRES', true),
+    postgresPool: integer(env, 'BENCH_PG_POOL', 8, 1, 200),
     resultsDir: path.join(REPO_ROOT, 'test/bench/results'),
     tmpRoot: os.tmpdir(),
   };
