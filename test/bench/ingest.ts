@@ -6,13 +6,14 @@
  *   of BENCH_ROUNDS rounds).
  * - Gateway: from spawning `node src/main.ts` (fresh data dir, new group) until /metrics shows
  *   every partition's next offset at the topic's end offset; records/s counts
- *   `gw_ingest_records_total` over that time. Memory is read from /proc right then.
+ *   `gw_ingest_records_total` over that time. Memory and CPU time (utime + stime) are read from
+ *   /proc right then.
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { exited, spawnTracked } from './cleanup.ts';
 import { topicName } from './prefill.ts';
 import { median } from './http-load.ts';
-import { logTail, memoryOf, type ServerProcess } from './servers.ts';
+import { cpuMs, logTail, memoryOf, type ServerProcess } from './servers.ts';
 import { TOPICS } from './settings.ts';
 
 export type EndOffsets = ReadonlyMap<string, ReadonlyMap<number, bigint>>;
@@ -116,6 +117,8 @@ export interface IngestResult {
   /** Of the RSS: anonymous memory (V8 heap, native allocations, RocksDB caches) and mapped files. */
   readonly rssAnonBytes: number;
   readonly rssFileBytes: number;
+  /** CPU time (utime + stime from /proc) of the gateway process from spawn until caught up. */
+  readonly cpuSeconds: number;
   /**
    * Slowest /metrics answer while ingesting: how long the event loop was blocked at worst, i.e.
    * what a query arriving during catch-up could wait.
@@ -176,6 +179,7 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
     if (second > 0 && (timeline.at(-1)?.seconds ?? 0) < second) timeline.push({ seconds: second, records: metrics.records });
     if (caughtUp(metrics, ends)) {
       const memory = memoryOf(gateway.pid);
+      const cpuSeconds = cpuMs(gateway.pid) / 1000;
       const start = firstRecordMs ?? elapsed;
       return {
         records: metrics.records,
@@ -190,6 +194,7 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
         peakRssBytes: memory.peak,
         rssAnonBytes: memory.anon,
         rssFileBytes: memory.file,
+        cpuSeconds,
         slowestMetricsMs,
         maxEventLoopDelayMs,
         timeline,

@@ -5,6 +5,7 @@
  */
 import { REQUEST_TIMEOUT_SECONDS, type LoadSummary } from './http-load.ts';
 import type { IngestResult, KcatResult } from './ingest.ts';
+import type { KafkaStreamsFigures, KafkaStreamsResult } from './kafka-streams.ts';
 import type { Contest, GridFigures, LookupFigures } from './phases.ts';
 import type { PrefillResult } from './prefill.ts';
 import type { ProfileResult } from './profile.ts';
@@ -18,6 +19,8 @@ export const TARGETS = {
   lookupQpsRatio: 1,
   /** Lookups with variables, ids from the whole data set: QPS against stock yoga holding every order. */
   lookupWholeQpsRatio: 3,
+  /** Gateway catch-up records/s over Kafka Streams KTables' on the same topics. */
+  kafkaStreamsRatio: 1,
   gridP99Ms: 20,
   ingestLoopDelayMs: 50,
   /** Grid pages without totalCount, 1 and 32 clients: QPS against PostGraphile (and p99 no higher than its). */
@@ -41,6 +44,8 @@ export interface RowInput {
   readonly host: Machine;
   readonly prefill: PrefillResult;
   readonly kcat: KcatResult;
+  /** Undefined with BENCH_KAFKA_STREAMS=0. */
+  readonly kafkaStreams: KafkaStreamsResult | undefined;
   readonly ingest: IngestResult;
   readonly lookup: LookupFigures;
   readonly grid: GridFigures;
@@ -69,6 +74,47 @@ function httpNotes(name: string, run: LoadSummary): string[] {
     notes.push(`${name}: the server needed up to ${format(run.maxIdleWaitMs / 1000)} s to finish work queued by the previous round`);
   }
   return notes;
+}
+
+/**
+ * Gateway against Kafka Streams KTables: records/s (spawn to caught up for both) with the target
+ * for the at_least_once variants, and CPU seconds over the same span.
+ */
+function kafkaStreamsRows({ ingest, kafkaStreams }: RowInput): Row[] {
+  const rows: Row[] = [];
+  const label = (variant: KafkaStreamsFigures): string =>
+    `${variant.threads} thread${variant.threads === 1 ? '' : 's'}${variant.guarantee === 'at_least_once' ? '' : `, ${variant.guarantee}`}`;
+  for (const variant of kafkaStreams?.variants ?? []) {
+    const ratio = ingest.recordsPerSecond / variant.recordsPerSecond;
+    const targeted = variant.guarantee === 'at_least_once';
+    rows.push({
+      figure: `Ingest vs Kafka Streams KTable (${label(variant)})`,
+      value: ingest.recordsPerSecond,
+      unit: 'rec/s',
+      baseline: variant.recordsPerSecond,
+      ratio,
+      target: targeted ? `>= ${format(TARGETS.kafkaStreamsRatio)}x KTable` : undefined,
+      met: targeted ? ratio >= TARGETS.kafkaStreamsRatio : undefined,
+      note: [
+        `KS ${format(variant.ms / 1000)} s`,
+        range(
+          variant.runs.map((run) => variant.records / (run.ms / 1000)),
+          ' rec/s',
+        ),
+      ]
+        .filter(Boolean)
+        .join(', '),
+    });
+    rows.push({
+      figure: `Ingest CPU vs Kafka Streams KTable (${label(variant)})`,
+      value: ingest.cpuSeconds,
+      unit: 's',
+      baseline: variant.cpuSeconds,
+      ratio: variant.cpuSeconds / ingest.cpuSeconds,
+      note: `KS RSS ${format(variant.rssBytes / MB)} MB`,
+    });
+  }
+  return rows;
 }
 
 export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appendix: string[] } {
@@ -105,6 +151,7 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       baseline: kcat.recordsPerSecond,
       ratio: ingest.steadyRecordsPerSecond / kcat.recordsPerSecond,
     },
+    ...kafkaStreamsRows(input),
     { figure: 'Slowest /metrics answer during ingest', value: ingest.slowestMetricsMs, unit: 'ms', note: 'event loop blocked by ingest' },
     {
       figure: 'Max event-loop delay during ingest',
@@ -157,6 +204,17 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
   notes.push(
     `HTTP figures are medians of ${settings.rounds} rounds of ${settings.durationSeconds} s; kcat is the median of ${settings.rounds} rounds`,
   );
+  if (input.kafkaStreams) {
+    const ks = input.kafkaStreams;
+    const first = ks.variants[0]?.runs[0];
+    notes.push(
+      `Kafka Streams ${ks.kafkaStreamsVersion} (RocksDB ${ks.rocksdbVersion}), ${ks.jvmFlags.join(' ')}: one KTable per topic, ` +
+        `raw values, no JSON parse, no indexes; timed from spawning java` +
+        (first
+          ? ` (JVM to KafkaStreams.start ${format(first.jvmStartMs / 1000)} s, first record ${format(first.firstRecordMs / 1000)} s in round 1)`
+          : ''),
+    );
+  }
   notes.push(`ingest: HTTP up ${format(ingest.httpUpMs / 1000)} s and first record ${format(ingest.firstRecordMs / 1000)} s after spawn`);
   const { lookup } = input;
   notes.push(

@@ -3,8 +3,10 @@
  * baselines taken in the same run, one load at a time (the machine is small):
  *
  *   1. pre-fill (kcat -P)                           produce time, not a figure of merit
- *   2. ingest: gateway vs kcat -C                   records/s
- *   3. gateway RSS once caught up, and 30 s later   MB
+ *   2. ingest baselines: kcat -C, Kafka Streams     records/s, CPU seconds (medians of rounds)
+ *      KTables (1 and 2 threads)
+ *   3. gateway ingest                               records/s, CPU seconds; RSS once caught up,
+ *                                                   and 30 s later
  *   4. order(orderId) lookups, 32 clients: gateway vs stock yoga vs PostGraphile; hot ids, every
  *      id, and the id written into the query text    QPS, p50, p99 (wrk, medians of rounds)
  *   5. grid page, 1 client and 32 clients, with and without totalCount: gateway vs PostGraphile
@@ -26,6 +28,7 @@ import { onCleanup, runMain } from './cleanup.ts';
 import { checkIngest, kcatConsume, measureIngest } from './ingest.ts';
 import { compareLookups, measureGrid, step, type PostgresSide } from './phases.ts';
 import { loadGeneratedData, startPostgres } from './postgres.ts';
+import { kafkaStreamsIngest, type KafkaStreamsResult } from './kafka-streams.ts';
 import { prefill } from './prefill.ts';
 import { profileGateway, type ProfileResult } from './profile.ts';
 import { cpuPressure, machine, renderReport, revision, writeReport } from './report.ts';
@@ -46,15 +49,39 @@ async function main(): Promise<void> {
   const removeWork = (): void => rmSync(work, { recursive: true, force: true });
   onCleanup('remove temp dir', removeWork, removeWork);
 
-  step(`[1/6] starting a fresh broker on 127.0.0.1:${settings.kafkaPort}`);
+  step(`[1/7] starting a fresh broker on 127.0.0.1:${settings.kafkaPort}`);
   const broker = await startBroker({ port: settings.kafkaPort, tmpRoot: settings.tmpRoot });
 
-  step(`[2/6] pre-fill: ${settings.orders} orders, ${settings.customers} customers and their payments via kcat -P`);
+  step(`[2/7] pre-fill: ${settings.orders} orders, ${settings.customers} customers and their payments via kcat -P`);
   const filled = await prefill(settings, broker.brokers);
   step(`      ${filled.total} records (${(filled.bytes / 1e6).toFixed(0)} MB) in ${(filled.ms / 1000).toFixed(1)} s`);
-  step(`      baseline ingest: kcat -C over the three topics, ${settings.rounds} rounds`);
+  step(`[3/7] baseline ingest: kcat -C over the three topics, ${settings.rounds} rounds`);
   const kcat = await kcatConsume(broker.brokers, filled.endOffsets, settings.ingestTimeoutSeconds, settings.rounds);
   step(`      kcat: ${kcat.records} records in ${(kcat.ms / 1000).toFixed(1)} s (median)`);
+  let kafkaStreams: KafkaStreamsResult | undefined;
+  if (settings.kafkaStreams) {
+    step(`      Kafka Streams KTables (1 and 2 threads, and 1 thread exactly_once_v2), ${settings.rounds} rounds`);
+    kafkaStreams = await kafkaStreamsIngest({
+      brokers: broker.brokers,
+      ends: filled.endOffsets,
+      workDir: work,
+      timeoutSeconds: settings.ingestTimeoutSeconds,
+      rounds: settings.rounds,
+      variants: [
+        { threads: 1, guarantee: 'at_least_once' },
+        { threads: 2, guarantee: 'at_least_once' },
+        { threads: 1, guarantee: 'exactly_once_v2' },
+      ],
+    });
+    for (const variant of kafkaStreams.variants) {
+      step(
+        `      Kafka Streams ${variant.threads} thread(s) ${variant.guarantee}: ${(variant.ms / 1000).toFixed(1)} s, ` +
+          `${Math.round(variant.recordsPerSecond)} rec/s, CPU ${variant.cpuSeconds.toFixed(1)} s (medians)`,
+      );
+    }
+  } else {
+    step('      Kafka Streams baseline skipped (BENCH_KAFKA_STREAMS=0)');
+  }
 
   let pg: (PostgresSide & { load: PostgresBaseline }) | undefined;
   if (settings.postgres) {
@@ -87,7 +114,7 @@ async function main(): Promise<void> {
     };
   }
 
-  step('[3/6] gateway ingest: spawning node src/main.ts, waiting until every partition is caught up');
+  step('[4/7] gateway ingest: spawning node src/main.ts, waiting until every partition is caught up');
   const gateway = await startGateway({
     brokers: broker.brokers,
     dataDir: path.join(work, 'gateway-data'),
@@ -98,13 +125,16 @@ async function main(): Promise<void> {
     const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
     const problems = checkIngest(ingest, filled.endOffsets);
     if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
-    step(`      ${ingest.records} records in ${(ingest.ms / 1000).toFixed(1)} s, RSS ${(ingest.rssBytes / 1e6).toFixed(0)} MB`);
+    step(
+      `      ${ingest.records} records in ${(ingest.ms / 1000).toFixed(1)} s, CPU ${ingest.cpuSeconds.toFixed(1)} s, ` +
+        `RSS ${(ingest.rssBytes / 1e6).toFixed(0)} MB`,
+    );
     await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
     const settledRssBytes = memoryOf(gateway.pid).rss;
     step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
-    step(`[4/6] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
+    step(`[5/7] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
     const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
-    step(`[5/6] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);
+    step(`[6/7] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);
     const grid = await measureGrid(settings, gateway, work, pg?.server);
     return { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss, settledRssBytes, settledSeconds: SETTLE_SECONDS };
   };
@@ -118,7 +148,7 @@ async function main(): Promise<void> {
 
   let profile: { ingest: ProfileResult; grid: ProfileResult } | undefined;
   if (settings.profile) {
-    step('[6/6] profiles (node --cpu-prof): a second ingest, then grid pages; not part of the figures');
+    step('[7/7] profiles (node --cpu-prof): a second ingest, then grid pages; not part of the figures');
     profile = await profileGateway({
       brokers: broker.brokers,
       dataDir: path.join(work, 'profile-data'),
@@ -133,11 +163,11 @@ async function main(): Promise<void> {
       profile[name] = { ...result, file: path.relative(process.cwd(), kept) };
     }
   } else {
-    step('[6/6] profiles skipped (BENCH_PROFILE=1 adds profiled ingest and grid runs)');
+    step('[7/7] profiles skipped (BENCH_PROFILE=1 adds profiled ingest and grid runs)');
   }
 
   await pg?.server.stop();
-  const { rows, notes, appendix } = buildRows({ settings, host, prefill: filled, kcat, ...figures, postgres: pg?.load, profile });
+  const { rows, notes, appendix } = buildRows({ settings, host, prefill: filled, kcat, kafkaStreams, ...figures, postgres: pg?.load, profile });
   const report = {
     date: started.toISOString(),
     command,
@@ -157,6 +187,7 @@ async function main(): Promise<void> {
       brokerStartMs: Math.round(broker.startMs),
       prefill: { records: filled.records, total: filled.total, bytes: filled.bytes, ms: Math.round(filled.ms) },
       kcat,
+      kafkaStreams,
       ...figures,
       postgres: pg?.load,
       profile,

@@ -181,8 +181,8 @@ export function memoryOf(pid: number): Memory {
   return { rss: kib('VmRSS'), peak: kib('VmHWM'), anon: kib('RssAnon'), file: kib('RssFile') };
 }
 
-/** CPU time (user + system) a process has used so far, in milliseconds. */
-function cpuMs(pid: number): number {
+/** CPU time (user + system) a process has used so far, in milliseconds, all threads. */
+export function cpuMs(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the parenthesized command name; utime and stime are fields 14 and 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

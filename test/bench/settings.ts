@@ -58,6 +58,11 @@ export interface BenchSettings {
   readonly ingestTimeoutSeconds: number;
   /** Extra profiled ingest run with `node --cpu-prof` at the end (BENCH_PROFILE=1). */
   readonly profile: boolean;
+  /**
+   * Kafka Streams KTable ingest baseline (BENCH_KAFKA_STREAMS, default 1; 0 skips it): 1 and 2
+   * stream threads at_least_once, 1 thread exactly_once_v2, BENCH_ROUNDS rounds each.
+   */
+  readonly kafkaStreams: boolean;
   /** kcat -z codec for the pre-fill (BENCH_COMPRESSION: none, gzip, snappy, lz4, zstd; default none). */
   readonly compression: string;
   /** Ids embedded in the lookup script (fixed) and orders in the baseline server's map. */
@@ -118,6 +123,7 @@ export function loadSettings(env: Env = process.env): BenchSettings {
     threads: integer(env, 'BENCH_THREADS', 2, 1, 64),
     ingestTimeoutSeconds: integer(env, 'BENCH_INGEST_TIMEOUT', 1800, 10, 86_400),
     profile: flag(env, 'BENCH_PROFILE'),
+    kafkaStreams: (env.BENCH_KAFKA_STREAMS ?? '').trim() === '' || flag(env, 'BENCH_KAFKA_STREAMS'),
     compression: codec(env),
     lookupIds: Math.min(10_000, orders),
     baselineOrders: Math.min(100_000, orders),
