@@ -112,6 +112,19 @@ function singleQuery(document: DocumentNode): Prepared | undefined {
   return operation?.operation === 'query' ? { document, operationName: operation.name?.value } : undefined;
 }
 
+/**
+ * What every query answer carries in `extensions`, yoga's and the fast path's alike: the offsets
+ * read, the consistency token for them, and the partitions read whose ingest waits (the
+ * dead-letter topic refuses writes: rows are as of `freshness`, newer records wait).
+ */
+export function freshnessExtensions(context: Pick<GraphQLContext, 'freshness' | 'stalled'>): Record<string, unknown> {
+  return {
+    freshness: context.freshness,
+    consistencyToken: encodeToken(context.freshness),
+    ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
+  };
+}
+
 /** Whether yoga would answer this result differently than 200 with the result as it is. */
 function needsYoga(result: ExecutionResult): boolean {
   return result.data === undefined || result.data === null || (result.errors ?? []).some((error) => error.extensions?.['http'] !== undefined);
@@ -207,11 +220,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     const errors = result.errors?.map((error) => toClientError(error, options.logger));
     const shaped: ExecutionResult = { data: result.data, ...(errors && errors.length > 0 ? { errors } : {}) };
     if (needsYoga(shaped)) return { body };
-    const extensions = {
-      freshness: context.freshness,
-      consistencyToken: encodeToken(context.freshness),
-      ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
-    };
+    const extensions = freshnessExtensions(context);
     const text = shaped.errors
       ? JSON.stringify({ data: shaped.data, errors: shaped.errors.map(serializeError), extensions })
       : JSON.stringify({ data: shaped.data, extensions });

@@ -33,10 +33,10 @@ import { trackHttp } from './lifecycle.ts';
 import type { Transport } from './metrics.ts';
 import { tracingPlugin } from './telemetry.ts';
 import { browserPolicy } from './browser.ts';
-import { createFastPath, type CompiledEntry } from './fast-path.ts';
+import { createFastPath, freshnessExtensions, type CompiledEntry } from './fast-path.ts';
 import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
 import { servePage } from './pages.ts';
-import { decodeToken, encodeToken } from '../routing/consistency.ts';
+import { decodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
 
@@ -123,14 +123,7 @@ function freshnessPlugin(): Plugin<GraphQLContext> {
           const context = args.contextValue as GraphQLContext;
           setResult({
             ...result,
-            extensions: {
-              ...result.extensions,
-              freshness: context.freshness,
-              consistencyToken: encodeToken(context.freshness),
-              // Partitions read whose ingest waits (the dead-letter topic refuses writes): the
-              // rows are as of `freshness`, and newer records are not applied until it recovers.
-              ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
-            },
+            extensions: { ...result.extensions, ...freshnessExtensions(context) },
           });
         },
       };

@@ -77,23 +77,24 @@ function record(offset: number, value: string | null, key = order(offset).orderI
   };
 }
 
+/** A fresh store per test, for the recovery and slice tests. */
+let dir: string;
+let kv: KeyValueStore;
+let store: ViewStore;
+let ingestor: Ingestor | undefined;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'gw-ingest-'));
+  kv = await openKeyValueStore(dir);
+  store = await openViewStore(kv, VIEW);
+});
+afterEach(async () => {
+  await ingestor?.stop();
+  await kv.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
 describe('ingest recovery', () => {
-  let dir: string;
-  let kv: KeyValueStore;
-  let store: ViewStore;
-  let ingestor: Ingestor | undefined;
-
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'gw-ingest-'));
-    kv = await openKeyValueStore(dir);
-    store = await openViewStore(kv, VIEW);
-  });
-  afterEach(async () => {
-    await ingestor?.stop();
-    await kv.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
   const start = async (kafka: KafkaClient, slices?: SliceSizerOptions) => {
     ingestor = createIngestor({
       ...(slices ? { slices } : {}),
@@ -159,22 +160,6 @@ describe('ingest recovery', () => {
 });
 
 describe('ingest slices', () => {
-  let dir: string;
-  let kv: KeyValueStore;
-  let store: ViewStore;
-  let ingestor: Ingestor | undefined;
-
-  beforeEach(async () => {
-    dir = await mkdtemp(path.join(os.tmpdir(), 'gw-ingest-'));
-    kv = await openKeyValueStore(dir);
-    store = await openViewStore(kv, VIEW);
-  });
-  afterEach(async () => {
-    await ingestor?.stop();
-    await kv.close();
-    await rm(dir, { recursive: true, force: true });
-  });
-
   /** Slices of exactly three records (an ample time target, a three-record cap). */
   const start = async (kafka: KafkaClient) => {
     ingestor = createIngestor({
