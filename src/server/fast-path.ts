@@ -25,6 +25,7 @@ import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLE
 import { checkCost } from '../graphql/cost.ts';
 import type { QueryLimits } from '../graphql/limits.ts';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
+import type { LiteralNormalizer } from '../graphql/literals.ts';
 import type { Logger } from '../log.ts';
 import { decodeToken, encodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -51,6 +52,8 @@ export interface FastPathOptions {
   readonly documents: TextCache<unknown>;
   /** graphql-jit's compiled queries by query text (the `cache` of useGraphQlJit). */
   readonly compiled: TextCache<CompiledEntry>;
+  /** Lifts the literals of a text not seen before into variables (../graphql/literals.ts). */
+  readonly normalizer?: LiteralNormalizer | undefined;
   readonly limits: QueryLimits & { readonly timeoutMs: number };
   readonly consistencyHeader: string;
   readonly logger: Logger;
@@ -65,6 +68,12 @@ export interface FastPathOptions {
 /** What the fast path hands back when yoga must answer: the body it has read. */
 export interface Fallback {
   readonly body: string;
+  /**
+   * The body with the query's literals as variables (./literals.ts), for a text whose
+   * normalized form is not compiled yet: yoga answers it if it can without an error, else the
+   * original body.
+   */
+  readonly normalized?: { readonly body: string; reject(): void };
 }
 
 export interface FastPath {
@@ -186,10 +195,6 @@ export function createFastPath(options: FastPathOptions): FastPath {
       return { body };
     }
     if (params === null || typeof params !== 'object' || typeof params.query !== 'string') return { body };
-    const compiled = options.compiled.get(params.query);
-    const entry = compiled && preparedOf(options.documents.get(params.query));
-    if (!compiled || !entry) return { body };
-    if (params.operationName != null && params.operationName !== entry.operationName) return { body };
     const variables = params.variables ?? undefined;
     if (variables !== undefined && (variables === null || typeof variables !== 'object' || Array.isArray(variables))) return { body };
     let token: string | undefined = request.headers[options.consistencyHeader] as string | undefined;
@@ -199,7 +204,31 @@ export function createFastPath(options: FastPathOptions): FastPath {
       if (names.some((name) => name !== 'consistencyToken')) return { body };
       if (token === undefined && extensions.consistencyToken !== undefined) token = String(extensions.consistencyToken);
     }
-    const values = variables as Record<string, unknown> | undefined;
+    let query = params.query;
+    let values = variables as Record<string, unknown> | undefined;
+    let compiled = options.compiled.get(query);
+    // A text not seen before may be one seen with other literals: run its normalized text, with
+    // the literals as variables. Until that text is compiled, yoga answers it (and compiles it on
+    // its second run); any answer with an error is yoga's, for the original text.
+    const normalized = compiled ? undefined : options.normalizer?.normalize(query);
+    if (normalized) {
+      if (params.operationName != null && params.operationName !== normalized.operationName) return { body };
+      query = normalized.text;
+      values = { ...values, ...normalized.values };
+      compiled = options.compiled.get(query);
+      if (!compiled) {
+        const rewritten = JSON.stringify({
+          query,
+          variables: values,
+          operationName: params.operationName ?? undefined,
+          extensions: params.extensions ?? undefined,
+        });
+        return { body, normalized: { body: rewritten, reject: normalized.reject } };
+      }
+    }
+    const entry = compiled && preparedOf(options.documents.get(query));
+    if (!compiled || !entry) return { body };
+    if (params.operationName != null && params.operationName !== entry.operationName) return { body };
     if (checkCost(options.schema, entry.document, entry.operationName, values ?? {}, options.limits)) return { body };
     let required: ReturnType<typeof decodeToken> | undefined;
     try {
@@ -219,7 +248,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     const seconds = (performance.now() - started) / 1000;
     const errors = result.errors?.map((error) => toClientError(error, options.logger));
     const shaped: ExecutionResult = { data: result.data, ...(errors && errors.length > 0 ? { errors } : {}) };
-    if (needsYoga(shaped)) return { body };
+    if (needsYoga(shaped) || (normalized && shaped.errors)) return { body };
     const extensions = freshnessExtensions(context);
     const text = shaped.errors
       ? JSON.stringify({ data: shaped.data, errors: shaped.errors.map(serializeError), extensions })

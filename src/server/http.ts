@@ -18,6 +18,7 @@ import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
 import { createContext, type GraphQLContext } from '../graphql/context.ts';
+import { createLiteralNormalizer, NORMALIZED_TRIAL } from '../graphql/literals.ts';
 import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { toClientError } from './client-errors.ts';
@@ -33,7 +34,7 @@ import { trackHttp } from './lifecycle.ts';
 import type { Transport } from './metrics.ts';
 import { tracingPlugin } from './telemetry.ts';
 import { browserPolicy } from './browser.ts';
-import { createFastPath, freshnessExtensions, type CompiledEntry } from './fast-path.ts';
+import { createFastPath, freshnessExtensions, type CompiledEntry, type Fallback } from './fast-path.ts';
 import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
 import { servePage } from './pages.ts';
 import { decodeToken } from '../routing/consistency.ts';
@@ -309,6 +310,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         hub: options.subscriptions?.hub,
         documents: documentCache,
         compiled: compiledCache,
+        normalizer: createLiteralNormalizer(options.schema, { maxText: PARSE_CACHE_MAX_TEXT, maxChars: PARSE_CACHE_CHARS }),
         limits: options.queryLimits,
         consistencyHeader: CONSISTENCY_HEADER,
         logger,
@@ -316,8 +318,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         counted: options.fastPathMetrics?.fastPath,
         countErrors: options.countErrors,
       });
-  /** Yoga answers a request whose body the fast path has read already. */
-  const yogaWithBody = async (request: IncomingMessage, response: ServerResponse, body: string, serverContext: object): Promise<void> => {
+  /** Yoga's answer to a request whose body the fast path has read already. */
+  const yogaAnswer = async (
+    request: IncomingMessage,
+    body: string,
+    serverContext: object,
+  ): Promise<{ status: number; head: Record<string, string>; bytes: Buffer }> => {
     const headers = new Headers();
     for (const [name, value] of Object.entries(request.headers)) {
       if (value !== undefined && name !== 'content-length') headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -331,7 +337,23 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     answer.headers.forEach((value, name) => {
       head[name] = value;
     });
-    response.writeHead(answer.status, { ...head, 'content-length': String(bytes.length) }).end(bytes);
+    return { status: answer.status, head, bytes };
+  };
+  /**
+   * Yoga answers what the fast path handed back: the text with its literals as variables when
+   * there is one and it answers without an error, else the original text. A normalized text
+   * answered without data (a validation or coercion error) is not tried again for that shape.
+   */
+  const yogaFallback = async (request: IncomingMessage, response: ServerResponse, fallback: Fallback, serverContext: object): Promise<void> => {
+    let answer: Awaited<ReturnType<typeof yogaAnswer>> | undefined;
+    if (fallback.normalized) {
+      const trial = await yogaAnswer(request, fallback.normalized.body, { ...serverContext, [NORMALIZED_TRIAL]: true });
+      const result = trial.status === 200 ? (JSON.parse(trial.bytes.toString('utf8')) as { data?: unknown; errors?: unknown }) : undefined;
+      if (result && result.errors === undefined) answer = trial;
+      else if (result?.data === undefined || result.data === null) fallback.normalized.reject();
+    }
+    answer ??= await yogaAnswer(request, fallback.body, serverContext);
+    response.writeHead(answer.status, { ...answer.head, 'content-length': String(answer.bytes.length) }).end(answer.bytes);
   };
   const graphql = (
     request: IncomingMessage,
@@ -345,7 +367,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
     }
     fast
       .serve(request, response, serverContext.claims)
-      .then((fallback) => fallback && yogaWithBody(request, response, fallback.body, serverContext))
+      .then((fallback) => fallback && yogaFallback(request, response, fallback, serverContext))
       .catch((error: unknown) => {
         logger.error('request failed', { error });
         if (!response.headersSent) refuse(response, 500, 'GW_INTERNAL_ERROR', 'Unexpected error.');

@@ -24,6 +24,7 @@ import { getOperationAST, type DocumentNode, type ExecutionResult } from 'graphq
 import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReadStats } from '../store/rocks.ts';
+import { NORMALIZED_TRIAL } from '../graphql/literals.ts';
 
 /** Ingest's running totals, as the ingestor keeps them. */
 export interface IngestTotals {
@@ -203,7 +204,8 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
 
   /** Errors in what yoga answers over HTTP and SSE (WebSocket counts its own messages). */
   const answeredErrorsPlugin: Plugin = {
-    onResultProcess({ request, result, setResult }) {
+    onResultProcess({ request, result, setResult, serverContext }) {
+      if ((serverContext as Record<symbol, unknown>)[NORMALIZED_TRIAL]) return;
       const transport: Transport = request.headers.get('accept')?.includes('text/event-stream') ? 'sse' : 'http';
       if (Symbol.asyncIterator in result) {
         const source = result[Symbol.asyncIterator]();

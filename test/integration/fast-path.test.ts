@@ -156,4 +156,87 @@ describe('fast path for repeated queries', () => {
       expect((await fastPathCount('answered')) - before).toBe(1);
     }
   });
+
+  describe('texts that differ only in their literals', () => {
+    /** Yoga's own answer to a text: a weighted Accept keeps a request off the fast path. */
+    const reference = (body: unknown) => send(body, { accept: 'application/json;q=0.9' });
+    /**
+     * An answer without its errors' locations: yoga answers a text's first run through graphql-js
+     * (errors with locations) and later runs compiled (errors without), so the reference run of a
+     * text may differ from the answer there; the locations are checked on their own below.
+     */
+    const comparable = (answer: { status: number; type: string | null; text: string }) => {
+      const body = JSON.parse(answer.text) as { errors?: Array<Record<string, unknown>> };
+      for (const error of body.errors ?? []) delete error.locations;
+      return { status: answer.status, type: answer.type, body };
+    };
+    const json = { accept: 'application/json' };
+
+    it('run as one normalized document from the fourth text of a shape on, answered as yoga answers each text', async () => {
+      const before = await fastPathCount('answered');
+      const texts = Array.from(
+        { length: 12 },
+        (_, n) => `{ order(orderId: ${JSON.stringify(order(n).orderId)}) { orderId state quantity customer { name } payments { amount } } }`,
+      );
+      for (const query of texts) {
+        const answer = await send({ query }, json);
+        expect(answer).toEqual(await reference({ query }));
+        expect(answer.status).toBe(200);
+      }
+      // The first text marks the shape, the next two run it through yoga (parse, then compile).
+      expect((await fastPathCount('answered')) - before).toBe(texts.length - 3);
+    });
+
+    it('see through white space and comments, and take an ID written as an Int as its digits', async () => {
+      const texts = ['{order(orderId:7){orderId}}', '# a comment\n{ order ( orderId : 8 ) { orderId } }', '{ order(orderId: 9) {\n orderId\n} }'];
+      const queries = [...texts, ...texts.map((text) => text.replace(/orderId: ?(\d)/, 'orderId: "$1"'))];
+      for (let round = 0; round < 2; round++) {
+        for (const query of queries) expect(await send({ query }, json)).toEqual(await reference({ query }));
+      }
+    });
+
+    it('answer the original text where a literal makes an error, with its locations', async () => {
+      const cases = [
+        // A field error next to data (a bad cursor written into the text).
+        (n: number) =>
+          `query Nested { orders(first: ${n}) { edges { node { orderId customer { orders(first: 1, after: "bad${n}") { totalCount } } } } } }`,
+        // Over the cost limit by a literal.
+        (n: number) => `{ orders(first: ${n * 400}) { totalCount edges { node { orderId payments { amount } } } } }`,
+        // An Int out of range after the shape was learnt from Ints in range.
+        (n: number) => `{ orders(first: ${n < 3 ? n : 2 ** 40 + n}) { totalCount } }`,
+        // A String where an Int is expected: another shape, never lifted.
+        (n: number) => `{ orders(first: "${n}") { totalCount } }`,
+        // A variable named like the lifted ones: left alone.
+        (n: number) => `query Q($_gw0: Int) { orders(first: $_gw0, after: "x${n}") { totalCount } }`,
+      ];
+      for (const make of cases) {
+        for (let n = 1; n <= 6; n++) {
+          const query = make(n);
+          const answer = await send({ query }, json);
+          expect(comparable(answer), query).toEqual(comparable(await reference({ query })));
+        }
+      }
+      // A new text's first run is graphql-js's: its error points into the text as sent.
+      const query = cases[0]!(7);
+      const nested = JSON.parse((await send({ query }, json)).text);
+      expect(nested.errors[0].extensions.code).toBe('GW_QUERY_BAD_CURSOR');
+      expect(nested.errors[0].locations).toEqual([{ line: 1, column: query.indexOf('orders(first: 1') + 1 }]);
+    });
+
+    it('keep directive arguments, variable defaults and operation names as they are written', async () => {
+      const texts = (n: number) => [
+        `query Named($first: Int = ${n}) { orders(first: $first) { totalCount } }`,
+        `query Both { orders(first: ${n}) { totalCount } } query Other { orders(first: 2) { totalCount } }`,
+        `{ orders(first: ${n}) @skip(if: false) { totalCount edges { node { orderId @include(if: ${n % 2 === 0}) } } } }`,
+      ];
+      for (let n = 1; n <= 5; n++) {
+        for (const query of texts(n)) {
+          for (const operationName of [undefined, 'Named', 'Both', 'Other']) {
+            const body = { query, ...(operationName ? { operationName } : {}) };
+            expect(await send(body, json), `${query} ${operationName}`).toEqual(await reference(body));
+          }
+        }
+      }
+    });
+  });
 });
