@@ -211,6 +211,14 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
         values: range.values ?? false,
         keyEncoding: 'buffer',
         valueEncoding: 'utf8',
+        // The binding's iterators default to not filling the block cache and to asynchronous,
+        // adaptive read-ahead, made for long scans. Grid scans are short and repeat: their blocks
+        // stay cached, and no read-ahead buffers are set up per iterator (BENCHMARKS.md,
+        // "RocksDB options").
+        fillCache: true,
+        asyncIO: false,
+        adaptiveReadahead: false,
+        autoReadaheadSize: false,
       });
       let closed = false;
       return {
