@@ -32,7 +32,7 @@ interface DeadlineCarrier {
  * A cache of values by text, bounded by the total length of the texts kept (and by `maxEntries`);
  * a text longer than `maxEach` is never kept. Least recently used first out.
  */
-export function createTextCache<T>(
+export function createTextCache<T extends {}>(
   maxTotal: number,
   maxEach: number,
   maxEntries = 10_000,

@@ -36,4 +36,14 @@ describe('Lru', () => {
     lru.set('a', 1);
     expect([lru.size, lru.get('a')]).toEqual([0, undefined]);
   });
+
+  it('keeps its bound above the pre-allocated size too, dropping the oldest first', () => {
+    const limit = (1 << 16) + 5;
+    const evicted: number[] = [];
+    const lru = new Lru<number, number>(limit, (key) => evicted.push(key));
+    for (let key = 0; key < limit + 3; key++) lru.set(key, key);
+    expect(lru.size).toBe(limit);
+    expect(evicted).toEqual([0, 1, 2]);
+    expect([lru.has(3), lru.get(limit + 2)]).toEqual([true, limit + 2]);
+  });
 });
