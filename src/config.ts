@@ -72,6 +72,8 @@ export interface GatewayConfig extends SecurityConfig {
   readonly storeCacheMb: number;
   /** RocksDB memtable budget, in MiB (STORE_MEMTABLE_MB): a quarter per memtable. */
   readonly storeMemtableMb: number;
+  /** Nice value of RocksDB's flush and compaction threads (STORE_BACKGROUND_NICE, 0 to 19; 0 leaves them alone). */
+  readonly storeBackgroundNice: number;
   /** How long a stop lets requests in flight and WebSocket operations finish (SHUTDOWN_TIMEOUT_MS). */
   readonly shutdownTimeoutMs: number;
   /** How long a stop keeps serving, with /readyz failing, before it closes the listener (SHUTDOWN_DELAY_MS). */
@@ -630,6 +632,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
     storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
+    storeBackgroundNice: integer(env, 'STORE_BACKGROUND_NICE', 10, 0, 19),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),
     corsOrigins: origins(env),
     shutdownTimeoutMs: integer(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 0, 600_000),

@@ -32,6 +32,7 @@ import { createMetrics, type GatewayMetrics } from './server/metrics.ts';
 import { createRestoreProgress } from './cluster/restore-progress.ts';
 import { tracedLocalReads } from './query/traced-reads.ts';
 import { openKeyValueStore, type KeyValueStore } from './store/rocks.ts';
+import { keepRocksDbThreadsLow } from './store/thread-priority.ts';
 import { createClientAuth, readClientPublicKey, type ClientAuth } from './server/client-auth.ts';
 import { createRateLimiter } from './server/rate-limit.ts';
 import { readListenerTls, readPeerCa } from './server/tls.ts';
@@ -121,6 +122,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     cacheSize: config.storeCacheMb * 1024 * 1024,
     memtableBudget: config.storeMemtableMb * 1024 * 1024,
   });
+  const background = keepRocksDbThreadsLow(config.storeBackgroundNice);
   let kafka: KafkaClient | undefined;
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;
@@ -340,6 +342,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
           await ingest.stop();
           await peers.close();
           await client.stop();
+          background.stop();
           await kv.close();
         })();
         return stopping;
@@ -347,6 +350,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
     };
   } catch (error) {
     eventLoopDelay.disable();
+    background.stop();
     // Undo what started, but report the error that stopped the start, not a later one from the
     // clean-up (a half-started ingestor may fail to stop, or find the store already closed).
     const undo: Array<[string, (() => Promise<void>) | undefined]> = [

@@ -404,12 +404,13 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
     consumer(consumerOptions) {
       const consumer: Consumer = kafka.consumer({
         groupId: consumerOptions.groupId,
-        // KafkaJS parses a whole fetch response in one go, on the event loop, so the fetch size
-        // bounds how long a catch-up blocks queries: 8 MB took 50-60 ms of CPU per response, 2 MB
-        // keeps it under the 50 ms budget at the same ingest rate (BENCHMARKS.md, "Consumer fetch
-        // size" and "Ingest CPU and event-loop stalls").
-        maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 2 << 20,
-        maxBytes: 2 << 20,
+        // KafkaJS parses a whole fetch response in one go, on the event loop, and the parse can
+        // share a turn with an ingest step: the fetch size bounds how long a catch-up blocks
+        // queries. 8 MB took 50-60 ms of CPU per response; 512 kB keeps parse and step together
+        // under the 50 ms budget at the same ingest rate (BENCHMARKS.md, "Consumer fetch size"
+        // and "Ingest CPU and event-loop stalls").
+        maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 512 << 10,
+        maxBytes: 512 << 10,
         maxWaitTimeInMs: 250,
         sessionTimeout: consumerOptions.sessionTimeoutMs ?? 10_000,
         heartbeatInterval: Math.min(1_000, Math.floor((consumerOptions.sessionTimeoutMs ?? 10_000) / 3)),
