@@ -26,8 +26,8 @@ export interface SliceSizer {
 /**
  * Defaults of ingest: 5 ms steps. A step can share a turn of the event loop with KafkaJS parsing
  * a fetch response and with a garbage collection; 5 ms leaves room for both under a 50 ms stall
- * budget (BENCHMARKS.md, "Ingest CPU and event-loop stalls": 15 ms steps with 2 MB fetches stalled
- * the loop past 50 ms several times a minute).
+ * budget (BENCHMARKS.md, "Steps, fetches and background priority": 15 ms steps with 2 MB fetches
+ * stalled the loop past 50 ms several times a minute).
  */
 export const INGEST_SLICES: SliceSizerOptions = { targetMs: 5, min: 50, max: 4000, initial: 500 };
 

@@ -406,9 +406,9 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
         groupId: consumerOptions.groupId,
         // KafkaJS parses a whole fetch response in one go, on the event loop, and the parse can
         // share a turn with an ingest step: the fetch size bounds how long a catch-up blocks
-        // queries. 8 MB took 50-60 ms of CPU per response; 512 kB keeps parse and step together
-        // under the 50 ms budget at the same ingest rate (BENCHMARKS.md, "Consumer fetch size"
-        // and "Ingest CPU and event-loop stalls").
+        // queries. 8 MB took 50-60 ms of CPU per response; with 512 kB, parse and step together
+        // stayed under 50 ms of CPU at the same ingest rate (BENCHMARKS.md, "Consumer fetch
+        // size" and "Steps, fetches and background priority").
         maxBytesPerPartition: consumerOptions.maxBytesPerPartition ?? 512 << 10,
         maxBytes: 512 << 10,
         maxWaitTimeInMs: 250,

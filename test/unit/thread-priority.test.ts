@@ -70,6 +70,25 @@ describe.runIf(process.platform === 'linux')('RocksDB background thread priority
     }
   });
 
+  it('never raises the priority of a thread, and looks at each thread once', () => {
+    const nice = Math.max(...rocksDbThreads().map((task) => task.nice)) + 1;
+    expect(nice).toBeLessThanOrEqual(18);
+    lowerRocksDbThreads(nice);
+    const before = rocksDbThreads();
+    expect(before.every((task) => task.nice === nice)).toBe(true);
+
+    // A lower nice value would raise their priority: nothing changes.
+    expect(lowerRocksDbThreads(nice - 1)).toEqual([]);
+    expect(rocksDbThreads()).toEqual(before);
+
+    // Threads already looked at are skipped, whatever the value asked for now.
+    const seen = new Set<number>();
+    lowerRocksDbThreads(nice, seen);
+    for (const task of before) expect(seen.has(task.tid)).toBe(true);
+    expect(lowerRocksDbThreads(nice + 1, seen)).toEqual([]);
+    expect(rocksDbThreads()).toEqual(before);
+  });
+
   it('does nothing at nice 0', () => {
     const before = rocksDbThreads();
     const kept = keepRocksDbThreadsLow(0);
