@@ -19,6 +19,13 @@
  * chunk as too large (a topic configured below the budget), its envelopes are sent one by one,
  * shrunk to MIN_EXCERPT_BYTES excerpts. Anything else the broker refuses fails the send with a
  * DeadLetterRefused: the caller's partition then waits and tries again.
+ *
+ * Once per record: the producer is idempotent (a send retried after a lost acknowledgement is
+ * dropped by the broker), and the queue remembers, per source partition, the last offset whose
+ * envelope the broker acknowledged, so a batch sent again after a refusal part-way through
+ * starts after the chunks already written. Only a crash between the acknowledgement and the
+ * store's commit of the batch can write an envelope twice (its gw-source header names the
+ * record, so a reader can drop the repeat).
  */
 import { createHash } from 'node:crypto';
 import type { ErrorCode } from '../errors.ts';
@@ -133,9 +140,11 @@ export function chunk(records: readonly OutgoingRecord[], maxBytes: number): Out
 
 export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQueue {
   let producer: Promise<RecordProducer> | undefined;
+  /** Per source "topic/partition": the last offset whose envelope the broker acknowledged. */
+  const written = new Map<string, bigint>();
   // Few client retries: the send runs inside the consume loop, which the partition's wait-and-retry covers.
   const connect = () =>
-    (producer ??= options.kafka.producer({ retries: 2 }).catch((error: unknown) => {
+    (producer ??= options.kafka.producer({ retries: 2, idempotent: true }).catch((error: unknown) => {
       producer = undefined;
       throw error;
     }));
@@ -160,11 +169,17 @@ export function createDeadLetterQueue(options: DeadLetterOptions): DeadLetterQue
   };
 
   return {
-    async send(rejects) {
+    async send(all) {
+      const rejects = all.filter((reject) => {
+        const done = written.get(`${reject.record.topic}/${reject.record.partition}`);
+        return done === undefined || BigInt(reject.record.offset) > done;
+      });
       const records = rejects.map((reject) => envelope(reject, options.maxBytes));
       let from = 0;
       for (const part of chunk(records, options.maxBytes)) {
-        await sendChunk(part, rejects.slice(from, from + part.length));
+        const sent = rejects.slice(from, from + part.length);
+        await sendChunk(part, sent);
+        for (const reject of sent) written.set(`${reject.record.topic}/${reject.record.partition}`, BigInt(reject.record.offset));
         from += part.length;
       }
     },

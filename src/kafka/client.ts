@@ -114,6 +114,12 @@ export interface ProducerOptions {
    * other work for long (dead letters, sent from the consume loop) use fewer.
    */
   readonly retries?: number;
+  /**
+   * Broker-side deduplication of retried sends (producer id and sequence numbers): a send retried
+   * after a lost acknowledgement is not written twice. Needs Write on the topic (Kafka 3.0 on) or
+   * IdempotentWrite on the cluster.
+   */
+  readonly idempotent?: boolean;
 }
 
 export interface PartitionOffsets {
@@ -364,8 +370,9 @@ export function createKafkaClient(options: KafkaClientOptions): KafkaClient {
         ...(producerOptions.retries === undefined ? {} : { retry: { retries: producerOptions.retries, initialRetryTime: 100, maxRetryTime: 1000 } }),
         // One request in flight keeps per-partition order across retries (for one caller at a
         // time: concurrent send() calls may reach the log out of call order); a retried duplicate
-        // is harmless on a compacted, keyed topic (the latest value per key wins).
-        idempotent: false,
+        // is harmless on a compacted, keyed topic (the latest value per key wins), and callers
+        // writing to other topics ask for idempotence.
+        idempotent: producerOptions.idempotent ?? false,
         maxInFlightRequests: 1,
       });
       await producer.connect().catch(rethrow);

@@ -41,6 +41,10 @@ export function kafkaLogger(logger: Logger, scrub: ((text: string) => string) | 
       // coordinator loading); they only matter if they persist, which surfaces as a failure.
       if (level <= KafkaLogLevel.ERROR && !message.startsWith('Response ')) logger.error(`kafka: ${message}`, fields);
       else if (level <= KafkaLogLevel.ERROR) logger.debug(`kafka: ${message}`, fields);
+      // The dead-letter producer limits retries on purpose (its caller waits and sends again with
+      // the same producer, whose failed sends give back their sequence numbers).
+      else if (level === KafkaLogLevel.WARN && message.startsWith('Limiting retries for the idempotent producer'))
+        logger.debug(`kafka: ${message}`, fields);
       else if (level === KafkaLogLevel.WARN) logger.warn(`kafka: ${message}`, fields);
       else logger.debug(`kafka: ${message}`, fields);
     };

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { partitionForKey } from '../../src/cluster/partitioner.ts';
-import { chunk, envelope } from '../../src/ingest/dead-letter.ts';
+import { chunk, createDeadLetterQueue, DeadLetterRefused, envelope } from '../../src/ingest/dead-letter.ts';
 import { createIngestor, type Ingestor } from '../../src/ingest/ingestor.ts';
 import type { SliceSizerOptions } from '../../src/ingest/slice-sizer.ts';
 import {
@@ -262,5 +262,40 @@ describe('dead-letter envelopes', () => {
     expect(chunks.flat()).toEqual(records);
     for (const part of chunks) expect(part.reduce((sum, record) => sum + size(record) + 200, 0)).toBeLessThanOrEqual(64 * 1024);
     expect(chunk([records[0]!], 10)).toEqual([[records[0]]]);
+  });
+
+  it('sends a batch again after a refusal part-way through from the first chunk not written, and asks for an idempotent producer', async () => {
+    const kafka = fakeKafka();
+    const asked: Array<{ idempotent?: boolean } | undefined> = [];
+    const realSend = (await kafka.client.producer()).send;
+    let sends = 0;
+    const queue = createDeadLetterQueue({ kafka: kafka.client, topic: 'dlq', maxBytes: 16 * 1024 });
+    const rejects = Array.from({ length: 40 }, (_, i) => ({
+      ...reject(Buffer.from(`k${i}`), Buffer.alloc(2000, 0x63)),
+      record: { topic: 't', partition: 3, offset: String(100 + i), key: Buffer.from(`k${i}`), value: Buffer.alloc(2000, 0x63) },
+    }));
+    kafka.client.producer = async (options) => {
+      asked.push(options);
+      return {
+        async send(topic, records) {
+          // The third chunk is refused once.
+          if (++sends === 3) throw new ProduceError('refused', { tooLarge: false, retriable: true, cause: undefined });
+          return realSend(topic, records);
+        },
+        stop: async () => undefined,
+      };
+    };
+    await expect(queue.send(rejects)).rejects.toBeInstanceOf(DeadLetterRefused);
+    const before = kafka.sent.flat().length;
+    expect(before).toBeGreaterThan(0);
+    expect(before).toBeLessThan(rejects.length);
+    await queue.send(rejects);
+    const offsets = kafka.sent.flat().map((record) => JSON.parse(record.value as string).offset);
+    expect(offsets).toEqual(rejects.map((entry) => entry.record.offset));
+    // A later batch of the same partition, and another partition, are sent whole.
+    await queue.send([{ ...rejects[0]!, record: { ...rejects[0]!.record, partition: 4 } }]);
+    expect(kafka.sent.flat().length).toBe(rejects.length + 1);
+    expect(asked.every((options) => options?.idempotent === true)).toBe(true);
+    await queue.stop();
   });
 });
