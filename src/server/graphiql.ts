@@ -10,7 +10,7 @@
  * showed GraphiQL's welcome comment there would keep showing it. A URL with `?query=` (GraphiQL
  * writes the edited query there) opens that query instead.
  */
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { Worker } from 'node:worker_threads';
 import type { GraphiQLOptions } from 'graphql-yoga';
 
 const TITLE = 'Kafka GraphQL gateway';
@@ -26,18 +26,37 @@ export function graphiqlOptions(exampleQuery: string | undefined): (request: Req
 }
 
 /**
- * The `renderGraphiQL` option of createYoga. The page is about 9 MB of inline script; it is
- * built once per distinct options and reused.
+ * The `renderGraphiQL` option of createYoga. A page is about 9 MB of inline script. Each distinct
+ * set of options (at most two per instance: with and without the example query) is rendered once,
+ * by a worker thread (src/server/graphiql-render.ts says why), and kept as bytes outside the V8
+ * heap. Requests that arrive while a page renders wait for the same render; a failed render is
+ * not kept, so the next request tries again.
  */
-export function offlineGraphiql(): (options?: GraphiQLOptions) => string {
-  const pages = new Map<string, string>();
+export function offlineGraphiql(): (options?: GraphiQLOptions) => Promise<Uint8Array<ArrayBuffer>> {
+  const pages = new Map<string, Promise<Uint8Array<ArrayBuffer>>>();
   return (options) => {
     const key = JSON.stringify(options ?? {});
     let page = pages.get(key);
     if (page === undefined) {
-      page = renderGraphiQL(options);
+      page = renderInWorker(options ?? {});
       pages.set(key, page);
+      page.catch(() => pages.delete(key));
     }
     return page;
   };
+}
+
+function renderInWorker(options: GraphiQLOptions): Promise<Uint8Array<ArrayBuffer>> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./graphiql-render.ts', import.meta.url), { workerData: options });
+    let page: Uint8Array<ArrayBuffer> | undefined;
+    worker.once('message', (bytes: Uint8Array<ArrayBuffer>) => {
+      page = bytes;
+    });
+    worker.once('error', reject);
+    worker.once('exit', (code) => {
+      if (page) resolve(page);
+      else reject(new Error(`the GraphiQL page could not be rendered (worker exit code ${code})`));
+    });
+  });
 }
