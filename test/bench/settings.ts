@@ -30,7 +30,7 @@ export const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
  * free (figures in BENCHMARKS.md).
  */
 export function gatewayAllocatorEnv(): Record<string, string> {
-  return existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'background_thread:true' } : {};
+  return existsSync(JEMALLOC) ? { LD_PRELOAD: JEMALLOC, MALLOC_CONF: 'background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0' } : {};
 }
 
 export interface BenchSettings {
