@@ -70,6 +70,10 @@ export interface GatewayConfig extends SecurityConfig {
   readonly tombstoneRetentionMs: number;
   /** RocksDB block cache for data blocks, in MiB (STORE_CACHE_MB). */
   readonly storeCacheMb: number;
+  /** Fast-path answers kept while the partitions they read are unchanged, in MiB (RESPONSE_CACHE_MB; 0 = none). */
+  readonly responseCacheMb: number;
+  /** Answers that ran for less are not kept, in microseconds (RESPONSE_CACHE_MIN_US). */
+  readonly responseCacheMinUs: number;
   /** RocksDB memtable budget, in MiB (STORE_MEMTABLE_MB): a quarter per memtable. */
   readonly storeMemtableMb: number;
   /** Nice value of RocksDB's flush and compaction threads (STORE_BACKGROUND_NICE, 0 to 19; 0 leaves them alone). */
@@ -631,6 +635,8 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     subscriptionBuffer: integer(env, 'SUBSCRIPTION_BUFFER', 1000, 1, 1_000_000),
     rowCacheRows: integer(env, 'ROW_CACHE_ROWS', 20_000, 0, 10_000_000),
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
+    responseCacheMb: integer(env, 'RESPONSE_CACHE_MB', 8, 0, 100_000),
+    responseCacheMinUs: integer(env, 'RESPONSE_CACHE_MIN_US', 250, 0, 60_000_000),
     storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
     storeBackgroundNice: integer(env, 'STORE_BACKGROUND_NICE', 10, 0, 19),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),

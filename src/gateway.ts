@@ -28,6 +28,7 @@ import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { createHub, type Hub } from './subscriptions/hub.ts';
 import { createRecentChanges } from './store/recent-changes.ts';
 import { startHttpServer, type HttpServer } from './server/http.ts';
+import { createResponseCache } from './server/response-cache.ts';
 import { createMetrics, type GatewayMetrics } from './server/metrics.ts';
 import { createRestoreProgress } from './cluster/restore-progress.ts';
 import { tracedLocalReads } from './query/traced-reads.ts';
@@ -97,6 +98,36 @@ query OrdersGrid($after: String) {
 `;
 
 /** The security settings' files, read and checked before anything starts (GW_CONFIG_INVALID). */
+/**
+ * The next offset of a partition as this instance serves it from its own store now, for the
+ * response cache: undefined while it is not assigned here (partitioned views), restoring, or
+ * stalled, and when the views of its topic disagree (one of them is behind).
+ */
+function servedOffsets(
+  views: readonly ViewModel[],
+  stores: ReadonlyMap<string, ViewStore>,
+  ingest: Pick<Ingestor, 'assigned' | 'caughtUp'>,
+  stalledSince: (topic: string, partition: number) => string | undefined,
+): (topic: string, partition: number) => string | undefined {
+  const byTopic = new Map<string, Array<{ view: ViewModel; store: ViewStore }>>();
+  for (const view of views) {
+    const store = stores.get(view.id);
+    if (store) byTopic.set(view.topic, [...(byTopic.get(view.topic) ?? []), { view, store }]);
+  }
+  return (topic, partition) => {
+    const held = byTopic.get(topic);
+    if (!held || !ingest.caughtUp(topic, partition) || stalledSince(topic, partition) !== undefined) return undefined;
+    if (held.some(({ view }) => !view.replicated) && !ingest.assigned(topic).includes(partition)) return undefined;
+    let offset: string | undefined;
+    for (const { store } of held) {
+      const next = store.nextOffset(partition) ?? '0';
+      if (offset !== undefined && next !== offset) return undefined;
+      offset = next;
+    }
+    return offset;
+  };
+}
+
 function loadSecurity(config: GatewayConfig) {
   const auth = config.clientAuth;
   let clientAuth: ClientAuth | undefined;
@@ -204,6 +235,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger,
     });
     const local = tracedLocalReads(createLocalReads(stores));
+    const responses = createResponseCache({
+      maxBytes: config.responseCacheMb * 1024 * 1024,
+      minMs: config.responseCacheMinUs / 1000,
+      servedOffset: servedOffsets(views, stores, ingest, stalledSince),
+    });
     const metrics = createMetrics({
       ingest: ingest.counters,
       progress: () => ingest.progress(),
@@ -214,6 +250,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       eventLoopDelay,
       tombstonesTrimmed: () => trimmer.removed,
       connections: () => http?.connections,
+      responses,
     });
     metricsRef = metrics;
     const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs, ca: security.peerCa, observe: metrics.peerCall });
@@ -276,6 +313,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       metrics: () => metrics.render(),
       plugins: metrics.plugins,
       fastPathMetrics: metrics,
+      responses,
       countErrors: metrics.clientErrors,
       logger,
       exampleQuery: EXAMPLE_QUERY,

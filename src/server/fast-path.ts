@@ -19,6 +19,9 @@
  *   sets an HTTP status: yoga runs the request again and answers it. A query is read-only, so the
  *   second run only costs time, and only on those answers;
  * - everything while OpenTelemetry tracing is on (yoga's spans).
+ *
+ * An answer without errors may be kept and sent again while every partition it read is unchanged
+ * (./response-cache.ts), keyed by the request's body, answer type, consistency token and claims.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
@@ -33,6 +36,7 @@ import type { Hub } from '../subscriptions/hub.ts';
 import { tracingEnabled } from '../tracing.ts';
 import { toClientError } from './client-errors.ts';
 import { errorCodes } from './metrics.ts';
+import { MAX_KEY_CHARS, wantsFresh, type ResponseCache } from './response-cache.ts';
 
 /** A query as graphql-jit compiled it (the `cache` entries of @envelop/graphql-jit). */
 export interface CompiledEntry {
@@ -63,6 +67,8 @@ export interface FastPathOptions {
   readonly counted?: ((outcome: 'answered' | 'yoga') => void) | undefined;
   /** Counts the codes of the errors in an answer (as yoga's answers are counted). */
   readonly countErrors?: ((codes: readonly string[], transport: 'http') => void) | undefined;
+  /** Answers kept while the partitions they read are unchanged (./response-cache.ts). */
+  readonly responses?: ResponseCache | undefined;
 }
 
 /** What the fast path hands back when yoga must answer: the body it has read. */
@@ -188,6 +194,21 @@ export function createFastPath(options: FastPathOptions): FastPath {
     claims: Readonly<Record<string, unknown>> | undefined,
   ): Promise<Fallback | undefined> {
     const body = await readBody(request);
+    const responses = options.responses;
+    const key =
+      responses?.enabled && body.length <= MAX_KEY_CHARS && !wantsFresh(request.headers['cache-control'])
+        ? answerKey(body, request, claims)
+        : undefined;
+    if (key !== undefined) {
+      const started = performance.now();
+      const kept = responses!.get(key);
+      if (kept) {
+        response.writeHead(200, { 'content-type': kept.contentType, 'content-length': kept.bytes.length }).end(kept.bytes);
+        options.observe?.(kept.document, kept.operationName, { transport: 'http' }, (performance.now() - started) / 1000);
+        options.counted?.('answered');
+        return undefined;
+      }
+    }
     let params: { query?: unknown; variables?: unknown; operationName?: unknown; extensions?: unknown };
     try {
       params = JSON.parse(body) as typeof params;
@@ -255,10 +276,22 @@ export function createFastPath(options: FastPathOptions): FastPath {
       : JSON.stringify({ data: shaped.data, extensions });
     options.observe?.(entry.document, entry.operationName, { transport: 'http' }, seconds);
     if (shaped.errors) options.countErrors?.(errorCodes(shaped.errors), 'http');
-    response
-      .writeHead(200, { 'content-type': `${answerType(request.headers.accept)}; charset=utf-8`, 'content-length': Buffer.byteLength(text) })
-      .end(text);
+    const contentType = `${answerType(request.headers.accept)}; charset=utf-8`;
+    response.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) }).end(text);
     options.counted?.('answered');
+    if (key !== undefined && !shaped.errors && Object.keys(context.stalled).length === 0) {
+      responses!.set(
+        key,
+        { text, contentType, document: entry.document, operationName: entry.operationName, freshness: context.freshness },
+        seconds * 1000,
+      );
+    }
     return undefined;
+  }
+
+  /** What besides the body decides an answer: its media type, the consistency token, the caller. */
+  function answerKey(body: string, request: IncomingMessage, claims: Readonly<Record<string, unknown>> | undefined): string {
+    const token = request.headers[options.consistencyHeader];
+    return `${answerType(request.headers.accept)}\u0000${typeof token === 'string' ? token : ''}\u0000${claims ? JSON.stringify(claims) : ''}\u0000${body}`;
   }
 }

@@ -37,6 +37,7 @@ import { browserPolicy } from './browser.ts';
 import { createFastPath, freshnessExtensions, type CompiledEntry, type Fallback } from './fast-path.ts';
 import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
 import { servePage } from './pages.ts';
+import type { ResponseCache } from './response-cache.ts';
 import { decodeToken } from '../routing/consistency.ts';
 import type { Readiness } from '../cluster/serving.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -83,6 +84,8 @@ export interface HttpServerOptions {
   /** The bearer token /metrics requires (METRICS_TOKEN); open without. */
   readonly metricsToken?: string | undefined;
   /** Counts what the fast path (./fast-path.ts) answers, as the metrics plugins count yoga's answers. */
+  /** Fast-path answers kept while the partitions they read are unchanged (./response-cache.ts). */
+  readonly responses?: ResponseCache | undefined;
   readonly fastPathMetrics?: {
     operation(document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number): void;
     fastPath(outcome: 'answered' | 'yoga'): void;
@@ -317,6 +320,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         observe: options.fastPathMetrics?.operation,
         counted: options.fastPathMetrics?.fastPath,
         countErrors: options.countErrors,
+        responses: options.responses,
       });
   /** Yoga's answer to a request whose body the fast path has read already. */
   const yogaAnswer = async (

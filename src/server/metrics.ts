@@ -25,6 +25,7 @@ import type { Plugin } from 'graphql-yoga';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ReadStats } from '../store/rocks.ts';
 import { NORMALIZED_TRIAL } from '../graphql/literals.ts';
+import type { ResponseCache } from './response-cache.ts';
 
 /** Ingest's running totals, as the ingestor keeps them. */
 export interface IngestTotals {
@@ -67,6 +68,8 @@ export interface MetricsSources {
   readonly tombstonesTrimmed?: () => number;
   /** Open connections and requests of the HTTP server (undefined before it listens). */
   readonly connections?: () => { readonly http: number; readonly websocket: number; readonly requestsInFlight: number } | undefined;
+  /** The fast path's kept answers (./response-cache.ts). */
+  readonly responses?: Pick<ResponseCache, 'stats' | 'size'>;
 }
 
 export interface GatewayMetrics {
@@ -384,6 +387,27 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     'Change-log tombstone markers removed after TOMBSTONE_RETENTION_MS.',
     () => sources.tombstonesTrimmed?.() ?? 0,
   );
+  new Counter({
+    name: 'gw_response_cache_total',
+    help: 'Fast-path answers: sent from the response cache (hit), dropped on use because a partition they read moved on (stale), kept (stored).',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const stats = sources.responses?.stats ?? { hits: 0, stale: 0, stored: 0 };
+      this.inc({ outcome: 'hit' }, stats.hits);
+      this.inc({ outcome: 'stale' }, stats.stale);
+      this.inc({ outcome: 'stored' }, stats.stored);
+    },
+  });
+  new Gauge({
+    name: 'gw_response_cache_bytes',
+    help: 'Bytes the response cache holds (keys, answers and a fixed overhead per entry).',
+    registers: [registry],
+    collect() {
+      this.set(sources.responses?.size ?? 0);
+    },
+  });
   new Gauge({
     name: 'gw_store_memory_bytes',
     help: 'Memory RocksDB reports: memtables, table readers (indexes, filters), block cache.',

@@ -181,9 +181,15 @@ export interface GridFigures {
   /** With totalCount: 1 client (gateway and PostGraphile), 32 clients (gateway). */
   readonly countedSingle: Contest;
   readonly countedConcurrent: Contest;
-  /** Without totalCount: 1 client and 32 clients, gateway and PostGraphile. */
+  /**
+   * Without totalCount: 1 client and 32 clients, gateway and PostGraphile. These and the above
+   * send `Cache-Control: no-cache`: the gateway reads every page from its store.
+   */
   readonly plainSingle: Contest;
   readonly plainConcurrent: Contest;
+  /** The same pages without `no-cache`: the gateway answers repeats from its response cache. */
+  readonly keptSingle: Contest;
+  readonly keptConcurrent: Contest;
   readonly variants: GridVariantCheck[];
 }
 
@@ -217,9 +223,12 @@ export async function measureGrid(
     checks.set(name, { counted, plain });
     for (const totalCount of [true, false]) {
       const file = path.join(work, `grid-${name}-${totalCount ? 'counted' : 'plain'}.lua`);
-      writeGridScript(file, gridVariants(dialect, totalCount));
+      writeGridScript(file, gridVariants(dialect, totalCount), { fresh: true });
       scripts.set(`${name}-${totalCount}`, file);
     }
+    const kept = path.join(work, `grid-${name}-kept.lua`);
+    writeGridScript(kept, gridVariants(dialect, false));
+    scripts.set(`${name}-kept`, kept);
   }
   if (postgraphile) {
     const gw = checks.get('gateway')!;
@@ -227,7 +236,7 @@ export async function measureGrid(
     compareGrids(gw.counted, pg.counted, ['gateway', 'postgraphile']);
     compareGrids(gw.plain, pg.plain, ['gateway', 'postgraphile']);
   }
-  const entrants = (totalCount: boolean, only?: ServerName): Entrant[] =>
+  const entrants = (totalCount: boolean | 'kept', only?: ServerName): Entrant[] =>
     servers
       .filter(([name]) => only === undefined || name === only)
       .map(([name, server]) => ({ name, server, script: scripts.get(`${name}-${totalCount}`)! }));
@@ -237,8 +246,15 @@ export async function measureGrid(
   const plainSingle = await contest(settings, 'grid without totalCount, 1 client', entrants(false), single);
   const plainConcurrent = await contest(settings, `grid without totalCount, ${settings.connections} clients`, entrants(false), concurrent);
   const countedConcurrent = await contest(settings, `grid with totalCount, ${settings.connections} clients`, entrants(true, 'gateway'), concurrent);
+  const keptSingle = await contest(settings, 'grid without totalCount, 1 client, response cache', entrants('kept'), single);
+  const keptConcurrent = await contest(
+    settings,
+    `grid without totalCount, ${settings.connections} clients, response cache`,
+    entrants('kept'),
+    concurrent,
+  );
   const variants = [...checks].flatMap(([server, { counted, plain }]) =>
     [...counted, ...plain].map(({ rows: _rows, ...check }) => ({ ...check, server })),
   );
-  return { countedSingle, countedConcurrent, plainSingle, plainConcurrent, variants };
+  return { countedSingle, countedConcurrent, plainSingle, plainConcurrent, keptSingle, keptConcurrent, variants };
 }

@@ -54,6 +54,8 @@ describe('loadConfig defaults', () => {
       subscriptionBuffer: 1000,
       rowCacheRows: 20_000,
       storeCacheMb: 32,
+      responseCacheMb: 8,
+      responseCacheMinUs: 250,
       storeMemtableMb: 64,
       storeBackgroundNice: 10,
       tombstoneRetentionMs: 86_400_000,
