@@ -12,13 +12,18 @@
  * than parsing the body, running the compiled query and reading the row together (BENCHMARKS.md,
  * "Fast path"). Anything this path does not answer exactly as yoga would goes to yoga:
  *
- * - a browser request (an `Origin` header: CORS and CSRF are yoga's), another content type, an
- *   `Accept` other than `application/json`, request `extensions` other than a consistency token,
+ * - a request from an origin in CORS_ORIGINS (yoga adds its CORS headers), another content type,
+ *   an `Accept` other than `application/json`, request `extensions` other than a consistency token,
  *   a GET, a text not seen before, a document with several operations or one that is not a query;
  * - a result without `data` (variables that do not coerce, a refused cost) or with an error that
  *   sets an HTTP status: yoga runs the request again and answers it. A query is read-only, so the
  *   second run only costs time, and only on those answers;
  * - everything while OpenTelemetry tracing is on (yoga's spans).
+ *
+ * A browser's request from any other origin, the gateway's own pages included, is answered here
+ * as yoga answers it: no CORS headers, `Vary: Origin` when CORS_ORIGINS is not empty. CSRF
+ * prevention lets a JSON POST through, and a cross-site page cannot send one without a preflight
+ * that yoga refuses.
  *
  * An answer without errors may be kept and sent again while every partition it read is unchanged
  * (./response-cache.ts), keyed by the request's body, answer type, consistency token and claims.
@@ -60,6 +65,8 @@ export interface FastPathOptions {
   readonly normalizer?: LiteralNormalizer | undefined;
   readonly limits: QueryLimits & { readonly timeoutMs: number };
   readonly consistencyHeader: string;
+  /** CORS_ORIGINS: requests from these origins are yoga's (it adds their CORS headers). */
+  readonly corsOrigins?: readonly string[] | undefined;
   readonly logger: Logger;
   /** Counts an answered operation as yoga's metrics plugin does, with how long it ran. */
   readonly observe?: ((document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number) => void) | undefined;
@@ -157,6 +164,9 @@ function serializeError(error: GraphQLError): unknown {
 }
 
 export function createFastPath(options: FastPathOptions): FastPath {
+  const listed = new Set(options.corsOrigins ?? []);
+  // What yoga's browser policy (./browser.ts) adds to an answer for an origin outside the list.
+  const vary: Record<string, string> = listed.size > 0 ? { vary: 'Origin' } : {};
   const prepared = new WeakMap<object, Prepared | null>();
   const preparedOf = (document: unknown): Prepared | undefined => {
     if (document === null || typeof document !== 'object' || (document as DocumentNode).kind !== 'Document') return undefined;
@@ -174,7 +184,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
       return (
         request.method === 'POST' &&
         path === '/graphql' &&
-        headers.origin === undefined &&
+        (headers.origin === undefined || !listed.has(headers.origin)) &&
         isJson(headers['content-type']) &&
         answerType(headers.accept) !== undefined &&
         !tracingEnabled()
@@ -203,7 +213,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
       const started = performance.now();
       const kept = responses!.get(key);
       if (kept) {
-        response.writeHead(200, { 'content-type': kept.contentType, 'content-length': kept.bytes.length }).end(kept.bytes);
+        response.writeHead(200, { 'content-type': kept.contentType, 'content-length': kept.bytes.length, ...vary }).end(kept.bytes);
         options.observe?.(kept.document, kept.operationName, { transport: 'http' }, (performance.now() - started) / 1000);
         options.counted?.('answered');
         return undefined;
@@ -277,7 +287,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     options.observe?.(entry.document, entry.operationName, { transport: 'http' }, seconds);
     if (shaped.errors) options.countErrors?.(errorCodes(shaped.errors), 'http');
     const contentType = `${answerType(request.headers.accept)}; charset=utf-8`;
-    response.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) }).end(text);
+    response.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), ...vary }).end(text);
     options.counted?.('answered');
     if (key !== undefined && !shaped.errors && Object.keys(context.stalled).length === 0) {
       responses!.set(

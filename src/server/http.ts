@@ -316,6 +316,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         normalizer: createLiteralNormalizer(options.schema, { maxText: PARSE_CACHE_MAX_TEXT, maxChars: PARSE_CACHE_CHARS }),
         limits: options.queryLimits,
         consistencyHeader: CONSISTENCY_HEADER,
+        corsOrigins: options.corsOrigins,
         logger,
         observe: options.fastPathMetrics?.operation,
         counted: options.fastPathMetrics?.fastPath,

@@ -215,9 +215,12 @@ export async function warmUp(server: ServerProcess, options: LoadOptions, second
   await runWrk({ ...options, durationSeconds: seconds });
 }
 
-/** One measured run, once the server has finished whatever the previous run left queued. */
-export async function measureOnce(server: ServerProcess, options: LoadOptions): Promise<LoadResult> {
-  const idleWaitMs = await waitIdle(server);
+/**
+ * One measured run, once the server has finished whatever the previous run left queued (unless
+ * `waitForIdle` is false: a server that ingests a steady stream of records is never idle).
+ */
+export async function measureOnce(server: ServerProcess, options: LoadOptions, waitForIdle = true): Promise<LoadResult> {
+  const idleWaitMs = waitForIdle ? await waitIdle(server) : 0;
   const hitsBefore = await cacheHits(server.url);
   const result = await runWrk(options);
   const hitsAfter = await cacheHits(server.url);

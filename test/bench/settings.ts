@@ -135,12 +135,12 @@ export function loadSettings(env: Env = process.env): BenchSettings {
 }
 
 /** The command line that reproduces the bench's figures: the BENCH_* variables set, then the command. */
-export function commandLine(env: Env = process.env): string {
+export function commandLine(env: Env = process.env, script = { npm: 'bench', file: 'test/bench/run.ts' }): string {
   const knobs = Object.keys(env)
     .filter((name) => name.startsWith('BENCH_'))
     .sort()
     .map((name) => `${name}=${env[name] ?? ''}`);
-  const command = env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node test/bench/run.ts';
+  const command = env.npm_lifecycle_event === script.npm ? `npm run ${script.npm}` : `node ${script.file}`;
   const args = process.argv.slice(2);
   return [...knobs, command, ...args].join(' ');
 }

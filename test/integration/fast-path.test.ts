@@ -42,7 +42,8 @@ describe('fast path for repeated queries', () => {
       headers: { 'content-type': 'application/json', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
     });
-    return { status: response.status, type: response.headers.get('content-type'), text: await response.text() };
+    const cors = [...response.headers].filter(([name]) => name === 'vary' || name.startsWith('access-control-'));
+    return { status: response.status, type: response.headers.get('content-type'), cors, text: await response.text() };
   };
 
   const LOOKUP =
@@ -88,11 +89,13 @@ describe('fast path for repeated queries', () => {
       headers: { 'x-gw-consistency': 'garbage' },
       fast: false,
     },
+    // A page of another origin (or of the gateway itself): yoga adds no CORS header for an origin
+    // outside CORS_ORIGINS, and neither does the fast path.
     {
       name: 'a browser request (Origin)',
       body: { query: LOOKUP, variables: { id: order(5).orderId } },
       headers: { origin: 'https://elsewhere.test' },
-      fast: false,
+      fast: true,
     },
     {
       name: 'weighted accept',
@@ -237,6 +240,44 @@ describe('fast path for repeated queries', () => {
           }
         }
       }
+    });
+  });
+  describe('with CORS_ORIGINS', () => {
+    const LISTED = 'https://app.example.test';
+    let cors: TestGateway;
+    beforeAll(async () => {
+      cors = await fx.startGateway({ group: 'cors', env: { CORS_ORIGINS: LISTED } });
+      await fx.waitCaughtUp(cors, ['customers', 'orders', 'payments']);
+    });
+
+    const answered = async (): Promise<number> => {
+      const text = await (await fetch(`${cors.url}/metrics`)).text();
+      return Number(/^gw_graphql_fast_path_total\{outcome="answered"\} (\d+)/m.exec(text)?.[1] ?? 0);
+    };
+    const post = async (origin: string) => {
+      const response = await fetch(`${cors.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', origin },
+        body: JSON.stringify({ query: LOOKUP, variables: { id: order(8).orderId } }),
+      });
+      const headers = [...response.headers].filter(([name]) => name === 'vary' || name.startsWith('access-control-'));
+      return { status: response.status, headers, text: await response.text() };
+    };
+
+    it('leaves a listed origin to yoga, which adds its CORS headers', async () => {
+      const before = await answered();
+      const first = await post(LISTED);
+      expect(Object.fromEntries(first.headers)['access-control-allow-origin']).toBe(LISTED);
+      for (let i = 0; i < 3; i++) expect(await post(LISTED)).toEqual(first);
+      expect((await answered()) - before).toBe(0);
+    });
+
+    it('answers another origin as yoga does: Vary: Origin and no CORS header', async () => {
+      const before = await answered();
+      const first = await post('https://elsewhere.test');
+      expect(first.headers).toEqual([['vary', 'Origin']]);
+      for (let i = 0; i < 3; i++) expect(await post('https://elsewhere.test')).toEqual(first);
+      expect((await answered()) - before).toBeGreaterThanOrEqual(2);
     });
   });
 });

@@ -1,0 +1,152 @@
+/**
+ * `npm run bench:cache`: grid pages with the response cache on, against the same pages read from
+ * the store (`Cache-Control: no-cache`), while orders are updated at several rates. Figures only:
+ * it asserts nothing and has no targets.
+ *
+ * One run: a fresh broker (BENCH_KAFKA_PORT), the bench's generated data (BENCH_ORDERS, default
+ * 200,000 here), one gateway child as `npm start` runs it, caught up. Then per write rate
+ * (BENCH_CACHE_RATES, records per second, default 0,10,100,1000): a producer in this process
+ * updates random orders (new `updatedAt`, a random state) in batches every 100 ms, and wrk sends
+ * the bench's grid rotation (6 filter/sort variants, no totalCount) with 1 client and with
+ * BENCH_CONNECTIONS, fresh and cached rounds alternating (BENCH_ROUNDS of BENCH_DURATION s each).
+ * The hit share comes from the gateway's `gw_response_cache_total`.
+ *
+ * Every update moves one partition of the orders topic, and a grid page reads every partition,
+ * so each update drops every kept page: at R updates per second a page is kept for about 1/R s.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createKafkaClient } from '../../src/kafka/client.ts';
+import { createLogger } from '../../src/log.ts';
+import { startBroker } from './broker.ts';
+import { onCleanup, runMain } from './cleanup.ts';
+import { measureOnce, runWrk, summarizeRuns, writeGridScript, type LoadResult } from './http-load.ts';
+import { checkIngest, measureIngest } from './ingest.ts';
+import { step } from './phases.ts';
+import { prefill, topicName } from './prefill.ts';
+import { gridVariants } from './queries.ts';
+import { revision } from './report.ts';
+import { startGateway, type ServerProcess } from './servers.ts';
+import { commandLine, loadSettings } from './settings.ts';
+
+const STATES = ['CREATED', 'VALIDATED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'FAILED'];
+const BATCH_MS = 100;
+
+function rates(): number[] {
+  const raw = process.env.BENCH_CACHE_RATES ?? '0,10,100,1000';
+  const list = raw.split(',').map((part) => Number(part.trim()));
+  if (list.length === 0 || list.some((rate) => !Number.isInteger(rate) || rate < 0 || rate > 100_000)) {
+    throw new Error(`BENCH_CACHE_RATES must be comma-separated integers from 0 to 100000; got ${JSON.stringify(raw)}`);
+  }
+  return list;
+}
+
+/** Updates random orders of `sample` at `rate` records per second until stopped; returns how many it sent. */
+function startWriter(brokers: string, sample: readonly Record<string, unknown>[], rate: number) {
+  const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'gw-bench-cache-writer', logger: createLogger('warn') });
+  let stopped = false;
+  let sent = 0;
+  const done = (async () => {
+    if (rate === 0) return;
+    const producer = await kafka.producer();
+    const perBatch = Math.max(1, Math.round((rate * BATCH_MS) / 1000));
+    const interval = (perBatch * 1000) / rate;
+    let next = performance.now();
+    while (!stopped) {
+      const now = new Date().toISOString();
+      const records = Array.from({ length: perBatch }, () => {
+        const row = sample[Math.floor(Math.random() * sample.length)]!;
+        const value = { ...row, state: STATES[Math.floor(Math.random() * STATES.length)], updatedAt: now };
+        return { key: String(row.orderId), value: JSON.stringify(value) };
+      });
+      await producer.send(topicName('orders'), records);
+      sent += records.length;
+      next += interval;
+      const wait = next - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  })();
+  return {
+    async stop(): Promise<number> {
+      stopped = true;
+      await done;
+      await kafka.stop();
+      return sent;
+    },
+  };
+}
+
+interface Cell {
+  readonly rate: number;
+  readonly clients: number;
+  readonly fresh: ReturnType<typeof summarizeRuns>;
+  readonly kept: ReturnType<typeof summarizeRuns>;
+}
+
+async function main(): Promise<void> {
+  const settings = loadSettings({ ...process.env, BENCH_ORDERS: process.env.BENCH_ORDERS ?? '200000' });
+  const work = mkdtempSync(path.join(settings.tmpRoot, 'gw-bench-cache-'));
+  const removeWork = (): void => rmSync(work, { recursive: true, force: true });
+  onCleanup('remove temp dir', removeWork, removeWork);
+  step(`starting a fresh broker on 127.0.0.1:${settings.kafkaPort}`);
+  const broker = await startBroker({ port: settings.kafkaPort, tmpRoot: settings.tmpRoot });
+  step(`pre-fill: ${settings.orders} orders`);
+  const filled = await prefill(settings, broker.brokers);
+  const gateway: ServerProcess = await startGateway({
+    brokers: broker.brokers,
+    dataDir: path.join(work, 'gateway-data'),
+    groupId: `gw-bench-cache-${process.pid}`,
+    logFile: path.join(work, 'gateway.log'),
+  });
+  const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
+  const problems = checkIngest(ingest, filled.endOffsets);
+  if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
+  step(`gateway caught up: ${ingest.records} records in ${(ingest.ms / 1000).toFixed(1)} s`);
+
+  const variants = gridVariants('gateway', false);
+  const freshScript = path.join(work, 'grid-fresh.lua');
+  const keptScript = path.join(work, 'grid-kept.lua');
+  writeGridScript(freshScript, variants, { fresh: true });
+  writeGridScript(keptScript, variants);
+  const cells: Cell[] = [];
+  for (const rate of rates()) {
+    const writer = startWriter(broker.brokers, filled.sampleOrders, rate);
+    for (const [threads, connections] of [
+      [1, 1],
+      [settings.threads, settings.connections],
+    ] as const) {
+      const load = (script: string) => ({ url: gateway.url, script, threads, connections, durationSeconds: settings.durationSeconds });
+      if (settings.warmupSeconds > 0) await runWrk({ ...load(keptScript), durationSeconds: settings.warmupSeconds });
+      const fresh: LoadResult[] = [];
+      const kept: LoadResult[] = [];
+      for (let round = 1; round <= settings.rounds; round++) {
+        step(`      ${rate} updates/s, ${connections} client(s), round ${round}/${settings.rounds}: fresh, then cached`);
+        fresh.push(await measureOnce(gateway, load(freshScript), rate === 0));
+        kept.push(await measureOnce(gateway, load(keptScript), rate === 0));
+      }
+      cells.push({ rate, clients: connections, fresh: summarizeRuns(fresh), kept: summarizeRuns(kept) });
+    }
+    const written = await writer.stop();
+    step(`      ${rate} updates/s: ${written} updates sent`);
+  }
+
+  const f = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  const lines = [
+    `${commandLine(process.env, { npm: 'bench:cache', file: 'test/bench/response-cache.ts' })}: revision ${revision().head}, ${os.cpus().length} cores, ${settings.orders} orders, ` +
+      `${settings.rounds} rounds of ${settings.durationSeconds} s, medians`,
+    '',
+    '| Updates/s | Clients | Fresh pages/s | Cached pages/s | Ratio | Answers from the cache | Fresh p99 | Cached p99 |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...cells.map(
+      (cell) =>
+        `| ${cell.rate} | ${cell.clients} | ${f(cell.fresh.qps)} | ${f(cell.kept.qps)} | ${f(cell.kept.qps / cell.fresh.qps, 1)}x | ` +
+        `${f((100 * (cell.kept.cacheHits ?? 0)) / Math.max(1, cell.kept.requests), 1)} % | ${f(cell.fresh.p99Ms, 1)} ms | ${f(cell.kept.p99Ms, 1)} ms |`,
+    ),
+  ];
+  const failed = cells.reduce((sum, cell) => sum + cell.fresh.failed + cell.kept.failed, 0);
+  if (failed > 0) lines.push('', `note: ${failed} requests failed (not 200, errors, or timed out)`);
+  console.log(lines.join('\n'));
+}
+
+await runMain(main);
