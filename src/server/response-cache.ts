@@ -12,8 +12,9 @@
  * enters its range, which no entity id names. The offsets make the exact check cheap: one
  * comparison per partition read.
  *
- * Only answers that cost something to make are kept (`minMs`): a lookup whose row is cached runs in
- * tens of microseconds, and keeping every one of a million ids would only churn the cache.
+ * Only answers that cost something to make are kept (`minMs`), and only from a request's second
+ * time on: a lookup whose row is cached runs in tens of microseconds, and a lookup of one id among
+ * millions is seldom asked twice; keeping those would only churn the cache.
  * A request with `Cache-Control: no-cache` or `no-store` is read fresh and not kept.
  */
 import { LRUCache } from 'lru-cache';
@@ -39,6 +40,8 @@ export interface ResponseCacheOptions {
    * serve it from its own store (not assigned, restoring, stalled).
    */
   readonly servedOffset: (topic: string, partition: number) => string | undefined;
+  /** Keep an answer the first time it is offered (default: from the second time on). */
+  readonly keepFirst?: boolean;
 }
 
 export interface ResponseCacheStats {
@@ -64,6 +67,16 @@ const ENTRY_OVERHEAD = 256;
 /** Request bodies longer than this are not used as keys. */
 export const MAX_KEY_CHARS = 16 * 1024;
 
+/** Keys offered once are remembered by hash, up to this many (then forgotten all at once). */
+const MAX_OFFERED = 1 << 16;
+
+/** FNV-1a over the UTF-16 code units: a collision only keeps an answer one offer early. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
 /** Whether a request's `Cache-Control` asks for a fresh answer. */
 export function wantsFresh(cacheControl: string | string[] | undefined): boolean {
   if (cacheControl === undefined) return false;
@@ -79,6 +92,15 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     maxSize: options.maxBytes,
     sizeCalculation: (answer, key) => key.length + answer.bytes.length + ENTRY_OVERHEAD,
   });
+  const offered = new Set<number>();
+  /** Whether this key was offered before; remembers it if not. */
+  const offeredBefore = (key: string): boolean => {
+    const h = hash(key);
+    if (offered.has(h)) return true;
+    if (offered.size >= MAX_OFFERED) offered.clear();
+    offered.add(h);
+    return false;
+  };
   const current = (answer: Pick<CachedAnswer, 'freshness'>): boolean => {
     for (const topic in answer.freshness) {
       const offsets = answer.freshness[topic]!;
@@ -109,6 +131,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (ms < options.minMs || key.length > MAX_KEY_CHARS) return;
       // An answer over an eighth of the cache would push out many smaller ones for one entry.
       if (key.length + text.length + ENTRY_OVERHEAD > options.maxBytes / 8) return;
+      if (!options.keepFirst && !offeredBefore(key)) return;
       // Kept only while current: an answer that read a partition this instance does not serve
       // (a peer's), or one that moved on while the query ran, could never be checked.
       if (!current(answer)) return;

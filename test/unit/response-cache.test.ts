@@ -24,7 +24,7 @@ const answer = (text: string, freshness: Record<string, Record<string, string>>)
 describe('response cache', () => {
   it('sends a kept answer while every partition it read is at the same offset, and drops it when one moves', () => {
     const state = partitions({ orders: { '0': '10', '1': '4' }, payments: { '0': '7' } });
-    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, servedOffset: state.servedOffset });
+    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, keepFirst: true, servedOffset: state.servedOffset });
     cache.set('k', answer('{"data":1}', { orders: { '0': '10', '1': '4' }, payments: { '0': '7' } }), 1);
     expect(cache.get('k')?.bytes.toString()).toBe('{"data":1}');
     expect(cache.get('k')?.contentType).toBe('application/json; charset=utf-8');
@@ -41,7 +41,7 @@ describe('response cache', () => {
 
   it('drops a kept answer when a partition it read stops being served here (moved away, restoring, stalled)', () => {
     const state = partitions({ orders: { '0': '10' } });
-    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, servedOffset: state.servedOffset });
+    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, keepFirst: true, servedOffset: state.servedOffset });
     cache.set('k', answer('x', { orders: { '0': '10' } }), 1);
     expect(cache.get('k')).toBeDefined();
     delete state.served.orders!['0'];
@@ -50,7 +50,7 @@ describe('response cache', () => {
 
   it('does not keep an answer that read a partition not served here, or one that moved while the query ran', () => {
     const state = partitions({ orders: { '0': '10' } });
-    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, servedOffset: state.servedOffset });
+    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, keepFirst: true, servedOffset: state.servedOffset });
     cache.set('peer', answer('x', { orders: { '0': '10', '1': '3' } }), 1);
     cache.set('moved', answer('x', { orders: { '0': '9' } }), 1);
     cache.set('unknown topic', answer('x', { refunds: { '0': '0' } }), 1);
@@ -61,13 +61,13 @@ describe('response cache', () => {
   });
 
   it('keeps an answer that read nothing (it depends on no partition)', () => {
-    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, servedOffset: () => undefined });
+    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, keepFirst: true, servedOffset: () => undefined });
     cache.set('k', answer('{"data":{"__typename":"Query"}}', {}), 1);
     expect(cache.get('k')).toBeDefined();
   });
 
   it('keeps only answers that took at least minMs to run', () => {
-    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0.25, servedOffset: () => '1' });
+    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0.25, keepFirst: true, servedOffset: () => '1' });
     cache.set('fast', answer('x', { orders: { '0': '1' } }), 0.1);
     cache.set('slow', answer('x', { orders: { '0': '1' } }), 0.3);
     expect(cache.get('fast')).toBeUndefined();
@@ -76,7 +76,7 @@ describe('response cache', () => {
 
   it('stays within its byte budget, dropping the least recently used answers, and refuses answers over an eighth of it', () => {
     const maxBytes = 64 * 1024;
-    const cache = createResponseCache({ maxBytes, minMs: 0, servedOffset: () => '1' });
+    const cache = createResponseCache({ maxBytes, minMs: 0, keepFirst: true, servedOffset: () => '1' });
     const body = 'x'.repeat(1000);
     for (let n = 0; n < 500; n++) {
       cache.set(`key-${n}`, answer(body, { orders: { '0': '1' } }), 1);
@@ -90,8 +90,18 @@ describe('response cache', () => {
     expect(cache.get('z'.repeat(MAX_KEY_CHARS + 1))).toBeUndefined();
   });
 
+  it('keeps an answer from its second offer on, and not a key offered once among many', () => {
+    const cache = createResponseCache({ maxBytes: 1 << 20, minMs: 0, servedOffset: () => '1' });
+    cache.set('page', answer('x', { orders: { '0': '1' } }), 1);
+    expect(cache.get('page')).toBeUndefined();
+    cache.set('page', answer('x', { orders: { '0': '1' } }), 1);
+    expect(cache.get('page')).toBeDefined();
+    for (let n = 0; n < 1000; n++) cache.set(`lookup-${n}`, answer('x', { orders: { '0': '1' } }), 1);
+    expect(cache.stats.stored).toBe(1);
+  });
+
   it('is off with a budget of 0', () => {
-    const cache = createResponseCache({ maxBytes: 0, minMs: 0, servedOffset: () => '1' });
+    const cache = createResponseCache({ maxBytes: 0, minMs: 0, keepFirst: true, servedOffset: () => '1' });
     cache.set('k', answer('x', {}), 1);
     expect(cache.enabled).toBe(false);
     expect(cache.get('k')).toBeUndefined();
