@@ -51,6 +51,8 @@ export interface RowInput {
   readonly grid: GridFigures;
   readonly postgres: PostgresBaseline | undefined;
   readonly rssAfterLoadBytes: number;
+  /** The gateway's own memory figures after the HTTP runs, bytes by kind (heap_used, heap_total, external, memtables, table_readers, block_cache). */
+  readonly memoryAfterLoad?: Readonly<Record<string, number>>;
   /** RSS `settledSeconds` after catch-up, with no load in between. */
   readonly settledRssBytes: number;
   readonly settledSeconds: number;
@@ -58,6 +60,16 @@ export interface RowInput {
 }
 
 const MB = 1e6;
+
+/** `; V8 heap 171 MB (133 used), external 38 MB, ...` from the gateway's memory figures. */
+function memoryNote(memory: Readonly<Record<string, number>> | undefined): string {
+  if (!memory || memory.heap_total === undefined) return '';
+  const mb = (bytes: number | undefined) => `${Math.round((bytes ?? 0) / MB)} MB`;
+  return (
+    `; V8 heap ${mb(memory.heap_total)} (${mb(memory.heap_used)} used), external ${mb(memory.external)}, ` +
+    `memtables ${mb(memory.memtables)}, table readers ${mb(memory.table_readers)}, block cache ${mb(memory.block_cache)}`
+  );
+}
 
 const range = (values: readonly number[], unit = ''): string =>
   values.length < 2 ? '' : `rounds ${format(Math.min(...values))}-${format(Math.max(...values))}${unit}`;
@@ -187,7 +199,7 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       unit: 'MB',
       target: `<= ${TARGETS.rssMegabytes} MB`,
       met: input.rssAfterLoadBytes / MB <= TARGETS.rssMegabytes,
-      note: 'every lookup, new-document and grid round done',
+      note: `every lookup, new-document and grid round done${memoryNote(input.memoryAfterLoad)}`,
     },
     ...lookupRows(input.lookup, c),
     ...gridRows(input.grid, c),

@@ -39,6 +39,21 @@ import { commandLine, loadSettings } from './settings.ts';
 /** Idle wait after catch-up before the settled RSS is read: flushes finish, freed pages go back. */
 const SETTLE_SECONDS = 30;
 
+/**
+ * What the gateway reports of its memory (`gw_process_memory_bytes`, `gw_store_memory_bytes`), by
+ * kind: V8's heap, external memory, RocksDB's memtables, table readers and block cache.
+ */
+async function memoryBreakdown(url: string): Promise<Record<string, number>> {
+  try {
+    const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    const out: Record<string, number> = {};
+    for (const match of text.matchAll(/^gw_(?:process|store)_memory_bytes\{kind="(\w+)"\} (\S+)$/gm)) out[match[1]!] = Number(match[2]);
+    return out;
+  } catch {
+    return {};
+  }
+}
+
 async function main(): Promise<void> {
   const settings = loadSettings();
   const command = commandLine();
@@ -136,7 +151,9 @@ async function main(): Promise<void> {
     const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
     step(`[6/7] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);
     const grid = await measureGrid(settings, gateway, work, pg?.server);
-    return { ingest, lookup, grid, rssAfterLoadBytes: memoryOf(gateway.pid).rss, settledRssBytes, settledSeconds: SETTLE_SECONDS };
+    const rssAfterLoadBytes = memoryOf(gateway.pid).rss;
+    const memoryAfterLoad = await memoryBreakdown(gateway.url);
+    return { ingest, lookup, grid, rssAfterLoadBytes, memoryAfterLoad, settledRssBytes, settledSeconds: SETTLE_SECONDS };
   };
   let figures: Awaited<ReturnType<typeof measure>>;
   try {
