@@ -97,7 +97,6 @@ query OrdersGrid($after: String) {
 }
 `;
 
-/** The security settings' files, read and checked before anything starts (GW_CONFIG_INVALID). */
 /**
  * The next offset of a partition as this instance serves it from its own store now, for the
  * response cache: undefined while it is not assigned here (partitioned views), restoring, or
@@ -109,17 +108,22 @@ function servedOffsets(
   ingest: Pick<Ingestor, 'assigned' | 'caughtUp'>,
   stalledSince: (topic: string, partition: number) => string | undefined,
 ): (topic: string, partition: number) => string | undefined {
-  const byTopic = new Map<string, Array<{ view: ViewModel; store: ViewStore }>>();
+  // Per topic: its views' stores, and whether one of them is partitioned (held only where assigned).
+  const byTopic = new Map<string, { stores: ViewStore[]; partitioned: boolean }>();
   for (const view of views) {
     const store = stores.get(view.id);
-    if (store) byTopic.set(view.topic, [...(byTopic.get(view.topic) ?? []), { view, store }]);
+    if (!store) continue;
+    const held = byTopic.get(view.topic) ?? { stores: [], partitioned: false };
+    held.stores.push(store);
+    held.partitioned ||= !view.replicated;
+    byTopic.set(view.topic, held);
   }
   return (topic, partition) => {
     const held = byTopic.get(topic);
     if (!held || !ingest.caughtUp(topic, partition) || stalledSince(topic, partition) !== undefined) return undefined;
-    if (held.some(({ view }) => !view.replicated) && !ingest.assigned(topic).includes(partition)) return undefined;
+    if (held.partitioned && !ingest.assigned(topic).includes(partition)) return undefined;
     let offset: string | undefined;
-    for (const { store } of held) {
+    for (const store of held.stores) {
       const next = store.nextOffset(partition) ?? '0';
       if (offset !== undefined && next !== offset) return undefined;
       offset = next;
@@ -128,6 +132,7 @@ function servedOffsets(
   };
 }
 
+/** The security settings' files, read and checked before anything starts (GW_CONFIG_INVALID). */
 function loadSecurity(config: GatewayConfig) {
   const auth = config.clientAuth;
   let clientAuth: ClientAuth | undefined;

@@ -83,9 +83,9 @@ export interface HttpServerOptions {
   readonly introspection?: boolean;
   /** The bearer token /metrics requires (METRICS_TOKEN); open without. */
   readonly metricsToken?: string | undefined;
-  /** Counts what the fast path (./fast-path.ts) answers, as the metrics plugins count yoga's answers. */
   /** Fast-path answers kept while the partitions they read are unchanged (./response-cache.ts). */
   readonly responses?: ResponseCache | undefined;
+  /** Counts what the fast path (./fast-path.ts) answers, as the metrics plugins count yoga's answers. */
   readonly fastPathMetrics?: {
     operation(document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number): void;
     fastPath(outcome: 'answered' | 'yoga'): void;
