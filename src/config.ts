@@ -9,6 +9,7 @@
  */
 import { createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GatewayError } from './errors.ts';
@@ -72,6 +73,8 @@ export interface GatewayConfig extends SecurityConfig {
   readonly storeCacheMb: number;
   /** Fast-path answers kept while the partitions they read are unchanged, in MiB (RESPONSE_CACHE_MB; 0 = none). */
   readonly responseCacheMb: number;
+  /** Worker threads that run fast-path queries beside the main thread (READ_WORKERS; 0 = none). */
+  readonly readWorkers: number;
   /** Answers that ran for less are not kept, in microseconds (RESPONSE_CACHE_MIN_US). */
   readonly responseCacheMinUs: number;
   /** RocksDB memtable budget, in MiB (STORE_MEMTABLE_MB): a quarter per memtable. */
@@ -637,6 +640,7 @@ export function loadConfig(env: Env = process.env): GatewayConfig {
     storeCacheMb: integer(env, 'STORE_CACHE_MB', 32, 4, 1_000_000),
     responseCacheMb: integer(env, 'RESPONSE_CACHE_MB', 8, 0, 100_000),
     responseCacheMinUs: integer(env, 'RESPONSE_CACHE_MIN_US', 250, 0, 60_000_000),
+    readWorkers: integer(env, 'READ_WORKERS', Math.min(4, availableParallelism() - 1), 0, 64),
     storeMemtableMb: integer(env, 'STORE_MEMTABLE_MB', 64, 8, 1_000_000),
     storeBackgroundNice: integer(env, 'STORE_BACKGROUND_NICE', 10, 0, 19),
     tombstoneRetentionMs: integer(env, 'TOMBSTONE_RETENTION_MS', 86_400_000, 1000, 31_536_000_000),

@@ -28,6 +28,7 @@ import { createRoutedReader, type ViewReader } from './routing/reader.ts';
 import { createHub, type Hub } from './subscriptions/hub.ts';
 import { createRecentChanges } from './store/recent-changes.ts';
 import { startHttpServer, type HttpServer } from './server/http.ts';
+import { createReadWorkers, type ReadWorkers } from './server/read-workers.ts';
 import { createResponseCache } from './server/response-cache.ts';
 import { createMetrics, type GatewayMetrics } from './server/metrics.ts';
 import { createRestoreProgress } from './cluster/restore-progress.ts';
@@ -163,6 +164,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
   let http: HttpServer | undefined;
   let ingestor: Ingestor | undefined;
   let peerClient: PeerClient | undefined;
+  let workers: ReadWorkers | undefined;
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   eventLoopDelay.enable();
   try {
@@ -221,6 +223,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       }),
       onRebalance: () => {
         countMoved();
+        workers?.refresh();
         void ownership?.refresh().then(() => hubRef?.rebalanced());
       },
     });
@@ -240,10 +243,11 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       logger,
     });
     const local = tracedLocalReads(createLocalReads(stores));
+    const servedOffset = servedOffsets(views, stores, ingest, stalledSince);
     const responses = createResponseCache({
       maxBytes: config.responseCacheMb * 1024 * 1024,
       minMs: config.responseCacheMinUs / 1000,
-      servedOffset: servedOffsets(views, stores, ingest, stalledSince),
+      servedOffset,
     });
     const metrics = createMetrics({
       ingest: ingest.counters,
@@ -256,8 +260,26 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       tombstonesTrimmed: () => trimmer.removed,
       connections: () => http?.connections,
       responses,
+      readWorkers: () => workers?.size ?? 0,
     });
     metricsRef = metrics;
+    if (config.readWorkers > 0) {
+      workers = createReadWorkers({
+        count: config.readWorkers,
+        kv,
+        views,
+        viewsDir: config.viewsDir,
+        topicPrefix: config.topicPrefix,
+        partitionCounts,
+        partitioner: config.partitioner,
+        rowCacheRows: config.rowCacheRows,
+        defaultPageSize: DEFAULT_PAGE_SIZE,
+        maxPageSize: config.maxPageSize,
+        served: (topic, partition) => servedOffset(topic, partition) !== undefined,
+        counted: metrics.readWorker,
+        logger,
+      });
+    }
     const peers = createPeerClient({ secret: peerSecret, timeoutMs: config.peerTimeoutMs, ca: security.peerCa, observe: metrics.peerCall });
     peerClient = peers;
     const waiter = createOffsetWaiter(stores, ingest.events);
@@ -319,6 +341,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       plugins: metrics.plugins,
       fastPathMetrics: metrics,
       responses,
+      workers,
       countErrors: metrics.clientErrors,
       logger,
       exampleQuery: EXAMPLE_QUERY,
@@ -386,6 +409,8 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
           await peers.close();
           await client.stop();
           background.stop();
+          // Workers read the store through its handle: they go first.
+          await workers?.close();
           await kv.close();
         })();
         return stopping;
@@ -401,6 +426,7 @@ export async function createGateway(config: GatewayConfig, logger: Logger): Prom
       ['ingest', ingestor && (() => ingestor!.stop())],
       ['peer client', peerClient && (() => peerClient!.close())],
       ['kafka client', kafka && (() => kafka!.stop())],
+      ['read workers', workers && (() => workers!.close())],
       ['store', () => kv.close()],
     ];
     for (const [what, step] of undo) {

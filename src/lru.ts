@@ -53,6 +53,10 @@ export class Lru<K extends {}, V extends {}> {
     for (const key of [...entries.keys()]) if (matches(key)) entries.delete(key);
   }
 
+  clear(): void {
+    this.#entries?.clear();
+  }
+
   /** Drops the least recently used entry; false when empty. */
   evictOldest(): boolean {
     return this.#entries?.pop() !== undefined;

@@ -4,7 +4,7 @@
  */
 import DataLoader from 'dataloader';
 import type { PageRequest } from '../query/page.ts';
-import type { Offsets } from '../routing/consistency.ts';
+import { encodeToken, type Offsets } from '../routing/consistency.ts';
 import type { RowScope } from '../routing/authorization.ts';
 import type { Page, ReadContext, ViewReader } from '../routing/reader.ts';
 import type { Row } from '../store/view-store.ts';
@@ -123,4 +123,17 @@ export function createContext(reader: ViewReader, required?: Offsets, hub?: Hub,
     },
   };
   return context;
+}
+
+/**
+ * What every query answer carries in `extensions`, yoga's and the fast path's alike: the offsets
+ * read, the consistency token for them, and the partitions read whose ingest waits (the
+ * dead-letter topic refuses writes: rows are as of `freshness`, newer records wait).
+ */
+export function freshnessExtensions(context: Pick<GraphQLContext, 'freshness' | 'stalled'>): Record<string, unknown> {
+  return {
+    freshness: context.freshness,
+    consistencyToken: encodeToken(context.freshness),
+    ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
+  };
 }

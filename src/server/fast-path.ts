@@ -32,15 +32,16 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
 import { checkCost } from '../graphql/cost.ts';
 import type { QueryLimits } from '../graphql/limits.ts';
-import { createContext, type GraphQLContext } from '../graphql/context.ts';
+import { createContext, freshnessExtensions, type GraphQLContext } from '../graphql/context.ts';
 import type { LiteralNormalizer } from '../graphql/literals.ts';
 import type { Logger } from '../log.ts';
-import { decodeToken, encodeToken } from '../routing/consistency.ts';
+import { decodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
 import type { Hub } from '../subscriptions/hub.ts';
 import { tracingEnabled } from '../tracing.ts';
 import { toClientError } from './client-errors.ts';
 import { errorCodes } from './metrics.ts';
+import type { ReadWorkers } from './read-workers.ts';
 import { MAX_KEY_CHARS, wantsFresh, type ResponseCache } from './response-cache.ts';
 
 /** A query as graphql-jit compiled it (the `cache` entries of @envelop/graphql-jit). */
@@ -76,6 +77,8 @@ export interface FastPathOptions {
   readonly countErrors?: ((codes: readonly string[], transport: 'http') => void) | undefined;
   /** Answers kept while the partitions they read are unchanged (./response-cache.ts). */
   readonly responses?: ResponseCache | undefined;
+  /** Worker threads that run queries while this thread is busy with others (./read-workers.ts). */
+  readonly workers?: ReadWorkers | undefined;
 }
 
 /** What the fast path hands back when yoga must answer: the body it has read. */
@@ -132,19 +135,6 @@ function singleQuery(document: DocumentNode): Prepared | undefined {
   if (document.definitions.filter((definition) => definition.kind === 'OperationDefinition').length !== 1) return undefined;
   const operation = getOperationAST(document);
   return operation?.operation === 'query' ? { document, operationName: operation.name?.value } : undefined;
-}
-
-/**
- * What every query answer carries in `extensions`, yoga's and the fast path's alike: the offsets
- * read, the consistency token for them, and the partitions read whose ingest waits (the
- * dead-letter topic refuses writes: rows are as of `freshness`, newer records wait).
- */
-export function freshnessExtensions(context: Pick<GraphQLContext, 'freshness' | 'stalled'>): Record<string, unknown> {
-  return {
-    freshness: context.freshness,
-    consistencyToken: encodeToken(context.freshness),
-    ...(Object.keys(context.stalled).length > 0 ? { stalled: context.stalled } : {}),
-  };
 }
 
 /** Whether yoga would answer this result differently than 200 with the result as it is. */
@@ -267,8 +257,18 @@ export function createFastPath(options: FastPathOptions): FastPath {
     } catch {
       return { body };
     }
+    const deadline = options.limits.timeoutMs > 0 ? Date.now() + options.limits.timeoutMs : undefined;
+    const contentType = `${answerType(request.headers.accept)}; charset=utf-8`;
+    const offered = options.workers?.offer({ query, variables: values, operationName: entry.operationName, token, claims, deadline });
+    const done = offered && (await offered);
+    if (done) {
+      send(response, done.text, contentType);
+      options.observe?.(entry.document, entry.operationName, { transport: 'http' }, done.seconds);
+      keep(key, done.text, contentType, entry, done.freshness, done.seconds);
+      return undefined;
+    }
     const context: GraphQLContext = createContext(options.reader, required, options.hub, claims);
-    if (options.limits.timeoutMs > 0) context.setDeadline(Date.now() + options.limits.timeoutMs);
+    if (deadline !== undefined) context.setDeadline(deadline);
     const started = performance.now();
     let result: ExecutionResult;
     try {
@@ -286,17 +286,27 @@ export function createFastPath(options: FastPathOptions): FastPath {
       : JSON.stringify({ data: shaped.data, extensions });
     options.observe?.(entry.document, entry.operationName, { transport: 'http' }, seconds);
     if (shaped.errors) options.countErrors?.(errorCodes(shaped.errors), 'http');
-    const contentType = `${answerType(request.headers.accept)}; charset=utf-8`;
+    send(response, text, contentType);
+    if (!shaped.errors && Object.keys(context.stalled).length === 0) keep(key, text, contentType, entry, context.freshness, seconds);
+    return undefined;
+  }
+
+  function send(response: ServerResponse, text: string, contentType: string): void {
     response.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), ...vary }).end(text);
     options.counted?.('answered');
-    if (key !== undefined && !shaped.errors && Object.keys(context.stalled).length === 0) {
-      responses!.set(
-        key,
-        { text, contentType, document: entry.document, operationName: entry.operationName, freshness: context.freshness },
-        seconds * 1000,
-      );
-    }
-    return undefined;
+  }
+
+  /** Keeps an answer without errors or stalled partitions in the response cache. */
+  function keep(
+    key: string | undefined,
+    text: string,
+    contentType: string,
+    entry: Prepared,
+    freshness: GraphQLContext['freshness'],
+    seconds: number,
+  ): void {
+    if (key === undefined) return;
+    options.responses!.set(key, { text, contentType, document: entry.document, operationName: entry.operationName, freshness }, seconds * 1000);
   }
 
   /** What besides the body decides an answer: its media type, the consistency token, the caller. */

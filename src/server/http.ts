@@ -17,7 +17,7 @@ import type { AddressInfo } from 'node:net';
 import { useGraphQlJit } from '@envelop/graphql-jit';
 import { getOperationAST, GraphQLError, type DocumentNode, type GraphQLSchema } from 'graphql';
 import { createYoga, type Plugin } from 'graphql-yoga';
-import { createContext, type GraphQLContext } from '../graphql/context.ts';
+import { createContext, freshnessExtensions, type GraphQLContext } from '../graphql/context.ts';
 import { createLiteralNormalizer, NORMALIZED_TRIAL } from '../graphql/literals.ts';
 import type { Logger } from '../log.ts';
 import type { Hub } from '../subscriptions/hub.ts';
@@ -34,7 +34,8 @@ import { trackHttp } from './lifecycle.ts';
 import type { Transport } from './metrics.ts';
 import { tracingPlugin } from './telemetry.ts';
 import { browserPolicy } from './browser.ts';
-import { createFastPath, freshnessExtensions, type CompiledEntry, type Fallback } from './fast-path.ts';
+import type { ReadWorkers } from './read-workers.ts';
+import { createFastPath, type CompiledEntry, type Fallback } from './fast-path.ts';
 import { graphiqlOptions, offlineGraphiql } from './graphiql.ts';
 import { servePage } from './pages.ts';
 import type { ResponseCache } from './response-cache.ts';
@@ -85,6 +86,8 @@ export interface HttpServerOptions {
   readonly metricsToken?: string | undefined;
   /** Fast-path answers kept while the partitions they read are unchanged (./response-cache.ts). */
   readonly responses?: ResponseCache | undefined;
+  /** Worker threads that run fast-path queries beside the main thread (./read-workers.ts). */
+  readonly workers?: ReadWorkers | undefined;
   /** Counts what the fast path (./fast-path.ts) answers, as the metrics plugins count yoga's answers. */
   readonly fastPathMetrics?: {
     operation(document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number): void;
@@ -322,6 +325,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
         counted: options.fastPathMetrics?.fastPath,
         countErrors: options.countErrors,
         responses: options.responses,
+        workers: options.workers,
       });
   /** Yoga's answer to a request whose body the fast path has read already. */
   const yogaAnswer = async (

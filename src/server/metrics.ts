@@ -70,6 +70,8 @@ export interface MetricsSources {
   readonly connections?: () => { readonly http: number; readonly websocket: number; readonly requestsInFlight: number } | undefined;
   /** The fast path's kept answers (./response-cache.ts). */
   readonly responses?: Pick<ResponseCache, 'stats' | 'size'>;
+  /** Read workers running and ready (./read-workers.ts). */
+  readonly readWorkers?: () => number;
 }
 
 export interface GatewayMetrics {
@@ -92,6 +94,8 @@ export interface GatewayMetrics {
   operation(document: DocumentNode, operationName: string | null | undefined, context: unknown, seconds: number): void;
   /** A request the fast path took: answered there, or handed to yoga. */
   fastPath(outcome: 'answered' | 'yoga'): void;
+  /** A fast-path query offered to the read workers (./read-workers.ts), by what became of it. */
+  readWorker(outcome: 'answered' | 'declined' | 'busy'): void;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -168,6 +172,12 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   const fastPathRequests = new Counter({
     name: 'gw_graphql_fast_path_total',
     help: 'Repeated queries the fast path took, by outcome: answered there, or handed to yoga (an error to answer, a new text).',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
+  const readWorkerTasks = new Counter({
+    name: 'gw_read_worker_tasks_total',
+    help: 'Fast-path queries offered to the read workers, by outcome: answered by a worker, declined (the main thread ran it), busy (every worker had its limit in flight).',
     labelNames: ['outcome'],
     registers: [registry],
   });
@@ -409,6 +419,14 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     },
   });
   new Gauge({
+    name: 'gw_read_workers',
+    help: 'Read worker threads running and ready to take queries (READ_WORKERS of them when all are up).',
+    registers: [registry],
+    collect() {
+      this.set(sources.readWorkers?.() ?? 0);
+    },
+  });
+  new Gauge({
     name: 'gw_store_memory_bytes',
     help: 'Memory RocksDB reports: memtables, table readers (indexes, filters), block cache.',
     labelNames: ['kind'],
@@ -471,6 +489,9 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     },
     fastPath(outcome) {
       fastPathRequests.inc({ outcome });
+    },
+    readWorker(outcome) {
+      readWorkerTasks.inc({ outcome });
     },
   };
 }

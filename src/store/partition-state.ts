@@ -18,6 +18,8 @@ export interface PartitionStates {
   get(partition: number): PartitionState;
   /** Forgets a partition's state; the next `get` reads it again. */
   forget(partition: number): void;
+  /** Forgets every partition's state. */
+  forgetAll(): void;
 }
 
 export function createPartitionStates(kv: KeyValueStore, keys: ViewKeys): PartitionStates {
@@ -34,6 +36,9 @@ export function createPartitionStates(kv: KeyValueStore, keys: ViewKeys): Partit
     },
     forget(partition) {
       partitions.delete(partition);
+    },
+    forgetAll() {
+      partitions.clear();
     },
   };
 }

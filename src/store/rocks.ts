@@ -56,6 +56,14 @@ export interface ReadStats {
 
 export interface KeyValueStore {
   readonly stats: ReadStats;
+  /**
+   * The store's write sequence, shared with read workers (../server/read-workers.ts): odd while a
+   * write or range delete runs, advanced by two by each. A reader on another thread that sees
+   * the same even value before and after its reads saw one state of the store.
+   */
+  readonly writes: Int32Array;
+  /** The open database's native handle, for a read worker to attach to (`attachKeyValueStore`). */
+  readonly handle: bigint;
   getMany(keys: readonly Key[]): Array<string | undefined>;
   range(options: RangeOptions): RangeReader;
   write(operations: readonly BatchOperation[]): void;
@@ -118,81 +126,12 @@ async function openOrExplain(db: RocksLevel, directory: string, options: object)
   }
 }
 
-/** Opens (creating if needed) a RocksDB database in `directory`. */
-export async function openKeyValueStore(directory: string, options: { cacheSize?: number; memtableBudget?: number } = {}): Promise<KeyValueStore> {
-  const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
-  await openOrExplain(db, directory, {
-    createIfMissing: true,
-    cacheSize: options.cacheSize ?? 32 << 20,
-    walCompression: false,
-    // No block compression: the data is a copy of Kafka topics, and on a small machine the CPU
-    // that compressing flushes and compactions takes is missed by ingest and queries
-    // (BENCHMARKS.md, "RocksDB options").
-    compression: false,
-    // Bloom filters in the memtables and hash indexes in data blocks: ingest looks up every
-    // incoming key's previous row, and most of those lookups miss on a first load.
-    optimize: 'point-lookup',
-    // Index and filter blocks stay in the table readers, outside the block cache. In the cache
-    // every new iterator looks up or re-reads a table's whole index block, which costs grid pages
-    // far more than the memory saved (BENCHMARKS.md, "RocksDB options").
-    cacheIndexAndFilterBlocks: false,
-    // Universal compaction with a quarter of the budget per memtable (16 MB at the default 64):
-    // smaller memtables keep the skip list every write searches small, and universal compaction
-    // rewrites the data fewer times than leveled; RSS at catch-up is lower, ingest and grid no
-    // slower (BENCHMARKS.md, "RocksDB options"). Stores written with leveled compaction open as
-    // they are.
-    compaction: 'universal',
-    memtableMemoryBudget: options.memtableBudget ?? 64 << 20,
-  } as object);
-  const native = db as unknown as NativeLevel;
+/** The read operations, shared by the store that owns the database and those attached to it. */
+function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyValueStore, 'stats' | 'getMany' | 'range'> & { ensureOpen(): void } {
   const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };
-  let open = true;
-  const ensureOpen = (): void => {
-    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
-  };
-  // One native batch, cleared after each write: ingest writes thousands of batches, and a batch
-  // object per write costs an allocation and a finalizer each.
-  let nativeBatch: NativeBatch | undefined;
-  let building = false;
-  let count = 0;
-  const finish = (): void => {
-    building = false;
-    count = 0;
-    nativeBatch?._clear();
-  };
-  const writeBatch: WriteBatch = {
-    put(key, value) {
-      // The binding takes Buffers only; it would make the same copy of a string.
-      nativeBatch!._put(key, typeof value === 'string' ? Buffer.from(value) : value, EMPTY);
-      count++;
-    },
-    del(key) {
-      nativeBatch!._del(key, EMPTY);
-      count++;
-    },
-    get length() {
-      return count;
-    },
-    commit() {
-      try {
-        ensureOpen();
-        nativeBatch!._writeSync(EMPTY);
-      } finally {
-        finish();
-      }
-    },
-    discard: finish,
-  };
-  const batch = (): WriteBatch => {
-    ensureOpen();
-    if (building) throw new Error('a write batch is already open on this store');
-    nativeBatch ??= native._chainedBatch();
-    building = true;
-    return writeBatch;
-  };
-
   return {
     stats,
+    ensureOpen,
     getMany(keys) {
       ensureOpen();
       stats.roundTrips++;
@@ -248,6 +187,124 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
         },
       };
     },
+  };
+}
+
+/**
+ * A read-only store over a database another thread opened (`KeyValueStore.handle`), for a read
+ * worker. Writes throw. The owner must outlive it: the owning thread terminates its workers
+ * before it closes the database.
+ */
+export function attachKeyValueStore(handle: bigint, writes: Int32Array): KeyValueStore {
+  const db = new RocksLevel(handle as never, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  let open = true;
+  const reads = readOperations(db as unknown as NativeLevel, () => {
+    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', 'the attached store is closed');
+  });
+  const readOnly = (): never => {
+    throw new Error('an attached store is read-only');
+  };
+  return {
+    stats: reads.stats,
+    writes,
+    handle,
+    getMany: reads.getMany,
+    range: reads.range,
+    write: readOnly,
+    batch: readOnly,
+    clearRange: readOnly,
+    memory: () => ({ memtables: undefined, table_readers: undefined, block_cache: undefined }),
+    async close() {
+      open = false;
+    },
+  };
+}
+
+/** Opens (creating if needed) a RocksDB database in `directory`. */
+export async function openKeyValueStore(directory: string, options: { cacheSize?: number; memtableBudget?: number } = {}): Promise<KeyValueStore> {
+  const db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
+  await openOrExplain(db, directory, {
+    createIfMissing: true,
+    cacheSize: options.cacheSize ?? 32 << 20,
+    walCompression: false,
+    // No block compression: the data is a copy of Kafka topics, and on a small machine the CPU
+    // that compressing flushes and compactions takes is missed by ingest and queries
+    // (BENCHMARKS.md, "RocksDB options").
+    compression: false,
+    // Bloom filters in the memtables and hash indexes in data blocks: ingest looks up every
+    // incoming key's previous row, and most of those lookups miss on a first load.
+    optimize: 'point-lookup',
+    // Index and filter blocks stay in the table readers, outside the block cache. In the cache
+    // every new iterator looks up or re-reads a table's whole index block, which costs grid pages
+    // far more than the memory saved (BENCHMARKS.md, "RocksDB options").
+    cacheIndexAndFilterBlocks: false,
+    // Universal compaction with a quarter of the budget per memtable (16 MB at the default 64):
+    // smaller memtables keep the skip list every write searches small, and universal compaction
+    // rewrites the data fewer times than leveled; RSS at catch-up is lower, ingest and grid no
+    // slower (BENCHMARKS.md, "RocksDB options"). Stores written with leveled compaction open as
+    // they are.
+    compaction: 'universal',
+    memtableMemoryBudget: options.memtableBudget ?? 64 << 20,
+  } as object);
+  const native = db as unknown as NativeLevel;
+  const writes = new Int32Array(new SharedArrayBuffer(4));
+  const reads = readOperations(native, () => {
+    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
+  });
+  const { stats, ensureOpen } = reads;
+  let open = true;
+  // One native batch, cleared after each write: ingest writes thousands of batches, and a batch
+  // object per write costs an allocation and a finalizer each.
+  let nativeBatch: NativeBatch | undefined;
+  let building = false;
+  let count = 0;
+  const finish = (): void => {
+    building = false;
+    count = 0;
+    nativeBatch?._clear();
+  };
+  const writeBatch: WriteBatch = {
+    put(key, value) {
+      // The binding takes Buffers only; it would make the same copy of a string.
+      nativeBatch!._put(key, typeof value === 'string' ? Buffer.from(value) : value, EMPTY);
+      count++;
+    },
+    del(key) {
+      nativeBatch!._del(key, EMPTY);
+      count++;
+    },
+    get length() {
+      return count;
+    },
+    commit() {
+      try {
+        ensureOpen();
+        Atomics.add(writes, 0, 1);
+        try {
+          nativeBatch!._writeSync(EMPTY);
+        } finally {
+          Atomics.add(writes, 0, 1);
+        }
+      } finally {
+        finish();
+      }
+    },
+    discard: finish,
+  };
+  const batch = (): WriteBatch => {
+    ensureOpen();
+    if (building) throw new Error('a write batch is already open on this store');
+    nativeBatch ??= native._chainedBatch();
+    building = true;
+    return writeBatch;
+  };
+
+  return {
+    stats,
+    writes,
+    handle: (db as unknown as { handle: bigint }).handle,
+    getMany: reads.getMany,
+    range: reads.range,
     write(operations) {
       const writer = batch();
       try {
@@ -279,7 +336,12 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       };
     },
     async clearRange(gte, lt) {
-      await db.clear({ gte, lt });
+      Atomics.add(writes, 0, 1);
+      try {
+        await db.clear({ gte, lt });
+      } finally {
+        Atomics.add(writes, 0, 1);
+      }
     },
     async close() {
       open = false;

@@ -32,6 +32,8 @@ export interface RowReader {
   written(partition: number, changes: ReadonlyArray<{ readonly key: string; readonly offset: string; readonly after: Row | undefined }>): void;
   /** Drops the cached rows of a partition. */
   dropPartition(partition: number): void;
+  /** Drops every cached row. */
+  clear(): void;
 }
 
 /** `limit`: rows kept cached (0: none, every entry drops as it is set). */
@@ -73,6 +75,10 @@ export function createRowReader(kv: KeyValueStore, keys: ViewKeys, limit: number
 
     dropPartition(partition) {
       cache.deleteWhere((id) => id.startsWith(`${partition}\u0000`));
+    },
+
+    clear() {
+      cache.clear();
     },
   };
 }

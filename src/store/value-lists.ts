@@ -19,6 +19,8 @@ export interface ValueLists {
   written(partition: number, changes: ReadonlyArray<{ readonly before: Row | undefined; readonly after: Row | undefined }>): void;
   /** Drops the cached lists of a partition. */
   dropPartition(partition: number): void;
+  /** Drops every cached list. */
+  clear(): void;
 }
 
 /** `limit`: lists kept cached (0: none, every entry drops as it is set). */
@@ -61,6 +63,10 @@ export function createValueLists(view: ViewModel, limit: number): ValueLists {
 
     dropPartition(partition) {
       lists.deleteWhere((id) => id.startsWith(`${partition}\u0000`));
+    },
+
+    clear() {
+      lists.clear();
     },
   };
 }

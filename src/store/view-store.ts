@@ -70,6 +70,11 @@ export interface ViewStore {
   saveAppliedTimes(partition: number, samples: ReadonlyArray<{ at: number; offset: string }>): void;
   /** Removes every row, index entry, counter and offset of a partition. */
   dropPartition(partition: number): Promise<void>;
+  /**
+   * Drops every cached row, list and partition state; the next reads go to the store. For a
+   * store opened by a read worker, whose caches no write updates (../server/read-workers.ts).
+   */
+  forgetCached(): void;
 }
 
 export interface ViewStoreOptions {
@@ -170,6 +175,12 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
         await kv.clearRange(start, prefixEnd(start));
       }
       states.forget(partition);
+    },
+
+    forgetCached() {
+      rows.clear();
+      lists.clear();
+      states.forgetAll();
     },
   };
 }

@@ -38,6 +38,8 @@ export interface LoadResult {
   readonly idleWaitMs?: number;
   /** Answers the gateway sent from its response cache during the run (`gw_response_cache_total`); undefined for other servers. */
   readonly cacheHits?: number;
+  /** Queries the gateway's read workers answered during the run (`gw_read_worker_tasks_total`); undefined for other servers. */
+  readonly workerAnswers?: number;
 }
 
 const luaString = (text: string): string => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"').replaceAll('\n', '\\n')}"`;
@@ -221,21 +223,33 @@ export async function warmUp(server: ServerProcess, options: LoadOptions, second
  */
 export async function measureOnce(server: ServerProcess, options: LoadOptions, waitForIdle = true): Promise<LoadResult> {
   const idleWaitMs = waitForIdle ? await waitIdle(server) : 0;
-  const hitsBefore = await cacheHits(server.url);
+  const before = await gatewayCounts(server.url);
   const result = await runWrk(options);
-  const hitsAfter = await cacheHits(server.url);
-  return { ...result, idleWaitMs, ...(hitsBefore !== undefined && hitsAfter !== undefined ? { cacheHits: hitsAfter - hitsBefore } : {}) };
+  const after = await gatewayCounts(server.url);
+  const delta = (name: keyof GatewayCounts) =>
+    before[name] !== undefined && after[name] !== undefined ? { [name]: after[name] - before[name] } : {};
+  return { ...result, idleWaitMs, ...delta('cacheHits'), ...delta('workerAnswers') };
 }
 
-/** The gateway's response cache hits so far; undefined for a server without that metric. */
-async function cacheHits(url: string): Promise<number | undefined> {
+interface GatewayCounts {
+  readonly cacheHits?: number;
+  readonly workerAnswers?: number;
+}
+
+/** The gateway's response cache hits and read-worker answers so far; undefined for a server without those metrics. */
+async function gatewayCounts(url: string): Promise<GatewayCounts> {
   try {
     const response = await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    if (!response.ok) return undefined;
-    const hits = /^gw_response_cache_total\{outcome="hit"\} (\d+)/m.exec(await response.text());
-    return hits ? Number(hits[1]) : undefined;
+    if (!response.ok) return {};
+    const text = await response.text();
+    const hits = /^gw_response_cache_total\{outcome="hit"\} (\d+)/m.exec(text);
+    const workers = /^gw_read_worker_tasks_total\{outcome="answered"\} (\d+)/m.exec(text);
+    return {
+      ...(hits ? { cacheHits: Number(hits[1]) } : {}),
+      ...(text.includes('gw_read_worker_tasks_total') ? { workerAnswers: workers ? Number(workers[1]) : 0 } : {}),
+    };
   } catch {
-    return undefined;
+    return {};
   }
 }
 
@@ -255,6 +269,8 @@ export interface LoadSummary {
   readonly maxIdleWaitMs: number;
   /** Answers sent from the gateway's response cache over the rounds; undefined for other servers. */
   readonly cacheHits: number | undefined;
+  /** Queries the gateway's read workers answered over the rounds; undefined for other servers. */
+  readonly workerAnswers: number | undefined;
   readonly runs: readonly LoadResult[];
 }
 
@@ -282,6 +298,7 @@ export function summarizeRuns(runs: readonly LoadResult[]): LoadSummary {
     failed: runs.reduce((sum, run) => sum + run.failed, 0),
     maxIdleWaitMs: Math.max(...runs.map((run) => run.idleWaitMs ?? 0)),
     cacheHits: runs.every((run) => run.cacheHits !== undefined) ? runs.reduce((sum, run) => sum + run.cacheHits!, 0) : undefined,
+    workerAnswers: runs.every((run) => run.workerAnswers !== undefined) ? runs.reduce((sum, run) => sum + run.workerAnswers!, 0) : undefined,
     runs,
   };
 }

@@ -11,12 +11,16 @@
  * lookup script and the baseline server.
  */
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { createDataGenerator, type GeneratedRecord } from '../../src/demo/generator.ts';
 import { createKafkaClient, type KafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
-import { exited, spawnTracked } from './cleanup.ts';
-import { PARTITIONS, TOPIC_PREFIX, TOPICS, type BenchSettings, type TopicName } from './settings.ts';
+import { startBroker } from './broker.ts';
+import { exited, onCleanup, spawnTracked } from './cleanup.ts';
+import { step } from './phases.ts';
+import { loadSettings, PARTITIONS, TOPIC_PREFIX, TOPICS, type BenchSettings, type TopicName } from './settings.ts';
 
 export type OrderRow = Record<string, unknown>;
 
@@ -166,4 +170,20 @@ export async function prefill(settings: BenchSettings, brokers: string): Promise
   } finally {
     await kafka.stop();
   }
+}
+
+/**
+ * The start of the benches that measure one gateway on generated data: settings (BENCH_ORDERS
+ * defaulting to `orders`), a temp dir removed at exit, a fresh broker and the pre-filled topics.
+ */
+export async function filledBroker(label: string, orders = '200000') {
+  const settings = loadSettings({ ...process.env, BENCH_ORDERS: process.env.BENCH_ORDERS ?? orders });
+  const work = mkdtempSync(path.join(settings.tmpRoot, `gw-bench-${label}-`));
+  const removeWork = (): void => rmSync(work, { recursive: true, force: true });
+  onCleanup('remove temp dir', removeWork, removeWork);
+  step(`starting a fresh broker on 127.0.0.1:${settings.kafkaPort}`);
+  const broker = await startBroker({ port: settings.kafkaPort, tmpRoot: settings.tmpRoot });
+  step(`pre-fill: ${settings.orders} orders`);
+  const filled = await prefill(settings, broker.brokers);
+  return { settings, work, broker, filled };
 }

@@ -1,46 +1,21 @@
-/**
- * `npm run bench:cache`: grid pages with the response cache on, against the same pages read from
- * the store (`Cache-Control: no-cache`), while orders are updated at several rates. Figures only:
- * it asserts nothing and has no targets.
- *
- * One run: a fresh broker (BENCH_KAFKA_PORT), the bench's generated data (BENCH_ORDERS, default
- * 200,000 here), one gateway child as `npm start` runs it, caught up. Then per write rate
- * (BENCH_CACHE_RATES, records per second, default 0,10,100,1000): a producer in this process
- * updates random orders (new `updatedAt`, a random state) in batches every 100 ms, and wrk sends
- * the bench's grid rotation (6 filter/sort variants, no totalCount) with 1 client and with
- * BENCH_CONNECTIONS, fresh and cached rounds alternating (BENCH_ROUNDS of BENCH_DURATION s each).
- * The hit share comes from the gateway's `gw_response_cache_total`.
- *
- * Every update moves one partition of the orders topic, and a grid page reads every partition,
- * so each update drops every kept page: at R updates per second a page is kept for about 1/R s.
- */
-import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
-import { startBroker } from './broker.ts';
-import { onCleanup, runMain } from './cleanup.ts';
+import { runMain } from './cleanup.ts';
 import { measureOnce, runWrk, summarizeRuns, writeGridScript, type LoadResult } from './http-load.ts';
 import { checkIngest, measureIngest } from './ingest.ts';
 import { step } from './phases.ts';
-import { prefill, topicName } from './prefill.ts';
+import { filledBroker, topicName } from './prefill.ts';
 import { gridVariants } from './queries.ts';
 import { revision } from './report.ts';
 import { startGateway, type ServerProcess } from './servers.ts';
-import { commandLine, loadSettings } from './settings.ts';
+import { commandLine, integerList } from './settings.ts';
 
 const STATES = ['CREATED', 'VALIDATED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'FAILED'];
 const BATCH_MS = 100;
 
-function rates(): number[] {
-  const raw = process.env.BENCH_CACHE_RATES ?? '0,10,100,1000';
-  const list = raw.split(',').map((part) => Number(part.trim()));
-  if (list.length === 0 || list.some((rate) => !Number.isInteger(rate) || rate < 0 || rate > 100_000)) {
-    throw new Error(`BENCH_CACHE_RATES must be comma-separated integers from 0 to 100000; got ${JSON.stringify(raw)}`);
-  }
-  return list;
-}
+const rates = (): number[] => integerList(process.env, 'BENCH_CACHE_RATES', '0,10,100,1000', 0, 100_000);
 
 /** Updates random orders of `sample` at `rate` records per second until stopped; returns how many it sent. */
 function startWriter(brokers: string, sample: readonly Record<string, unknown>[], rate: number) {
@@ -85,14 +60,7 @@ interface Cell {
 }
 
 async function main(): Promise<void> {
-  const settings = loadSettings({ ...process.env, BENCH_ORDERS: process.env.BENCH_ORDERS ?? '200000' });
-  const work = mkdtempSync(path.join(settings.tmpRoot, 'gw-bench-cache-'));
-  const removeWork = (): void => rmSync(work, { recursive: true, force: true });
-  onCleanup('remove temp dir', removeWork, removeWork);
-  step(`starting a fresh broker on 127.0.0.1:${settings.kafkaPort}`);
-  const broker = await startBroker({ port: settings.kafkaPort, tmpRoot: settings.tmpRoot });
-  step(`pre-fill: ${settings.orders} orders`);
-  const filled = await prefill(settings, broker.brokers);
+  const { settings, work, broker, filled } = await filledBroker('cache');
   const gateway: ServerProcess = await startGateway({
     brokers: broker.brokers,
     dataDir: path.join(work, 'gateway-data'),

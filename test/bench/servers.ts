@@ -85,6 +85,8 @@ export interface GatewayOptions {
   readonly logFile: string;
   /** Extra node options, e.g. `--cpu-prof`. */
   readonly nodeArgs?: readonly string[];
+  /** Extra environment, e.g. `READ_WORKERS`. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<ServerProcess> {
@@ -104,6 +106,7 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
       GROUP_ID: options.groupId,
       LOG_LEVEL: 'warn',
       ...gatewayAllocatorEnv(),
+      ...options.env,
     },
     stdio: ['ignore', 'ignore', log],
   });

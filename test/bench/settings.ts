@@ -109,6 +109,16 @@ function codec(env: Env): string {
   return raw;
 }
 
+/** A comma-separated list of integers from `min` to `max` in `env[name]`, or `fallback`. */
+export function integerList(env: Env, name: string, fallback: string, min: number, max: number): number[] {
+  const raw = env[name] ?? fallback;
+  const list = raw.split(',').map((part) => Number(part.trim()));
+  if (list.length === 0 || list.some((value) => !Number.isInteger(value) || value < min || value > max)) {
+    throw new Error(`${name} must be comma-separated integers from ${min} to ${max}; got ${JSON.stringify(raw)}`);
+  }
+  return list;
+}
+
 export function loadSettings(env: Env = process.env): BenchSettings {
   const orders = integer(env, 'BENCH_ORDERS', 1_000_000, 1000, 50_000_000);
   return {

@@ -56,6 +56,7 @@ describe('loadConfig defaults', () => {
       storeCacheMb: 32,
       responseCacheMb: 8,
       responseCacheMinUs: 250,
+      readWorkers: Math.min(4, os.availableParallelism() - 1),
       storeMemtableMb: 64,
       storeBackgroundNice: 10,
       tombstoneRetentionMs: 86_400_000,

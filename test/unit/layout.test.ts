@@ -42,6 +42,8 @@ const TOP_LEVEL: Record<string, readonly string[] | 'any'> = {
   'tracing.ts': [],
   'signals.ts': ['log.ts'],
   'gateway.ts': 'any',
+  // The composition root of a read worker thread, started by src/server/read-workers.ts.
+  'read-worker.ts': 'any',
   'main.ts': ['config.ts', 'errors.ts', 'log.ts', 'gateway.ts', 'signals.ts', 'tracing.ts'],
 };
 

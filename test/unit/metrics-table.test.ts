@@ -76,6 +76,7 @@ async function exercised() {
   metrics.peerCall('http://10.0.0.2:4000', 'lookup', 2, 'GW_PEER_TIMEOUT');
   metrics.rebalanced(2, 1);
   metrics.fastPath('answered');
+  metrics.readWorker('answered');
   metrics.clientErrors(['GW_AUTH_REQUIRED'], 'http');
   metrics.clientErrors(['GW_SUBSCRIPTION_LIMIT'], 'websocket');
   await new Promise((resolve) => setTimeout(resolve, 30));

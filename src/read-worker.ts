@@ -1,0 +1,160 @@
+/**
+ * Composition root of a read worker thread (src/server/read-workers.ts starts them): it attaches
+ * to the main thread's open RocksDB, opens the views' stores over it read-only, and runs the
+ * queries the main thread's fast path hands it with the same schema, compiled with graphql-jit.
+ *
+ * A worker answers only what it can answer exactly as the main thread would, and declines the
+ * rest, which the main thread then runs itself:
+ * - a read of a partition that is not served from this instance's store right now (a peer's,
+ *   restoring, stalled, or whose views disagree: the flags the main thread publishes);
+ * - a consistency token this store has not reached yet (the main thread waits for it);
+ * - an answer with an error (the main thread answers those, through yoga where it must);
+ * - a read during which the store was written, three times in a row (see below).
+ *
+ * One state per answer: the main thread is the only writer. Each write advances a shared
+ * sequence to an odd value before and to an even value after (src/store/rocks.ts). The worker
+ * runs a query between two reads of that sequence; when they differ, or a write was running at
+ * the start, what it read may mix two states and the query runs again. Its caches (rows, value
+ * lists, partition offsets and counters) are dropped whenever the sequence moved, so they never
+ * hold a state older than the one it reads.
+ *
+ * The texts it runs were parsed, validated and limited by yoga on the main thread first (only
+ * texts yoga compiled are handed over); the worker parses and compiles each once again for its
+ * own isolate, and keeps a bounded number of them.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { parse, type ExecutionResult } from 'graphql';
+import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
+import type { Ownership } from './cluster/ownership.ts';
+import { PARTITIONERS } from './cluster/partitioner.ts';
+import { createContext, freshnessExtensions } from './graphql/context.ts';
+import { buildSchema } from './graphql/schema.ts';
+import { Lru } from './lru.ts';
+import type { PeerClient } from './peer/client.ts';
+import { createLocalReads } from './query/local-reads.ts';
+import { decodeToken } from './routing/consistency.ts';
+import { createRoutedReader } from './routing/reader.ts';
+import type { ReadWorkerData, ReadWorkerReply, ReadWorkerTask } from './server/read-workers.ts';
+import { attachKeyValueStore } from './store/rocks.ts';
+import { openViewStore, type ViewStore } from './store/view-store.ts';
+import { compileViews, loadViewDeclarations } from './views/model.ts';
+
+/** Thrown inside a read the worker must not answer; the main thread runs the query instead. */
+class Declined extends Error {}
+
+/** Runs of a query while the store changes under it before the worker hands it back. */
+const ATTEMPTS = 3;
+/** Compiled texts kept per worker. */
+const COMPILED_TEXTS = 2_000;
+
+const data = workerData as ReadWorkerData;
+const port = parentPort!;
+
+async function start(): Promise<void> {
+  const views = compileViews(await loadViewDeclarations(data.viewsDir), data.topicPrefix);
+  const kv = attachKeyValueStore(data.handle, data.writes);
+  const stores = new Map<string, ViewStore>();
+  for (const view of views) stores.set(view.id, await openViewStore(kv, view, { rowCache: data.rowCacheRows }));
+  const partitionCounts = new Map(Object.entries(data.partitionCounts));
+  const served = data.served;
+  const isServed = (topic: string, partition: number): boolean => {
+    const base = data.servedBase[topic];
+    return base !== undefined && Atomics.load(served, base + partition) === 1;
+  };
+  const decline = (why: string): never => {
+    throw new Declined(why);
+  };
+  const ownership: Ownership = {
+    route(view, partitions) {
+      for (const partition of partitions) if (!isServed(view.topic, partition)) decline(`${view.topic}/${partition} is not served here`);
+      return { local: [...partitions], restoring: [], remote: new Map(), unknown: [] };
+    },
+    refresh: async () => {},
+    snapshot: () => ({}),
+    copyHolders: () => [],
+  };
+  const peers: PeerClient = {
+    call: () => decline('a peer read'),
+    calls: new Map(),
+    close: async () => {},
+  };
+  const reader = createRoutedReader({
+    views,
+    local: createLocalReads(stores),
+    partitionCounts,
+    partitioner: PARTITIONERS[data.partitioner],
+    ownership,
+    peers,
+    waiter: {
+      async wait(viewId, required) {
+        const store = stores.get(viewId);
+        if (!required || !store) return;
+        for (const [partition, offset] of Object.entries(required)) {
+          if (BigInt(store.nextOffset(Number(partition)) ?? '0') < BigInt(offset)) decline('a consistency token ahead of the store');
+        }
+      },
+    },
+    consistencyWaitMs: 0,
+    rebalanceWaitMs: 0,
+    caughtUp: isServed,
+    selfUrl: () => '',
+  });
+  const schema = buildSchema(views, { defaultPageSize: data.defaultPageSize, maxPageSize: data.maxPageSize });
+  const compiled = new Lru<string, CompiledQuery | false>(COMPILED_TEXTS);
+  const compiledFor = (task: ReadWorkerTask): CompiledQuery | undefined => {
+    const key = `${task.operationName ?? ''}\u0000${task.query}`;
+    let entry = compiled.get(key);
+    if (entry === undefined) {
+      const result = compileQuery(schema, parse(task.query), task.operationName);
+      entry = isCompiledQuery(result) ? result : false;
+      compiled.set(key, entry);
+    }
+    return entry || undefined;
+  };
+
+  /** The write sequence the caches were filled at. */
+  let cachedAt = -1;
+  const run = async (task: ReadWorkerTask): Promise<ReadWorkerReply> => {
+    const query = compiledFor(task);
+    if (!query) return { id: task.id, declined: 'not compiled' };
+    const required = task.token === undefined ? undefined : decodeToken(task.token);
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const before = Atomics.load(data.writes, 0);
+      if (before % 2 === 1) {
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      if (before !== cachedAt) {
+        for (const store of stores.values()) store.forgetCached();
+        cachedAt = before;
+      }
+      const context = createContext(reader, required, undefined, task.claims);
+      if (task.deadline !== undefined) context.setDeadline(task.deadline);
+      const started = performance.now();
+      const result = (await query.query(undefined, context, task.variables ?? {})) as ExecutionResult;
+      const seconds = (performance.now() - started) / 1000;
+      if (Atomics.load(data.writes, 0) !== before) continue;
+      if (result.errors && result.errors.length > 0) {
+        const declined = result.errors.find((error) => error.originalError instanceof Declined);
+        return { id: task.id, declined: declined ? declined.message : 'an answer with errors' };
+      }
+      if (result.data === undefined || result.data === null) return { id: task.id, declined: 'no data' };
+      const text = JSON.stringify({ data: result.data, extensions: freshnessExtensions(context) });
+      return { id: task.id, text, freshness: context.freshness, seconds };
+    }
+    return { id: task.id, declined: 'the store changed during each run' };
+  };
+
+  port.on('message', (task: ReadWorkerTask) => {
+    run(task).then(
+      (reply) => port.postMessage(reply),
+      (error: unknown) =>
+        port.postMessage({ id: task.id, declined: error instanceof Error ? error.message : String(error) } satisfies ReadWorkerReply),
+    );
+  });
+  port.postMessage({ ready: true });
+}
+
+start().catch((error: unknown) => {
+  port.postMessage({ failed: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+});
