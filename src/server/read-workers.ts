@@ -77,7 +77,7 @@ export interface ReadWorkers {
 
 export interface ReadWorkersOptions {
   readonly count: number;
-  readonly kv: KeyValueStore;
+  readonly kv: Pick<KeyValueStore, 'handle' | 'writes'>;
   readonly views: readonly ViewModel[];
   readonly viewsDir: string;
   readonly topicPrefix: string;
@@ -93,6 +93,10 @@ export interface ReadWorkersOptions {
   readonly counted?: (outcome: 'answered' | 'declined' | 'busy') => void;
   readonly refreshMs?: number;
   readonly maxInFlight?: number;
+  /** The worker script (default ../read-worker.ts; tests give a fake). */
+  readonly script?: URL;
+  /** First pause before a worker that exited is started again, ms (default 500; doubles per failure up to 30 s). */
+  readonly restartPauseMs?: number;
   /** V8 heap bounds per worker, MB. */
   readonly maxOldGenerationMb?: number;
   readonly maxYoungGenerationMb?: number;
@@ -150,7 +154,7 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
 
   const spawn = (slot: Slot, index: number): void => {
     if (closed) return;
-    const worker = new Worker(new URL('../read-worker.ts', import.meta.url), {
+    const worker = new Worker(options.script ?? new URL('../read-worker.ts', import.meta.url), {
       workerData: data,
       resourceLimits: { maxOldGenerationSizeMb: options.maxOldGenerationMb ?? 256, maxYoungGenerationSizeMb: options.maxYoungGenerationMb ?? 32 },
     });
@@ -187,7 +191,7 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
       slot.pending.clear();
       if (closed) return;
       slot.failures++;
-      const pauseMs = Math.min(30_000, 500 * 2 ** Math.min(slot.failures - 1, 6));
+      const pauseMs = Math.min(30_000, (options.restartPauseMs ?? 500) * 2 ** Math.min(slot.failures - 1, 6));
       logger.warn('a read worker exited; starting another', { worker: index, code, pauseMs });
       setTimeout(() => spawn(slot, index), pauseMs).unref();
     });
