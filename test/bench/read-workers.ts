@@ -10,7 +10,9 @@
  * measured with wrk: grid pages read from the store (the bench's rotation without totalCount,
  * `Cache-Control: no-cache`) with 1 client and with BENCH_CONNECTIONS, and lookups by orderId with
  * variables over every order with BENCH_CONNECTIONS. The share of answers the workers gave comes
- * from the gateway's `gw_read_worker_tasks_total`.
+ * from the gateway's `gw_read_worker_tasks_total`. With BENCH_WRITE_RATE (records per second,
+ * default 0), orders are updated at that rate while each gateway is measured (test/bench/writer.ts):
+ * a worker then runs a query again, or hands it back, when the store was written during its run.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -23,6 +25,7 @@ import { filledBroker } from './prefill.ts';
 import { gridVariants } from './queries.ts';
 import { revision } from './report.ts';
 import { startGateway } from './servers.ts';
+import { startWriter } from './writer.ts';
 import { commandLine, integerList } from './settings.ts';
 
 type Load = 'grid, 1 client' | 'grid, N clients' | 'lookups, N clients';
@@ -30,6 +33,7 @@ type Load = 'grid, 1 client' | 'grid, N clients' | 'lookups, N clients';
 async function main(): Promise<void> {
   const { settings, work, broker, filled } = await filledBroker('workers');
   const counts = integerList(process.env, 'BENCH_WORKERS', '0,1', 0, 64);
+  const [writeRate] = integerList(process.env, 'BENCH_WRITE_RATE', '0', 0, 100_000) as [number];
   const gridScript = path.join(work, 'grid-fresh.lua');
   writeGridScript(gridScript, gridVariants('gateway', false), { fresh: true });
   // The generator numbers orders from 1 (`ord-` and ten digits): every order, one id per line.
@@ -60,14 +64,16 @@ async function main(): Promise<void> {
         const problems = runs.size === 0 ? checkIngest(ingest, filled.endOffsets) : [];
         if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
         step(`round ${round}/${settings.rounds}, READ_WORKERS=${count}: caught up in ${(ingest.ms / 1000).toFixed(1)} s`);
+        const writer = startWriter(broker.brokers, filled.sampleOrders, writeRate);
         for (const [name, script, threads, connections] of loads) {
           const load = { url: gateway.url, script, threads, connections, durationSeconds: settings.durationSeconds };
           if (settings.warmupSeconds > 0) await runWrk({ ...load, durationSeconds: settings.warmupSeconds });
-          const result = await measureOnce(gateway, load);
+          const result = await measureOnce(gateway, load, writeRate === 0);
           step(`      ${name}: ${result.qps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
           const key = `${name}\u0000${count}`;
           runs.set(key, [...(runs.get(key) ?? []), result]);
         }
+        await writer.stop();
       } finally {
         await gateway.stop();
       }
@@ -79,7 +85,7 @@ async function main(): Promise<void> {
   const lines = [
     `${commandLine(process.env, { npm: 'bench:workers', file: 'test/bench/read-workers.ts' })}: revision ${revision().head}, ` +
       `${os.cpus().length} cores, ${settings.orders} orders, ${settings.rounds} rounds of ${settings.durationSeconds} s, ` +
-      `N = ${settings.connections}, medians; ratio against READ_WORKERS=${baseline} in the same run`,
+      `N = ${settings.connections}, ${writeRate} updates/s, medians; ratio against READ_WORKERS=${baseline} in the same run`,
     '',
     '| Load | READ_WORKERS | req/s | Ratio | p50 | p99 | Answered by workers | Failed |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',

@@ -1,56 +1,17 @@
 import os from 'node:os';
 import path from 'node:path';
-import { createKafkaClient } from '../../src/kafka/client.ts';
-import { createLogger } from '../../src/log.ts';
 import { runMain } from './cleanup.ts';
 import { measureOnce, runWrk, summarizeRuns, writeGridScript, type LoadResult } from './http-load.ts';
 import { checkIngest, measureIngest } from './ingest.ts';
 import { step } from './phases.ts';
-import { filledBroker, topicName } from './prefill.ts';
+import { filledBroker } from './prefill.ts';
+import { startWriter } from './writer.ts';
 import { gridVariants } from './queries.ts';
 import { revision } from './report.ts';
 import { startGateway, type ServerProcess } from './servers.ts';
 import { commandLine, integerList } from './settings.ts';
 
-const STATES = ['CREATED', 'VALIDATED', 'PAID', 'SHIPPED', 'DELIVERED', 'CANCELLED', 'FAILED'];
-const BATCH_MS = 100;
-
 const rates = (): number[] => integerList(process.env, 'BENCH_CACHE_RATES', '0,10,100,1000', 0, 100_000);
-
-/** Updates random orders of `sample` at `rate` records per second until stopped; returns how many it sent. */
-function startWriter(brokers: string, sample: readonly Record<string, unknown>[], rate: number) {
-  const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'gw-bench-cache-writer', logger: createLogger('warn') });
-  let stopped = false;
-  let sent = 0;
-  const done = (async () => {
-    if (rate === 0) return;
-    const producer = await kafka.producer();
-    const perBatch = Math.max(1, Math.round((rate * BATCH_MS) / 1000));
-    const interval = (perBatch * 1000) / rate;
-    let next = performance.now();
-    while (!stopped) {
-      const now = new Date().toISOString();
-      const records = Array.from({ length: perBatch }, () => {
-        const row = sample[Math.floor(Math.random() * sample.length)]!;
-        const value = { ...row, state: STATES[Math.floor(Math.random() * STATES.length)], updatedAt: now };
-        return { key: String(row.orderId), value: JSON.stringify(value) };
-      });
-      await producer.send(topicName('orders'), records);
-      sent += records.length;
-      next += interval;
-      const wait = next - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  })();
-  return {
-    async stop(): Promise<number> {
-      stopped = true;
-      await done;
-      await kafka.stop();
-      return sent;
-    },
-  };
-}
 
 interface Cell {
   readonly rate: number;
