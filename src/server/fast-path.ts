@@ -77,7 +77,7 @@ export interface FastPathOptions {
   readonly countErrors?: ((codes: readonly string[], transport: 'http') => void) | undefined;
   /** Answers kept while the partitions they read are unchanged (./response-cache.ts). */
   readonly responses?: ResponseCache | undefined;
-  /** Worker threads that run queries while this thread is busy with others (./read-workers.ts). */
+  /** Worker threads that run the queries, this thread answering what they hand back (./read-workers.ts). */
   readonly workers?: ReadWorkers | undefined;
 }
 

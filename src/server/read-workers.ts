@@ -14,10 +14,11 @@
  *   or replicated, caught up, not stalled, its views at the same offset). The flags are
  *   refreshed every `refreshMs` and at once on `refresh()`.
  *
- * A task goes to the worker with the fewest tasks in flight while it has fewer than
- * `maxInFlight`; otherwise the caller runs it on the main thread, which keeps serving too. A
- * worker that exits or fails is replaced (after a pause that grows with each failure); its tasks
- * in flight are declined, so their requests are answered by the main thread.
+ * The workers start with the first task offered. A task goes to the worker with the fewest tasks
+ * in flight while it has fewer than `maxInFlight`; otherwise the caller runs it on the main
+ * thread, which keeps serving too. A worker that exits or fails is replaced (after a pause that
+ * grows with each failure); its tasks in flight are declined, so their requests are answered by
+ * the main thread.
  *
  * Hand-written: worker pools on npm (piscina, workerpool) queue tasks for any free worker, but
  * these workers each hold a store attachment, compiled queries and caches, must be closed before
@@ -196,7 +197,9 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
       setTimeout(() => spawn(slot, index), pauseMs).unref();
     });
   };
-  slots.forEach(spawn);
+  // Started by the first offer: an instance that serves no query (a catch-up, an idle replica)
+  // spends neither the memory of their isolates nor the CPU of their start.
+  let started = false;
 
   return {
     get size() {
@@ -204,6 +207,10 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
     },
 
     offer(task) {
+      if (!started) {
+        started = true;
+        slots.forEach(spawn);
+      }
       let best: Slot | undefined;
       for (const slot of slots) {
         if (slot.ready && slot.pending.size < maxInFlight && (!best || slot.pending.size < best.pending.size)) best = slot;

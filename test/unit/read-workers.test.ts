@@ -1,7 +1,8 @@
 /**
- * The read-worker pool (src/server/read-workers.ts) with a fake worker script: tasks go to the
- * least busy ready worker up to its in-flight bound, declines and a worker's exit hand tasks
- * back (undefined), and a worker that exits or fails to start is started again.
+ * The read-worker pool (src/server/read-workers.ts) with a fake worker script: the workers start
+ * with the first task offered, tasks go to the least busy ready worker up to its in-flight bound,
+ * declines and a worker's exit hand tasks back (undefined), and a worker that exits or fails to
+ * start is started again.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/log.ts';
@@ -42,14 +43,24 @@ describe('read workers pool', () => {
     });
     return pool;
   };
+  /** A pool whose worker is up: the first offer starts it (and is run by the caller). */
+  const ready = async (overrides: Partial<ReadWorkersOptions> = {}) => {
+    const workers = start(overrides);
+    expect(workers.offer(task('answer'))).toBeUndefined();
+    await until(() => workers.size === 1);
+    counted.length = 0;
+    return workers;
+  };
   afterEach(async () => {
     await pool?.close();
     pool = undefined;
     counted.length = 0;
   });
 
-  it('offers nothing before a worker is ready, then answers through it', async () => {
+  it('starts no worker before the first offer, offers nothing before one is ready, then answers through it', async () => {
     const workers = start();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(workers.size).toBe(0);
     expect(workers.offer(task('answer'))).toBeUndefined();
     await until(() => workers.size === 1);
     const answer = await workers.offer(task('answer'));
@@ -59,8 +70,7 @@ describe('read workers pool', () => {
   });
 
   it('runs a task here when every worker has its bound in flight', async () => {
-    const workers = start({ maxInFlight: 2 });
-    await until(() => workers.size === 1);
+    const workers = await ready({ maxInFlight: 2 });
     const hanging = [workers.offer(task('hang')), workers.offer(task('hang'))];
     expect(hanging.every((offered) => offered !== undefined)).toBe(true);
     expect(workers.offer(task('answer'))).toBeUndefined();
@@ -68,8 +78,7 @@ describe('read workers pool', () => {
   });
 
   it('hands back the tasks of a worker that exits, and starts another', async () => {
-    const workers = start();
-    await until(() => workers.size === 1);
+    const workers = await ready();
     const pending = workers.offer(task('hang'))!;
     expect(await workers.offer(task('exit'))).toBeUndefined();
     expect(await pending).toBeUndefined();
@@ -80,6 +89,7 @@ describe('read workers pool', () => {
   it('starts a worker again after each failed start', async () => {
     const starts = new Int32Array(new SharedArrayBuffer(4));
     const workers = start({ viewsDir: 'fail', kv: { handle: 0n, writes: starts } });
+    workers.offer(task('answer'));
     // Pauses of 20, 40, 80 ms between the starts: three failed starts within a second or so.
     await until(() => Atomics.load(starts, 0) >= 3);
     expect(workers.size).toBe(0);
@@ -93,7 +103,7 @@ describe('read workers pool', () => {
       { id: 'w', topic: 't' },
       { id: 'x', topic: 'u' },
     ] as never[];
-    const workers = start({
+    const workers = await ready({
       views,
       partitionCounts: new Map([
         ['v', 3],
@@ -103,7 +113,6 @@ describe('read workers pool', () => {
       served: (topic, partition) => served.has(`${topic}/${partition}`),
       refreshMs: 60_000,
     });
-    await until(() => workers.size === 1);
     const flags = async () => JSON.parse((await workers.offer(task('flags')))!.text) as { base: Record<string, number>; flags: number[] };
     expect(await flags()).toEqual({ base: { t: 0, u: 3 }, flags: [1, 0, 1, 1] });
     served.delete('t/0');
