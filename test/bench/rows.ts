@@ -85,6 +85,9 @@ function httpNotes(name: string, run: LoadSummary): string[] {
   if (run.cacheHits !== undefined) {
     notes.push(`${name}: ${run.cacheHits.toLocaleString('en-US')} of ${run.requests.toLocaleString('en-US')} answers from the response cache`);
   }
+  if (run.workerAnswers !== undefined) {
+    notes.push(`${name}: ${run.workerAnswers.toLocaleString('en-US')} of ${run.requests.toLocaleString('en-US')} answers from the read workers`);
+  }
   if (run.maxIdleWaitMs > 5000) {
     notes.push(`${name}: the server needed up to ${format(run.maxIdleWaitMs / 1000)} s to finish work queued by the previous round`);
   }
