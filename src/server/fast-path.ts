@@ -155,8 +155,6 @@ function serializeError(error: GraphQLError): unknown {
 
 export function createFastPath(options: FastPathOptions): FastPath {
   const listed = new Set(options.corsOrigins ?? []);
-  // Requests this path is answering now (from the body read to the answer).
-  let active = 0;
   // What yoga's browser policy (./browser.ts) adds to an answer for an origin outside the list.
   const vary: Record<string, string> = listed.size > 0 ? { vary: 'Origin' } : {};
   const prepared = new WeakMap<object, Prepared | null>();
@@ -184,14 +182,9 @@ export function createFastPath(options: FastPathOptions): FastPath {
     },
 
     async serve(request, response, claims) {
-      active++;
-      try {
-        const fallback = await answer(request, response, claims);
-        if (fallback) options.counted?.('yoga');
-        return fallback;
-      } finally {
-        active--;
-      }
+      const fallback = await answer(request, response, claims);
+      if (fallback) options.counted?.('yoga');
+      return fallback;
     },
   };
 
@@ -266,11 +259,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     }
     const deadline = options.limits.timeoutMs > 0 ? Date.now() + options.limits.timeoutMs : undefined;
     const contentType = `${answerType(request.headers.accept)}; charset=utf-8`;
-    // A request with nothing else in progress runs here: this thread would only wait for the
-    // worker, and the hand-over adds its latency (a serial client, BENCHMARKS.md "Read workers").
-    const workers = options.workers;
-    const alone = active === 1 && (workers?.inFlight ?? 0) === 0;
-    const offered = alone ? undefined : workers?.offer({ query, variables: values, operationName: entry.operationName, token, claims, deadline });
+    const offered = options.workers?.offer({ query, variables: values, operationName: entry.operationName, token, claims, deadline });
     const done = offered && (await offered);
     if (done) {
       send(response, done.text, contentType);

@@ -65,8 +65,6 @@ export type ReadWorkerAnswer = Extract<ReadWorkerReply, { text: string }>;
 export interface ReadWorkers {
   /** Workers running now. */
   readonly size: number;
-  /** Tasks handed to workers and not answered yet. */
-  readonly inFlight: number;
   /**
    * Hands a task to a worker: its answer, or undefined when it declined. Returns undefined at
    * once when no worker is ready or every one is busy (run the task here).
@@ -206,12 +204,6 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
   return {
     get size() {
       return slots.filter((slot) => slot.ready).length;
-    },
-
-    get inFlight() {
-      let total = 0;
-      for (const slot of slots) total += slot.pending.size;
-      return total;
     },
 
     offer(task) {

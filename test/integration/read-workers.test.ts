@@ -6,21 +6,15 @@ import type { TestGateway } from '../support/gateway.ts';
 
 /**
  * Read workers (src/server/read-workers.ts, src/read-worker.ts) on a real broker and store: a
- * request with nothing else in progress runs on the main thread; with others in progress, a
  * repeated query answered by a worker is the answer the main thread gives; pages read by a worker
  * while the main thread writes the same rows are each one state of the store; what a worker must
  * not answer (a consistency token ahead of the store) is answered by the main thread. /metrics
  * shows who answered.
- *
- * `whileHeld` keeps one request in progress on the main thread (a customer lookup that waits for
- * a consistency token one record ahead of the store), so that every other request is handed to a
- * worker.
  */
 
 const GRID =
   'query Grid($state: OrderState) { orders(first: 20, orderBy: {field: CREATED_AT, direction: DESC}, filter: {state: {eq: $state}}) ' +
   '{ edges { node { orderId state createdAt quantity customer { customerId name } payments { paymentId orderId status } } } } }';
-const CUSTOMER = 'query Customer($id: ID!) { customer(customerId: $id) { customerId name } }';
 const LOOKUP = 'query Lookup($id: ID!) { order(orderId: $id) { orderId state quantity customer { name } payments { paymentId } } }';
 
 interface GridNode {
@@ -53,11 +47,9 @@ describe('read workers', () => {
       Array.from({ length: 120 }, (_, n) => keyed('paymentId', payment(n, 1))),
     );
     await fx.waitCaughtUp(gw, ['customers', 'orders', 'payments']);
-    // The workers start with the first query the fast path hands over; a worker then builds its
-    // schema and attaches to the store.
-    await whileHeld(async () => {
-      for (let i = 0; i < 3; i++) await send({ query: LOOKUP, variables: { id: order(1).orderId } });
-    });
+    // The workers start with the first query the fast path hands over (a text's third run); a
+    // worker then builds its schema and attaches to the store.
+    for (let i = 0; i < 3; i++) await send({ query: LOOKUP, variables: { id: order(1).orderId } });
     const deadline = Date.now() + 30_000;
     while (!/^gw_read_workers 1$/m.test(await (await fetch(`${gw.url}/metrics`)).text())) {
       if (Date.now() > deadline) throw new Error('the read worker did not become ready within 30 s');
@@ -82,50 +74,6 @@ describe('read workers', () => {
     };
   };
 
-  /** The orders partition of `orderId`, and the next offset the store has applied there. */
-  const positionOf = async (orderId: string): Promise<[string, string]> => {
-    const body = { query: LOOKUP, variables: { id: orderId } };
-    const { json } = await send(body);
-    const freshness = json.extensions!.freshness as Record<string, Record<string, string>>;
-    return Object.entries(freshness[fx.topic('orders')]!)[0]!;
-  };
-  /** A consistency token one record ahead of the store in `orderId`'s partition. */
-  const aheadOf = async (orderId: string): Promise<string> => {
-    const [partition, next] = await positionOf(orderId);
-    return encodeToken({ [fx.topic('orders')]: { [partition]: String(BigInt(next) + 1n) } });
-  };
-  let held = 0;
-  /**
-   * Runs `work` while a customer lookup waits on the main thread for a customers record one past
-   * the store (no test writes customers meanwhile); then produces that record.
-   */
-  async function whileHeld<T>(work: () => Promise<T>): Promise<T> {
-    const customerId = customer(held++ % 10).customerId;
-    const body = { query: CUSTOMER, variables: { id: customerId } };
-    // The text's first runs are yoga's; the held request must be the fast path's own.
-    for (let i = 0; i < 2; i++) await send(body);
-    const { json } = await send(body);
-    const read = (json.extensions!.freshness as Record<string, Record<string, string>>)[fx.topic('customers')]!;
-    const [partition, next] = Object.entries(read)[0]!;
-    const token = encodeToken({ [fx.topic('customers')]: { [partition]: String(BigInt(next) + 1n) } });
-    const waiting = send(body, { 'x-gw-consistency': token });
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    try {
-      return await work();
-    } finally {
-      await fx.produce('customers', [keyed('customerId', customer((held - 1) % 10))]);
-      expect((await waiting).status).toBe(200);
-    }
-  }
-
-  it('runs a request with nothing else in progress on the main thread', async () => {
-    const body = { query: LOOKUP, variables: { id: order(9).orderId } };
-    for (let i = 0; i < 3; i++) await send(body);
-    const before = await tasks('answered');
-    for (let i = 0; i < 5; i++) expect((await send(body)).status).toBe(200);
-    expect(await tasks('answered')).toBe(before);
-  });
-
   it('answers a repeated query as yoga answered its first run', async () => {
     const grid = { query: GRID, variables: { state: 'SHIPPED' } };
     const lookup = { query: LOOKUP, variables: { id: order(7).orderId } };
@@ -137,12 +85,10 @@ describe('read workers', () => {
       await send(lookup);
     }
     const before = await tasks('answered');
-    await whileHeld(async () => {
-      for (let i = 0; i < 5; i++) {
-        expect(await send(grid)).toEqual(firstGrid);
-        expect(await send(lookup)).toEqual(firstLookup);
-      }
-    });
+    for (let i = 0; i < 5; i++) {
+      expect(await send(grid)).toEqual(firstGrid);
+      expect(await send(lookup)).toEqual(firstLookup);
+    }
     expect(await tasks('answered')).toBe(before + 10);
     expect(firstGrid.json.errors).toBeUndefined();
     expect((firstGrid.json.data as { orders: { edges: unknown[] } }).orders.edges).toHaveLength(20);
@@ -151,16 +97,18 @@ describe('read workers', () => {
   it('hands back a query whose consistency token is ahead of the store, and the main thread waits for it', async () => {
     const body = { query: LOOKUP, variables: { id: order(3).orderId } };
     await send(body);
+    const { json } = await send(body);
+    const freshness = json.extensions!.freshness as Record<string, Record<string, string>>;
+    const read = freshness[fx.topic('orders')]!;
+    const [[partition, next]] = Object.entries(read) as [[string, string]];
     // One record past what the store has applied in the order's partition: no worker can answer
     // it until that record arrives, so the main thread waits for it.
-    const token = await aheadOf(order(3).orderId);
+    const token = encodeToken({ [fx.topic('orders')]: { [partition]: String(BigInt(next) + 1n) } });
     const declined = await tasks('declined');
-    const answered = await whileHeld(async () => {
-      const answer = send(body, { 'x-gw-consistency': token });
-      await new Promise((resolve) => setTimeout(resolve, 200));
-      await fx.produce('orders', [keyed('orderId', order(3, { customerId: customer(3).customerId, state: 'CANCELLED' }))]);
-      return answer;
-    });
+    const answer = send(body, { 'x-gw-consistency': token });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await fx.produce('orders', [keyed('orderId', order(3, { customerId: customer(3).customerId, state: 'CANCELLED' }))]);
+    const answered = await answer;
     expect(answered.status).toBe(200);
     expect(answered.json.errors).toBeUndefined();
     expect((answered.json.data as { order: { state: string } }).order.state).toBe('CANCELLED');
@@ -217,7 +165,7 @@ describe('read workers', () => {
         if (new Set(nodes.map((node) => node.orderId)).size !== nodes.length) problems.push('a page repeats an order');
       }
     };
-    await whileHeld(() => Promise.all([reader(bodies[0]!), reader(bodies[1]!), reader(bodies[0]!), reader(bodies[1]!)]));
+    await Promise.all([reader(bodies[0]!), reader(bodies[1]!), reader(bodies[0]!), reader(bodies[1]!)]);
     writing = false;
     const rounds = await writer;
     expect(rounds).toBeGreaterThan(5);
