@@ -27,6 +27,8 @@
  *
  * An answer without errors may be kept and sent again while every partition it read is unchanged
  * (./response-cache.ts), keyed by the request's body, answer type, consistency token and claims.
+ * With read workers (./read-workers.ts), the query runs on a worker thread and its answer is sent
+ * as is; a query the worker hands back, or none could take, runs here.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
