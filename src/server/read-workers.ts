@@ -14,9 +14,9 @@
  *   or replicated, caught up, not stalled, its views at the same offset). The flags are
  *   refreshed every `refreshMs` and at once on `refresh()`.
  *
- * The workers start with the first task offered. A task goes to the worker with the fewest tasks
- * in flight while it has fewer than `maxInFlight`; otherwise the caller runs it on the main
- * thread, which keeps serving too. A worker that exits or fails is replaced (after a pause that
+ * The workers, and the flags' refresh, start with the first task offered. A task goes to the
+ * worker with the fewest tasks in flight while it has fewer than `maxInFlight`; otherwise the
+ * caller runs it on the main thread, which keeps serving too. A worker that exits or fails is replaced (after a pause that
  * grows with each failure); its tasks in flight are declined, so their requests are answered by
  * the main thread.
  *
@@ -132,9 +132,7 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
       }
     }
   };
-  publish();
-  const timer = setInterval(publish, options.refreshMs ?? 20);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
 
   const data: ReadWorkerData = {
     viewsDir: options.viewsDir,
@@ -209,6 +207,9 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
     offer(task) {
       if (!started) {
         started = true;
+        publish();
+        timer = setInterval(publish, options.refreshMs ?? 20);
+        timer.unref();
         slots.forEach(spawn);
       }
       let best: Slot | undefined;
@@ -227,7 +228,9 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
       });
     },
 
-    refresh: publish,
+    refresh() {
+      if (started) publish();
+    },
 
     async close() {
       closed = true;

@@ -127,11 +127,10 @@ async function openOrExplain(db: RocksLevel, directory: string, options: object)
 }
 
 /** The read operations, shared by the store that owns the database and those attached to it. */
-function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyValueStore, 'stats' | 'getMany' | 'range'> & { ensureOpen(): void } {
+function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyValueStore, 'stats' | 'getMany' | 'range'> {
   const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };
   return {
     stats,
-    ensureOpen,
     getMany(keys) {
       ensureOpen();
       stats.roundTrips++;
@@ -248,11 +247,11 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   } as object);
   const native = db as unknown as NativeLevel;
   const writes = new Int32Array(new SharedArrayBuffer(4));
-  const reads = readOperations(native, () => {
-    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
-  });
-  const { stats, ensureOpen } = reads;
   let open = true;
+  const ensureOpen = (): void => {
+    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
+  };
+  const reads = readOperations(native, ensureOpen);
   // One native batch, cleared after each write: ingest writes thousands of batches, and a batch
   // object per write costs an allocation and a finalizer each.
   let nativeBatch: NativeBatch | undefined;
@@ -300,7 +299,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   };
 
   return {
-    stats,
+    stats: reads.stats,
     writes,
     handle: (db as unknown as { handle: bigint }).handle,
     getMany: reads.getMany,
