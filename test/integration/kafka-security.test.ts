@@ -19,6 +19,7 @@ import { createGateway, type Gateway } from '../../src/gateway.ts';
 import { createKafkaClient, type KafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
 import { customer, keyed, order } from '../support/data.ts';
+import { freePortRun } from '../support/cluster.ts';
 import { postGraphQL, uniqueName } from '../support/gateway.ts';
 import { onLines } from '../support/process.ts';
 import { waitFor } from '../support/wait.ts';
@@ -29,8 +30,9 @@ const LAUNCHER = path.join(ROOT, 'deploy/kafka/kafka.sh');
 const MAIN = path.join(ROOT, 'src/main.ts');
 
 /** The broker of this file: PLAINTEXT (the launcher's health check), controller, SASL_SSL. */
-const PLAINTEXT_PORT = Number(process.env.TEST_KAFKA_SECURE_PORT ?? 39492);
-const SECURE_BROKER = `127.0.0.1:${PLAINTEXT_PORT + 2}`;
+/** Chosen in beforeAll: TEST_KAFKA_SECURE_PORT, else three free ports below the ephemeral range. */
+let PLAINTEXT_PORT = 0;
+let SECURE_BROKER = '';
 
 const USER = 'gateway';
 const PASSWORD = randomBytes(12).toString('hex');
@@ -149,6 +151,8 @@ describe('Kafka with SASL and TLS', () => {
   }
 
   beforeAll(async () => {
+    PLAINTEXT_PORT = process.env.TEST_KAFKA_SECURE_PORT ? Number(process.env.TEST_KAFKA_SECURE_PORT) : await freePortRun(3);
+    SECURE_BROKER = `127.0.0.1:${PLAINTEXT_PORT + 2}`;
     dir = await mkdtemp(path.join(os.tmpdir(), 'gw-ksec-'));
     ca = await makeCa(dir, 'test-ca');
     otherCa = await makeCa(dir, 'other-ca');

@@ -9,7 +9,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -98,6 +98,37 @@ export async function freePort(): Promise<number> {
   const { port } = server.address() as net.AddressInfo;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+/**
+ * `count` consecutive ports free on 127.0.0.1, below the kernel's ephemeral range: a port in
+ * that range can be taken as the local end of any outgoing connection between the check and a
+ * child's bind (a broker started mid-run failed that way), one below it cannot.
+ */
+export async function freePortRun(count: number): Promise<number> {
+  let ephemeralLow = 32768;
+  try {
+    ephemeralLow = Number((await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8')).trim().split(/\s+/)[0]) || ephemeralLow;
+  } catch {
+    // not Linux: keep the usual default
+  }
+  const low = Math.min(20_000, ephemeralLow - 1_000);
+  const high = ephemeralLow - count;
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const base = low + Math.floor(Math.random() * (high - low));
+    let free = true;
+    for (let port = base; free && port < base + count; port++) free = await bindable(port);
+    if (free) return base;
+  }
+  throw new Error(`no ${count} consecutive free ports below ${ephemeralLow}`);
+}
+
+async function bindable(port: number): Promise<boolean> {
+  const server = net.createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 /** Runs commands on HAProxy's admin socket and returns the answer. */
