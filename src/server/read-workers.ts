@@ -16,9 +16,9 @@
  *
  * The workers, and the flags' refresh, start with the first task offered. A task goes to the
  * worker with the fewest tasks in flight while it has fewer than `maxInFlight`; otherwise the
- * caller runs it on the main thread, which keeps serving too. A worker that exits or fails is replaced (after a pause that
- * grows with each failure); its tasks in flight are declined, so their requests are answered by
- * the main thread.
+ * caller runs it on the main thread, which keeps serving too. A worker that exits or fails is
+ * replaced (after a pause that grows with each failure); its tasks in flight are declined, so
+ * their requests are answered by the main thread.
  *
  * Hand-written: worker pools on npm (piscina, workerpool) queue tasks for any free worker, but
  * these workers each hold a store attachment, compiled queries and caches, must be closed before
@@ -205,7 +205,7 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
     },
 
     offer(task) {
-      if (!started) {
+      if (!started && !closed) {
         started = true;
         publish();
         timer = setInterval(publish, options.refreshMs ?? 20);

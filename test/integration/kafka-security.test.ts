@@ -29,8 +29,11 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 const LAUNCHER = path.join(ROOT, 'deploy/kafka/kafka.sh');
 const MAIN = path.join(ROOT, 'src/main.ts');
 
-/** The broker of this file: PLAINTEXT (the launcher's health check), controller, SASL_SSL. */
-/** Chosen in beforeAll: TEST_KAFKA_SECURE_PORT, else three free ports below the ephemeral range. */
+/**
+ * The broker of this file: PLAINTEXT (the launcher's health check), controller, SASL_SSL, on
+ * three consecutive ports chosen in beforeAll (TEST_KAFKA_SECURE_PORT, else free ports below the
+ * kernel's ephemeral range).
+ */
 let PLAINTEXT_PORT = 0;
 let SECURE_BROKER = '';
 

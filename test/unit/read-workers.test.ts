@@ -69,6 +69,24 @@ describe('read workers pool', () => {
     expect(counted).toEqual(['answered', 'declined']);
   });
 
+  it('starts nothing for an offer after close: no worker, no refresh of the flags', async () => {
+    let asked = 0;
+    const workers = start({
+      views: [{ id: 'v', topic: 't' }] as never[],
+      partitionCounts: new Map([['v', 1]]),
+      served: () => {
+        asked++;
+        return true;
+      },
+      refreshMs: 10,
+    });
+    await workers.close();
+    expect(workers.offer(task('answer'))).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(workers.size).toBe(0);
+    expect(asked).toBe(0);
+  });
+
   it('runs a task here when every worker has its bound in flight', async () => {
     const workers = await ready({ maxInFlight: 2 });
     const hanging = [workers.offer(task('hang')), workers.offer(task('hang'))];
