@@ -1,8 +1,9 @@
 /**
- * `node test/bench/ingest-ab.ts`: catch-ups of two (or more) source trees of the gateway on the
- * same topics, alternating tree by tree and round by round, so a change to ingest is measured
- * against its parent in one session (the shared machine's load moves both alike). Figures per
- * catch-up, first record to caught up:
+ * `node test/bench/ingest-ab.ts`: catch-ups of two (or more) source trees of the gateway, or of
+ * one tree under two (or more) sets of node flags, on the same topics, alternating variant by
+ * variant and round by round, so a change to ingest is measured against its parent in one
+ * session (the shared machine's load moves both alike). Figures per catch-up, first record to
+ * caught up:
  *
  *   rec/s, wall s; CPU s of the whole process and of its main thread (from /proc, so V8's GC
  *   helpers and RocksDB's flush and compaction threads count too), per thread group; the
@@ -15,6 +16,9 @@
  *   AB_BROKERS         broker, default 127.0.0.1:49392
  *   AB_ROOTS           comma-separated source trees (each with src/main.ts and node_modules)
  *   AB_RUNS            rounds, default 2
+ *   AB_NODE_FLAGS      `;`-separated sets of node flags, each run with every tree (default: the
+ *                      flags `npm start` uses, GATEWAY_NODE_FLAGS); for example
+ *                      `--max-semi-space-size=16;--max-semi-space-size=16 --v8-pool-size=1`
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
  */
 import { spawn } from 'node:child_process';
@@ -30,6 +34,9 @@ import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, REPO_ROOT, TOPIC
 const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
 const roots = (process.env.AB_ROOTS ?? REPO_ROOT).split(',').map((root) => path.resolve(root));
 const runs = Number(process.env.AB_RUNS ?? 2);
+const flagSets: ReadonlyArray<readonly string[]> = process.env.AB_NODE_FLAGS
+  ? process.env.AB_NODE_FLAGS.split(';').map((set) => set.trim().split(/\s+/).filter(Boolean))
+  : [GATEWAY_NODE_FLAGS];
 const TICK = 100; // USER_HZ
 
 /** utime + stime in seconds, of a process or one of its threads. */
@@ -73,11 +80,11 @@ async function endOffsets(): Promise<Map<string, number>> {
   }
 }
 
-async function catchUp(root: string, ends: Map<string, number>, work: string): Promise<Record<string, unknown>> {
+async function catchUp(root: string, flags: readonly string[], ends: Map<string, number>, work: string): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(path.join(work, 'data-'));
   const port = await freePort();
   const log = createWriteStream(path.join(work, 'gateway.log'));
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, path.join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...flags, path.join(root, 'src/main.ts')], {
     cwd: root,
     env: {
       ...process.env,
@@ -123,6 +130,7 @@ async function catchUp(root: string, ends: Map<string, number>, work: string): P
       const seconds = (performance.now() - first.at) / 1000;
       return {
         tree: root,
+        nodeFlags: flags.join(' '),
         records,
         recordsPerSecond: Math.round(records / seconds),
         seconds: Math.round(seconds * 10) / 10,
@@ -148,7 +156,9 @@ try {
   }
   const ends = await endOffsets();
   for (let run = 0; run < runs; run++) {
-    for (const root of roots) process.stdout.write(`${JSON.stringify({ run, ...(await catchUp(root, ends, work)) })}\n`);
+    for (const root of roots) {
+      for (const flags of flagSets) process.stdout.write(`${JSON.stringify({ run, ...(await catchUp(root, flags, ends, work)) })}\n`);
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });

@@ -13,6 +13,9 @@
  * from the gateway's `gw_read_worker_tasks_total`. With BENCH_WRITE_RATE (records per second,
  * default 0), orders are updated at that rate while each gateway is measured (test/bench/writer.ts):
  * a worker then runs a query again, or hands it back, when the store was written during its run.
+ * BENCH_NODE_FLAGS (`;`-separated sets of node flags, added after `npm start`'s own; an empty set
+ * is `npm start` as it is) measures each worker count under each set, for example
+ * `BENCH_WORKERS=1 BENCH_NODE_FLAGS=';--v8-pool-size=4 --parallel-scavenge'` for the V8 flags.
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -34,6 +37,8 @@ async function main(): Promise<void> {
   const { settings, work, broker, filled } = await filledBroker('workers');
   const counts = integerList(process.env, 'BENCH_WORKERS', '0,1', 0, 64);
   const [writeRate] = integerList(process.env, 'BENCH_WRITE_RATE', '0', 0, 100_000) as [number];
+  const flagSets = (process.env.BENCH_NODE_FLAGS ?? '').split(';').map((set) => set.trim());
+  const variants = counts.flatMap((count) => flagSets.map((flags) => ({ count, flags, key: `${count}\u0000${flags}` })));
   const gridScript = path.join(work, 'grid-fresh.lua');
   writeGridScript(gridScript, gridVariants('gateway', false), { fresh: true });
   // The generator numbers orders from 1 (`ord-` and ten digits): every order, one id per line.
@@ -50,27 +55,28 @@ async function main(): Promise<void> {
   const runs = new Map<string, LoadResult[]>();
   const dataDir = path.join(work, 'gateway-data');
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const count of counts) {
+    for (const [index, { count, flags, key: variant }] of variants.entries()) {
       const gateway = await startGateway({
         brokers: broker.brokers,
         dataDir,
         groupId: 'gw-bench-workers',
-        logFile: path.join(work, `gateway-${round}-${count}.log`),
+        logFile: path.join(work, `gateway-${round}-${index}.log`),
         env: { READ_WORKERS: String(count) },
+        nodeArgs: flags.split(/\s+/).filter(Boolean),
       });
       try {
         const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
         // The first gateway applies every record; the later ones resume from the store.
         const problems = runs.size === 0 ? checkIngest(ingest, filled.endOffsets) : [];
         if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
-        step(`round ${round}/${settings.rounds}, READ_WORKERS=${count}: caught up in ${(ingest.ms / 1000).toFixed(1)} s`);
+        step(`round ${round}/${settings.rounds}, READ_WORKERS=${count}${flags ? ` ${flags}` : ''}: caught up in ${(ingest.ms / 1000).toFixed(1)} s`);
         const writer = startWriter(broker.brokers, filled.sampleOrders, writeRate);
         for (const [name, script, threads, connections] of loads) {
           const load = { url: gateway.url, script, threads, connections, durationSeconds: settings.durationSeconds };
           if (settings.warmupSeconds > 0) await runWrk({ ...load, durationSeconds: settings.warmupSeconds });
           const result = await measureOnce(gateway, load, writeRate === 0);
           step(`      ${name}: ${result.qps.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(1)} ms`);
-          const key = `${name}\u0000${count}`;
+          const key = `${name}\u0000${variant}`;
           runs.set(key, [...(runs.get(key) ?? []), result]);
         }
         await writer.stop();
@@ -81,23 +87,25 @@ async function main(): Promise<void> {
   }
 
   const f = (value: number, digits = 0) => value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
-  const baseline = counts[0]!;
+  const baseline = variants[0]!;
+  const label = (flags: string) => (flags ? `\`${flags}\`` : '-');
   const lines = [
     `${commandLine(process.env, { npm: 'bench:workers', file: 'test/bench/read-workers.ts' })}: revision ${revision().head}, ` +
       `${os.cpus().length} cores, ${settings.orders} orders, ${settings.rounds} rounds of ${settings.durationSeconds} s, ` +
-      `N = ${settings.connections}, ${writeRate} updates/s, medians; ratio against READ_WORKERS=${baseline} in the same run`,
+      `N = ${settings.connections}, ${writeRate} updates/s, medians; ratio against READ_WORKERS=${baseline.count}` +
+      `${baseline.flags ? ` with ${baseline.flags}` : ''} in the same run`,
     '',
-    '| Load | READ_WORKERS | req/s | Ratio | p50 | p99 | Answered by workers | Failed |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|',
+    '| Load | READ_WORKERS | Node flags added | req/s | Ratio | p50 | p99 | Answered by workers | Failed |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
   ];
   for (const [name] of loads) {
-    const base = summarizeRuns(runs.get(`${name}\u0000${baseline}`)!);
-    for (const count of counts) {
-      const summary = summarizeRuns(runs.get(`${name}\u0000${count}`)!);
+    const base = summarizeRuns(runs.get(`${name}\u0000${baseline.key}`)!);
+    for (const { count, flags, key } of variants) {
+      const summary = summarizeRuns(runs.get(`${name}\u0000${key}`)!);
       const share =
         summary.workerAnswers === undefined ? '-' : `${f(Math.min(100, (100 * summary.workerAnswers) / Math.max(1, summary.requests)), 1)} %`;
       lines.push(
-        `| ${name.replace('N clients', `${settings.connections} clients`)} | ${count} | ${f(summary.qps)} | ${f(summary.qps / base.qps, 2)}x | ` +
+        `| ${name.replace('N clients', `${settings.connections} clients`)} | ${count} | ${label(flags)} | ${f(summary.qps)} | ${f(summary.qps / base.qps, 2)}x | ` +
           `${f(summary.p50Ms, 2)} ms | ${f(summary.p99Ms, 1)} ms | ${share} | ${summary.failed} |`,
       );
     }

@@ -17,7 +17,8 @@ export const PARTITIONS = 6;
  * - a 16 MB semi-space instead of the 64 MB V8 picks on a large machine, and an old space capped
  *   at 1 GB, so the heap does not grow far past its live size;
  * - one V8 helper thread instead of Node's four, and young-generation GCs run by the thread that
- *   allocates, so no thread waits for a helper the OS has not scheduled yet.
+ *   allocates: fewer threads competing for the cores, and no scavenge waiting for a helper the
+ *   OS has not scheduled yet.
  * The bench runs the gateway as `npm start` does; BENCHMARKS.md has their effect on RSS, QPS,
  * the one-client p99 and the event-loop delay during a catch-up.
  */
@@ -147,12 +148,17 @@ export function loadSettings(env: Env = process.env): BenchSettings {
   };
 }
 
+/** A value as a shell word: quoted when it holds anything but plain characters. */
+function shellWord(value: string): string {
+  return /^[\w@%+=:,./-]*$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
 /** The command line that reproduces the bench's figures: the BENCH_* variables set, then the command. */
 export function commandLine(env: Env = process.env, script = { npm: 'bench', file: 'test/bench/run.ts' }): string {
   const knobs = Object.keys(env)
     .filter((name) => name.startsWith('BENCH_'))
     .sort()
-    .map((name) => `${name}=${env[name] ?? ''}`);
+    .map((name) => `${name}=${shellWord(env[name] ?? '')}`);
   const command = env.npm_lifecycle_event === script.npm ? `npm run ${script.npm}` : `node ${script.file}`;
   const args = process.argv.slice(2);
   return [...knobs, command, ...args].join(' ');
