@@ -16,9 +16,9 @@
  *   AB_BROKERS         broker, default 127.0.0.1:49392
  *   AB_ROOTS           comma-separated source trees (each with src/main.ts and node_modules)
  *   AB_RUNS            rounds, default 2
- *   AB_NODE_FLAGS      `;`-separated sets of node flags, each run with every tree (default: the
- *                      flags `npm start` uses, GATEWAY_NODE_FLAGS); for example
- *                      `--max-semi-space-size=16;--max-semi-space-size=16 --v8-pool-size=1`
+ *   AB_NODE_FLAGS      `;`-separated sets of node flags added after `npm start`'s, each run
+ *                      with every tree (settings.ts, nodeFlagSets); for example
+ *                      `;--v8-pool-size=4 --parallel-scavenge` against V8's defaults
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
  */
 import { spawn } from 'node:child_process';
@@ -29,14 +29,12 @@ import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
 import { prefill, topicName } from './prefill.ts';
 import { freePort } from './servers.ts';
-import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, REPO_ROOT, TOPIC_PREFIX, TOPICS } from './settings.ts';
+import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, nodeFlagSets, REPO_ROOT, TOPIC_PREFIX, TOPICS } from './settings.ts';
 
 const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
 const roots = (process.env.AB_ROOTS ?? REPO_ROOT).split(',').map((root) => path.resolve(root));
 const runs = Number(process.env.AB_RUNS ?? 2);
-const flagSets: ReadonlyArray<readonly string[]> = process.env.AB_NODE_FLAGS
-  ? process.env.AB_NODE_FLAGS.split(';').map((set) => set.trim().split(/\s+/).filter(Boolean))
-  : [GATEWAY_NODE_FLAGS];
+const flagSets = nodeFlagSets(process.env.AB_NODE_FLAGS);
 const TICK = 100; // USER_HZ
 
 /** utime + stime in seconds, of a process or one of its threads. */
@@ -84,7 +82,7 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
   const dataDir = mkdtempSync(path.join(work, 'data-'));
   const port = await freePort();
   const log = createWriteStream(path.join(work, 'gateway.log'));
-  const child = spawn(process.execPath, [...flags, path.join(root, 'src/main.ts')], {
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, path.join(root, 'src/main.ts')], {
     cwd: root,
     env: {
       ...process.env,

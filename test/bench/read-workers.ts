@@ -13,8 +13,8 @@
  * from the gateway's `gw_read_worker_tasks_total`. With BENCH_WRITE_RATE (records per second,
  * default 0), orders are updated at that rate while each gateway is measured (test/bench/writer.ts):
  * a worker then runs a query again, or hands it back, when the store was written during its run.
- * BENCH_NODE_FLAGS (`;`-separated sets of node flags, added after `npm start`'s own; an empty set
- * is `npm start` as it is) measures each worker count under each set, for example
+ * BENCH_NODE_FLAGS (`;`-separated sets of node flags added after `npm start`'s; settings.ts,
+ * nodeFlagSets) measures each worker count under each set, for example
  * `BENCH_WORKERS=1 BENCH_NODE_FLAGS=';--v8-pool-size=4 --parallel-scavenge'` for the V8 flags.
  */
 import { writeFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ import { gridVariants } from './queries.ts';
 import { revision } from './report.ts';
 import { startGateway } from './servers.ts';
 import { startWriter } from './writer.ts';
-import { commandLine, integerList } from './settings.ts';
+import { commandLine, integerList, nodeFlagSets } from './settings.ts';
 
 type Load = 'grid, 1 client' | 'grid, N clients' | 'lookups, N clients';
 
@@ -37,8 +37,9 @@ async function main(): Promise<void> {
   const { settings, work, broker, filled } = await filledBroker('workers');
   const counts = integerList(process.env, 'BENCH_WORKERS', '0,1', 0, 64);
   const [writeRate] = integerList(process.env, 'BENCH_WRITE_RATE', '0', 0, 100_000) as [number];
-  const flagSets = (process.env.BENCH_NODE_FLAGS ?? '').split(';').map((set) => set.trim());
-  const variants = counts.flatMap((count) => flagSets.map((flags) => ({ count, flags, key: `${count}\u0000${flags}` })));
+  const variants = counts.flatMap((count) =>
+    nodeFlagSets(process.env.BENCH_NODE_FLAGS).map((args) => ({ count, args, flags: args.join(' '), key: `${count}\u0000${args.join(' ')}` })),
+  );
   const gridScript = path.join(work, 'grid-fresh.lua');
   writeGridScript(gridScript, gridVariants('gateway', false), { fresh: true });
   // The generator numbers orders from 1 (`ord-` and ten digits): every order, one id per line.
@@ -55,14 +56,14 @@ async function main(): Promise<void> {
   const runs = new Map<string, LoadResult[]>();
   const dataDir = path.join(work, 'gateway-data');
   for (let round = 1; round <= settings.rounds; round++) {
-    for (const [index, { count, flags, key: variant }] of variants.entries()) {
+    for (const [index, { count, args, flags, key: variant }] of variants.entries()) {
       const gateway = await startGateway({
         brokers: broker.brokers,
         dataDir,
         groupId: 'gw-bench-workers',
         logFile: path.join(work, `gateway-${round}-${index}.log`),
         env: { READ_WORKERS: String(count) },
-        nodeArgs: flags.split(/\s+/).filter(Boolean),
+        nodeArgs: args,
       });
       try {
         const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);

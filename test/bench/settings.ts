@@ -24,6 +24,15 @@ export const PARTITIONS = 6;
  */
 export const GATEWAY_NODE_FLAGS = ['--max-semi-space-size=16', '--max-old-space-size=1024', '--v8-pool-size=1', '--no-parallel-scavenge'] as const;
 
+/**
+ * Sets of node flags to measure side by side (BENCH_NODE_FLAGS, AB_NODE_FLAGS): `;`-separated,
+ * each added after GATEWAY_NODE_FLAGS (node takes the last value of a flag); an empty set is
+ * `npm start` as it is.
+ */
+export function nodeFlagSets(value: string | undefined): string[][] {
+  return (value ?? '').split(';').map((set) => set.trim().split(/\s+/).filter(Boolean));
+}
+
 /** jemalloc from Debian's libjemalloc2 (`deploy/gw setup` installs it). */
 export const JEMALLOC = '/usr/lib/x86_64-linux-gnu/libjemalloc.so.2';
 
