@@ -1,8 +1,11 @@
 /**
  * Reads of rows by key, through a cache of decoded rows (most recently read first) that every
- * write updates in the same synchronous step, so the cache never differs from the store.
+ * write updates in the same synchronous step, so the cache never differs from the store. A row
+ * read enters the cache on its second read within a window of recent reads (./admission.ts), so
+ * reads spread over far more rows than the cache holds do not churn it.
  */
 import { Lru } from '../lru.ts';
+import { createAdmission } from './admission.ts';
 import { decodeRowValue, type Row, type ViewKeys } from './keys.ts';
 import type { KeyValueStore } from './rocks.ts';
 
@@ -21,8 +24,8 @@ export interface RowReader {
   /**
    * Rows by key (undefined where absent), in the order of `keys`; `partition(i)` is the partition
    * of `keys[i]`. Cached rows come from the cache, the rest from one RocksDB read; `populate`
-   * caches what was read (queries do; ingest, which reads each incoming key's old row once, does
-   * not).
+   * offers what was read to the cache, which takes a row read a second time (queries do; ingest,
+   * which reads each incoming key's old row once, does not).
    */
   read(partition: (i: number) => number, keys: readonly string[], populate: boolean): Array<StoredRow | undefined>;
   /**
@@ -41,6 +44,8 @@ export function createRowReader(kv: KeyValueStore, keys: ViewKeys, limit: number
   // Keyed by partition first, so dropping a partition drops its entries.
   const cache = new Lru<string, StoredRow>(limit);
   const cacheId = (partition: number, key: string): string => `${partition}\u0000${key}`;
+  // A row enters the cache on its second read in a while (./admission.ts), not on its first.
+  const admission = createAdmission(limit);
   return {
     read(partition, rowKeys, populate) {
       const out: Array<StoredRow | undefined> = new Array(rowKeys.length);
@@ -57,7 +62,9 @@ export function createRowReader(kv: KeyValueStore, keys: ViewKeys, limit: number
           if (value === undefined) return;
           const stored = decodeRowValue(value);
           out[i] = stored;
-          if (populate) cache.set(cacheId(partition(i), rowKeys[i]!), stored);
+          if (!populate || limit <= 0) return;
+          const id = cacheId(partition(i), rowKeys[i]!);
+          if (admission.admit(id)) cache.set(id, stored);
         });
       }
       return out;

@@ -79,7 +79,8 @@ export interface ViewStore {
 
 export interface ViewStoreOptions {
   /**
-   * Rows kept decoded in memory, most recently read first (0: none). Reads of a cached row skip
+   * Rows kept decoded in memory, most recently read first (0: none); a row enters on its second
+   * read within a window of recent reads (./admission.ts). Reads of a cached row skip
    * RocksDB and JSON parsing; writes update or drop cached rows in the same synchronous step, so
    * the cache never differs from the store. Cached rows are shared: callers must not change them
    * (Pothos adds a type-brand symbol to node objects, which is harmless and why they are not frozen).

@@ -674,8 +674,12 @@ describe('writes', () => {
       { partition: 0, key: 'o-a' },
       { partition: 0, key: 'o-b' },
     ];
+    // A first read leaves the rows out of the cache, the second admits them, the third hits.
     expect(store.getRows(refs)).toEqual([a, b]);
-    const trips = kv!.stats.roundTrips;
+    let trips = kv!.stats.roundTrips;
+    expect(store.getRows(refs)).toEqual([a, b]);
+    expect(kv!.stats.roundTrips).toBe(trips + 1); // both read again, now admitted
+    trips = kv!.stats.roundTrips;
     const cachedRows = store.getRows(refs);
     expect(cachedRows).toEqual([a, b]);
     expect(kv!.stats.roundTrips).toBe(trips); // both hits
@@ -690,7 +694,8 @@ describe('writes', () => {
       '5',
     );
     expect(store.getRows(refs)).toEqual([a2, undefined]);
-    // Bounded: reading a third row evicts the least recently read one (o-b is gone anyway).
+    // Bounded: reading a third row (twice, to admit it) evicts the least recently read one.
+    expect(store.getRows([{ partition: 0, key: 'o-c' }])).toEqual([c]);
     expect(store.getRows([{ partition: 0, key: 'o-c' }])).toEqual([c]);
     const before = kv!.stats.roundTrips;
     store.getRows([
