@@ -50,10 +50,20 @@ export function createRowReader(kv: KeyValueStore, keys: ViewKeys, limit: number
     read(partition, rowKeys, populate) {
       const out: Array<StoredRow | undefined> = new Array(rowKeys.length);
       const missing: number[] = [];
+      // The cache ids of the missing rows, for admission (none without a cache).
+      const missingIds: string[] = [];
       for (let i = 0; i < rowKeys.length; i++) {
-        const hit = cache.get(cacheId(partition(i), rowKeys[i]!));
+        if (limit <= 0) {
+          missing.push(i);
+          continue;
+        }
+        const id = cacheId(partition(i), rowKeys[i]!);
+        const hit = cache.get(id);
         if (hit) out[i] = hit;
-        else missing.push(i);
+        else {
+          missing.push(i);
+          missingIds.push(id);
+        }
       }
       if (missing.length > 0) {
         const values = kv.getMany(missing.map((i) => keys.row(partition(i), rowKeys[i]!)));
@@ -62,9 +72,7 @@ export function createRowReader(kv: KeyValueStore, keys: ViewKeys, limit: number
           if (value === undefined) return;
           const stored = decodeRowValue(value);
           out[i] = stored;
-          if (!populate || limit <= 0) return;
-          const id = cacheId(partition(i), rowKeys[i]!);
-          if (admission.admit(id)) cache.set(id, stored);
+          if (populate && limit > 0 && admission.admit(missingIds[j]!)) cache.set(missingIds[j]!, stored);
         });
       }
       return out;
