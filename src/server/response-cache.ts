@@ -19,6 +19,7 @@
  */
 import { LRUCache } from 'lru-cache';
 import type { DocumentNode } from 'graphql';
+import { createAdmission } from '../store/admission.ts';
 
 /** An answer as the fast path sends it. */
 export interface CachedAnswer {
@@ -67,15 +68,11 @@ const ENTRY_OVERHEAD = 256;
 /** Request bodies longer than this are not used as keys. */
 export const MAX_KEY_CHARS = 16 * 1024;
 
-/** Keys offered once are remembered by hash, up to this many (then forgotten all at once). */
-const MAX_OFFERED = 1 << 16;
-
-/** FNV-1a over the UTF-16 code units: a collision only keeps an answer one offer early. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
+/**
+ * Keys offered once are remembered (../store/admission.ts), up to this many, then forgotten all
+ * at once; a false positive only keeps an answer one offer early.
+ */
+const OFFERED_WINDOW = 1 << 16;
 
 /** Whether a request's `Cache-Control` asks for a fresh answer. */
 export function wantsFresh(cacheControl: string | string[] | undefined): boolean {
@@ -92,15 +89,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
     maxSize: options.maxBytes,
     sizeCalculation: (answer, key) => key.length + answer.bytes.length + ENTRY_OVERHEAD,
   });
-  const offered = new Set<number>();
-  /** Whether this key was offered before; remembers it if not. */
-  const offeredBefore = (key: string): boolean => {
-    const h = hash(key);
-    if (offered.has(h)) return true;
-    if (offered.size >= MAX_OFFERED) offered.clear();
-    offered.add(h);
-    return false;
-  };
+  const offered = createAdmission(OFFERED_WINDOW);
   const current = (answer: Pick<CachedAnswer, 'freshness'>): boolean => {
     for (const topic in answer.freshness) {
       const offsets = answer.freshness[topic]!;
@@ -131,7 +120,7 @@ export function createResponseCache(options: ResponseCacheOptions): ResponseCach
       if (ms < options.minMs || key.length > MAX_KEY_CHARS) return;
       // An answer over an eighth of the cache would push out many smaller ones for one entry.
       if (key.length + text.length + ENTRY_OVERHEAD > options.maxBytes / 8) return;
-      if (!options.keepFirst && !offeredBefore(key)) return;
+      if (!options.keepFirst && !offered.admit(key)) return;
       // Kept only while current: an answer that read a partition this instance does not serve
       // (a peer's), or one that moved on while the query ran, could never be checked.
       if (!current(answer)) return;

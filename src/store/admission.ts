@@ -5,7 +5,8 @@
  * cache) then stop replacing cached rows with rows that are not read again: each such row was
  * decoded, linked into the cache, kept alive past two young-generation collections, promoted and
  * collected again from the old generation, for a hit rate of about 2 %. Keys read again (a grid's
- * rows, a hot set of lookups) are admitted on their second read and stay cached as before.
+ * rows, a hot set of lookups) are admitted on their second read and stay cached as before. The
+ * response cache (src/server/response-cache.ts) keeps an answer from its second offer the same way.
  *
  * Hand-written because lru-cache, the cache the gateway uses, has no admission policy, and the
  * JavaScript TinyLFU caches on npm are unmaintained; this is the doorkeeper alone, a Bloom filter
