@@ -106,8 +106,10 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
         // In key order, so each partition's pooled reader seeks forward through the index.
         for (const value of wanted.sort()) {
           const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
-          for (const partition of partitions) {
-            for (const entry of store.valueEntries(session, partition, index, value, limit)) entries.push({ partition, ...entry });
+          const lists = store.valueEntries(session, partitions, index, value, limit);
+          for (let i = 0; i < lists.length; i++) {
+            const partition = partitions[i]!;
+            for (const entry of lists[i]!) entries.push({ partition, key: entry.key, sortValue: entry.sortValue });
           }
           entries.sort(compareEntries);
           found.set(value, entries.slice(0, limit));

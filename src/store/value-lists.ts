@@ -1,8 +1,13 @@
 /**
  * The first entries of one filter value in an index with a filter (an order's payments by
- * `orderId`), cached per (partition, index, filter value) for relation fan-out. Every write drops
- * the cached lists of the filter values it touches, in the same synchronous step, so a cached
- * list never differs from the index.
+ * `orderId`), cached per (index, filter value) with one list per partition, for relation
+ * fan-out. Every write drops the cached lists of the filter values it touches, in the same
+ * synchronous step, so a cached list never differs from the index.
+ *
+ * One cache entry holds every partition's list of a value: a relation asks for a value in all
+ * its partitions at once (the payments of 50 orders are 50 values in each of 6 partitions), and
+ * one lookup by the value itself (a string whose hash V8 keeps) costs less than one per
+ * partition by a key built for the occasion.
  */
 import { Lru } from '../lru.ts';
 import type { IndexModel, ViewModel } from '../views/model.ts';
@@ -11,10 +16,11 @@ import type { ReadSession, ScanEntry } from './scans.ts';
 
 export interface ValueLists {
   /**
-   * The first `limit` entries of `value` in `index`, in index order: from the cache when a cached
-   * list covers them, else from a scan in `session` (then cached).
+   * For each of `partitions` (same order), the first `limit` entries of `value` in `index`, in
+   * index order: from the cache when a cached list covers them, else from a scan in `session`
+   * (then cached).
    */
-  entries(session: ReadSession, partition: number, index: IndexModel, value: string | number, limit: number): readonly ScanEntry[];
+  entries(session: ReadSession, partitions: readonly number[], index: IndexModel, value: string | number, limit: number): Array<readonly ScanEntry[]>;
   /** Drops the cached lists of every filter value a changed row left or entered. */
   written(partition: number, changes: ReadonlyArray<{ readonly before: Row | undefined; readonly after: Row | undefined }>): void;
   /** Drops the cached lists of a partition. */
@@ -23,46 +29,69 @@ export interface ValueLists {
   clear(): void;
 }
 
-/** `limit`: lists kept cached (0: none, every entry drops as it is set). */
+interface CachedList {
+  readonly limit: number;
+  readonly entries: readonly ScanEntry[];
+}
+
+/** The cached lists of one value: by index position (among the view's indexes), then partition. */
+type ValueEntry = Array<Array<CachedList | undefined> | undefined>;
+
+/** `limit`: values kept cached (0: none, every entry drops as it is set). */
 export function createValueLists(view: ViewModel, limit: number): ValueLists {
-  // Keyed by partition first, so dropping a partition drops its entries.
-  const lists = new Lru<string, { limit: number; entries: readonly ScanEntry[] }>(limit);
-  const listId = (partition: number, index: number, value: string | number): string =>
-    `${partition}\u0000${index}\u0000${typeof value}\u0000${value}`;
-  const forget = (partition: number, row: Row | undefined): void => {
+  const lists = new Lru<string | number, ValueEntry>(limit);
+  const position = new Map(view.indexes.map((index, i) => [index.id, i]));
+  const forget = (row: Row | undefined): void => {
     if (!row || lists.size === 0) return;
+    // The whole value goes, every index and partition of it: simpler than finding its slot, and
+    // the other lists of a value a write touched are read again at most once.
     for (const index of view.indexes) {
-      if (index.filter !== undefined) lists.delete(listId(partition, index.id, sortElement(row, index.filter)));
+      if (index.filter !== undefined) lists.delete(sortElement(row, index.filter));
     }
   };
   return {
-    entries(session, partition, index, value, limit) {
-      const id = listId(partition, index.id, value);
-      const hit = lists.get(id);
-      // A shorter cached list is complete when it ended before its own limit.
-      if (hit && (hit.limit >= limit || hit.entries.length < hit.limit)) {
-        return hit.entries.length > limit ? hit.entries.slice(0, limit) : hit.entries;
+    entries(session, partitions, index, value, wanted) {
+      const at = position.get(index.id);
+      if (at === undefined) throw new Error(`index ${index.id} is not one of view ${view.id}'s`);
+      let cached = lists.get(value);
+      if (!cached) {
+        cached = [];
+        lists.set(value, cached); // with a zero bound, dropped at once
       }
-      const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
-      let entries: ScanEntry[];
-      try {
-        entries = scan.next(limit);
-      } finally {
-        scan.close();
+      const byPartition = (cached[at] ??= []);
+      const out: Array<readonly ScanEntry[]> = new Array(partitions.length);
+      for (let i = 0; i < partitions.length; i++) {
+        const partition = partitions[i]!;
+        const hit = byPartition[partition];
+        // A shorter cached list is complete when it ended before its own limit.
+        if (hit && (hit.limit >= wanted || hit.entries.length < hit.limit)) {
+          out[i] = hit.entries.length > wanted ? hit.entries.slice(0, wanted) : hit.entries;
+          continue;
+        }
+        const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
+        let entries: ScanEntry[];
+        try {
+          entries = scan.next(wanted);
+        } finally {
+          scan.close();
+        }
+        byPartition[partition] = { limit: wanted, entries };
+        out[i] = entries;
       }
-      lists.set(id, { limit, entries }); // with a zero bound, dropped at once
-      return entries;
+      return out;
     },
 
-    written(partition, changes) {
+    written(_partition, changes) {
       for (let i = 0; i < changes.length && lists.size > 0; i++) {
-        forget(partition, changes[i]!.before);
-        forget(partition, changes[i]!.after);
+        forget(changes[i]!.before);
+        forget(changes[i]!.after);
       }
     },
 
-    dropPartition(partition) {
-      lists.deleteWhere((id) => id.startsWith(`${partition}\u0000`));
+    dropPartition() {
+      // Partitions leave an instance rarely (a rebalance); every value may hold a list of this
+      // one, so all go.
+      lists.clear();
     },
 
     clear() {

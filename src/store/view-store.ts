@@ -40,11 +40,18 @@ export interface ViewStore {
   /** A read session; close it to release its range readers. */
   session(): ReadSession;
   /**
-   * The first `limit` entries of one filter value in an index with a filter (an order's payments
-   * by `orderId`), in index order. Cached like rows (same bound): every write drops the cached
-   * lists of the filter values it touches, in the same synchronous step.
+   * For each of `partitions` (same order), the first `limit` entries of one filter value in an
+   * index with a filter (an order's payments by `orderId`), in index order. Cached like rows
+   * (the same bound, in values): every write drops the cached lists of the filter values it
+   * touches, in the same synchronous step.
    */
-  valueEntries(session: ReadSession, partition: number, index: IndexModel, value: string | number, limit: number): readonly ScanEntry[];
+  valueEntries(
+    session: ReadSession,
+    partitions: readonly number[],
+    index: IndexModel,
+    value: string | number,
+    limit: number,
+  ): Array<readonly ScanEntry[]>;
   /**
    * Rows in a partition, in all (no conditions) or whose fields equal the given values, from
    * counters maintained on write; undefined when that set of fields has no counters (see
@@ -84,7 +91,7 @@ export interface ViewStoreOptions {
    * RocksDB and JSON parsing; writes update or drop cached rows in the same synchronous step, so
    * the cache never differs from the store. Cached rows are shared: callers must not change them
    * (Pothos adds a type-brand symbol to node objects, which is harmless and why they are not frozen).
-   * Lists of one filter value (`valueEntries`) are cached with the same bound.
+   * Lists of one filter value (`valueEntries`) are cached with the same bound, counted in values.
    */
   readonly rowCache?: number;
 }
@@ -138,8 +145,8 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       return openReadSession(kv, view, keys);
     },
 
-    valueEntries(session, partition, index, value, limit) {
-      return lists.entries(session, partition, index, value, limit);
+    valueEntries(session, partitions, index, value, limit) {
+      return lists.entries(session, partitions, index, value, limit);
     },
 
     count(partition, equals) {

@@ -722,30 +722,33 @@ describe('writes', () => {
     ).toEqual([undefined, undefined]);
   });
 
-  it('cached lists of one filter value equal a fresh scan after every kind of write', async () => {
+  it('cached lists of one filter value equal a fresh scan in every partition after every kind of write', async () => {
     const store = await openViewStore(kv!, ORDERS, { rowCache: 100 });
     const plain = await openViewStore(kv!, ORDERS);
     const index = ORDERS.indexes.find((candidate) => candidate.filter === 'customerId' && candidate.sort === 'createdAt')!;
     const random = prng(33);
     const rows = new Map<string, Row>();
-    let offset = 0;
+    const partitionOf = (key: string): number => Number(key.slice(2)) % 2;
+    const offsets = [0, 0];
     const write = (key: string, row: Row | null): void => {
-      store.apply(0, [{ key, row }], String(++offset));
+      const partition = partitionOf(key);
+      store.apply(partition, [{ key, row }], String(++offsets[partition]!));
       if (row) rows.set(key, row);
       else rows.delete(key);
     };
-    const expectSame = (value: string): void => {
+    const expectSame = (value: string, limit = 1000): void => {
       const session = store.session();
       const fresh = plain.session();
       try {
-        const cached = store.valueEntries(session, 0, index, value, 1000);
-        expect(cached).toEqual(plain.valueEntries(fresh, 0, index, value, 1000));
-        expect(cached.map((entry) => entry.key).sort()).toEqual(
-          [...rows]
-            .filter(([, row]) => row.customerId === value)
-            .map(([key]) => key)
-            .sort(),
-        );
+        const cached = store.valueEntries(session, [0, 1], index, value, limit);
+        expect(cached).toEqual(plain.valueEntries(fresh, [0, 1], index, value, limit));
+        // Partitions in the order asked for.
+        expect(store.valueEntries(session, [1, 0], index, value, limit)).toEqual([cached[1], cached[0]]);
+        for (const partition of [0, 1]) {
+          const expected = [...rows].filter(([key, row]) => row.customerId === value && partitionOf(key) === partition).map(([key]) => key);
+          if (limit >= expected.length) expect(cached[partition]!.map((entry) => entry.key).sort()).toEqual(expected.sort());
+          else expect(cached[partition]).toHaveLength(limit);
+        }
       } finally {
         session.close();
         fresh.close();
@@ -756,7 +759,8 @@ describe('writes', () => {
     expectSame('c-b');
     const trips = kv!.stats.roundTrips;
     const session = store.session();
-    store.valueEntries(session, 0, index, 'c-a', 1000);
+    store.valueEntries(session, [0, 1], index, 'c-a', 1000);
+    store.valueEntries(session, [0, 1], index, 'c-a', 1); // a shorter list is a prefix of the cached one
     session.close();
     expect(kv!.stats.roundTrips).toBe(trips); // served from the cache
     write('o-9', { ...makeRow(random, 'o-9'), customerId: 'c-a' }); // a new row joins c-a
@@ -771,6 +775,13 @@ describe('writes', () => {
     expectSame('c-c');
     write('o-5', { ...rows.get('o-5')!, customerId: 'c-c' });
     expectSame('c-c');
+    expectSame('c-b');
+    expectSame('c-b', 1); // a cached short list does not answer a longer one
+    expectSame('c-b', 1000);
+    await store.dropPartition(1);
+    for (const key of [...rows.keys()]) if (partitionOf(key) === 1) rows.delete(key);
+    await plain.dropPartition(1);
+    expectSame('c-a');
     expectSame('c-b');
   });
 
