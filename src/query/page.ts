@@ -55,7 +55,14 @@ interface Collected {
  * when a residual condition needs them; otherwise the index entry alone proves the match (index
  * and rows are written in one batch and read in one synchronous turn).
  */
-function collect(store: ViewStore, session: ReadSession, partitions: readonly number[], request: PageRequest, cursorInclusive: boolean): Collected {
+function collect(
+  store: ViewStore,
+  session: ReadSession,
+  partitions: readonly number[],
+  request: PageRequest,
+  cursorInclusive: boolean,
+  alone: boolean,
+): Collected {
   const found: Array<Candidate & { row?: Row }> = [];
   const result = { found, limit: request.limit, backward: request.backward };
   if (matchesNothing(request.filter)) return result;
@@ -65,7 +72,7 @@ function collect(store: ViewStore, session: ReadSession, partitions: readonly nu
   const sources: MergeSource[] = [];
   for (const partition of partitions) {
     for (const value of chosen.driverValues) {
-      const scan = session.openScan(partition, scanSpec(chosen, value, reverse, request.cursor, cursorInclusive));
+      const scan = session.openScan(partition, { ...scanSpec(chosen, value, reverse, request.cursor, cursorInclusive), alone });
       sources.push({ partition, scan, buffer: [], at: 0, done: false });
     }
   }
@@ -124,7 +131,7 @@ function complete(store: ViewStore, collected: readonly Collected[]): PageResult
 
 /** Reads up to `limit` matching rows plus whether more exist, in the request's direction. */
 export function readPage(store: ViewStore, session: ReadSession, partitions: readonly number[], request: PageRequest): PageResult {
-  return complete(store, [collect(store, session, partitions, request, false)])[0]!;
+  return complete(store, [collect(store, session, partitions, request, false, true)])[0]!;
 }
 
 /**
@@ -134,12 +141,14 @@ export function readPage(store: ViewStore, session: ReadSession, partitions: rea
 export function readPages(store: ViewStore, session: ReadSession, partitions: readonly number[], requests: readonly PageRequest[]): PageResult[] {
   return complete(
     store,
-    requests.map((request) => collect(store, session, partitions, request, false)),
+    // One page reads each partition once: readers of its own, bounded to each scan, cost less
+    // than pooled ones. Several pages (one per parent row) seek pooled readers instead.
+    requests.map((request) => collect(store, session, partitions, request, false, requests.length === 1)),
   );
 }
 
 /** Whether any matching row lies on the other side of the request's cursor, its own row included. */
 export function existsBeyondCursor(store: ViewStore, session: ReadSession, partitions: readonly number[], request: PageRequest): boolean {
   if (!request.cursor) return false;
-  return collect(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true).found.length > 0;
+  return collect(store, session, partitions, { ...request, backward: !request.backward, limit: 0 }, true, true).found.length > 0;
 }

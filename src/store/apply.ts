@@ -81,8 +81,8 @@ export function applyBatch(target: ApplyTarget, partition: number, changes: read
       // The change log holds each key once, at its latest offset: the previous entry goes.
       if (stored) batch.del(viewKeys.changeLog(partition, stored.offset));
       applied.push({ key, offset, before: old, after: next ?? undefined });
-      const oldValue = old === undefined ? undefined : encodeIndexValue(view, old);
-      const nextValue = next === null ? undefined : encodeIndexValue(view, next);
+      const oldValue = old === undefined ? undefined : encodeIndexValue(view, old, key);
+      const nextValue = next === null ? undefined : encodeIndexValue(view, next, key);
       // Every index entry of the row carries the same value: its bytes are made once.
       let nextBytes: Buffer | undefined;
       for (const index of view.indexes) {

@@ -115,19 +115,41 @@ export function decodeRowValue(text: string): { offset: string; row: Row } {
   return { offset: text.slice(0, tab), row: JSON.parse(text.slice(tab + 1)) as Row };
 }
 
-/** An index entry's value: the row's `indexedFields` in declaration order, missing ones as null. */
-export function encodeIndexValue(view: ViewModel, row: Row): string {
-  return JSON.stringify(view.indexedFields.map((field) => row[field] ?? null));
+/**
+ * An index entry's value: the row's key, then its `indexedFields` in declaration order (missing
+ * ones as null). With the key in the value, a scan bounded in RocksDB reads values alone
+ * (`KeyValueStore.valueRange`): the entry's key, sort value and filter fields all come from it.
+ */
+export function encodeIndexValue(view: ViewModel, row: Row, key: string): string {
+  const values: unknown[] = [key];
+  for (const field of view.indexedFields) values.push(row[field] ?? null);
+  return JSON.stringify(values);
 }
 
-/** The fields of a value written by `encodeIndexValue`, by name. */
-export function decodeIndexValue(view: ViewModel, text: string): Row {
+/** The row key and the fields of a value written by `encodeIndexValue`. */
+export interface IndexEntryValue {
+  readonly key: string;
+  /** The sort value of `index`, as its key element (`sortElement`). */
+  readonly sortValue: string | number;
+  /** The indexed fields by name; only when asked for. */
+  readonly fields: Row | undefined;
+}
+
+/**
+ * Decodes a value written by `encodeIndexValue` for an entry of `index`; builds the fields object
+ * only with `withFields` (a scan that checks no condition on the entries needs key and sort value).
+ */
+export function decodeIndexValue(view: ViewModel, index: IndexModel, text: string, withFields: boolean): IndexEntryValue {
   const values = JSON.parse(text) as unknown[];
-  const fields: Row = {};
-  view.indexedFields.forEach((field, i) => {
-    fields[field] = values[i];
-  });
-  return fields;
+  const sortAt = view.indexedFields.indexOf(index.sort) + 1;
+  const sortRaw = values[sortAt];
+  const sortValue = typeof sortRaw === 'number' ? sortRaw : String(sortRaw);
+  let fields: Row | undefined;
+  if (withFields) {
+    fields = {};
+    for (let i = 0; i < view.indexedFields.length; i++) fields[view.indexedFields[i]!] = values[i + 1];
+  }
+  return { key: values[0] as string, sortValue, fields };
 }
 
 /** A change-log value: "+" and the key for a row's latest version, "-" and the key for a tombstone. */
@@ -153,7 +175,7 @@ export function isTombstoneValue(text: string | undefined): boolean {
 export function layoutFingerprint(view: ViewModel): string {
   const shape = {
     key: view.keyField,
-    layout: 4,
+    layout: 5,
     indexes: view.indexes,
     fields: view.fields.map((field) => [field.name, field.type]),
     counted: view.counterSets,

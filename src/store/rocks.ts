@@ -47,6 +47,13 @@ export interface RangeReader {
   close(): void;
 }
 
+/** A cursor over the values of one key range, bounded in RocksDB itself; see `valueRange`. */
+export interface ValueReader {
+  /** Up to `max` further values in range order; `[]` at the end. */
+  next(max: number): string[];
+  close(): void;
+}
+
 export interface ReadStats {
   /** getMany calls plus range readers opened. */
   roundTrips: number;
@@ -66,6 +73,12 @@ export interface KeyValueStore {
   readonly handle: bigint;
   getMany(keys: readonly Key[]): Array<string | undefined>;
   range(options: RangeOptions): RangeReader;
+  /**
+   * The values of the keys in [gte, lt), without the keys: RocksDB holds the bounds, so a scan
+   * needs no key to know where it ends. A key comes back as a Buffer, which costs the binding an
+   * allocation of its own (about half an entry's cost); a value comes back as a string.
+   */
+  valueRange(options: { readonly gte: Key; readonly lt: Key; readonly reverse: boolean }): ValueReader;
   write(operations: readonly BatchOperation[]): void;
   /** Opens the store's write batch; it must be committed or discarded before the next one opens. */
   batch(): WriteBatch;
@@ -127,7 +140,24 @@ async function openOrExplain(db: RocksLevel, directory: string, options: object)
 }
 
 /** The read operations, shared by the store that owns the database and those attached to it. */
-function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyValueStore, 'stats' | 'getMany' | 'range'> {
+/**
+ * The binding's iterators default to not filling the block cache and to asynchronous, adaptive
+ * read-ahead, made for long scans. Grid scans are short and repeat: their blocks stay cached, and
+ * no read-ahead buffers are set up per iterator (BENCHMARKS.md, "RocksDB options").
+ */
+const SHORT_SCANS = { fillCache: true, asyncIO: false, adaptiveReadahead: false, autoReadaheadSize: false };
+
+/** Closes an iterator and detaches it from the database. */
+function closeIterator(native: NativeLevel, iterator: { _closeSync(): void }): void {
+  iterator._closeSync();
+  // Every iterator registers itself with the database (abstract-level's resources, closed with
+  // it); only the public, asynchronous close takes it out again. Without this, each closed
+  // iterator stayed reachable: about 1 kB each, a gigabyte of heap after some minutes of grid
+  // pages.
+  native.detachResource(iterator);
+}
+
+function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyValueStore, 'stats' | 'getMany' | 'range' | 'valueRange'> {
   const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };
   return {
     stats,
@@ -151,14 +181,7 @@ function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyVa
         values: range.values ?? false,
         keyEncoding: 'buffer',
         valueEncoding: 'utf8',
-        // The binding's iterators default to not filling the block cache and to asynchronous,
-        // adaptive read-ahead, made for long scans. Grid scans are short and repeat: their blocks
-        // stay cached, and no read-ahead buffers are set up per iterator (BENCHMARKS.md,
-        // "RocksDB options").
-        fillCache: true,
-        asyncIO: false,
-        adaptiveReadahead: false,
-        autoReadaheadSize: false,
+        ...SHORT_SCANS,
       });
       let closed = false;
       return {
@@ -176,12 +199,37 @@ function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyVa
         close() {
           if (!closed) {
             closed = true;
-            iterator._closeSync();
-            // Every iterator registers itself with the database (abstract-level's resources,
-            // closed with it); only the public, asynchronous close takes it out again. Without
-            // this, each closed iterator stayed reachable: about 1 kB each, a gigabyte of heap
-            // after some minutes of grid pages.
-            native.detachResource(iterator);
+            closeIterator(native, iterator);
+          }
+        },
+      };
+    },
+    valueRange(range) {
+      ensureOpen();
+      stats.roundTrips++;
+      const iterator = native._iterator({
+        gte: range.gte,
+        lt: range.lt,
+        reverse: range.reverse,
+        keys: false,
+        values: true,
+        valueEncoding: 'utf8',
+        ...SHORT_SCANS,
+      });
+      let closed = false;
+      return {
+        next(max) {
+          if (closed) return [];
+          const { rows } = iterator._nextvSync(max, EMPTY);
+          const out: string[] = new Array(rows.length / 2);
+          for (let i = 1; i < rows.length; i += 2) out[(i - 1) / 2] = rows[i] as string;
+          stats.entriesRead += out.length;
+          return out;
+        },
+        close() {
+          if (!closed) {
+            closed = true;
+            closeIterator(native, iterator);
           }
         },
       };
@@ -209,6 +257,7 @@ export function attachKeyValueStore(handle: bigint, writes: Int32Array): KeyValu
     handle,
     getMany: reads.getMany,
     range: reads.range,
+    valueRange: reads.valueRange,
     write: readOnly,
     batch: readOnly,
     clearRange: readOnly,
@@ -304,6 +353,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     handle: (db as unknown as { handle: bigint }).handle,
     getMany: reads.getMany,
     range: reads.range,
+    valueRange: reads.valueRange,
     write(operations) {
       const writer = batch();
       try {

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countRows, existsBeyondCursor, readPage, readPages, type Filter, type PageRequest, type Value } from '../../src/query/page.ts';
 import { openKeyValueStore, type KeyValueStore } from '../../src/store/rocks.ts';
 import { decodeTuple, encodeTuple, prefixEnd, type TupleElement } from '../../src/store/tuple.ts';
-import { openViewStore, type Row, type RowChange, type ViewStore } from '../../src/store/view-store.ts';
+import { sortElement } from '../../src/store/keys.ts';
+import { openViewStore, type Row, type RowChange, type ScanEntry, type ScanSpec, type ViewStore } from '../../src/store/view-store.ts';
 import type { ViewDeclaration } from '../../src/views/declaration.ts';
 import { compileViews, type ViewModel } from '../../src/views/model.ts';
 import customers from '../../views/customers.ts';
@@ -968,6 +969,57 @@ describe('scans', () => {
     } finally {
       session.close();
     }
+  });
+});
+
+describe('bounded scans', () => {
+  // A page's own scans (`alone`) read values alone from readers bounded in RocksDB; every other
+  // scan seeks a pooled reader and reads keys. Both must hand out the same entries.
+  it('a scan with a reader of its own equals a pooled scan for every index, bound, cursor and direction', async () => {
+    const { store, data } = await loaded(23);
+    const drain = (scan: { next(max: number): ScanEntry[]; close(): void }, step: number): ScanEntry[] => {
+      const out: ScanEntry[] = [];
+      for (let entries = scan.next(step); entries.length > 0; entries = scan.next(step)) out.push(...entries.map((entry) => ({ ...entry })));
+      scan.close();
+      return out;
+    };
+    const rows = [...data.values()].filter((stored) => stored.partition === 1);
+    let compared = 0;
+    for (const index of ORDERS.indexes) {
+      const filterValues =
+        index.filter === undefined ? [undefined] : [sortElement(rows[0]!.row, index.filter), sortElement(rows[7]!.row, index.filter), 'none'];
+      for (const filterValue of filterValues) {
+        for (const reverse of [false, true]) {
+          for (const withValues of [false, true]) {
+            const session = store.session();
+            try {
+              const all = drain(session.openScan(1, { index, filterValue, reverse, withValues }), 1000);
+              const middle = all[Math.floor(all.length / 2)];
+              const specs: ScanSpec[] = [{ index, filterValue, reverse, withValues }];
+              if (middle) {
+                specs.push({ index, filterValue, reverse, withValues, after: [middle.sortValue, middle.key] });
+                specs.push({ index, filterValue, reverse, withValues, after: [middle.sortValue, middle.key], afterInclusive: true });
+                if (typeof middle.sortValue === 'number') {
+                  specs.push({ index, filterValue, reverse, withValues, lower: { value: middle.sortValue, inclusive: false } });
+                  specs.push({ index, filterValue, reverse, withValues, upper: { value: middle.sortValue, inclusive: true } });
+                }
+              }
+              for (const spec of specs) {
+                for (const step of [1, 4, 1000]) {
+                  const pooled = drain(session.openScan(1, spec), step);
+                  const alone = drain(session.openScan(1, { ...spec, alone: true }), step);
+                  expect(alone, JSON.stringify({ index: index.id, spec, step })).toEqual(pooled);
+                  compared += pooled.length;
+                }
+              }
+            } finally {
+              session.close();
+            }
+          }
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(1000);
   });
 });
 
