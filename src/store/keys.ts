@@ -100,7 +100,10 @@ export function createViewKeys(viewId: string): ViewKeys {
 
 /** A field's value as an index key element: numbers as numbers, anything else as its string. */
 export function sortElement(row: Row, field: string): string | number {
-  const value = row[field];
+  return asKeyElement(row[field]);
+}
+
+function asKeyElement(value: unknown): string | number {
   return typeof value === 'number' ? value : String(value);
 }
 
@@ -136,20 +139,22 @@ export interface IndexEntryValue {
 }
 
 /**
- * Decodes a value written by `encodeIndexValue` for an entry of `index`; builds the fields object
- * only with `withFields` (a scan that checks no condition on the entries needs key and sort value).
+ * A decoder of the values `encodeIndexValue` wrote, for the entries of `index`: made once per scan,
+ * called per entry. It builds the fields object only with `withFields` (a scan that checks no
+ * condition on the entries needs key and sort value alone).
  */
-export function decodeIndexValue(view: ViewModel, index: IndexModel, text: string, withFields: boolean): IndexEntryValue {
-  const values = JSON.parse(text) as unknown[];
-  const sortAt = view.indexedFields.indexOf(index.sort) + 1;
-  const sortRaw = values[sortAt];
-  const sortValue = typeof sortRaw === 'number' ? sortRaw : String(sortRaw);
-  let fields: Row | undefined;
-  if (withFields) {
-    fields = {};
-    for (let i = 0; i < view.indexedFields.length; i++) fields[view.indexedFields[i]!] = values[i + 1];
-  }
-  return { key: values[0] as string, sortValue, fields };
+export function indexValueDecoder(view: ViewModel, index: IndexModel): (text: string, withFields: boolean) => IndexEntryValue {
+  const fields = view.indexedFields;
+  const sortAt = fields.indexOf(index.sort) + 1;
+  return (text, withFields) => {
+    const values = JSON.parse(text) as unknown[];
+    let row: Row | undefined;
+    if (withFields) {
+      row = {};
+      for (let i = 0; i < fields.length; i++) row[fields[i]!] = values[i + 1];
+    }
+    return { key: values[0] as string, sortValue: asKeyElement(values[sortAt]), fields: row };
+  };
 }
 
 /** A change-log value: "+" and the key for a row's latest version, "-" and the key for a tombstone. */

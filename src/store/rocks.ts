@@ -159,6 +159,30 @@ function closeIterator(native: NativeLevel, iterator: { _closeSync(): void }): v
 
 function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyValueStore, 'stats' | 'getMany' | 'range' | 'valueRange'> {
   const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };
+  /** An iterator with the options every scan shares; `next` gives the binding's flat [key, value, ...] rows. */
+  const open = (options: object) => {
+    ensureOpen();
+    stats.roundTrips++;
+    const iterator = native._iterator({ ...options, valueEncoding: 'utf8', ...SHORT_SCANS });
+    let closed = false;
+    return {
+      next(max: number): Array<Buffer | string | undefined> {
+        if (closed) return [];
+        const { rows } = iterator._nextvSync(max, EMPTY);
+        stats.entriesRead += rows.length / 2;
+        return rows;
+      },
+      seek(target: Key) {
+        iterator._seekSync(target);
+      },
+      close() {
+        if (!closed) {
+          closed = true;
+          closeIterator(native, iterator);
+        }
+      },
+    };
+  };
   return {
     stats,
     getMany(keys) {
@@ -169,9 +193,7 @@ function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyVa
       return native._getManySync(keys, AS_TEXT);
     },
     range(range) {
-      ensureOpen();
-      stats.roundTrips++;
-      const iterator = native._iterator({
+      const iterator = open({
         gt: range.gt,
         gte: range.gte,
         lt: range.lt,
@@ -180,58 +202,28 @@ function readOperations(native: NativeLevel, ensureOpen: () => void): Pick<KeyVa
         keys: true,
         values: range.values ?? false,
         keyEncoding: 'buffer',
-        valueEncoding: 'utf8',
-        ...SHORT_SCANS,
       });
-      let closed = false;
       return {
         next(max) {
-          if (closed) return [];
-          const { rows } = iterator._nextvSync(max, EMPTY);
-          stats.entriesRead += rows.length / 2;
+          const rows = iterator.next(max);
           const out: Array<[Key, string | undefined]> = [];
           for (let i = 0; i < rows.length; i += 2) out.push([rows[i] as Buffer, rows[i + 1] as string | undefined]);
           return out;
         },
-        seek(target) {
-          iterator._seekSync(target);
-        },
-        close() {
-          if (!closed) {
-            closed = true;
-            closeIterator(native, iterator);
-          }
-        },
+        seek: iterator.seek,
+        close: iterator.close,
       };
     },
     valueRange(range) {
-      ensureOpen();
-      stats.roundTrips++;
-      const iterator = native._iterator({
-        gte: range.gte,
-        lt: range.lt,
-        reverse: range.reverse,
-        keys: false,
-        values: true,
-        valueEncoding: 'utf8',
-        ...SHORT_SCANS,
-      });
-      let closed = false;
+      const iterator = open({ gte: range.gte, lt: range.lt, reverse: range.reverse, keys: false, values: true });
       return {
         next(max) {
-          if (closed) return [];
-          const { rows } = iterator._nextvSync(max, EMPTY);
+          const rows = iterator.next(max);
           const out: string[] = new Array(rows.length / 2);
           for (let i = 1; i < rows.length; i += 2) out[(i - 1) / 2] = rows[i] as string;
-          stats.entriesRead += out.length;
           return out;
         },
-        close() {
-          if (!closed) {
-            closed = true;
-            closeIterator(native, iterator);
-          }
-        },
+        close: iterator.close,
       };
     },
   };

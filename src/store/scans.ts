@@ -3,7 +3,7 @@
  * read sessions that reuse range readers across scans.
  */
 import type { IndexModel, ViewModel } from '../views/model.ts';
-import { decodeIndexValue, decodeRowValue, type Row, type ViewKeys } from './keys.ts';
+import { decodeRowValue, indexValueDecoder, type Row, type ViewKeys } from './keys.ts';
 import type { KeyValueStore, RangeReader } from './rocks.ts';
 import { decodeTuple, extendTuple, prefixEnd } from './tuple.ts';
 
@@ -113,6 +113,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
       // Every entry starts with the index's prefix: decode only what follows it, that is
       // [key] for rows, [sortValue, key] or [filterValue, sortValue, key] for index entries.
       const from = indexPrefix.length;
+      const decode = withValues && spec.index !== undefined ? indexValueDecoder(view, spec.index) : undefined;
       let done = false;
       // The pooled reader spans the whole index, so a read may run past this scan's bounds:
       // start with small reads and grow, so a scan of a few entries reads a few entries (an
@@ -140,7 +141,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
               } else if (spec.index === undefined) {
                 out.push({ key, sortValue, fields: decodeRowValue(value).row });
               } else {
-                out.push({ key, sortValue, fields: decodeIndexValue(view, spec.index, value, true).fields });
+                out.push({ key, sortValue, fields: decode!(value, true).fields });
               }
             }
           }
@@ -161,6 +162,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
 /** A scan of [low, high) in one index with a reader of its own that reads values alone. */
 function boundedScan(kv: KeyValueStore, view: ViewModel, index: IndexModel, low: Buffer, high: Buffer, reverse: boolean, withValues: boolean): Scan {
   const reader = kv.valueRange({ gte: low, lt: high, reverse });
+  const decode = indexValueDecoder(view, index);
   let done = false;
   return {
     next(max) {
@@ -168,7 +170,7 @@ function boundedScan(kv: KeyValueStore, view: ViewModel, index: IndexModel, low:
       const values = reader.next(max);
       if (values.length === 0) done = true;
       const out: ScanEntry[] = new Array(values.length);
-      for (let i = 0; i < values.length; i++) out[i] = decodeIndexValue(view, index, values[i]!, withValues);
+      for (let i = 0; i < values.length; i++) out[i] = decode(values[i]!, withValues);
       return out;
     },
     close() {

@@ -1021,6 +1021,25 @@ describe('bounded scans', () => {
     }
     expect(compared).toBeGreaterThan(1000);
   });
+
+  it('hands back keys that need escaping, or are long, exactly as they were written', async () => {
+    const store = await openViewStore(kv!, ORDERS);
+    const random = prng(29);
+    const keys = ['o-"quoted"', 'o-\\back\\slash', 'o-nul\u0000inside', 'o-emoji-🚚', 'o-lone-\ud800', `o-${'x'.repeat(4000)}`, 'o-\u2028line'];
+    keys.forEach((key, i) => store.apply(0, [{ key, row: { ...makeRow(random, key), createdAt: at(i) } }], String(i + 1)));
+    const session = store.session();
+    try {
+      const index = ORDERS.indexes.find((candidate) => candidate.filter === undefined && candidate.sort === 'createdAt')!;
+      for (const withValues of [false, true]) {
+        const scan = session.openScan(0, { index, reverse: false, withValues, alone: true });
+        expect(scan.next(100).map((entry) => entry.key)).toEqual(keys);
+        scan.close();
+      }
+      expect(readPage(store, session, [0], request('createdAt', { limit: 100 })).rows.map((row) => row.key)).toEqual(keys);
+    } finally {
+      session.close();
+    }
+  });
 });
 
 describe('counters of values containing NUL', () => {
