@@ -1026,7 +1026,7 @@ describe('bounded scans', () => {
     const store = await openViewStore(kv!, ORDERS);
     const random = prng(29);
     const keys = ['o-"quoted"', 'o-\\back\\slash', 'o-nul\u0000inside', 'o-emoji-🚚', 'o-lone-\ud800', `o-${'x'.repeat(4000)}`, 'o-\u2028line'];
-    keys.forEach((key, i) => store.apply(0, [{ key, row: { ...makeRow(random, key), createdAt: at(i) } }], String(i + 1)));
+    for (const [i, key] of keys.entries()) store.apply(0, [{ key, row: { ...makeRow(random, key), createdAt: at(i) } }], String(i + 1));
     const session = store.session();
     try {
       const index = ORDERS.indexes.find((candidate) => candidate.filter === undefined && candidate.sort === 'createdAt')!;
