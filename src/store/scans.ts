@@ -93,7 +93,15 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
       }
       if (Buffer.compare(low, high) >= 0) return EMPTY_SCAN;
       const withValues = spec.withValues === true;
-      if (spec.alone && spec.index !== undefined) return boundedScan(kv, view, spec.index, low, high, spec.reverse, withValues);
+      if (spec.alone && spec.index !== undefined) {
+        if (spec.lower || spec.upper) return boundedScan(kv, view, spec.index, low, high, spec.reverse, withValues);
+        // Without sort bounds the scan ends where the filter value's (or the index's) entries
+        // end, whatever the cursor: a parked reader of that whole scope serves it after a seek.
+        // In reverse, a seek lands on the cursor's own entry when it is still there, which the
+        // scan is to continue before.
+        const skip = spec.reverse && spec.after !== undefined && !spec.afterInclusive ? high : undefined;
+        return scopeScan(kv, view, spec.index, base, spec.reverse ? high : low, spec.reverse, withValues, skip);
+      }
       const slot = `${partition}/${spec.index?.id ?? 0}/${spec.reverse ? 'r' : 'f'}/${withValues ? 'v' : 'k'}`;
       let entry = pool.get(slot);
       if (!entry || entry.busy) {
@@ -155,6 +163,54 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
     close() {
       for (const reader of opened.splice(0)) reader.close();
       pool.clear();
+    },
+  };
+}
+
+/**
+ * A scan from `from` to the end of the entries under `base` (an index's prefix, or that and a
+ * filter value), reading values alone through a reader `KeyValueStore.valuesFrom` may reuse.
+ * `skip` is an exclusive start: a first entry whose key equals it is left out.
+ */
+function scopeScan(
+  kv: KeyValueStore,
+  view: ViewModel,
+  index: IndexModel,
+  base: Buffer,
+  from: Buffer,
+  reverse: boolean,
+  withValues: boolean,
+  skip: Buffer | undefined,
+): Scan {
+  // prefixEnd(base) is no key, and sorts after every key under base; one byte more lets a
+  // reverse read start at it (the binding treats a seek at the upper bound as the end).
+  const reader = kv.valuesFrom({ gte: base, lt: Buffer.concat([prefixEnd(base), ZERO]), reverse }, from);
+  const decode = indexValueDecoder(view, index);
+  let checkFirst = skip !== undefined;
+  let done = false;
+  return {
+    next(max) {
+      if (done) return [];
+      const out: ScanEntry[] = [];
+      if (checkFirst) {
+        checkFirst = false;
+        const head = reader.next(1);
+        if (head.length === 0) {
+          done = true;
+          return out;
+        }
+        const entry = decode(head[0]!, withValues);
+        if (!extendTuple(base, [entry.sortValue, entry.key]).equals(skip!)) out.push(entry);
+        if (out.length >= max) return out;
+      }
+      const values = reader.next(max - out.length);
+      if (values.length === 0) done = true;
+      for (let i = 0; i < values.length; i++) out.push(decode(values[i]!, withValues));
+      return out;
+    },
+    close() {
+      done = true;
+      reader.close();
     },
   };
 }

@@ -51,4 +51,65 @@ describe('range readers', () => {
     // A closed reader that stayed registered with the database kept about 1 kB: 50 MB here.
     expect(grown).toBeLessThan(5 << 20);
   });
+
+  describe('valuesFrom', () => {
+    const scope = (reverse: boolean) => ({ gte: Buffer.from('k'), lt: Buffer.from('k\xff\x00', 'latin1'), reverse });
+    const read = (reverse: boolean, from: string, max = 5): string[] => {
+      const reader = kv.valuesFrom(scope(reverse), Buffer.from(from, 'latin1'));
+      const values = reader.next(max);
+      reader.close();
+      return values;
+    };
+
+    it('reads from a position to the end of the scope, either way, and reuses a closed reader', () => {
+      expect(read(false, 'k')).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
+      const opened = kv.stats.roundTrips;
+      expect(read(false, 'k050')).toEqual(['v50', 'v51', 'v52', 'v53', 'v54']);
+      expect(read(false, 'k0505')).toEqual(['v51', 'v52', 'v53', 'v54', 'v55']);
+      expect(read(false, 'k098')).toEqual(['v98', 'v99']);
+      expect(kv.stats.roundTrips).toBe(opened);
+      // In reverse a position is the last key at or before it; the end of the scope is the last key.
+      expect(read(true, 'k\xff', 3)).toEqual(['v99', 'v98', 'v97']);
+      expect(read(true, 'k050', 3)).toEqual(['v50', 'v49', 'v48']);
+      expect(read(true, 'k0505', 3)).toEqual(['v50', 'v49', 'v48']);
+      expect(read(true, 'k001')).toEqual(['v1', 'v0']);
+      expect(kv.stats.roundTrips).toBe(opened + 1);
+    });
+
+    it('never answers from a reader opened before a write', () => {
+      expect(read(false, 'k010', 2)).toEqual(['v10', 'v11']);
+      const held = kv.valuesFrom(scope(false), Buffer.from('k020'));
+      kv.write([
+        { type: 'put', key: Buffer.from('k010'), value: 'changed' },
+        { type: 'del', key: Buffer.from('k011') },
+      ]);
+      // A reader opened before the write reads the store as it was; closing it must not park it.
+      expect(held.next(2)).toEqual(['v20', 'v21']);
+      held.close();
+      expect(read(false, 'k010', 2)).toEqual(['changed', 'v12']);
+      expect(read(true, 'k011', 2)).toEqual(['changed', 'v9']);
+    });
+
+    it('serves two readers of one scope at once', () => {
+      const first = kv.valuesFrom(scope(false), Buffer.from('k000'));
+      const second = kv.valuesFrom(scope(false), Buffer.from('k090'));
+      expect(first.next(2)).toEqual(['v0', 'v1']);
+      expect(second.next(2)).toEqual(['v90', 'v91']);
+      expect(first.next(1)).toEqual(['v2']);
+      first.close();
+      second.close();
+      expect(second.next(1)).toEqual([]);
+      expect(read(false, 'k095')).toEqual(['v95', 'v96', 'v97', 'v98', 'v99']);
+    });
+
+    it('keep nothing alive across many reads, whether parked or closed after writes', () => {
+      for (let n = 0; n < 2_000; n++) read(n % 2 === 0, `k0${String(n % 100).padStart(2, '0')}`);
+      const before = heapAfterGc();
+      for (let n = 0; n < 50_000; n++) {
+        if (n % 1_000 === 0) kv.write([{ type: 'put', key: Buffer.from('k050'), value: `v50-${n}` }]);
+        read(n % 2 === 0, `k0${String(n % 100).padStart(2, '0')}`);
+      }
+      expect(heapAfterGc() - before).toBeLessThan(5 << 20);
+    });
+  });
 });
