@@ -390,7 +390,11 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
   );
 
   // Store and memory.
-  total('gw_store_read_round_trips_total', 'Store reads (row fetches and range readers opened).', () => sources.store.roundTrips);
+  total(
+    'gw_store_read_round_trips_total',
+    'Store reads (row fetches, and range readers opened or positioned again).',
+    () => sources.store.roundTrips,
+  );
   total('gw_store_entries_read_total', 'Keys and index entries read from the store (queries and ingest).', () => sources.store.entriesRead);
   total(
     'gw_changelog_tombstones_trimmed_total',

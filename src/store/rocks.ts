@@ -55,8 +55,10 @@ export interface ValueReader {
 }
 
 export interface ReadStats {
-  /** getMany calls plus range readers opened. */
+  /** getMany calls plus range readers opened, or parked ones positioned again (`valuesFrom`). */
   roundTrips: number;
+  /** Native iterators opened (a parked reader's reuse opens none). */
+  readersOpened: number;
   /** Keys asked of getMany plus entries returned by range readers. */
   entriesRead: number;
 }
@@ -177,7 +179,7 @@ type ReadOperations = Pick<KeyValueStore, 'stats' | 'getMany' | 'range' | 'value
 };
 
 function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () => void): ReadOperations {
-  const stats: ReadStats = { roundTrips: 0, entriesRead: 0 };
+  const stats: ReadStats = { roundTrips: 0, readersOpened: 0, entriesRead: 0 };
   // Parked iterators by direction and scope. All of them opened at write sequence `parkedAt`; a
   // write moves the sequence on and they are closed at the next read or sweep, so none outlives
   // the state it sees by more than a sweep, and none keeps memtables and files pinned longer.
@@ -196,6 +198,7 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
   const open = (options: object) => {
     ensureOpen();
     stats.roundTrips++;
+    stats.readersOpened++;
     const iterator = native._iterator({ ...options, valueEncoding: 'utf8', ...SHORT_SCANS });
     let closed = false;
     return {
@@ -267,12 +270,13 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
         parkedAt = now;
       }
       const slot = `${scope.reverse ? 'r' : 'f'}${scope.gte.toString('latin1')}\u0000${scope.lt.toString('latin1')}`;
+      stats.roundTrips++;
       let iterator = parked.get(slot);
       if (iterator) {
         parked.delete(slot);
         iterator._seekSync(from);
       } else {
-        stats.roundTrips++;
+        stats.readersOpened++;
         iterator = native._iterator({
           gte: scope.gte,
           lt: scope.lt,

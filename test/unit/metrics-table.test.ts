@@ -40,7 +40,7 @@ async function exercised() {
     progress: () => [{ topic: 'orders', partition: 0, nextOffset: '2', endOffset: '3', lag: 1 }],
     restoring: () => true,
     stalled: () => [{ topic: 'orders', partition: 0 }],
-    store: { roundTrips: 1, entriesRead: 2 },
+    store: { roundTrips: 1, readersOpened: 1, entriesRead: 2 },
     storeMemory: () => ({ memtables: 1024, table_readers: 2048, block_cache: undefined }),
     eventLoopDelay: delay,
     tombstonesTrimmed: () => 0,
@@ -136,7 +136,7 @@ describe('metrics', () => {
       progress: () => [],
       restoring: () => false,
       stalled: () => [],
-      store: { roundTrips: 0, entriesRead: 0 },
+      store: { roundTrips: 0, readersOpened: 0, entriesRead: 0 },
     });
     const yoga = createYoga({
       schema: createSchema({ typeDefs: 'type Query { a: Int }', resolvers: { Query: { a: () => 1 } } }),

@@ -63,17 +63,17 @@ describe('range readers', () => {
 
     it('reads from a position to the end of the scope, either way, and reuses a closed reader', () => {
       expect(read(false, 'k')).toEqual(['v0', 'v1', 'v2', 'v3', 'v4']);
-      const opened = kv.stats.roundTrips;
+      const opened = kv.stats.readersOpened;
       expect(read(false, 'k050')).toEqual(['v50', 'v51', 'v52', 'v53', 'v54']);
       expect(read(false, 'k0505')).toEqual(['v51', 'v52', 'v53', 'v54', 'v55']);
       expect(read(false, 'k098')).toEqual(['v98', 'v99']);
-      expect(kv.stats.roundTrips).toBe(opened);
+      expect(kv.stats.readersOpened).toBe(opened);
       // In reverse a position is the last key at or before it; the end of the scope is the last key.
       expect(read(true, 'k\xff', 3)).toEqual(['v99', 'v98', 'v97']);
       expect(read(true, 'k050', 3)).toEqual(['v50', 'v49', 'v48']);
       expect(read(true, 'k0505', 3)).toEqual(['v50', 'v49', 'v48']);
       expect(read(true, 'k001')).toEqual(['v1', 'v0']);
-      expect(kv.stats.roundTrips).toBe(opened + 1);
+      expect(kv.stats.readersOpened).toBe(opened + 1);
     });
 
     it('never answers from a reader opened before a write', () => {
