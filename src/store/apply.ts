@@ -121,7 +121,7 @@ export function applyBatch(target: ApplyTarget, partition: number, changes: read
   batch.commit();
   partitionState.nextOffset = nextOffset;
   // Cached lists of a filter value drop when a row enters or leaves that value.
-  target.lists.written(partition, applied);
+  target.lists.written(applied);
   // Cached rows follow the write at once; rows nobody read stay out of the cache.
   target.rows.written(partition, applied);
   return { upserts, deletes, changes: applied };

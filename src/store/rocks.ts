@@ -186,20 +186,22 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
   const parked = new Map<string, NativeIterator>();
   let parkedAt = -1;
   let released = false;
+  const close = (iterator: NativeIterator): void => closeIterator(native, iterator);
   const closeParked = (): void => {
-    for (const iterator of parked.values()) closeIterator(native, iterator);
+    for (const iterator of parked.values()) close(iterator);
     parked.clear();
   };
   const sweep = setInterval(() => {
     if (parked.size > 0 && Atomics.load(writes, 0) !== parkedAt) closeParked();
   }, PARKED_SWEEP_MS);
   sweep.unref();
-  /** An iterator with the options every scan shares; `next` gives the binding's flat [key, value, ...] rows. */
-  const open = (options: object) => {
-    ensureOpen();
-    stats.roundTrips++;
+  /** A native iterator with the options every scan shares. */
+  const create = (options: object): NativeIterator => {
     stats.readersOpened++;
-    const iterator = native._iterator({ ...options, valueEncoding: 'utf8', ...SHORT_SCANS });
+    return native._iterator({ ...options, valueEncoding: 'utf8', ...SHORT_SCANS });
+  };
+  /** Reads `iterator` until closed; `next` gives the binding's flat [key, value, ...] rows. */
+  const reader = (iterator: NativeIterator, release: (iterator: NativeIterator) => void) => {
     let closed = false;
     return {
       next(max: number): Array<Buffer | string | undefined> {
@@ -214,11 +216,26 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
       close() {
         if (!closed) {
           closed = true;
-          closeIterator(native, iterator);
+          release(iterator);
         }
       },
     };
   };
+  const open = (options: object) => {
+    ensureOpen();
+    stats.roundTrips++;
+    return reader(create(options), close);
+  };
+  /** A reader of values alone over a reader of the binding's rows (keys not asked for). */
+  const valuesOf = (rows: ReturnType<typeof reader>): ValueReader => ({
+    next(max) {
+      const flat = rows.next(max);
+      const out: string[] = new Array(flat.length / 2);
+      for (let i = 1; i < flat.length; i += 2) out[(i - 1) / 2] = flat[i] as string;
+      return out;
+    },
+    close: rows.close,
+  });
   return {
     stats,
     getMany(keys) {
@@ -251,16 +268,7 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
       };
     },
     valueRange(range) {
-      const iterator = open({ gte: range.gte, lt: range.lt, reverse: range.reverse, keys: false, values: true });
-      return {
-        next(max) {
-          const rows = iterator.next(max);
-          const out: string[] = new Array(rows.length / 2);
-          for (let i = 1; i < rows.length; i += 2) out[(i - 1) / 2] = rows[i] as string;
-          return out;
-        },
-        close: iterator.close,
-      };
+      return valuesOf(open({ gte: range.gte, lt: range.lt, reverse: range.reverse, keys: false, values: true }));
     },
     valuesFrom(scope, from) {
       ensureOpen();
@@ -276,39 +284,18 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
         parked.delete(slot);
         iterator._seekSync(from);
       } else {
-        stats.readersOpened++;
-        iterator = native._iterator({
-          gte: scope.gte,
-          lt: scope.lt,
-          reverse: scope.reverse,
-          keys: false,
-          values: true,
-          valueEncoding: 'utf8',
-          ...SHORT_SCANS,
-        });
+        iterator = create({ gte: scope.gte, lt: scope.lt, reverse: scope.reverse, keys: false, values: true });
         // Opening positions the iterator at the scope's first (or last) key.
         if (scope.reverse || !from.equals(scope.gte)) iterator._seekSync(from);
       }
-      const held = iterator;
-      let closed = false;
-      return {
-        next(max) {
-          if (closed) return [];
-          const { rows } = held._nextvSync(max, EMPTY);
-          stats.entriesRead += rows.length / 2;
-          const out: string[] = new Array(rows.length / 2);
-          for (let i = 1; i < rows.length; i += 2) out[(i - 1) / 2] = rows[i] as string;
-          return out;
-        },
-        close() {
-          if (closed) return;
-          closed = true;
+      return valuesOf(
+        reader(iterator, (held) => {
           // Parked only if no write began since it opened (an odd sequence is a write under way).
           const reusable = !released && now % 2 === 0 && Atomics.load(writes, 0) === now && parkedAt === now;
           if (reusable && !parked.has(slot) && parked.size < PARKED_READERS) parked.set(slot, held);
-          else closeIterator(native, held);
-        },
-      };
+          else close(held);
+        }),
+      );
     },
     release() {
       released = true;

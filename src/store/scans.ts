@@ -4,7 +4,7 @@
  */
 import type { IndexModel, ViewModel } from '../views/model.ts';
 import { decodeRowValue, indexValueDecoder, type Row, type ViewKeys } from './keys.ts';
-import type { KeyValueStore, RangeReader } from './rocks.ts';
+import type { KeyValueStore, RangeReader, ValueReader } from './rocks.ts';
 import { decodeTuple, extendTuple, prefixEnd } from './tuple.ts';
 
 export interface SortBound {
@@ -185,8 +185,23 @@ function scopeScan(
   // prefixEnd(base) is no key, and sorts after every key under base; one byte more lets a
   // reverse read start at it (the binding treats a seek at the upper bound as the end).
   const reader = kv.valuesFrom({ gte: base, lt: Buffer.concat([prefixEnd(base), ZERO]), reverse }, from);
-  const decode = indexValueDecoder(view, index);
-  let checkFirst = skip !== undefined;
+  const skipped = skip && ((entry: ScanEntry) => extendTuple(base, [entry.sortValue, entry.key]).equals(skip));
+  return valueScan(reader, indexValueDecoder(view, index), withValues, skipped);
+}
+
+/** A scan of [low, high) in one index with a reader of its own that reads values alone. */
+function boundedScan(kv: KeyValueStore, view: ViewModel, index: IndexModel, low: Buffer, high: Buffer, reverse: boolean, withValues: boolean): Scan {
+  return valueScan(kv.valueRange({ gte: low, lt: high, reverse }), indexValueDecoder(view, index), withValues, undefined);
+}
+
+/** Index entries decoded from a reader of their values; `skipFirst` may leave the first one out. */
+function valueScan(
+  reader: ValueReader,
+  decode: ReturnType<typeof indexValueDecoder>,
+  withValues: boolean,
+  skipFirst: ((entry: ScanEntry) => boolean) | undefined,
+): Scan {
+  let checkFirst = skipFirst !== undefined;
   let done = false;
   return {
     next(max) {
@@ -200,33 +215,12 @@ function scopeScan(
           return out;
         }
         const entry = decode(head[0]!, withValues);
-        if (!extendTuple(base, [entry.sortValue, entry.key]).equals(skip!)) out.push(entry);
+        if (!skipFirst!(entry)) out.push(entry);
         if (out.length >= max) return out;
       }
       const values = reader.next(max - out.length);
       if (values.length === 0) done = true;
       for (let i = 0; i < values.length; i++) out.push(decode(values[i]!, withValues));
-      return out;
-    },
-    close() {
-      done = true;
-      reader.close();
-    },
-  };
-}
-
-/** A scan of [low, high) in one index with a reader of its own that reads values alone. */
-function boundedScan(kv: KeyValueStore, view: ViewModel, index: IndexModel, low: Buffer, high: Buffer, reverse: boolean, withValues: boolean): Scan {
-  const reader = kv.valueRange({ gte: low, lt: high, reverse });
-  const decode = indexValueDecoder(view, index);
-  let done = false;
-  return {
-    next(max) {
-      if (done) return [];
-      const values = reader.next(max);
-      if (values.length === 0) done = true;
-      const out: ScanEntry[] = new Array(values.length);
-      for (let i = 0; i < values.length; i++) out[i] = decode(values[i]!, withValues);
       return out;
     },
     close() {

@@ -22,9 +22,7 @@ export interface ValueLists {
    */
   entries(session: ReadSession, partitions: readonly number[], index: IndexModel, value: string | number, limit: number): Array<readonly ScanEntry[]>;
   /** Drops the cached lists of every filter value a changed row left or entered. */
-  written(partition: number, changes: ReadonlyArray<{ readonly before: Row | undefined; readonly after: Row | undefined }>): void;
-  /** Drops the cached lists of a partition. */
-  dropPartition(partition: number): void;
+  written(changes: ReadonlyArray<{ readonly before: Row | undefined; readonly after: Row | undefined }>): void;
   /** Drops every cached list. */
   clear(): void;
 }
@@ -81,17 +79,11 @@ export function createValueLists(view: ViewModel, limit: number): ValueLists {
       return out;
     },
 
-    written(_partition, changes) {
+    written(changes) {
       for (let i = 0; i < changes.length && lists.size > 0; i++) {
         forget(changes[i]!.before);
         forget(changes[i]!.after);
       }
-    },
-
-    dropPartition() {
-      // Partitions leave an instance rarely (a rebalance); every value may hold a list of this
-      // one, so all go.
-      lists.clear();
     },
 
     clear() {

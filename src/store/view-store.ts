@@ -176,7 +176,9 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
     },
 
     async dropPartition(partition) {
-      lists.dropPartition(partition);
+      // Partitions leave an instance rarely (a rebalance), and every cached value may hold a
+      // list of this one: all go.
+      lists.clear();
       rows.dropPartition(partition);
       for (const tag of PARTITION_TAGS) {
         const start = keys.prefix(tag, partition);

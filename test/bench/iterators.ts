@@ -42,33 +42,19 @@ try {
     }
   }
   const prefixes = Array.from({ length: PARTITIONS }, (_, partition) => encodeTuple(['i', 'orders', partition, 1]));
-  const modes = {
-    'keys and values': (gte: Buffer, lt: Buffer, size: number) => {
-      const reader = kv.range({ gte, lt, values: true });
-      const read = reader.next(size).length;
-      reader.close();
-      return read;
-    },
-    'keys alone': (gte: Buffer, lt: Buffer, size: number) => {
-      const reader = kv.range({ gte, lt, values: false });
-      const read = reader.next(size).length;
-      reader.close();
-      return read;
-    },
-    'values alone': (gte: Buffer, lt: Buffer, size: number) => {
-      const reader = kv.valueRange({ gte, lt, reverse: false });
-      const read = reader.next(size).length;
-      reader.close();
-      return read;
-    },
+  /** Reads `size` entries from a reader and closes it. */
+  const drain = (reader: { next(max: number): unknown[]; close(): void }, size: number): number => {
+    const read = reader.next(size).length;
+    reader.close();
+    return read;
+  };
+  const modes: Record<string, (gte: Buffer, lt: Buffer, size: number) => number> = {
+    'keys and values': (gte, lt, size) => drain(kv.range({ gte, lt, values: true }), size),
+    'keys alone': (gte, lt, size) => drain(kv.range({ gte, lt, values: false }), size),
+    'values alone': (gte, lt, size) => drain(kv.valueRange({ gte, lt, reverse: false }), size),
     // The store is not written during the rounds, so each partition's reader stays parked and
     // every read after the first is a seek.
-    'values, parked': (gte: Buffer, lt: Buffer, size: number) => {
-      const reader = kv.valuesFrom({ gte, lt: Buffer.concat([lt, Buffer.from([0])]), reverse: false }, gte);
-      const read = reader.next(size).length;
-      reader.close();
-      return read;
-    },
+    'values, parked': (gte, lt, size) => drain(kv.valuesFrom({ gte, lt: Buffer.concat([lt, Buffer.from([0])]), reverse: false }, gte), size),
   };
   for (const size of sizes.length > 0 ? sizes : [1, 13, 200]) {
     const perIterator = new Map<string, number[]>(Object.keys(modes).map((mode) => [mode, []]));
