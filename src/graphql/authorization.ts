@@ -20,9 +20,8 @@ function forbidden(view: ViewModel, field: string, use: string): GatewayError {
   });
 }
 
-/** The resolver of a view field: its value, or what a denied caller gets. */
+/** The resolver of a view field with a rule: its value, or what a denied caller gets. */
 export function fieldResolver(view: ViewModel, field: FieldModel): (row: Row, args: unknown, ctx: GraphQLContext) => unknown {
-  if (!view.authorization.ruledFields.has(field.name)) return (row) => row[field.name] ?? null;
   return (row, _args, ctx) => {
     if (view.authorization.fieldVisible(field.name, ctx.claims)) return row[field.name] ?? null;
     if (field.nullable) return null;

@@ -3,6 +3,7 @@
  * `<View>Connection` and `<View>Edge` type per view, and the resolver behind every connection
  * field, top-level or a relation's.
  */
+import type { Value } from '../query/page.ts';
 import type { Row } from '../store/view-store.ts';
 import type { ViewModel } from '../views/model.ts';
 import { checkFieldAccess } from './authorization.ts';
@@ -47,6 +48,25 @@ export interface ConnectionsOptions {
   readonly limits: PagingLimits;
 }
 
+/** An edge of a page; its cursor is encoded only when read (a grid rarely selects every edge's). */
+class Edge {
+  readonly node: Row;
+  readonly #sortField: string;
+  readonly #sortValue: Value;
+  readonly #key: string;
+
+  constructor(sortField: string, sortValue: Value, key: string, node: Row) {
+    this.node = node;
+    this.#sortField = sortField;
+    this.#sortValue = sortValue;
+    this.#key = key;
+  }
+
+  get cursor(): string {
+    return encodeCursor(this.#sortField, this.#sortValue, this.#key);
+  }
+}
+
 /** Adds `totalCount` and every view's connection and edge types to the builder. */
 export function defineConnections(builder: Builder, options: ConnectionsOptions): Connections {
   const { objects, limits } = options;
@@ -77,7 +97,7 @@ export function defineConnections(builder: Builder, options: ConnectionsOptions)
       const request = toPageRequest(view, args, limits, extra);
       checkFieldAccess(view, request, args, ctx.claims);
       const page = await ctx.pages(view.id).load(request);
-      const edges = page.rows.map((row) => ({ cursor: encodeCursor(request.sortField, row.sortValue, row.key), node: row.row }));
+      const edges = page.rows.map((row) => new Edge(request.sortField, row.sortValue, row.key, row.row));
       let total: Promise<number> | undefined;
       return {
         edges,

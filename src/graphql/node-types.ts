@@ -54,13 +54,13 @@ export function defineNodeTypes(builder: Builder, options: NodeTypesOptions): vo
       fields: (t: AnyRef) => {
         const fields: Record<string, AnyRef> = {};
         for (const field of view.fields) {
-          fields[field.name] = t.field({
-            type: fieldTypes.outputType(field),
-            nullable: field.nullable,
-            description: field.description,
-            // The field's rule, if it has one (authorization.ts): null or GW_FIELD_FORBIDDEN when denied.
-            resolve: fieldResolver(view, field),
-          });
+          const config = { type: fieldTypes.outputType(field), nullable: field.nullable, description: field.description };
+          fields[field.name] = view.authorization.ruledFields.has(field.name)
+            ? // The field's rule (authorization.ts): null or GW_FIELD_FORBIDDEN when denied.
+              t.field({ ...config, resolve: fieldResolver(view, field) })
+            : // No resolver: graphql-jit reads the row's property inline, where a resolver costs a
+              // call and a resolve-info object per row and field (BENCHMARKS.md, "Resolvers").
+              t.expose(field.name, config);
         }
         for (const relation of view.relations) {
           const declaration = relation.declaration;
