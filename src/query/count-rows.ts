@@ -68,16 +68,14 @@ export function countRows(store: ViewStore, session: ReadSession, partitions: re
     for (const value of chosen.driverValues) {
       const scan = session.openScan(partition, scanSpec(chosen, value, false));
       try {
-        for (let entries = scan.next(1000); entries.length > 0; entries = scan.next(1000)) {
-          if (!chosen.needResidual) {
+        for (let entries = scan.next(1000); scan.position !== undefined; entries = scan.next(1000)) {
+          if (!chosen.residualOnRows) {
+            // No residual, or one the scan checked on the entries' stored values.
             total += entries.length;
             continue;
           }
-          const rows = chosen.residualOnRows ? store.getRows(entries.map((entry) => ({ partition, key: entry.key }))) : undefined;
-          entries.forEach((entry, i) => {
-            const fields = rows ? rows[i] : entry.fields;
-            if (fields && matchesFilter(fields, chosen.residual)) total++;
-          });
+          const rows = store.getRows(entries.map((entry) => ({ partition, key: entry.key })));
+          for (const row of rows) if (row && matchesFilter(row, chosen.residual)) total++;
         }
       } finally {
         scan.close();

@@ -11,7 +11,7 @@
 import type { ReadSession, Row, ViewStore } from '../store/view-store.ts';
 import { scannedPerMatch } from './count-rows.ts';
 import { matchesFilter, matchesNothing, type Filter, type Value } from './filter.ts';
-import { createMerge, type Candidate, type MergeSource } from './merge.ts';
+import { createMerge, mergeSource, type Candidate, type MergeSource } from './merge.ts';
 import { plan, scanSpec } from './plan.ts';
 
 export { countRows } from './count-rows.ts';
@@ -73,20 +73,16 @@ function collect(
   for (const partition of partitions) {
     for (const value of chosen.driverValues) {
       const scan = session.openScan(partition, { ...scanSpec(chosen, value, reverse, request.cursor, cursorInclusive), alone });
-      sources.push({ partition, scan, buffer: [], at: 0, done: false });
+      sources.push(mergeSource(partition, scan));
     }
   }
   const batch = chosen.needResidual ? Math.max(wanted, 256) : wanted;
   const expected = chosen.needResidual ? Math.ceil(wanted * scannedPerMatch(store, partitions, request.filter, chosen.driver)) : wanted;
   const merge = createMerge(sources, reverse, expected, batch);
   try {
-    if (!chosen.needResidual) {
-      found.push(...merge.take(wanted));
-      return result;
-    }
     if (!chosen.residualOnRows) {
-      // The entries carry every field the residual names: check each as it comes off the merge.
-      found.push(...merge.take(wanted, (candidate) => candidate.fields !== undefined && matchesFilter(candidate.fields, chosen.residual)));
+      // No residual, or one the scans checked on the entries' stored values.
+      found.push(...merge.take(wanted));
       return result;
     }
     // The residual needs rows: take candidates in growing steps and read their rows in one fetch

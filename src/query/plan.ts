@@ -4,7 +4,8 @@
  */
 import type { ScanSpec, ViewStore } from '../store/view-store.ts';
 import { findIndex, type IndexModel } from '../views/model.ts';
-import type { EqualityCondition, Filter, RangeCondition, Value } from './filter.ts';
+import type { EntryCheck } from '../store/keys.ts';
+import { matchesFilter, type EqualityCondition, type Filter, type RangeCondition, type Value } from './filter.ts';
 
 export interface Plan {
   readonly index: IndexModel | undefined;
@@ -16,6 +17,8 @@ export interface Plan {
   readonly needResidual: boolean;
   /** The residual names a field index entries do not carry: check it on the rows. */
   readonly residualOnRows: boolean;
+  /** The residual as the scans check it on each entry's stored values, when they can. */
+  readonly entryCheck: EntryCheck | undefined;
 }
 
 /**
@@ -55,26 +58,29 @@ export function plan(store: ViewStore, partitions: readonly number[], filter: Fi
     equals: filter.equals.filter((condition) => condition !== driver),
     ranges: filter.ranges.filter((range) => range !== sortRange),
   };
+  const needResidual = residual.equals.length > 0 || residual.ranges.length > 0;
+  const residualOnRows =
+    index !== undefined && [...residual.equals, ...residual.ranges].some((condition) => !view.indexedFields.includes(condition.field));
   return {
     index,
     driver,
     driverValues: driver ? [...new Set(driver.values)] : [undefined],
     sortRange,
     residual,
-    needResidual: residual.equals.length > 0 || residual.ranges.length > 0,
-    residualOnRows:
-      index !== undefined && [...residual.equals, ...residual.ranges].some((condition) => !view.indexedFields.includes(condition.field)),
+    needResidual,
+    residualOnRows,
+    entryCheck: needResidual && !residualOnRows ? (fields) => matchesFilter(fields, residual) : undefined,
   };
 }
 
 /**
  * The scan of one partition for one driver value (undefined without a driver): the plan's index
  * within its sort range, from `cursor` (exclusive, or inclusive with `inclusive`) in the given
- * direction, with the entries' values when a residual needs them.
+ * direction, keeping the entries that pass the residual when the entries carry its fields.
  */
 export function scanSpec(chosen: Plan, value: Value | undefined, reverse: boolean, cursor?: readonly [Value, string], inclusive = false): ScanSpec {
   return {
-    withValues: chosen.needResidual,
+    where: chosen.entryCheck,
     index: chosen.index,
     filterValue: value,
     lower: chosen.sortRange?.lower,

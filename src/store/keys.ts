@@ -129,31 +129,37 @@ export function encodeIndexValue(view: ViewModel, row: Row, key: string): string
   return JSON.stringify(values);
 }
 
-/** The row key and the fields of a value written by `encodeIndexValue`. */
+/** The row key and sort value of a value written by `encodeIndexValue`. */
 export interface IndexEntryValue {
   readonly key: string;
   /** The sort value of `index`, as its key element (`sortElement`). */
   readonly sortValue: string | number;
-  /** The indexed fields by name; only when asked for. */
-  readonly fields: Row | undefined;
 }
+
+/** A check of an entry's stored values; the row it is given may be reused for the next entry. */
+export type EntryCheck = (fields: Row) => boolean;
 
 /**
  * A decoder of the values `encodeIndexValue` wrote, for the entries of `index`: made once per scan,
- * called per entry. It builds the fields object only with `withFields` (a scan that checks no
- * condition on the entries needs key and sort value alone).
+ * called per entry. With `where` and `check`, an entry whose indexed fields fail it decodes to
+ * undefined; the fields are set on one object the decoder reuses, so an entry that fails costs no
+ * allocation.
  */
-export function indexValueDecoder(view: ViewModel, index: IndexModel): (text: string, withFields: boolean) => IndexEntryValue {
+export function indexValueDecoder(
+  view: ViewModel,
+  index: IndexModel,
+  where?: EntryCheck,
+): (text: string, check: boolean) => IndexEntryValue | undefined {
   const fields = view.indexedFields;
   const sortAt = fields.indexOf(index.sort) + 1;
-  return (text, withFields) => {
+  const scratch: Row = {};
+  return (text, check) => {
     const values = JSON.parse(text) as unknown[];
-    let row: Row | undefined;
-    if (withFields) {
-      row = {};
-      for (let i = 0; i < fields.length; i++) row[fields[i]!] = values[i + 1];
+    if (where && check) {
+      for (let i = 0; i < fields.length; i++) scratch[fields[i]!] = values[i + 1];
+      if (!where(scratch)) return undefined;
     }
-    return { key: values[0] as string, sortValue: asKeyElement(values[sortAt]), fields: row };
+    return { key: values[0] as string, sortValue: asKeyElement(values[sortAt]) };
   };
 }
 

@@ -3,7 +3,7 @@
  * read sessions that reuse range readers across scans.
  */
 import type { IndexModel, ViewModel } from '../views/model.ts';
-import { decodeRowValue, indexValueDecoder, type Row, type ViewKeys } from './keys.ts';
+import { decodeRowValue, indexValueDecoder, type EntryCheck, type ViewKeys } from './keys.ts';
 import type { KeyValueStore, RangeReader, ValueReader } from './rocks.ts';
 import { decodeTuple, extendTuple, prefixEnd } from './tuple.ts';
 
@@ -23,8 +23,11 @@ export interface ScanSpec {
   readonly after?: readonly [sortValue: string | number, key: string] | undefined;
   /** Include the `after` entry itself (used to probe for a previous page). */
   readonly afterInclusive?: boolean;
-  /** Also return each entry's indexed field values (the whole row for a scan by key). */
-  readonly withValues?: boolean;
+  /**
+   * Only entries whose stored values pass this check: the indexed fields of an index entry, the
+   * row of a scan by key. Entries that fail are read and dropped here, before the caller's merge.
+   */
+  readonly where?: EntryCheck | undefined;
   /**
    * The only scan of its index, partition and direction in the session (one page's merge): read
    * it with a reader of its own, bounded to the scan in RocksDB and reading values alone, instead
@@ -38,13 +41,19 @@ export interface ScanSpec {
 export interface ScanEntry {
   readonly key: string;
   readonly sortValue: string | number;
-  /** With `withValues`: the indexed fields' values (or the whole row for a scan by key). */
-  readonly fields?: Row;
 }
 
 export interface Scan {
-  /** Up to `max` further entries in scan order; empty at the end. */
+  /**
+   * Reads up to `max` further entries and returns those that pass `where` (all of them without
+   * one), in scan order. With `where` the answer may be empty before the end: `position` tells.
+   */
   next(max: number): ScanEntry[];
+  /**
+   * The last entry the last `next` read, whether it passed `where` or not: every entry still to
+   * read comes after it. Undefined when that read found no entry, that is at the end.
+   */
+  readonly position: ScanEntry | undefined;
   close(): void;
 }
 
@@ -57,7 +66,7 @@ export interface ReadSession {
   close(): void;
 }
 
-const EMPTY_SCAN: Scan = { next: () => [], close: () => undefined };
+const EMPTY_SCAN: Scan = { next: () => [], position: undefined, close: () => undefined };
 const ZERO = Buffer.from([0]);
 
 /** A read session over one view's keys; close it to release its range readers. */
@@ -92,16 +101,17 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
         }
       }
       if (Buffer.compare(low, high) >= 0) return EMPTY_SCAN;
-      const withValues = spec.withValues === true;
+      const where = spec.where;
       if (spec.alone && spec.index !== undefined) {
-        if (spec.lower || spec.upper) return boundedScan(kv, view, spec.index, low, high, spec.reverse, withValues);
+        if (spec.lower || spec.upper) return boundedScan(kv, view, spec.index, low, high, spec.reverse, where);
         // Without sort bounds the scan ends where the filter value's (or the index's) entries
         // end, whatever the cursor: a parked reader of that whole scope serves it after a seek.
         // In reverse, a seek lands on the cursor's own entry when it is still there, which the
         // scan is to continue before.
         const skip = spec.reverse && spec.after !== undefined && !spec.afterInclusive ? high : undefined;
-        return scopeScan(kv, view, spec.index, base, spec.reverse ? high : low, spec.reverse, withValues, skip);
+        return scopeScan(kv, view, spec.index, base, spec.reverse ? high : low, spec.reverse, where, skip);
       }
+      const withValues = where !== undefined;
       const slot = `${partition}/${spec.index?.id ?? 0}/${spec.reverse ? 'r' : 'f'}/${withValues ? 'v' : 'k'}`;
       let entry = pool.get(slot);
       if (!entry || entry.busy) {
@@ -121,18 +131,22 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
       // Every entry starts with the index's prefix: decode only what follows it, that is
       // [key] for rows, [sortValue, key] or [filterValue, sortValue, key] for index entries.
       const from = indexPrefix.length;
-      const decode = withValues && spec.index !== undefined ? indexValueDecoder(view, spec.index) : undefined;
+      const decode = where && spec.index !== undefined ? indexValueDecoder(view, spec.index, where) : undefined;
       let done = false;
       // The pooled reader spans the whole index, so a read may run past this scan's bounds:
       // start with small reads and grow, so a scan of a few entries reads a few entries (an
       // entry read costs microseconds). A scan of one filter value (an order's payments) is
       // often that short.
       let readAhead = spec.filterValue === undefined ? 8 : 3;
+      let position: ScanEntry | undefined;
       return {
         next(max) {
           const out: ScanEntry[] = [];
-          while (!done && out.length < max) {
-            const chunk = reader.next(Math.min(max - out.length, readAhead));
+          let read = 0;
+          let lastKey: string | undefined;
+          let lastSortValue: string | number = '';
+          while (!done && read < max) {
+            const chunk = reader.next(Math.min(max - read, readAhead));
             readAhead = Math.min(readAhead * 4, 1000);
             if (chunk.length === 0) done = true;
             for (const [raw, value] of chunk) {
@@ -141,19 +155,22 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
                 done = true;
                 break;
               }
+              read++;
               const elements = decodeTuple(raw, from);
               const key = String(elements[elements.length - 1]);
               const sortValue = spec.index === undefined ? key : (elements[elements.length - 2] as string | number);
-              if (!withValues || value === undefined) {
-                out.push({ key, sortValue });
-              } else if (spec.index === undefined) {
-                out.push({ key, sortValue, fields: decodeRowValue(value).row });
-              } else {
-                out.push({ key, sortValue, fields: decode!(value, true).fields });
-              }
+              lastKey = key;
+              lastSortValue = sortValue;
+              if (where === undefined) out.push({ key, sortValue });
+              else if (value === undefined) continue;
+              else if (spec.index === undefined ? where(decodeRowValue(value).row) : decode!(value, true) !== undefined) out.push({ key, sortValue });
             }
           }
+          position = lastKey === undefined ? undefined : { key: lastKey, sortValue: lastSortValue };
           return out;
+        },
+        get position() {
+          return position;
         },
         close() {
           held.busy = false;
@@ -179,49 +196,64 @@ function scopeScan(
   base: Buffer,
   from: Buffer,
   reverse: boolean,
-  withValues: boolean,
+  where: EntryCheck | undefined,
   skip: Buffer | undefined,
 ): Scan {
   // prefixEnd(base) is no key, and sorts after every key under base; one byte more lets a
   // reverse read start at it (the binding treats a seek at the upper bound as the end).
   const reader = kv.valuesFrom({ gte: base, lt: Buffer.concat([prefixEnd(base), ZERO]), reverse }, from);
   const skipped = skip && ((entry: ScanEntry) => extendTuple(base, [entry.sortValue, entry.key]).equals(skip));
-  return valueScan(reader, indexValueDecoder(view, index), withValues, skipped);
+  return valueScan(reader, indexValueDecoder(view, index, where), skipped);
 }
 
 /** A scan of [low, high) in one index with a reader of its own that reads values alone. */
-function boundedScan(kv: KeyValueStore, view: ViewModel, index: IndexModel, low: Buffer, high: Buffer, reverse: boolean, withValues: boolean): Scan {
-  return valueScan(kv.valueRange({ gte: low, lt: high, reverse }), indexValueDecoder(view, index), withValues, undefined);
+function boundedScan(
+  kv: KeyValueStore,
+  view: ViewModel,
+  index: IndexModel,
+  low: Buffer,
+  high: Buffer,
+  reverse: boolean,
+  where: EntryCheck | undefined,
+): Scan {
+  return valueScan(kv.valueRange({ gte: low, lt: high, reverse }), indexValueDecoder(view, index, where), undefined);
 }
 
-/** Index entries decoded from a reader of their values; `skipFirst` may leave the first one out. */
-function valueScan(
-  reader: ValueReader,
-  decode: ReturnType<typeof indexValueDecoder>,
-  withValues: boolean,
-  skipFirst: ((entry: ScanEntry) => boolean) | undefined,
-): Scan {
+/**
+ * Index entries decoded from a reader of their values (entries that fail the decoder's `where`
+ * left out); `skipFirst` may leave the first entry out.
+ */
+function valueScan(reader: ValueReader, decode: ReturnType<typeof indexValueDecoder>, skipFirst: ((entry: ScanEntry) => boolean) | undefined): Scan {
   let checkFirst = skipFirst !== undefined;
   let done = false;
+  let position: ScanEntry | undefined;
   return {
     next(max) {
-      if (done) return [];
       const out: ScanEntry[] = [];
+      position = undefined;
+      if (done) return out;
+      let values = reader.next(max);
       if (checkFirst) {
         checkFirst = false;
-        const head = reader.next(1);
-        if (head.length === 0) {
-          done = true;
-          return out;
+        if (values.length > 0 && skipFirst!(decode(values[0]!, false)!)) {
+          values = values.slice(1);
+          if (values.length === 0) values = reader.next(max);
         }
-        const entry = decode(head[0]!, withValues);
-        if (!skipFirst!(entry)) out.push(entry);
-        if (out.length >= max) return out;
       }
-      const values = reader.next(max - out.length);
-      if (values.length === 0) done = true;
-      for (let i = 0; i < values.length; i++) out.push(decode(values[i]!, withValues));
+      if (values.length === 0) {
+        done = true;
+        return out;
+      }
+      let entry: ScanEntry | undefined;
+      for (let i = 0; i < values.length; i++) {
+        entry = decode(values[i]!, true);
+        if (entry) out.push(entry);
+      }
+      position = entry ?? decode(values[values.length - 1]!, false);
       return out;
+    },
+    get position() {
+      return position;
     },
     close() {
       done = true;
