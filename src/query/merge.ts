@@ -65,7 +65,8 @@ export function createMerge(sources: MergeSource[], reverse: boolean, expected: 
   const head = (source: MergeSource): ScanEntry | undefined => {
     if (source.at < source.buffer.length) return source.buffer[source.at];
     if (source.done) return undefined;
-    if (source.frontier === undefined) read(source);
+    // A frontier that passed was consumed with the buffer: what comes next is unread.
+    if (source.frontier === undefined || source.frontier === source.buffer[source.buffer.length - 1]) read(source);
     return source.at < source.buffer.length ? source.buffer[source.at] : source.frontier;
   };
   const order = (a: ScanEntry, b: ScanEntry): number => {

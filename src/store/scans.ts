@@ -50,8 +50,9 @@ export interface Scan {
    */
   next(max: number): ScanEntry[];
   /**
-   * The last entry the last `next` read, whether it passed `where` or not: every entry still to
-   * read comes after it. Undefined when that read found no entry, that is at the end.
+   * The last entry the last `next` read, whether it passed `where` or not (when it passed, the
+   * very object handed over): every entry still to read comes after it. Undefined when that read
+   * found no entry, that is at the end.
    */
   readonly position: ScanEntry | undefined;
   close(): void;
@@ -143,6 +144,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
         next(max) {
           const out: ScanEntry[] = [];
           let read = 0;
+          let last: ScanEntry | undefined;
           let lastKey: string | undefined;
           let lastSortValue: string | number = '';
           while (!done && read < max) {
@@ -159,14 +161,21 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
               const elements = decodeTuple(raw, from);
               const key = String(elements[elements.length - 1]);
               const sortValue = spec.index === undefined ? key : (elements[elements.length - 2] as string | number);
-              lastKey = key;
-              lastSortValue = sortValue;
-              if (where === undefined) out.push({ key, sortValue });
-              else if (value === undefined) continue;
-              else if (spec.index === undefined ? where(decodeRowValue(value).row) : decode!(value, true) !== undefined) out.push({ key, sortValue });
+              const passed =
+                where === undefined ||
+                (value !== undefined && (spec.index === undefined ? where(decodeRowValue(value).row) : decode!(value, true) !== undefined));
+              if (passed) {
+                last = { key, sortValue };
+                out.push(last);
+              } else {
+                last = undefined;
+                lastKey = key;
+                lastSortValue = sortValue;
+              }
             }
           }
-          position = lastKey === undefined ? undefined : { key: lastKey, sortValue: lastSortValue };
+          // The last entry read, as handed over when it passed (the merge tells it by identity).
+          position = last ?? (lastKey === undefined ? undefined : { key: lastKey, sortValue: lastSortValue });
           return out;
         },
         get position() {

@@ -3,6 +3,7 @@
  * (HTTP 200, `data` present, no `errors`, the expected shape), so a broken query cannot produce
  * fast-looking numbers.
  */
+import type { PageRequest } from '../../src/query/page.ts';
 
 /** Same fields on the gateway and the baseline server (the baseline's SDL has exactly these). */
 export const LOOKUP_QUERY =
@@ -99,6 +100,16 @@ function gridVariant(spec: GridSpec, dialect: Dialect, totalCount: boolean): Gri
   const selection = `${count}pageInfo { hasNextPage endCursor } edges { node { ${PG_GRID_NODE} } }`;
   return { name, dialect, totalCount, query: `query Grid { allOrders(first: 50, orderBy: ${orderBy}, condition: {${condition}}) { ${selection} } }` };
 }
+
+/** The same grids as the page requests `readPage` gets for the orders view (without limit and direction), in GRID_SPECS order. */
+export const GRID_PAGES: ReadonlyArray<readonly [name: string, request: Omit<PageRequest, 'limit' | 'backward'>]> = GRID_SPECS.map((spec) => {
+  const equals = [
+    ...(spec.state ? [{ field: 'state', values: [spec.state] }] : []),
+    ...(spec.currency ? [{ field: 'currency', values: [spec.currency] }] : []),
+  ];
+  const sortField = spec.sort === 'createdAt desc' ? 'createdAt' : 'updatedAt';
+  return [spec.name, { sortField, descending: spec.sort === 'createdAt desc', filter: { equals, ranges: [] } }];
+});
 
 /** The grid variants of one server, with or without totalCount, in GRID_SPECS order. */
 export function gridVariants(dialect: Dialect, totalCount: boolean): GridVariant[] {
