@@ -142,7 +142,7 @@ function execute(local: LocalReads, request: PeerRequest, args: PeerArgs): unkno
     case 'count':
       return local.count(request.view, request.partitions, args.filter);
     case 'related':
-      return local.related(request.view, request.partitions, args.field, args.values, args.limit, args.filter);
+      return Object.fromEntries(local.related(request.view, request.partitions, args.field, args.values, args.limit, args.filter));
     case 'changes':
       throw new GatewayError('GW_INTERNAL_ERROR', 'changes is served asynchronously');
   }

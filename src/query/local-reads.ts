@@ -42,7 +42,7 @@ export interface LocalReads {
     values: readonly string[],
     limit: number,
     filter?: Filter,
-  ): Record<string, RelatedRow[]>;
+  ): Map<string, RelatedRow[]>;
   /** Next offset to apply per partition ('0' before the first record). */
   offsets(viewId: string, partitions: Iterable<number>): Record<string, string>;
 }
@@ -98,38 +98,37 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
       const index = view.indexes.find((candidate) => candidate.filter === field && candidate.sort === sortField);
       if (!index) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `${view.id} has no index on ${field}`);
       const session = store.session();
-      const found = new Map<string, Array<{ partition: number; key: string; sortValue: string | number }>>();
       // Values the filter rules out on the relation's own field are not read at all.
       const allowed = (filter?.equals ?? []).filter((condition) => condition.field === field).map((condition) => new Set(condition.values));
       const wanted = [...new Set(values)].filter((value) => allowed.every((set) => set.has(value)));
+      const found: Array<{ value: string; entries: Array<RowRef & { sortValue: string | number }> }> = [];
       try {
         // In key order, so each partition's pooled reader seeks forward through the index.
         for (const value of wanted.sort()) {
-          const entries: Array<{ partition: number; key: string; sortValue: string | number }> = [];
           const lists = store.valueEntries(session, partitions, index, value, limit);
+          let entries: Array<RowRef & { sortValue: string | number }> = [];
           for (let i = 0; i < lists.length; i++) {
             const partition = partitions[i]!;
             for (const entry of lists[i]!) entries.push({ partition, key: entry.key, sortValue: entry.sortValue });
           }
-          entries.sort(compareEntries);
-          found.set(value, entries.slice(0, limit));
+          if (entries.length > 1) entries.sort(compareEntries);
+          if (entries.length > limit) entries = entries.slice(0, limit);
+          found.push({ value, entries });
         }
       } finally {
         session.close();
       }
-      const refs = [...found.values()].flat();
-      const rows = store.getRows(refs);
-      const byKey = new Map<string, Row>();
-      refs.forEach((ref, i) => {
-        const row = rows[i];
-        if (row) byKey.set(`${ref.partition}/${ref.key}`, row);
-      });
-      const out: Record<string, RelatedRow[]> = {};
-      for (const [value, entries] of found) {
-        out[value] = entries.flatMap((entry) => {
-          const row = byKey.get(`${entry.partition}/${entry.key}`);
-          return row && (!filter || matchesFilter(row, filter)) ? [{ key: entry.key, sortValue: entry.sortValue, row }] : [];
-        });
+      // One fetch for every value's rows; they come back in the order of the entries.
+      const rows = store.getRows(found.flatMap((list) => list.entries));
+      const out = new Map<string, RelatedRow[]>();
+      let at = 0;
+      for (const { value, entries } of found) {
+        const list: RelatedRow[] = [];
+        for (const entry of entries) {
+          const row = rows[at++];
+          if (row && (!filter || matchesFilter(row, filter))) list.push({ key: entry.key, sortValue: entry.sortValue, row });
+        }
+        out.set(value, list);
       }
       return out;
     },

@@ -382,7 +382,7 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
     async related(viewId, field, values, limit, context) {
       const view = viewOf(viewId);
       const scope = await scopeOf(view, context);
-      const parts = await scatter<Record<string, RelatedRow[]>>(
+      const parts = await scatter<Map<string, RelatedRow[]>>(
         view,
         allPartitions(view),
         context,
@@ -390,8 +390,8 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
         () => ({ op: 'related', args: { field, values, limit, ...(scope ? { filter: scope } : {}) } }),
         (result, url, theirs) => {
           if (!result || typeof result !== 'object') throw badResponse(url, 'malformed related answer');
-          const answer = result as Record<string, RelatedRow[]>;
-          for (const rows of Object.values(answer)) {
+          const answer = new Map(Object.entries(result as Record<string, RelatedRow[]>));
+          for (const rows of answer.values()) {
             if (!Array.isArray(rows) || rows.length > limit) throw badResponse(url, 'malformed related rows');
             checkRows(view, url, theirs, rows, scope);
             if (rows.some((row) => row.row[field] === undefined)) throw badResponse(url, `related rows lack ${field}`);
@@ -401,10 +401,17 @@ export function createRoutedReader(options: RoutedReaderOptions): ViewReader {
       );
       const out = new Map<string, Row[]>();
       for (const value of values) {
-        const merged = parts.flatMap((part) => part[value] ?? []).sort(compareEntries);
+        // One part's lists are in order and cut to the limit already.
+        const merged =
+          parts.length === 1
+            ? (parts[0]!.get(value) ?? [])
+            : parts
+                .flatMap((part) => part.get(value) ?? [])
+                .sort(compareEntries)
+                .slice(0, limit);
         out.set(
           value,
-          merged.slice(0, limit).map((entry) => entry.row),
+          merged.map((entry) => entry.row),
         );
       }
       return out;
