@@ -264,11 +264,14 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     events.emit('applied', { view: store.view, partition, nextOffset, changes: result.changes });
   };
 
+  const nextTurn = createTurns();
+
   /**
    * A fetched batch is applied in slices (sized by slice-sizer.ts to a few ms each), each one
    * atomic with its own next offset, so a crash between slices resumes after the last one
    * written. Before every slice, the first of a batch too, ingest yields to the event loop:
-   * KafkaJS hands over the batches of one fetch back to back, without yielding in between.
+   * KafkaJS hands over the batches of one fetch back to back, without yielding in between. The
+   * consumers' slices take turns: one per event-loop turn (`createTurns`).
    */
   const applyBatch = async (batch: RecordBatch): Promise<BatchRetry | undefined> => {
     const store = byTopic.get(batch.topic);
@@ -276,7 +279,7 @@ export function createIngestor(options: IngestorOptions): Ingestor {
     endOffsets.set(`${batch.topic}/${batch.partition}`, batch.highWatermark);
     const sizer = sizerOf(batch.topic);
     for (let start = 0; start < batch.records.length; ) {
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       const end = start + sizer.size();
       const stored = store.nextOffset(batch.partition);
       const applied = await applySlice(store, batch, batch.records.slice(start, end), stored === undefined ? -1n : BigInt(stored));
@@ -398,4 +401,32 @@ export function createIngestor(options: IngestorOptions): Ingestor {
       return out;
     },
   };
+}
+
+/**
+ * Event-loop turns for ingest slices, one slice per turn across every consumer of the instance.
+ * Each consumer (the partitioned views' group and the replicated views' group) applies its batch
+ * in slices and yields before each one; with a bare `setImmediate` per slice, the slices of both
+ * consumers that were waiting ran in the same check phase, back to back, so timers and requests
+ * waited for all of them. Here the waiting slices form one queue and each check phase starts the
+ * first of them only.
+ */
+export function createTurns(): () => Promise<void> {
+  const waiting: Array<() => void> = [];
+  let scheduled = false;
+  const runOne = (): void => {
+    // The slice runs in the microtasks right after this callback; an immediate queued now runs
+    // in the next turn of the loop.
+    waiting.shift()?.();
+    if (waiting.length > 0) setImmediate(runOne);
+    else scheduled = false;
+  };
+  return () =>
+    new Promise<void>((resolve) => {
+      waiting.push(resolve);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(runOne);
+      }
+    });
 }
