@@ -127,6 +127,31 @@ export function operationCost(
   return root ? selectionSet(operation.selectionSet, root, false) : 0;
 }
 
+/**
+ * The cost of an operation when no variable decides it (no `first`, `last` or `ids` given as a
+ * variable): the same for every request, so a caller may compute it once per document. Undefined
+ * when a variable is read while costing.
+ */
+export function fixedCost(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+  limits: Pick<QueryLimits, 'defaultPageSize' | 'maxPageSize'>,
+): number | undefined {
+  let read = false;
+  const variables = new Proxy<Record<string, unknown>>(
+    {},
+    {
+      get() {
+        read = true;
+        return undefined;
+      },
+    },
+  );
+  const cost = operationCost(schema, document, operation, variables, limits);
+  return read ? undefined : cost;
+}
+
 /** The cost error, or undefined when the operation is within `maxCost`. */
 export function checkCost(
   schema: GraphQLSchema,

@@ -32,7 +32,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLError, type GraphQLSchema } from 'graphql';
-import { checkCost } from '../graphql/cost.ts';
+import { checkCost, fixedCost } from '../graphql/cost.ts';
 import type { QueryLimits } from '../graphql/limits.ts';
 import { createContext, freshnessExtensions, type GraphQLContext } from '../graphql/context.ts';
 import type { LiteralNormalizer } from '../graphql/literals.ts';
@@ -104,6 +104,11 @@ export interface FastPath {
 interface Prepared {
   readonly document: DocumentNode;
   readonly operationName: string | undefined;
+  /**
+   * Whether the operation is within the cost limit whatever its variables: true or false when no
+   * variable decides its cost, undefined when the cost is checked per request.
+   */
+  readonly withinCost: boolean | undefined;
 }
 
 /** `application/json`, with or without parameters such as `charset`. */
@@ -111,12 +116,26 @@ const isJson = (value: string | undefined): boolean => value !== undefined && /^
 
 const GRAPHQL_RESPONSE = 'application/graphql-response+json';
 
+/** `Accept` headers seen, with the media type answered for each ('' for yoga's). */
+const answerTypes = new Map<string, string>();
+const MAX_ANSWER_TYPES = 64;
+
 /**
  * The media type yoga answers with for an `Accept` header, or undefined where the fast path
  * leaves the choice to yoga (an event stream, weights, anything else first).
  */
 export function answerType(accept: string | undefined): string | undefined {
-  if (accept === undefined || accept.trim() === '') return 'application/json';
+  if (accept === undefined) return 'application/json';
+  const known = answerTypes.get(accept);
+  if (known !== undefined) return known || undefined;
+  const type = typeOf(accept);
+  // Clients send a handful of distinct headers; a flood of distinct ones is not remembered.
+  if (answerTypes.size < MAX_ANSWER_TYPES && accept.length <= 256) answerTypes.set(accept, type ?? '');
+  return type;
+}
+
+function typeOf(accept: string): string | undefined {
+  if (accept.trim() === '') return 'application/json';
   if (/;\s*q\s*=/i.test(accept)) return undefined;
   const first = accept.split(',')[0]!.split(';')[0]!.trim().toLowerCase();
   if (first === GRAPHQL_RESPONSE) return GRAPHQL_RESPONSE;
@@ -133,10 +152,12 @@ function readBody(request: IncomingMessage): Promise<string> {
 }
 
 /** The single query operation of a document, or undefined. */
-function singleQuery(document: DocumentNode): Prepared | undefined {
+function singleQuery(document: DocumentNode, schema: GraphQLSchema, limits: QueryLimits): Prepared | undefined {
   if (document.definitions.filter((definition) => definition.kind === 'OperationDefinition').length !== 1) return undefined;
   const operation = getOperationAST(document);
-  return operation?.operation === 'query' ? { document, operationName: operation.name?.value } : undefined;
+  if (operation?.operation !== 'query') return undefined;
+  const cost = fixedCost(schema, document, operation, limits);
+  return { document, operationName: operation.name?.value, withinCost: cost === undefined ? undefined : cost <= limits.maxCost };
 }
 
 /** Whether yoga would answer this result differently than 200 with the result as it is. */
@@ -164,7 +185,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     if (document === null || typeof document !== 'object' || (document as DocumentNode).kind !== 'Document') return undefined;
     let entry = prepared.get(document);
     if (entry === undefined) {
-      entry = singleQuery(document as DocumentNode) ?? null;
+      entry = singleQuery(document as DocumentNode, options.schema, options.limits) ?? null;
       prepared.set(document, entry);
     }
     return entry ?? undefined;
@@ -252,7 +273,9 @@ export function createFastPath(options: FastPathOptions): FastPath {
     const entry = compiled && preparedOf(options.documents.get(query));
     if (!compiled || !entry) return { body };
     if (params.operationName != null && params.operationName !== entry.operationName) return { body };
-    if (checkCost(options.schema, entry.document, entry.operationName, values ?? {}, options.limits)) return { body };
+    if (entry.withinCost === false) return { body };
+    if (entry.withinCost === undefined && checkCost(options.schema, entry.document, entry.operationName, values ?? {}, options.limits))
+      return { body };
     let required: ReturnType<typeof decodeToken> | undefined;
     try {
       required = token === undefined ? undefined : decodeToken(token);

@@ -118,6 +118,9 @@ export function errorCodes(errors: ReadonlyArray<{ readonly extensions?: Readonl
   });
 }
 
+/** Label sets remembered per document (operation names sent with it, times transports). */
+const LABEL_SETS_PER_DOCUMENT = 16;
+
 export function createMetrics(sources: MetricsSources): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
@@ -129,13 +132,27 @@ export function createMetrics(sources: MetricsSources): GatewayMetrics {
     names.add(value);
     return value;
   };
-  const operationLabels = (document: DocumentNode, name: string | null | undefined, context: unknown) => {
+  const labelsOf = (document: DocumentNode, name: string | null | undefined, transport: Transport) => {
     const operation = getOperationAST(document, name ?? undefined);
     return {
       operation_type: operation?.operation ?? 'unknown',
       operation_name: operationName(name ?? operation?.name?.value),
-      transport: transportOf(context),
+      transport,
     };
+  };
+  // The labels per document, operation name and transport: the same document arrives again and
+  // again (yoga and the fast path cache it), so its operation is looked up once.
+  const knownLabels = new WeakMap<DocumentNode, Map<string, ReturnType<typeof labelsOf>>>();
+  const operationLabels = (document: DocumentNode, name: string | null | undefined, context: unknown) => {
+    const transport = transportOf(context);
+    const key = `${transport}\u0000${name ?? ''}`;
+    let known = knownLabels.get(document);
+    const labels = known?.get(key);
+    if (labels) return labels;
+    const made = labelsOf(document, name, transport);
+    if (!known) knownLabels.set(document, (known = new Map()));
+    if (known.size < LABEL_SETS_PER_DOCUMENT) known.set(key, made);
+    return made;
   };
 
   // GraphQL operations.

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parse } from 'graphql';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { createMetrics } from '../../src/server/metrics.ts';
@@ -155,5 +156,31 @@ describe('metrics', () => {
     expect(names.size).toBe(201);
     expect(names.has('(other)')).toBe(true);
     expect([...names].every((name) => name.length <= 64)).toBe(true);
+  });
+
+  it('labels the operations of a document by the name asked for and the transport, again and again', async () => {
+    const metrics = createMetrics({
+      ingest: { records: 0, applied: 0, deadLettered: 0, deadLetteredByCode: {}, batches: 0, stalls: 0, consumerRestarts: 0 },
+      progress: () => [],
+      restoring: () => false,
+      stalled: () => [],
+      store: { roundTrips: 0, readersOpened: 0, entriesRead: 0 },
+    });
+    const document = parse('query A { a } query B { b } mutation M { m }');
+    for (let round = 0; round < 3; round++) {
+      metrics.operation(document, 'A', { transport: 'http' }, 0.001);
+      metrics.operation(document, 'B', { transport: 'http' }, 0.001);
+      metrics.operation(document, 'M', { transport: 'websocket' }, 0.001);
+      metrics.operation(document, 'A', { transport: 'websocket' }, 0.001);
+    }
+    // Names the document does not hold, past what is remembered per document: still counted.
+    for (let i = 0; i < 40; i++) metrics.operation(document, `Z${i}`, { transport: 'http' }, 0.001);
+    const text = await metrics.render();
+    expect(text).toContain('gw_graphql_requests_total{operation_type="query",operation_name="A",transport="http"} 3');
+    expect(text).toContain('gw_graphql_requests_total{operation_type="query",operation_name="B",transport="http"} 3');
+    expect(text).toContain('gw_graphql_requests_total{operation_type="mutation",operation_name="M",transport="websocket"} 3');
+    expect(text).toContain('gw_graphql_requests_total{operation_type="query",operation_name="A",transport="websocket"} 3');
+    expect(text).toContain('gw_graphql_requests_total{operation_type="unknown",operation_name="Z39",transport="http"} 1');
+    expect(text).toMatch(/^gw_graphql_request_duration_seconds_count\{operation_type="query",operation_name="B",transport="http"\} 3$/m);
   });
 });

@@ -4,7 +4,7 @@
  */
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { checkCost, LIST_FACTOR, operationCost, selectOperation } from '../../src/graphql/cost.ts';
+import { checkCost, fixedCost, LIST_FACTOR, operationCost, selectOperation } from '../../src/graphql/cost.ts';
 import { checkShape, limitedParse, MAX_NESTING, type QueryLimits } from '../../src/graphql/limits.ts';
 import { buildSchema } from '../../src/graphql/schema.ts';
 import { compileViews } from '../../src/views/model.ts';
@@ -87,6 +87,25 @@ describe('cost', () => {
   it('multiplies nodes(ids:) by its ids and other lists by LIST_FACTOR, lists inside a page by 1', () => {
     expect(cost('query Q($ids: [ID!]!) { nodes(ids: $ids) { id } }', { ids: ['a', 'b', 'c'] })).toBe(1 + 3);
     expect(cost('{ order(orderId: "x") { payments { amount } } }')).toBe(1 + 1 + LIST_FACTOR);
+  });
+
+  it('is fixed per document unless a variable gives a page size or ids, through fragments too', () => {
+    const fixed = (query: string) => {
+      const document = parse(query);
+      return fixedCost(schema, document, selectOperation(document, undefined)!, LIMITS);
+    };
+    // Variables that only pick rows do not move the cost.
+    expect(fixed('query L($id: ID!) { order(orderId: $id) { orderId state } }')).toBe(3);
+    expect(fixed('query P($after: String) { orders(first: 10, after: $after) { edges { node { orderId } } } }')).toBe(1 + 10 * 3);
+    // Page sizes and id lists given as variables do, wherever they are.
+    expect(fixed('query P($n: Int) { orders(first: $n) { totalCount } }')).toBeUndefined();
+    expect(fixed('query P($n: Int) { orders(first: 5) { edges { node { customer { orders(last: $n) { totalCount } } } } } }')).toBeUndefined();
+    expect(fixed('query N($ids: [ID!]!) { ...F } fragment F on Query { nodes(ids: $ids) { id } }')).toBeUndefined();
+    // Over the limit whatever the variables: fixed, and refused as checkCost refuses it.
+    const over =
+      'query O($id: ID!) { order(orderId: $id) { orderId } orders(first: 500) { edges { node { customer { orders(first: 500) { totalCount } } } } } }';
+    expect(fixed(over)).toBeGreaterThan(LIMITS.maxCost);
+    expect(checkCost(schema, parse(over), undefined, { id: 'x' }, LIMITS)?.extensions.code).toBe('GW_QUERY_TOO_COSTLY');
   });
 
   it('costs each fragment once, whatever it spreads', () => {
