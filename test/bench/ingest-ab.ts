@@ -22,12 +22,13 @@
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
 import { prefill, topicName } from './prefill.ts';
+import { cpuSeconds, memoryMb, threads } from './proc.ts';
 import { freePort } from './servers.ts';
 import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, nodeFlagSets, REPO_ROOT, TOPIC_PREFIX, TOPICS } from './settings.ts';
 
@@ -35,36 +36,6 @@ const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
 const roots = (process.env.AB_ROOTS ?? REPO_ROOT).split(',').map((root) => path.resolve(root));
 const runs = Number(process.env.AB_RUNS ?? 2);
 const flagSets = nodeFlagSets(process.env.AB_NODE_FLAGS);
-const TICK = 100; // USER_HZ
-
-/** utime + stime in seconds, of a process or one of its threads. */
-function cpuSeconds(statFile: string): { name: string; seconds: number } {
-  const stat = readFileSync(statFile, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return {
-    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')).replace(/\d+$/, '#'),
-    seconds: (Number(fields[11]) + Number(fields[12])) / TICK,
-  };
-}
-
-function threads(pid: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      const { name, seconds } = cpuSeconds(`/proc/${pid}/task/${task}/stat`);
-      out[name] = Math.round(((out[name] ?? 0) + seconds) * 10) / 10;
-    } catch {
-      // the thread ended meanwhile
-    }
-  }
-  return Object.fromEntries(Object.entries(out).filter(([, seconds]) => seconds >= 0.1));
-}
-
-function memoryMb(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
-  return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
-}
 
 async function endOffsets(): Promise<Map<string, number>> {
   const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'gw-bench-ab', logger: createLogger('warn') });

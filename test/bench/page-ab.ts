@@ -14,11 +14,12 @@
  *
  *   PAGE_AB_ROUNDS   rounds (default 20)
  */
-import { copyFileSync, linkSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig } from '../../src/config.ts';
 import type { PageRequest } from '../../src/query/page.ts';
 import { GRID_PAGES } from './queries.ts';
+import { linkedStoreCopy } from './store-copy.ts';
 
 const BLOCK = 100;
 const WARM_UP = 2;
@@ -71,13 +72,8 @@ async function open(tree: string, directory: string): Promise<Reads> {
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
-const copy = mkdtempSync(`${path.resolve(dataDir)}.page-ab-`);
+const copy = linkedStoreCopy(dataDir, 'page-ab');
 try {
-  for (const name of readdirSync(dataDir)) {
-    if (name === 'LOCK') continue;
-    if (name.endsWith('.sst')) linkSync(path.join(dataDir, name), path.join(copy, name));
-    else copyFileSync(path.join(dataDir, name), path.join(copy, name));
-  }
   const sides = [await open(trees[0]!, dataDir), await open(trees[1]!, copy)];
   try {
     const measures = GRID_PAGES.flatMap(([name, grid]) => {

@@ -87,6 +87,8 @@ export interface GatewayOptions {
   readonly nodeArgs?: readonly string[];
   /** Extra environment, e.g. `READ_WORKERS`. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The source tree to run (default: this one). */
+  readonly root?: string;
 }
 
 export async function startGateway(options: GatewayOptions): Promise<ServerProcess> {
@@ -94,8 +96,9 @@ export async function startGateway(options: GatewayOptions): Promise<ServerProce
   const log = createWriteStream(options.logFile);
   await new Promise((resolve) => log.once('open', resolve));
   const spawnedAt = performance.now();
-  const child = spawnTracked(process.execPath, [...GATEWAY_NODE_FLAGS, ...(options.nodeArgs ?? []), path.join(REPO_ROOT, 'src/main.ts')], {
-    cwd: REPO_ROOT,
+  const root = options.root ?? REPO_ROOT;
+  const child = spawnTracked(process.execPath, [...GATEWAY_NODE_FLAGS, ...(options.nodeArgs ?? []), path.join(root, 'src/main.ts')], {
+    cwd: root,
     env: {
       ...process.env,
       KAFKA_BROKERS: options.brokers,
