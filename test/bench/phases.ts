@@ -29,14 +29,15 @@ import {
   type GridCheck,
   type LookupDialect,
 } from './queries.ts';
-import { memoryOf, startBaseline, type ServerProcess } from './servers.ts';
+import { memoryOf, startBaseline, startFloor, type ServerProcess } from './servers.ts';
 import type { BenchSettings } from './settings.ts';
 
 export const step = (text: string): void => {
   process.stderr.write(`bench: ${text}\n`);
 };
 
-export type ServerName = 'gateway' | 'yoga' | 'postgraphile';
+/** `floor` and `floor2`: the least a Node server does per lookup, on one and on two threads (http-floor.ts). */
+export type ServerName = 'gateway' | 'yoga' | 'postgraphile' | 'floor' | 'floor2';
 
 /** One figure: a summary per server that took part, rounds in the same order for each. */
 export type Contest = Partial<Record<ServerName, LoadSummary>>;
@@ -138,6 +139,34 @@ export async function compareLookups(
       if (pg) list.push({ name: 'postgraphile', server: pg.server, script: make(POSTGRAPHILE_LOOKUP, 'postgraphile') });
       return list;
     };
+    /**
+     * Every id, with the floor on one and on two threads beside the others: what Node's HTTP
+     * leaves for the rest of a lookup on this machine.
+     */
+    const compareWhole = async (source: IdSource): Promise<Contest> => {
+      const floors: Array<[ServerName, ServerProcess]> = [];
+      try {
+        for (const [name, threads] of [
+          ['floor', 1],
+          ['floor2', 2],
+        ] as const) {
+          const server = await startFloor(ordersFile, threads, path.join(work, `${name}.log`));
+          floors.push([name, server]);
+          const answers = await verifyLookups(name, server.url, checkIds, GATEWAY_LOOKUP, true);
+          answers.forEach((order, i) => {
+            if (canonical(order) !== canonical(expected[i])) {
+              throw new Error(`gateway and ${name} disagree on ${checkIds[i]}: ${canonical(expected[i])} vs ${canonical(order)}`);
+            }
+          });
+        }
+        const list = entrants((dialect, tag) => script(`lookup-all-${tag}`, (file) => writeLookupScript(file, source, dialect)));
+        const gatewayScript = list[0]!.script;
+        for (const [name, server] of floors) list.push({ name, server, script: gatewayScript });
+        return await contest(settings, `lookups, all ${wholeIds.length} ids`, list, concurrent);
+      } finally {
+        for (const [, server] of floors) await server.stop();
+      }
+    };
     const hotSource: IdSource = { ids: sample.lookupIds };
     const wholeSource: IdSource | undefined = pg ? { file: pg.idsFile } : undefined;
     const hot = await contest(
@@ -146,14 +175,7 @@ export async function compareLookups(
       entrants((dialect, tag) => script(`lookup-hot-${tag}`, (file) => writeLookupScript(file, hotSource, dialect))),
       concurrent,
     );
-    const whole = wholeSource
-      ? await contest(
-          settings,
-          `lookups, all ${wholeIds.length} ids`,
-          entrants((dialect, tag) => script(`lookup-all-${tag}`, (file) => writeLookupScript(file, wholeSource, dialect))),
-          concurrent,
-        )
-      : undefined;
+    const whole = wholeSource ? await compareWhole(wholeSource) : undefined;
     const documents = await contest(
       settings,
       'lookups, id in the query text',

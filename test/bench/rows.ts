@@ -337,6 +337,9 @@ function lookupRows(lookup: LookupFigures, c: string): Row[] {
     ...versus(`Lookup p99, ${c}, all ids, vs yoga`, whole?.gateway, whole?.yoga, 'p99Ms'),
     ...versus(`Lookup QPS, ${c}, all ids, vs PostGraphile`, whole?.gateway, whole?.postgraphile, 'qps'),
     ...versus(`Lookup p99, ${c}, all ids, vs PostGraphile`, whole?.gateway, whole?.postgraphile, 'p99Ms'),
+    ...versus(`Lookup QPS, ${c}, all ids, vs bare node:http (1 thread)`, whole?.gateway, whole?.floor, 'qps'),
+    ...versus(`Lookup QPS, ${c}, all ids, vs bare node:http (2 threads)`, whole?.gateway, whole?.floor2, 'qps'),
+    ...versus(`Lookup QPS, ${c}, all ids, yoga vs bare node:http (1 thread)`, whole?.yoga, whole?.floor, 'qps'),
     ...versus(
       `Lookup, id in the query text, QPS, ${c}, vs PostGraphile`,
       documents.gateway,

@@ -164,6 +164,21 @@ export async function startBaseline(ordersFile: string, logFile: string): Promis
   return server;
 }
 
+/**
+ * The floor of a lookup in Node (test/bench/http-floor.ts) over `ordersFile`, on `threads` threads
+ * (more than one share a port through `reusePort`).
+ */
+export async function startFloor(ordersFile: string, threads: number, logFile: string): Promise<ServerProcess> {
+  const port = threads > 1 ? await freePort() : 0;
+  const server = await startReporting('test/bench/http-floor.ts', [ordersFile, String(port)], 'FLOOR_URL', logFile, {
+    nodeFlags: GATEWAY_NODE_FLAGS,
+    env: { ...process.env, HTTP_FLOOR_THREADS: String(threads) },
+    readyMs: 300_000,
+  });
+  await waitHttp(`${server.url}/health`, server.child, logFile, 30_000);
+  return server;
+}
+
 /** PostGraphile over `postgresUrl` (test/bench/postgraphile-server.ts); ready once its schema is built. */
 export async function startPostGraphile(postgresUrl: string, poolSize: number, logFile: string): Promise<ServerProcess> {
   return startReporting('test/bench/postgraphile-server.ts', [postgresUrl, String(poolSize)], 'POSTGRAPHILE_URL', logFile, {
