@@ -153,14 +153,83 @@ export function indexValueDecoder(
   const fields = view.indexedFields;
   const sortAt = fields.indexOf(index.sort) + 1;
   const scratch: Row = {};
+  // Reused for every entry: a scan reads hundreds of them per page.
+  const values: unknown[] = [];
   return (text, check) => {
-    const values = JSON.parse(text) as unknown[];
-    if (where && check) {
+    const checking = where !== undefined && check;
+    readIndexValue(text, checking ? fields.length : sortAt, values);
+    if (checking) {
       for (let i = 0; i < fields.length; i++) scratch[fields[i]!] = values[i + 1];
       if (!where(scratch)) return undefined;
     }
     return { key: values[0] as string, sortValue: asKeyElement(values[sortAt]) };
   };
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+const OPEN = 0x5b;
+const CLOSE = 0x5d;
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/**
+ * Elements 0 to `last` of an index value (`encodeIndexValue`) into `out`, as `JSON.parse` would
+ * give them (undefined past the array's end). A scan needs only the key and the sort value of
+ * most entries; here they are sliced out of the text, and the elements after `last` are not read.
+ * `JSON.stringify` escapes every quote, backslash and control character in a string with a
+ * backslash, so in a text without one each string ends at its next quote. A text with a
+ * backslash, or with anything but scalars, goes to `JSON.parse`.
+ */
+export function readIndexValue(text: string, last: number, out: unknown[]): void {
+  if (text.charCodeAt(0) === OPEN && text.indexOf('\\') === -1 && scanScalars(text, last, out)) return;
+  const parsed = JSON.parse(text) as unknown[];
+  for (let i = 0; i <= last; i++) out[i] = parsed[i];
+}
+
+/** `readIndexValue` without escapes; false when the text is not a flat array of scalars. */
+function scanScalars(text: string, last: number, out: unknown[]): boolean {
+  const length = text.length;
+  let at = 1;
+  let i = 0;
+  if (text.charCodeAt(at) === CLOSE) {
+    for (; i <= last; i++) out[i] = undefined;
+    return at === length - 1;
+  }
+  for (; i <= last; i++) {
+    let end: number;
+    if (text.charCodeAt(at) === QUOTE) {
+      const closing = text.indexOf('"', at + 1);
+      if (closing === -1) return false;
+      out[i] = text.slice(at + 1, closing);
+      end = closing + 1;
+    } else {
+      end = at;
+      while (end < length) {
+        const code = text.charCodeAt(end);
+        if (code === COMMA || code === CLOSE) break;
+        end++;
+      }
+      const token = text.slice(at, end);
+      if (token === 'null') out[i] = null;
+      else if (token === 'true') out[i] = true;
+      else if (token === 'false') out[i] = false;
+      else {
+        // Number() reads a JSON number to the same double; anything else (an object, an array,
+        // an empty element, hex) is left to JSON.parse.
+        if (!JSON_NUMBER.test(token)) return false;
+        out[i] = Number(token);
+      }
+    }
+    const separator = text.charCodeAt(end);
+    if (separator === COMMA) {
+      at = end + 1;
+      continue;
+    }
+    if (separator !== CLOSE || end !== length - 1) return false;
+    for (i++; i <= last; i++) out[i] = undefined;
+    return true;
+  }
+  return true;
 }
 
 /** A change-log value: "+" and the key for a row's latest version, "-" and the key for a tombstone. */
