@@ -10,11 +10,10 @@
  * millions of lines, read line by line). Listens on 127.0.0.1 on a free port and prints
  * `BASELINE_URL=http://127.0.0.1:<port>` on stdout; GraphQL at /graphql, health at /health.
  */
-import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { createSchema, createYoga } from 'graphql-yoga';
+import { loadOrders } from './orders-file.ts';
 
 const typeDefs = /* GraphQL */ `
   scalar DateTime
@@ -43,19 +42,6 @@ const typeDefs = /* GraphQL */ `
     order(orderId: ID!): Order
   }
 `;
-
-type OrderRow = Record<string, unknown>;
-
-async function loadOrders(file: string): Promise<Map<string, OrderRow>> {
-  const orders = new Map<string, OrderRow>();
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    if (line === '') continue;
-    const row = JSON.parse(line) as OrderRow;
-    orders.set(String(row.orderId), row);
-  }
-  return orders;
-}
 
 async function main(): Promise<void> {
   const file = process.argv[2];

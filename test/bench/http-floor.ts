@@ -6,49 +6,22 @@
  * or on several (`HTTP_FLOOR_THREADS`), each a worker thread with its own listener on the same
  * port (`reusePort`: the kernel spreads connections over them) and its own copy of the Map.
  *
- *   HTTP_FLOOR_THREADS=1 node test/bench/http-floor.ts <orders.ndjson | ids.txt> [port]
+ *   HTTP_FLOOR_THREADS=1 node test/bench/http-floor.ts <orders.ndjson> [port]
  *
- * The input is the bench's orders file (one order object per line), or one order id per line;
- * for ids, each order gets the same fields as the generator's orders, with fixed values. Listens
+ * The input is the bench's orders file (one order object per line, orders-file.ts). Listens
  * on 127.0.0.1 and prints `FLOOR_URL=http://127.0.0.1:<port>` once every thread listens. What it
  * answers per second against the gateway and stock yoga in the same minute says how much of a
  * lookup is Node's HTTP and what more threads can give on this machine: `npm run bench` measures
- * it beside them (BENCHMARKS.md, "Lookups: what Node's HTTP leaves").
+ * it beside them (BENCHMARKS.md, "HTTP in more threads, and what Node's HTTP leaves").
  */
-import { createReadStream } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createInterface } from 'node:readline';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { loadOrders } from './orders-file.ts';
 
 interface Settings {
   readonly file: string;
   readonly port: number;
-}
-
-async function loadOrders(file: string): Promise<Map<string, Record<string, unknown>>> {
-  const orders = new Map<string, Record<string, unknown>>();
-  const lines = createInterface({ input: createReadStream(file, { encoding: 'utf8' }), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    if (line === '') continue;
-    if (line.startsWith('{')) {
-      const row = JSON.parse(line) as Record<string, unknown>;
-      orders.set(String(row.orderId), row);
-    } else {
-      orders.set(line, {
-        orderId: line,
-        customerId: 'cus-0000001',
-        state: 'SHIPPED',
-        product: 'Espresso machine',
-        quantity: 2,
-        unitPrice: 349.9,
-        currency: 'EUR',
-        createdAt: '2026-11-20T10:00:00.000Z',
-        updatedAt: '2026-11-21T10:00:00.000Z',
-      });
-    }
-  }
-  return orders;
 }
 
 async function serve(settings: Settings, reusePort: boolean): Promise<number> {
@@ -90,7 +63,7 @@ async function main(): Promise<void> {
   }
   const file = process.argv[2];
   if (!file) {
-    process.stderr.write('usage: HTTP_FLOOR_THREADS=1 node test/bench/http-floor.ts <orders.ndjson | ids.txt> [port]\n');
+    process.stderr.write('usage: HTTP_FLOOR_THREADS=1 node test/bench/http-floor.ts <orders.ndjson> [port]\n');
     process.exit(2);
   }
   const threads = Math.max(1, Number(process.env.HTTP_FLOOR_THREADS ?? 1));

@@ -114,16 +114,17 @@ export async function compareLookups(
     const wholeIds = pg ? readFileSync(pg.idsFile, 'utf8').trimEnd().split('\n') : [];
     const checkIds = [...sample.lookupIds.slice(0, 20), ...wholeIds.filter((_, i) => i % Math.max(1, Math.floor(wholeIds.length / 20)) === 0)];
     const expected = await verifyLookups('gateway', gateway.url, checkIds);
-    const others: Array<[string, ServerProcess, LookupDialect]> = [['yoga', yoga, GATEWAY_LOOKUP]];
-    if (pg) others.push(['postgraphile', pg.server, POSTGRAPHILE_LOOKUP]);
-    for (const [name, server, dialect] of others) {
-      const answers = await verifyLookups(name, server.url, checkIds, dialect);
+    /** Throws unless `name` answers every check id as the gateway does. */
+    const agrees = async (name: string, server: ServerProcess, dialect: LookupDialect, variablesOnly = false): Promise<void> => {
+      const answers = await verifyLookups(name, server.url, checkIds, dialect, variablesOnly);
       answers.forEach((order, i) => {
         if (canonical(order) !== canonical(expected[i])) {
           throw new Error(`gateway and ${name} disagree on ${checkIds[i]}: ${canonical(expected[i])} vs ${canonical(order)}`);
         }
       });
-    }
+    };
+    await agrees('yoga', yoga, GATEWAY_LOOKUP);
+    if (pg) await agrees('postgraphile', pg.server, POSTGRAPHILE_LOOKUP);
     const script = (name: string, write: (file: string) => void): string => {
       const file = path.join(work, `${name}.lua`);
       write(file);
@@ -152,12 +153,7 @@ export async function compareLookups(
         ] as const) {
           const server = await startFloor(ordersFile, threads, path.join(work, `${name}.log`));
           floors.push([name, server]);
-          const answers = await verifyLookups(name, server.url, checkIds, GATEWAY_LOOKUP, true);
-          answers.forEach((order, i) => {
-            if (canonical(order) !== canonical(expected[i])) {
-              throw new Error(`gateway and ${name} disagree on ${checkIds[i]}: ${canonical(expected[i])} vs ${canonical(order)}`);
-            }
-          });
+          await agrees(name, server, GATEWAY_LOOKUP, true);
         }
         const list = entrants((dialect, tag) => script(`lookup-all-${tag}`, (file) => writeLookupScript(file, source, dialect)));
         const gatewayScript = list[0]!.script;
