@@ -15,6 +15,7 @@ import { topicName } from './prefill.ts';
 import { median } from './http-load.ts';
 import { cpuMs, logTail, memoryOf, type ServerProcess } from './servers.ts';
 import { TOPICS } from './settings.ts';
+import type { Stall, StallReport } from './stall-monitor.ts';
 
 export type EndOffsets = ReadonlyMap<string, ReadonlyMap<number, bigint>>;
 
@@ -132,6 +133,9 @@ export interface IngestResult {
   readonly maxEventLoopDelayMs: number;
   /** Records counted at each whole 5 s after spawn. */
   readonly timeline: Array<{ seconds: number; records: number }>;
+  /** Epoch ms of the scrape that first counted a record, and of the one that saw every partition caught up. */
+  readonly firstRecordEpochMs: number;
+  readonly caughtUpEpochMs: number;
 }
 
 /** No progress for this long means ingest is stuck (a crashed consumer, a poison record). */
@@ -156,6 +160,7 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
   const deadline = gateway.spawnedAt + timeoutSeconds * 1000;
   const timeline: Array<{ seconds: number; records: number }> = [];
   let firstRecordMs: number | undefined;
+  let firstRecordEpochMs: number | undefined;
   let last: Metrics | undefined;
   let progressAt = performance.now();
   let slowestMetricsMs = 0;
@@ -174,7 +179,10 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
     }
     const elapsed = performance.now() - gateway.spawnedAt;
     if (firstRecordMs !== undefined) maxEventLoopDelayMs = Math.max(maxEventLoopDelayMs, metrics.loopDelayMaxMs);
-    if (firstRecordMs === undefined && metrics.records > 0) firstRecordMs = elapsed;
+    if (firstRecordMs === undefined && metrics.records > 0) {
+      firstRecordMs = elapsed;
+      firstRecordEpochMs = Date.now();
+    }
     const second = Math.floor(elapsed / 5000) * 5;
     if (second > 0 && (timeline.at(-1)?.seconds ?? 0) < second) timeline.push({ seconds: second, records: metrics.records });
     if (caughtUp(metrics, ends)) {
@@ -198,6 +206,8 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
         slowestMetricsMs,
         maxEventLoopDelayMs,
         timeline,
+        firstRecordEpochMs: firstRecordEpochMs ?? Date.now(),
+        caughtUpEpochMs: Date.now(),
       };
     }
     last = metrics;
@@ -207,6 +217,35 @@ export async function measureIngest(gateway: ServerProcess, ends: EndOffsets, ti
     `the gateway did not catch up within ${timeoutSeconds} s: ${last?.records ?? 0} of ${totalRecords(ends)} records; ` +
       'raise BENCH_INGEST_TIMEOUT to wait longer',
   );
+}
+
+/** What test/bench/stall-monitor.ts saw between the first record and catch-up. */
+export interface StallSummary {
+  /** Stalls with a delay over 50 ms. */
+  readonly over50: number;
+  /** Of those, the ones with more than 50 ms of the main thread's own CPU time. */
+  readonly over50OnCpu: number;
+  /** The stall with the longest delay, and the one with the most CPU time of the main thread. */
+  readonly longest: Stall | undefined;
+  readonly mostCpu: Stall | undefined;
+}
+
+export function readStalls(file: string, fromEpochMs: number, toEpochMs: number): StallSummary | undefined {
+  let report: StallReport;
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8')) as StallReport;
+  } catch {
+    return undefined;
+  }
+  const stalls = report.stalls.filter((stall) => stall.at > fromEpochMs && stall.at <= toEpochMs);
+  const most = (key: 'delayMs' | 'cpuMs') =>
+    stalls.reduce<Stall | undefined>((best, stall) => (best && best[key] >= stall[key] ? best : stall), undefined);
+  return {
+    over50: stalls.filter((stall) => stall.delayMs > 50).length,
+    over50OnCpu: stalls.filter((stall) => stall.cpuMs > 50).length,
+    longest: most('delayMs'),
+    mostCpu: most('cpuMs'),
+  };
 }
 
 /** Sanity: all records of the topics were read exactly once, none dead-lettered. */

@@ -81,7 +81,7 @@ export function machine(): Machine {
 
 export function format(value: number | undefined, unit = ''): string {
   if (value === undefined || Number.isNaN(value)) return '-';
-  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const digits = Number.isInteger(value) || Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   const text = value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
   return unit === '' ? text : `${text} ${unit}`;
 }

@@ -4,7 +4,9 @@
  * HTTP figures are medians over the rounds.
  */
 import { REQUEST_TIMEOUT_SECONDS, type LoadSummary } from './http-load.ts';
-import type { IngestResult, KcatResult } from './ingest.ts';
+import type { IngestResult, KcatResult, StallSummary } from './ingest.ts';
+import type { Stall } from './stall-monitor.ts';
+import type { FloorResult } from './ingest-floor.ts';
 import type { KafkaStreamsFigures, KafkaStreamsResult } from './kafka-streams.ts';
 import type { Contest, GridFigures, LookupFigures } from './phases.ts';
 import type { PrefillResult } from './prefill.ts';
@@ -46,7 +48,11 @@ export interface RowInput {
   readonly kcat: KcatResult;
   /** Undefined with BENCH_KAFKA_STREAMS=0. */
   readonly kafkaStreams: KafkaStreamsResult | undefined;
+  /** Undefined with BENCH_INGEST_FLOOR=0. */
+  readonly floor?: FloorResult;
   readonly ingest: IngestResult;
+  /** Undefined when the stall monitor wrote nothing (not Linux). */
+  readonly stalls?: StallSummary;
   readonly lookup: LookupFigures;
   readonly grid: GridFigures;
   readonly postgres: PostgresBaseline | undefined;
@@ -95,10 +101,40 @@ function httpNotes(name: string, run: LoadSummary): string[] {
 }
 
 /**
+ * The ingest floor (ingest-floor.ts) against the 1-thread KTable: how fast the gateway's own
+ * decoding and store writes go with no Kafka at all, with every index and with rows only.
+ */
+function floorRows(floor: FloorResult | undefined, kTableRecordsPerSecond: number, gatewayRecordsPerSecond: number): Row[] {
+  const rows: Row[] = [];
+  for (const variant of floor?.variants ?? []) {
+    const what = variant.name === 'indexed' ? 'every index' : 'rows only, no index';
+    const cpu = `main thread ${format(variant.mainThreadCpuSeconds)} s, process ${format(variant.processCpuSeconds)} s of CPU`;
+    rows.push({
+      figure: `Ingest floor: store writes alone, ${what}, vs KTable (1 thread)`,
+      value: variant.writesPerSecond,
+      unit: 'rec/s',
+      baseline: kTableRecordsPerSecond,
+      ratio: variant.writesPerSecond / kTableRecordsPerSecond,
+      note: `no Kafka, no decoding; ${cpu}; the gateway's catch-up is ${format(gatewayRecordsPerSecond / variant.writesPerSecond)}x this`,
+    });
+    rows.push({
+      figure: `Ingest floor: decoding and store writes, ${what}, vs KTable (1 thread)`,
+      value: variant.decodeAndWritePerSecond,
+      unit: 'rec/s',
+      baseline: kTableRecordsPerSecond,
+      ratio: variant.decodeAndWritePerSecond / kTableRecordsPerSecond,
+      note: `no Kafka; ${floor!.slice} records per atomic write`,
+    });
+  }
+  return rows;
+}
+
+/**
  * Gateway against Kafka Streams KTables: records/s (spawn to caught up for both) with the target
  * for the at_least_once variants, and CPU seconds over the same span.
  */
-function kafkaStreamsRows({ ingest, kafkaStreams }: RowInput): Row[] {
+function kafkaStreamsRows(input: RowInput): Row[] {
+  const { ingest, kafkaStreams } = input;
   const rows: Row[] = [];
   const label = (variant: KafkaStreamsFigures): string =>
     `${variant.threads} thread${variant.threads === 1 ? '' : 's'}${variant.guarantee === 'at_least_once' ? '' : `, ${variant.guarantee}`}`;
@@ -123,6 +159,7 @@ function kafkaStreamsRows({ ingest, kafkaStreams }: RowInput): Row[] {
         .filter(Boolean)
         .join(', '),
     });
+    if (targeted && variant.threads === 1) rows.push(...floorRows(input.floor, variant.recordsPerSecond, ingest.recordsPerSecond));
     rows.push({
       figure: `Ingest CPU vs Kafka Streams KTable (${label(variant)})`,
       value: ingest.cpuSeconds,
@@ -133,6 +170,34 @@ function kafkaStreamsRows({ ingest, kafkaStreams }: RowInput): Row[] {
     });
   }
   return rows;
+}
+
+/** `61 ms late: main thread 18 ms on the CPU, 40 ms waiting for a core, 8 ms neither; GC pauses 6 ms` */
+function stallSplit(stall: Stall): string {
+  return (
+    `${format(stall.delayMs)} ms late: main thread ${format(stall.cpuMs)} ms on the CPU, ` +
+    `${format(stall.waitMs)} ms waiting for a core, ${format(stall.blockedMs)} ms neither; GC pauses ${format(stall.gcMs)} ms`
+  );
+}
+
+/** The longest stalls of the catch-up, split by the kernel's account (stall-monitor.ts). */
+function stallRows(stalls: StallSummary | undefined): Row[] {
+  if (!stalls?.longest || !stalls.mostCpu) return [];
+  return [
+    {
+      figure: 'Event-loop stalls over 50 ms during ingest',
+      value: stalls.over50,
+      unit: 'stalls',
+      note: `${stalls.over50OnCpu} of them with over 50 ms of the main thread's own CPU time (stall-monitor.ts, 5 ms ticks)`,
+    },
+    { figure: 'Longest stall during ingest, by where the time went', value: stalls.longest.delayMs, unit: 'ms', note: stallSplit(stalls.longest) },
+    {
+      figure: 'Most main-thread CPU within one stall during ingest',
+      value: stalls.mostCpu.cpuMs,
+      unit: 'ms',
+      note: `what the gateway's own work blocked the loop for at most; ${stallSplit(stalls.mostCpu)}`,
+    },
+  ];
 }
 
 export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appendix: string[] } {
@@ -179,6 +244,7 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       met: ingest.maxEventLoopDelayMs <= TARGETS.ingestLoopDelayMs,
       note: 'gw_event_loop_delay_seconds max, first record to caught up; includes GC and time other processes had the core',
     },
+    ...stallRows(input.stalls),
     {
       figure: 'RSS once caught up (VmRSS)',
       value: ingest.rssBytes / MB,

@@ -23,12 +23,14 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { startBroker } from './broker.ts';
 import { onCleanup, runMain } from './cleanup.ts';
-import { checkIngest, kcatConsume, measureIngest } from './ingest.ts';
+import { checkIngest, kcatConsume, measureIngest, readStalls } from './ingest.ts';
 import { compareLookups, measureGrid, step, type PostgresSide } from './phases.ts';
 import { loadGeneratedData, startPostgres } from './postgres.ts';
 import { kafkaStreamsIngest, type KafkaStreamsResult } from './kafka-streams.ts';
+import { measureIngestFloor, type FloorResult } from './ingest-floor.ts';
 import { prefill } from './prefill.ts';
 import { profileGateway, type ProfileResult } from './profile.ts';
 import { cpuPressure, machine, renderReport, revision, writeReport } from './report.ts';
@@ -97,6 +99,17 @@ async function main(): Promise<void> {
   } else {
     step('      Kafka Streams baseline skipped (BENCH_KAFKA_STREAMS=0)');
   }
+  let floor: FloorResult | undefined;
+  if (settings.ingestFloor) {
+    step("      ingest floor: the same records through the gateway's decoding and store writes, no Kafka (ingest-floor.ts)");
+    floor = await measureIngestFloor(work, settings.ingestTimeoutSeconds);
+    for (const variant of floor.variants) {
+      step(
+        `      floor, ${variant.name}: writes ${variant.writesPerSecond} rec/s, decoding and writes ${variant.decodeAndWritePerSecond} rec/s, ` +
+          `process CPU ${variant.processCpuSeconds.toFixed(1)} s`,
+      );
+    }
+  }
 
   let pg: (PostgresSide & { load: PostgresBaseline }) | undefined;
   if (settings.postgres) {
@@ -130,11 +143,15 @@ async function main(): Promise<void> {
   }
 
   step('[4/7] gateway ingest: spawning node src/main.ts, waiting until every partition is caught up');
+  const stallFile = path.join(work, 'stalls.json');
   const gateway = await startGateway({
     brokers: broker.brokers,
     dataDir: path.join(work, 'gateway-data'),
     groupId: `gw-bench-${process.pid}-${Date.now()}`,
     logFile: path.join(work, 'gateway.log'),
+    // Splits each event-loop stall into CPU, waiting for a core and blocked (stall-monitor.ts).
+    nodeArgs: ['--import', pathToFileURL(path.join(import.meta.dirname, 'stall-monitor.ts')).href],
+    env: { STALL_MONITOR_FILE: stallFile },
   });
   const measure = async () => {
     const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
@@ -147,13 +164,14 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
     const settledRssBytes = memoryOf(gateway.pid).rss;
     step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
+    const stalls = readStalls(stallFile, ingest.firstRecordEpochMs, ingest.caughtUpEpochMs);
     step(`[5/7] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
     const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
     step(`[6/7] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);
     const grid = await measureGrid(settings, gateway, work, pg?.server);
     const rssAfterLoadBytes = memoryOf(gateway.pid).rss;
     const memoryAfterLoad = await memoryBreakdown(gateway.url);
-    return { ingest, lookup, grid, rssAfterLoadBytes, memoryAfterLoad, settledRssBytes, settledSeconds: SETTLE_SECONDS };
+    return { ingest, stalls, lookup, grid, rssAfterLoadBytes, memoryAfterLoad, settledRssBytes, settledSeconds: SETTLE_SECONDS };
   };
   let figures: Awaited<ReturnType<typeof measure>>;
   try {
@@ -184,7 +202,17 @@ async function main(): Promise<void> {
   }
 
   await pg?.server.stop();
-  const { rows, notes, appendix } = buildRows({ settings, host, prefill: filled, kcat, kafkaStreams, ...figures, postgres: pg?.load, profile });
+  const { rows, notes, appendix } = buildRows({
+    settings,
+    host,
+    prefill: filled,
+    kcat,
+    kafkaStreams,
+    floor,
+    ...figures,
+    postgres: pg?.load,
+    profile,
+  });
   const report = {
     date: started.toISOString(),
     command,
@@ -205,6 +233,7 @@ async function main(): Promise<void> {
       prefill: { records: filled.records, total: filled.total, bytes: filled.bytes, ms: Math.round(filled.ms) },
       kcat,
       kafkaStreams,
+      ingestFloor: floor,
       ...figures,
       postgres: pg?.load,
       profile,

@@ -76,6 +76,8 @@ export interface BenchSettings {
    * stream threads at_least_once, 1 thread exactly_once_v2, BENCH_ROUNDS rounds each.
    */
   readonly kafkaStreams: boolean;
+  /** The ingest floor: the gateway's store writes without Kafka (BENCH_INGEST_FLOOR, default 1; 0 skips it). */
+  readonly ingestFloor: boolean;
   /** kcat -z codec for the pre-fill (BENCH_COMPRESSION: none, gzip, snappy, lz4, zstd; default none). */
   readonly compression: string;
   /** Ids embedded in the lookup script (fixed) and orders in the baseline server's map. */
@@ -147,6 +149,7 @@ export function loadSettings(env: Env = process.env): BenchSettings {
     ingestTimeoutSeconds: integer(env, 'BENCH_INGEST_TIMEOUT', 1800, 10, 86_400),
     profile: flag(env, 'BENCH_PROFILE'),
     kafkaStreams: (env.BENCH_KAFKA_STREAMS ?? '').trim() === '' || flag(env, 'BENCH_KAFKA_STREAMS'),
+    ingestFloor: flag(env, 'BENCH_INGEST_FLOOR', true),
     compression: codec(env),
     lookupIds: Math.min(10_000, orders),
     baselineOrders: Math.min(100_000, orders),

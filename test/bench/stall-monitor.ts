@@ -1,0 +1,126 @@
+/**
+ * Where an event-loop stall's time went, by the kernel's account. Preloaded into the gateway by
+ * the bench's ingest phase (`node --import ./test/bench/stall-monitor.ts src/main.ts`, with
+ * STALL_MONITOR_FILE set), it runs a 5 ms timer on the main thread. When a tick comes late, the
+ * main thread's scheduler counters (`/proc/thread-self/schedstat`: time on a core, time runnable
+ * but waiting for one) say how the gap split:
+ *
+ * - on the CPU: the thread ran: JavaScript, native code such as RocksDB's write, or V8's garbage
+ *   collection on this thread;
+ * - waiting for a core: it could have run, but the OS had both cores busy with other threads
+ *   (the broker, RocksDB's compactions, V8's helpers, other processes);
+ * - neither: idle in the loop's poll until the tick was due, or blocked (a lock, I/O, a page
+ *   fault served from disk, a GC pause waiting for V8's helper threads).
+ *
+ * Apart from that split, the wall time of garbage-collection pauses within the gap
+ * (`PerformanceObserver` 'gc' entries), which may fall in any of the three.
+ *
+ * `monitorEventLoopDelay` gives the gap only; no library splits it, hence this file. Stalls longer
+ * than REPORT_MS are written, with their epoch time, as JSON to STALL_MONITOR_FILE once a second,
+ * so the bench can keep the ones between the first record and catch-up. Linux only; elsewhere it
+ * does nothing.
+ */
+import { closeSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { PerformanceObserver } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
+
+export interface Stall {
+  /** Epoch ms when the late tick ran. */
+  readonly at: number;
+  /** Lateness of the tick, in ms: what `monitorEventLoopDelay` would report. */
+  readonly delayMs: number;
+  readonly cpuMs: number;
+  readonly waitMs: number;
+  readonly blockedMs: number;
+  /** Wall time of garbage-collection pauses within the gap (on the CPU or not). */
+  gcMs: number;
+}
+
+export interface StallReport {
+  readonly pid: number;
+  readonly intervalMs: number;
+  /** Stalls with a delay over REPORT_MS, oldest first (at most MAX_STALLS). */
+  readonly stalls: Stall[];
+}
+
+const INTERVAL_MS = 5;
+const REPORT_MS = 20;
+const MAX_STALLS = 20_000;
+
+function schedstat(fd: number, buffer: Buffer): [run: number, wait: number] {
+  const length = readSync(fd, buffer, 0, buffer.length, 0);
+  const [run, wait] = buffer.toString('latin1', 0, length).split(' ');
+  return [Number(run) / 1e6, Number(wait) / 1e6];
+}
+
+function start(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync('/proc/thread-self/schedstat', 'r');
+  } catch {
+    return;
+  }
+  const buffer = Buffer.alloc(128);
+  const stalls: Stall[] = [];
+  // Stalls whose GC share is not known yet: 'gc' entries reach the observer after the gap.
+  const pending: Array<{ stall: Stall; from: number; to: number }> = [];
+  const collections: Array<{ start: number; end: number }> = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) collections.push({ start: entry.startTime, end: entry.startTime + entry.duration });
+  });
+  observer.observe({ entryTypes: ['gc'] });
+
+  let last = performance.now();
+  let [lastRun, lastWait] = schedstat(fd, buffer);
+  const tick = setInterval(() => {
+    const now = performance.now();
+    const [run, wait] = schedstat(fd, buffer);
+    const gapMs = now - last;
+    const delayMs = gapMs - INTERVAL_MS;
+    if (delayMs > REPORT_MS && stalls.length < MAX_STALLS) {
+      const cpuMs = run - lastRun;
+      const waitMs = wait - lastWait;
+      const stall: Stall = {
+        at: Math.round(performance.timeOrigin + now),
+        delayMs: round(delayMs),
+        cpuMs: round(cpuMs),
+        waitMs: round(waitMs),
+        blockedMs: round(Math.max(0, gapMs - cpuMs - waitMs)),
+        gcMs: 0,
+      };
+      stalls.push(stall);
+      pending.push({ stall, from: last, to: now });
+    }
+    last = now;
+    lastRun = run;
+    lastWait = wait;
+  }, INTERVAL_MS);
+  tick.unref();
+
+  const flush = (): void => {
+    const settled = performance.now() - 500;
+    while (pending.length > 0 && pending[0]!.to < settled) {
+      const { stall, from, to } = pending.shift()!;
+      let gc = 0;
+      for (const collection of collections) gc += Math.max(0, Math.min(to, collection.end) - Math.max(from, collection.start));
+      stall.gcMs = round(gc);
+    }
+    // Keep only the collections a pending stall may still need.
+    const oldest = pending[0]?.from ?? settled;
+    while (collections.length > 0 && collections[0]!.end < oldest) collections.shift();
+    const report: StallReport = { pid: process.pid, intervalMs: INTERVAL_MS, stalls };
+    writeFileSync(`${file}.tmp`, JSON.stringify(report));
+    renameSync(`${file}.tmp`, file);
+  };
+  const flushTimer = setInterval(flush, 1000);
+  flushTimer.unref();
+  process.once('exit', () => {
+    flush();
+    closeSync(fd);
+  });
+}
+
+const round = (ms: number): number => Math.round(ms * 100) / 100;
+
+const file = process.env.STALL_MONITOR_FILE;
+if (isMainThread && file) start(file);
