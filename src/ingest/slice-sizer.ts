@@ -27,9 +27,11 @@ export interface SliceSizer {
  * Defaults of ingest: 5 ms steps. A step can share a turn of the event loop with KafkaJS parsing
  * a fetch response and with a garbage collection; 5 ms leaves room for both under a 50 ms stall
  * budget (BENCHMARKS.md, "Steps, fetches and background priority": 15 ms steps with 2 MB fetches
- * stalled the loop past 50 ms several times a minute).
+ * stalled the loop past 50 ms several times a minute). The first slice is the smallest: before
+ * V8 has optimized decoding and the batch write, a record costs several times what it costs a
+ * second later, and the sizer has no measure yet.
  */
-export const INGEST_SLICES: SliceSizerOptions = { targetMs: 5, min: 50, max: 4000, initial: 500 };
+export const INGEST_SLICES: SliceSizerOptions = { targetMs: 5, min: 50, max: 4000, initial: 50 };
 
 export function createSliceSizer(options: SliceSizerOptions): SliceSizer {
   // Smoothed cost of one record in ms; slices smaller than this many records say little.

@@ -8,7 +8,8 @@
  *   rec/s, wall s; CPU s of the whole process and of its main thread (from /proc, so V8's GC
  *   helpers and RocksDB's flush and compaction threads count too), per thread group; the
  *   gateway's own longest event-loop delay (gw_event_loop_delay_seconds max) and slowest
- *   /metrics answer; RSS and peak RSS at catch-up.
+ *   /metrics answer; the longest stall and the stall with the most main-thread CPU, split by
+ *   stall-monitor.ts (preloaded); RSS and peak RSS at catch-up.
  *
  * It uses a running broker whose bench topics are filled (AB_PREFILL_ORDERS=n fills them first,
  * with the bench's generator). Environment:
@@ -22,14 +23,17 @@
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
+import { readStalls } from './ingest.ts';
 import { prefill, topicName } from './prefill.ts';
 import { cpuSeconds, memoryMb, threads } from './proc.ts';
 import { freePort } from './servers.ts';
+import type { StallReport } from './stall-monitor.ts';
 import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, nodeFlagSets, REPO_ROOT, TOPIC_PREFIX, TOPICS } from './settings.ts';
 
 const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
@@ -53,7 +57,9 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
   const dataDir = mkdtempSync(path.join(work, 'data-'));
   const port = await freePort();
   const log = createWriteStream(path.join(work, 'gateway.log'));
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, path.join(root, 'src/main.ts')], {
+  const stallFile = path.join(work, 'stalls.json');
+  const monitor = ['--import', pathToFileURL(path.join(import.meta.dirname, 'stall-monitor.ts')).href];
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, ...monitor, path.join(root, 'src/main.ts')], {
     cwd: root,
     env: {
       ...process.env,
@@ -64,13 +70,14 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       TOPIC_PREFIX,
       GROUP_ID: `gw-bench-ab-${process.pid}-${Date.now()}`,
       LOG_LEVEL: 'warn',
+      STALL_MONITOR_FILE: stallFile,
       ...gatewayAllocatorEnv(),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   child.stderr.pipe(log);
   const pid = child.pid!;
-  let first: { at: number; cpu: number } | undefined;
+  let first: { at: number; epochMs: number; cpu: number } | undefined;
   let slowestMs = 0;
   let loopMs = 0;
   try {
@@ -87,7 +94,7 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       const records = Number(/^gw_ingest_records_total (\S+)$/m.exec(text)?.[1] ?? 0);
       if (!first) {
         // The scrape that sees the first record covers start-up: its delay is not ingest's.
-        if (records > 0) first = { at: performance.now(), cpu: cpuSeconds(`/proc/${pid}/stat`).seconds };
+        if (records > 0) first = { at: performance.now(), epochMs: Date.now(), cpu: cpuSeconds(`/proc/${pid}/stat`).seconds };
         continue;
       }
       slowestMs = Math.max(slowestMs, performance.now() - asked);
@@ -97,17 +104,30 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       );
       if (![...ends].every(([id, end]) => (next.get(id) ?? -1) >= end)) continue;
       const seconds = (performance.now() - first.at) / 1000;
+      const caughtUpMs = Date.now();
+      const cpu = Math.round((cpuSeconds(`/proc/${pid}/stat`).seconds - first.cpu) * 10) / 10;
+      const memory = memoryMb(pid);
+      const threadCpu = threads(pid);
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // the monitor writes its file once a second
+      const stalls = readStalls(stallFile, first.epochMs, caughtUpMs);
+      // Every stall over 40 ms from spawn to catch-up, at its second after the first record.
+      const report = JSON.parse(readFileSync(stallFile, 'utf8')) as StallReport;
+      const long = report.stalls
+        .filter((stall) => stall.delayMs > 40 && stall.at <= caughtUpMs)
+        .map(({ at, ...stall }) => ({ second: Math.round((at - first!.epochMs) / 100) / 10, ...stall }));
       return {
         tree: root,
         nodeFlags: flags.join(' '),
         records,
         recordsPerSecond: Math.round(records / seconds),
         seconds: Math.round(seconds * 10) / 10,
-        cpuSeconds: Math.round((cpuSeconds(`/proc/${pid}/stat`).seconds - first.cpu) * 10) / 10,
-        threads: threads(pid),
+        cpuSeconds: cpu,
+        threads: threadCpu,
         maxEventLoopDelayMs: Math.round(loopMs),
         slowestMetricsMs: Math.round(slowestMs),
-        ...memoryMb(pid),
+        stalls,
+        stallsOver40ms: long,
+        ...memory,
       };
     }
   } finally {
