@@ -23,17 +23,15 @@
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
-import { readStalls } from './ingest.ts';
+import { readStallReport, stallMonitor, summarizeStalls } from './ingest.ts';
 import { prefill, topicName } from './prefill.ts';
 import { cpuSeconds, memoryMb, threads } from './proc.ts';
 import { freePort } from './servers.ts';
-import type { StallReport } from './stall-monitor.ts';
 import { GATEWAY_NODE_FLAGS, gatewayAllocatorEnv, loadSettings, nodeFlagSets, REPO_ROOT, TOPIC_PREFIX, TOPICS } from './settings.ts';
 
 const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
@@ -58,8 +56,8 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
   const port = await freePort();
   const log = createWriteStream(path.join(work, 'gateway.log'));
   const stallFile = path.join(work, 'stalls.json');
-  const monitor = ['--import', pathToFileURL(path.join(import.meta.dirname, 'stall-monitor.ts')).href];
-  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, ...monitor, path.join(root, 'src/main.ts')], {
+  const monitor = stallMonitor(stallFile);
+  const child = spawn(process.execPath, [...GATEWAY_NODE_FLAGS, ...flags, ...monitor.nodeArgs, path.join(root, 'src/main.ts')], {
     cwd: root,
     env: {
       ...process.env,
@@ -70,7 +68,7 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       TOPIC_PREFIX,
       GROUP_ID: `gw-bench-ab-${process.pid}-${Date.now()}`,
       LOG_LEVEL: 'warn',
-      STALL_MONITOR_FILE: stallFile,
+      ...monitor.env,
       ...gatewayAllocatorEnv(),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -109,10 +107,10 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       const memory = memoryMb(pid);
       const threadCpu = threads(pid);
       await new Promise((resolve) => setTimeout(resolve, 1500)); // the monitor writes its file once a second
-      const stalls = readStalls(stallFile, first.epochMs, caughtUpMs);
+      const report = readStallReport(stallFile);
+      const stalls = summarizeStalls(report, first.epochMs, caughtUpMs);
       // Every stall over 40 ms from spawn to catch-up, at its second after the first record.
-      const report = JSON.parse(readFileSync(stallFile, 'utf8')) as StallReport;
-      const long = report.stalls
+      const long = (report?.stalls ?? [])
         .filter((stall) => stall.delayMs > 40 && stall.at <= caughtUpMs)
         .map(({ at, ...stall }) => ({ second: Math.round((at - first!.epochMs) / 100) / 10, ...stall }));
       return {

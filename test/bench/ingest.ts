@@ -10,6 +10,8 @@
  *   /proc right then.
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { exited, spawnTracked } from './cleanup.ts';
 import { topicName } from './prefill.ts';
 import { median } from './http-load.ts';
@@ -230,13 +232,25 @@ export interface StallSummary {
   readonly mostCpu: Stall | undefined;
 }
 
-export function readStalls(file: string, fromEpochMs: number, toEpochMs: number): StallSummary | undefined {
-  let report: StallReport;
+/** Node flags and environment that preload the stall monitor into a gateway writing to `file`. */
+export function stallMonitor(file: string): { nodeArgs: string[]; env: Record<string, string> } {
+  return {
+    nodeArgs: ['--import', pathToFileURL(path.join(import.meta.dirname, 'stall-monitor.ts')).href],
+    env: { STALL_MONITOR_FILE: file },
+  };
+}
+
+/** The monitor's report, or undefined when it wrote none (not Linux). */
+export function readStallReport(file: string): StallReport | undefined {
   try {
-    report = JSON.parse(readFileSync(file, 'utf8')) as StallReport;
+    return JSON.parse(readFileSync(file, 'utf8')) as StallReport;
   } catch {
     return undefined;
   }
+}
+
+export function summarizeStalls(report: StallReport | undefined, fromEpochMs: number, toEpochMs: number): StallSummary | undefined {
+  if (!report) return undefined;
   const stalls = report.stalls.filter((stall) => stall.at > fromEpochMs && stall.at <= toEpochMs);
   const most = (key: 'delayMs' | 'cpuMs') =>
     stalls.reduce<Stall | undefined>((best, stall) => (best && best[key] >= stall[key] ? best : stall), undefined);

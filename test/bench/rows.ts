@@ -104,7 +104,10 @@ function httpNotes(name: string, run: LoadSummary): string[] {
  * The ingest floor (ingest-floor.ts) against the 1-thread KTable: how fast the gateway's own
  * decoding and store writes go with no Kafka at all, with every index and with rows only.
  */
-function floorRows(floor: FloorResult | undefined, kTableRecordsPerSecond: number, gatewayRecordsPerSecond: number): Row[] {
+function floorRows({ floor, kafkaStreams, ingest }: RowInput): Row[] {
+  const kTable = kafkaStreams?.variants.find((variant) => variant.threads === 1 && variant.guarantee === 'at_least_once');
+  const versus = (recordsPerSecond: number) =>
+    kTable ? { baseline: kTable.recordsPerSecond, ratio: recordsPerSecond / kTable.recordsPerSecond } : {};
   const rows: Row[] = [];
   for (const variant of floor?.variants ?? []) {
     const what = variant.name === 'indexed' ? 'every index' : 'rows only, no index';
@@ -113,16 +116,14 @@ function floorRows(floor: FloorResult | undefined, kTableRecordsPerSecond: numbe
       figure: `Ingest floor: store writes alone, ${what}, vs KTable (1 thread)`,
       value: variant.writesPerSecond,
       unit: 'rec/s',
-      baseline: kTableRecordsPerSecond,
-      ratio: variant.writesPerSecond / kTableRecordsPerSecond,
-      note: `no Kafka, no decoding; ${cpu}; the gateway's catch-up is ${format(gatewayRecordsPerSecond / variant.writesPerSecond)}x this`,
+      ...versus(variant.writesPerSecond),
+      note: `no Kafka, no decoding; ${cpu}; the gateway's catch-up is ${format(ingest.recordsPerSecond / variant.writesPerSecond)}x this`,
     });
     rows.push({
       figure: `Ingest floor: decoding and store writes, ${what}, vs KTable (1 thread)`,
       value: variant.decodeAndWritePerSecond,
       unit: 'rec/s',
-      baseline: kTableRecordsPerSecond,
-      ratio: variant.decodeAndWritePerSecond / kTableRecordsPerSecond,
+      ...versus(variant.decodeAndWritePerSecond),
       note: `no Kafka; ${floor!.slice} records per atomic write`,
     });
   }
@@ -133,8 +134,7 @@ function floorRows(floor: FloorResult | undefined, kTableRecordsPerSecond: numbe
  * Gateway against Kafka Streams KTables: records/s (spawn to caught up for both) with the target
  * for the at_least_once variants, and CPU seconds over the same span.
  */
-function kafkaStreamsRows(input: RowInput): Row[] {
-  const { ingest, kafkaStreams } = input;
+function kafkaStreamsRows({ ingest, kafkaStreams }: RowInput): Row[] {
   const rows: Row[] = [];
   const label = (variant: KafkaStreamsFigures): string =>
     `${variant.threads} thread${variant.threads === 1 ? '' : 's'}${variant.guarantee === 'at_least_once' ? '' : `, ${variant.guarantee}`}`;
@@ -159,7 +159,6 @@ function kafkaStreamsRows(input: RowInput): Row[] {
         .filter(Boolean)
         .join(', '),
     });
-    if (targeted && variant.threads === 1) rows.push(...floorRows(input.floor, variant.recordsPerSecond, ingest.recordsPerSecond));
     rows.push({
       figure: `Ingest CPU vs Kafka Streams KTable (${label(variant)})`,
       value: ingest.cpuSeconds,
@@ -182,22 +181,34 @@ function stallSplit(stall: Stall): string {
 
 /** The longest stalls of the catch-up, split by the kernel's account (stall-monitor.ts). */
 function stallRows(stalls: StallSummary | undefined): Row[] {
-  if (!stalls?.longest || !stalls.mostCpu) return [];
-  return [
+  if (!stalls) return [];
+  const rows: Row[] = [
     {
       figure: 'Event-loop stalls over 50 ms during ingest',
       value: stalls.over50,
       unit: 'stalls',
-      note: `${stalls.over50OnCpu} of them with over 50 ms of the main thread's own CPU time (stall-monitor.ts, 5 ms ticks)`,
+      note: stalls.longest
+        ? `${stalls.over50OnCpu} of them with over 50 ms of the main thread's own CPU time (stall-monitor.ts, 5 ms ticks)`
+        : 'none over 20 ms either (stall-monitor.ts, 5 ms ticks)',
     },
-    { figure: 'Longest stall during ingest, by where the time went', value: stalls.longest.delayMs, unit: 'ms', note: stallSplit(stalls.longest) },
-    {
+  ];
+  if (stalls.longest) {
+    rows.push({
+      figure: 'Longest stall during ingest, by where the time went',
+      value: stalls.longest.delayMs,
+      unit: 'ms',
+      note: stallSplit(stalls.longest),
+    });
+  }
+  if (stalls.mostCpu) {
+    rows.push({
       figure: 'Most main-thread CPU within one stall during ingest',
       value: stalls.mostCpu.cpuMs,
       unit: 'ms',
       note: `what the gateway's own work blocked the loop for at most; ${stallSplit(stalls.mostCpu)}`,
-    },
-  ];
+    });
+  }
+  return rows;
 }
 
 export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appendix: string[] } {
@@ -235,6 +246,7 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
       ratio: ingest.steadyRecordsPerSecond / kcat.recordsPerSecond,
     },
     ...kafkaStreamsRows(input),
+    ...floorRows(input),
     { figure: 'Slowest /metrics answer during ingest', value: ingest.slowestMetricsMs, unit: 'ms', note: 'event loop blocked by ingest' },
     {
       figure: 'Max event-loop delay during ingest',

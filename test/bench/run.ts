@@ -23,10 +23,9 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { startBroker } from './broker.ts';
 import { onCleanup, runMain } from './cleanup.ts';
-import { checkIngest, kcatConsume, measureIngest, readStalls } from './ingest.ts';
+import { checkIngest, kcatConsume, measureIngest, readStallReport, stallMonitor, summarizeStalls } from './ingest.ts';
 import { compareLookups, measureGrid, step, type PostgresSide } from './phases.ts';
 import { loadGeneratedData, startPostgres } from './postgres.ts';
 import { kafkaStreamsIngest, type KafkaStreamsResult } from './kafka-streams.ts';
@@ -150,8 +149,7 @@ async function main(): Promise<void> {
     groupId: `gw-bench-${process.pid}-${Date.now()}`,
     logFile: path.join(work, 'gateway.log'),
     // Splits each event-loop stall into CPU, waiting for a core and blocked (stall-monitor.ts).
-    nodeArgs: ['--import', pathToFileURL(path.join(import.meta.dirname, 'stall-monitor.ts')).href],
-    env: { STALL_MONITOR_FILE: stallFile },
+    ...stallMonitor(stallFile),
   });
   const measure = async () => {
     const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
@@ -164,7 +162,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
     const settledRssBytes = memoryOf(gateway.pid).rss;
     step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
-    const stalls = readStalls(stallFile, ingest.firstRecordEpochMs, ingest.caughtUpEpochMs);
+    const stalls = summarizeStalls(readStallReport(stallFile), ingest.firstRecordEpochMs, ingest.caughtUpEpochMs);
     step(`[5/7] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
     const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
     step(`[6/7] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);

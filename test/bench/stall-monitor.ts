@@ -62,6 +62,8 @@ function start(file: string): void {
   }
   const buffer = Buffer.alloc(128);
   const stalls: Stall[] = [];
+  // Whether the file is behind: a stall was added or got its GC share since the last write.
+  let changed = true;
   // Stalls whose GC share is not known yet: 'gc' entries reach the observer after the gap.
   const pending: Array<{ stall: Stall; from: number; to: number }> = [];
   const collections: Array<{ start: number; end: number }> = [];
@@ -90,6 +92,7 @@ function start(file: string): void {
       };
       stalls.push(stall);
       pending.push({ stall, from: last, to: now });
+      changed = true;
     }
     last = now;
     lastRun = run;
@@ -104,10 +107,13 @@ function start(file: string): void {
       let gc = 0;
       for (const collection of collections) gc += Math.max(0, Math.min(to, collection.end) - Math.max(from, collection.start));
       stall.gcMs = round(gc);
+      changed = true;
     }
     // Keep only the collections a pending stall may still need.
     const oldest = pending[0]?.from ?? settled;
     while (collections.length > 0 && collections[0]!.end < oldest) collections.shift();
+    if (!changed) return;
+    changed = false;
     const report: StallReport = { pid: process.pid, intervalMs: INTERVAL_MS, stalls };
     writeFileSync(`${file}.tmp`, JSON.stringify(report));
     renameSync(`${file}.tmp`, file);
