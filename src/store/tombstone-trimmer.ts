@@ -11,6 +11,11 @@
  * instead of waiting one more retention: instances restarted more often than the retention would
  * otherwise never trim. Dropping or rebuilding a partition drops its samples too. A resume from
  * below a partition's trim point fails with GW_RESUME_TOO_FAR (see recent-changes.ts).
+ *
+ * Trimming runs on the event loop, so a tick works in steps of STEP_ENTRIES change-log entries
+ * and yields between them. A tick in one go read up to `maxEntriesPerTick` entries of every
+ * partition at once: once a retention has passed over a large load, every tick until the backlog
+ * is gone (`node test/bench/tombstone-trim.ts`; BENCHMARKS.md, "Tombstone trimming").
  */
 import type { Logger } from '../log.ts';
 import type { ViewStore } from './view-store.ts';
@@ -27,8 +32,11 @@ export interface TombstoneTrimmerOptions {
 }
 
 export interface TombstoneTrimmer {
-  /** One pass over every partition; returns the markers removed. Runs on a timer after `start`. */
-  tick(): number;
+  /**
+   * One pass over every partition, in steps that yield to the event loop; resolves to the markers
+   * removed. Runs on a timer after `start`; a tick that finds the previous one running does nothing.
+   */
+  tick(): Promise<number>;
   start(): void;
   stop(): void;
   /** Markers removed since start. */
@@ -40,6 +48,11 @@ interface Sample {
   readonly offset: string;
 }
 
+/** Change-log entries read per step: a few ms of work between two yields. */
+const STEP_ENTRIES = 1_000;
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export function createTombstoneTrimmer(options: TombstoneTrimmerOptions): TombstoneTrimmer {
   const now = options.now ?? Date.now;
   const maxEntries = options.maxEntriesPerTick ?? 10_000;
@@ -48,7 +61,11 @@ export function createTombstoneTrimmer(options: TombstoneTrimmerOptions): Tombst
   let removed = 0;
   let timer: NodeJS.Timeout | undefined;
 
-  const trimPartition = (viewId: string, store: ViewStore, partition: number, at: number): number => {
+  let running = false;
+  // Set by `stop`: a tick between two steps ends there (the stores close after stop).
+  let stopped = false;
+
+  const trimPartition = async (viewId: string, store: ViewStore, partition: number, at: number): Promise<number> => {
     const offset = store.nextOffset(partition);
     const id = `${viewId}/${partition}`;
     if (offset === undefined) {
@@ -77,36 +94,52 @@ export function createTombstoneTrimmer(options: TombstoneTrimmerOptions): Tombst
     }
     if (changed) store.saveAppliedTimes(partition, list);
     if (!bound) return 0;
-    const trimmed = store.tombstonesTrimmedBelow(partition);
-    if (trimmed !== undefined && BigInt(trimmed) >= BigInt(bound.offset)) return 0;
-    return store.trimTombstones(partition, bound.offset, maxEntries).removed;
+    let count = 0;
+    // Each step reads from where the last one stopped (the partition's trim point) up to the
+    // bound; the partition may have been dropped or rebuilt while the loop yielded.
+    for (let read = 0; read < maxEntries && !stopped; read += STEP_ENTRIES) {
+      const trimmed = store.tombstonesTrimmedBelow(partition);
+      if (store.nextOffset(partition) === undefined) break;
+      if (trimmed !== undefined && BigInt(trimmed) >= BigInt(bound.offset)) break;
+      count += store.trimTombstones(partition, bound.offset, Math.min(STEP_ENTRIES, maxEntries - read)).removed;
+      await yieldToLoop();
+    }
+    return count;
   };
 
   const trimmer: TombstoneTrimmer = {
-    tick() {
-      const at = now();
-      let count = 0;
-      for (const [viewId, store] of options.stores) {
-        const partitions = options.partitionCounts.get(viewId) ?? 0;
-        for (let partition = 0; partition < partitions; partition++) {
-          try {
-            count += trimPartition(viewId, store, partition, at);
-          } catch (error) {
-            options.logger.warn('trimming tombstones failed; retrying on the next tick', { error, view: viewId, partition });
+    async tick() {
+      if (running) return 0;
+      running = true;
+      try {
+        const at = now();
+        let count = 0;
+        for (const [viewId, store] of options.stores) {
+          const partitions = options.partitionCounts.get(viewId) ?? 0;
+          for (let partition = 0; partition < partitions && !stopped; partition++) {
+            try {
+              count += await trimPartition(viewId, store, partition, at);
+            } catch (error) {
+              options.logger.warn('trimming tombstones failed; retrying on the next tick', { error, view: viewId, partition });
+            }
           }
         }
+        removed += count;
+        if (count > 0) options.logger.debug('tombstone markers trimmed', { count });
+        return count;
+      } finally {
+        running = false;
       }
-      removed += count;
-      if (count > 0) options.logger.debug('tombstone markers trimmed', { count });
-      return count;
     },
     start() {
+      stopped = false;
       if (timer) return;
       const every = Math.min(60_000, Math.max(250, Math.floor(options.retentionMs / 4)));
-      timer = setInterval(() => trimmer.tick(), every);
+      timer = setInterval(() => void trimmer.tick(), every);
       timer.unref();
     },
     stop() {
+      stopped = true;
       if (timer) clearInterval(timer);
       timer = undefined;
     },

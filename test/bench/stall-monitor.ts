@@ -17,16 +17,24 @@
  *
  * `monitorEventLoopDelay` gives the gap only; no library splits it, hence this file. Stalls longer
  * than REPORT_MS are written, with their epoch time, as JSON to STALL_MONITOR_FILE once a second,
- * so the bench can keep the ones between the first record and catch-up. Linux only; elsewhere it
- * does nothing.
+ * so the bench can keep the ones between the first record and catch-up. A small worker thread
+ * writes the file: a rename that replaces a file frees the old one's blocks, and on a file system
+ * mounted with `discard` the kernel waits for the device in that call (`blkdev_issue_discard`
+ * from `rename`, seen in the main thread's kernel stack for tens of ms); the monitor must not
+ * stall the loop it measures. Linux only; elsewhere it does nothing.
  */
 import { closeSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { isMainThread } from 'node:worker_threads';
+import { isMainThread, Worker } from 'node:worker_threads';
 
 export interface Stall {
   /** Epoch ms when the late tick ran. */
   readonly at: number;
+  /**
+   * The same moment on the monotonic clock, in µs: the time base of a V8 CPU profile
+   * (`node --cpu-prof`), to find the stall's samples in one.
+   */
+  readonly monotonicUs: number;
   /** Lateness of the tick, in ms: what `monitorEventLoopDelay` would report. */
   readonly delayMs: number;
   readonly cpuMs: number;
@@ -64,6 +72,7 @@ function start(file: string): void {
   const stalls: Stall[] = [];
   // Whether the file is behind: a stall was added or got its GC share since the last write.
   let changed = true;
+  const writer = reportWriter(file);
   // Stalls whose GC share is not known yet: 'gc' entries reach the observer after the gap.
   const pending: Array<{ stall: Stall; from: number; to: number }> = [];
   const collections: Array<{ start: number; end: number }> = [];
@@ -84,6 +93,7 @@ function start(file: string): void {
       const waitMs = wait - lastWait;
       const stall: Stall = {
         at: Math.round(performance.timeOrigin + now),
+        monotonicUs: Number(process.hrtime.bigint() / 1000n),
         delayMs: round(delayMs),
         cpuMs: round(cpuMs),
         waitMs: round(waitMs),
@@ -115,15 +125,37 @@ function start(file: string): void {
     if (!changed) return;
     changed = false;
     const report: StallReport = { pid: process.pid, intervalMs: INTERVAL_MS, stalls };
-    writeFileSync(`${file}.tmp`, JSON.stringify(report));
-    renameSync(`${file}.tmp`, file);
+    writer.postMessage(JSON.stringify(report));
   };
   const flushTimer = setInterval(flush, 1000);
   flushTimer.unref();
   process.once('exit', () => {
-    flush();
+    // The worker may still hold an earlier report; the last one is written here, synchronously.
+    void writer.terminate();
+    const report: StallReport = { pid: process.pid, intervalMs: INTERVAL_MS, stalls };
+    replace(file, JSON.stringify(report));
     closeSync(fd);
   });
+}
+
+/** Writes `text` to `file` whole: readers see the old report or the new one, never a part. */
+function replace(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+/** A thread that writes each report it is sent to `file`, off the monitored loop. */
+function reportWriter(file: string): Worker {
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { writeFileSync, renameSync } = require('node:fs');
+    parentPort.on('message', (text) => {
+      writeFileSync(workerData + '.tmp', text);
+      renameSync(workerData + '.tmp', workerData);
+    });`;
+  const worker = new Worker(source, { eval: true, workerData: file });
+  worker.unref();
+  return worker;
 }
 
 const round = (ms: number): number => Math.round(ms * 100) / 100;

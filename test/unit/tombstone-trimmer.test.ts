@@ -54,7 +54,7 @@ describe('tombstone trimmer', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('removes a tombstone marker once it is older than the retention, and only then', () => {
+  it('removes a tombstone marker once it is older than the retention, and only then', async () => {
     let clock = 0;
     const trimmer = createTombstoneTrimmer({
       stores: new Map([['orders', store]]),
@@ -69,20 +69,20 @@ describe('tombstone trimmer', () => {
     write(0, 'o-2', null);
     write(1, 'o-9', null);
 
-    expect(trimmer.tick()).toBe(0); // t=0: first samples
+    expect(await trimmer.tick()).toBe(0); // t=0: first samples
     clock = 500;
     write(0, 'o-3', null); // applied at t=500
-    expect(trimmer.tick()).toBe(0);
+    expect(await trimmer.tick()).toBe(0);
     expect(deletedInLog(0)).toEqual(['o-1', 'o-2', 'o-3']);
 
     clock = 999;
-    expect(trimmer.tick()).toBe(0); // not yet a full retention
+    expect(await trimmer.tick()).toBe(0); // not yet a full retention
     clock = 1000;
-    expect(trimmer.tick()).toBe(3); // o-1, o-2 (partition 0) and o-9 (partition 1): applied by t=0
+    expect(await trimmer.tick()).toBe(3); // o-1, o-2 (partition 0) and o-9 (partition 1): applied by t=0
     expect(deletedInLog(0)).toEqual(['o-3']);
     expect(deletedInLog(1)).toEqual([]);
     clock = 1500;
-    expect(trimmer.tick()).toBe(1); // o-3, applied by t=500
+    expect(await trimmer.tick()).toBe(1); // o-3, applied by t=500
     expect(deletedInLog(0)).toEqual([]);
     expect(trimmer.removed).toBe(4);
 
@@ -96,7 +96,7 @@ describe('tombstone trimmer', () => {
     const options = { partitionCounts: new Map([['orders', 1]]), retentionMs: 1000, logger: createLogger('silent'), now: () => clock };
     write(0, 'o-1', order(1));
     write(0, 'o-1', null);
-    expect(createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) }).tick()).toBe(0); // t=0: o-1's marker sampled
+    expect(await createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) }).tick()).toBe(0); // t=0: o-1's marker sampled
 
     // Restart at t=600: a new store handle and a new trimmer, with nothing in memory.
     await kv.close();
@@ -104,17 +104,58 @@ describe('tombstone trimmer', () => {
     store = await openViewStore(kv, ORDERS);
     clock = 600;
     const restarted = createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) });
-    expect(restarted.tick()).toBe(0);
+    expect(await restarted.tick()).toBe(0);
     clock = 1000; // one retention after the first sample, not after the restart
-    expect(restarted.tick()).toBe(1);
+    expect(await restarted.tick()).toBe(1);
     expect(deletedInLog(0)).toEqual([]);
 
     // A dropped partition starts over: its samples go with it.
     write(0, 'o-2', null);
     clock = 1100;
-    restarted.tick();
+    await restarted.tick();
     expect(store.appliedTimes(0).length).toBeGreaterThan(0);
     await store.dropPartition(0);
     expect(store.appliedTimes(0)).toEqual([]);
+  });
+
+  it('trims a backlog in steps that yield to the event loop, and a stop ends a tick between steps', async () => {
+    let clock = 0;
+    const options = { partitionCounts: new Map([['orders', 1]]), retentionMs: 1000, logger: createLogger('silent'), now: () => clock };
+    // 3,500 change-log entries: 2,500 markers of deleted keys and 1,000 live rows.
+    const changes = [];
+    for (let n = 0; n < 2_500; n++) changes.push({ key: `o-${n}`, row: null, offset: String(offset++) });
+    for (let n = 2_500; n < 3_500; n++) changes.push({ key: `o-${n}`, row: order(n), offset: String(offset++) });
+    store.apply(0, changes, String(offset));
+    const trimmer = createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) });
+    expect(await trimmer.tick()).toBe(0); // t=0: sampled
+    clock = 1000;
+
+    // Other work gets turns of the event loop while the tick runs: a tick in one go gives none.
+    let turns = 0;
+    let ticking = true;
+    const other = (): void => {
+      if (!ticking) return;
+      turns++;
+      setImmediate(other);
+    };
+    setImmediate(other);
+    expect(await trimmer.tick()).toBe(2_500);
+    ticking = false;
+    expect(turns).toBeGreaterThanOrEqual(3); // 3,500 entries in steps of 1,000
+    expect(deletedInLog(0)).toEqual([]);
+
+    // A tick stopped after its first step removes the first step's markers only.
+    const more = [];
+    for (let n = 0; n < 2_500; n++) more.push({ key: `p-${n}`, row: null, offset: String(offset++) });
+    store.apply(0, more, String(offset));
+    const second = createTombstoneTrimmer({ ...options, stores: new Map([['orders', store]]) });
+    clock = 2000;
+    expect(await second.tick()).toBe(0); // sampled
+    clock = 3000;
+    const running = second.tick();
+    expect(await second.tick()).toBe(0); // a tick while one runs does nothing
+    second.stop();
+    expect(await running).toBe(1_000);
+    expect(store.changesSince(0, '0', 10_000).filter((entry) => entry.deleted)).toHaveLength(1_500);
   });
 });
