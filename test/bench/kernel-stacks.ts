@@ -26,14 +26,11 @@ const counts = new Map<string, number>();
 const until = Date.now() + Number(seconds) * 1000;
 
 const sample = (): boolean => {
-  let stat: string;
-  let stack: string;
   try {
-    stat = readFileSync(`${task}/stat`, 'latin1');
+    const stat = readFileSync(`${task}/stat`, 'latin1');
     const state = stat[stat.lastIndexOf(')') + 2];
     if (state !== 'S' && state !== 'D') return true;
-    stack = readFileSync(`${task}/stack`, 'latin1');
-    const frames = stack
+    const frames = readFileSync(`${task}/stack`, 'latin1')
       .split('\n')
       .filter((line) => line.trim())
       .map((line) => line.replace(/^\[<[0-9a-f]+>\] /, '').replace(/\+0x.*$/, ''));

@@ -25,7 +25,7 @@
  */
 import { closeSync, openSync, readSync, renameSync, writeFileSync } from 'node:fs';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { isMainThread, Worker } from 'node:worker_threads';
+import { isMainThread, parentPort, threadId, Worker, workerData } from 'node:worker_threads';
 
 export interface Stall {
   /** Epoch ms when the late tick ran. */
@@ -138,22 +138,23 @@ function start(file: string): void {
   });
 }
 
-/** Writes `text` to `file` whole: readers see the old report or the new one, never a part. */
+/**
+ * Writes `text` to `file` whole: readers see the old report or the new one, never a part. The
+ * temporary file is the calling thread's own, so the writer thread and the exit handler never
+ * write the same one.
+ */
 function replace(file: string, text: string): void {
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
+  const temporary = `${file}.${threadId}.tmp`;
+  writeFileSync(temporary, text);
+  renameSync(temporary, file);
 }
 
-/** A thread that writes each report it is sent to `file`, off the monitored loop. */
+/** Marks the monitor's own writer thread among the process's workers. */
+const WRITER = 'stallMonitorReportFile';
+
+/** A thread running this module that writes each report it is sent to `file`, off the monitored loop. */
 function reportWriter(file: string): Worker {
-  const source = `
-    const { parentPort, workerData } = require('node:worker_threads');
-    const { writeFileSync, renameSync } = require('node:fs');
-    parentPort.on('message', (text) => {
-      writeFileSync(workerData + '.tmp', text);
-      renameSync(workerData + '.tmp', workerData);
-    });`;
-  const worker = new Worker(source, { eval: true, workerData: file });
+  const worker = new Worker(new URL(import.meta.url), { workerData: { [WRITER]: file } });
   worker.unref();
   return worker;
 }
@@ -162,3 +163,5 @@ const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 const file = process.env.STALL_MONITOR_FILE;
 if (isMainThread && file) start(file);
+const writerFile = (workerData as Record<string, unknown> | null)?.[WRITER];
+if (!isMainThread && typeof writerFile === 'string') parentPort!.on('message', (text: string) => replace(writerFile, text));

@@ -21,23 +21,14 @@ import { compileViews } from '../../src/views/model.ts';
 import customers from '../../views/customers.ts';
 import orders from '../../views/orders.ts';
 import payments from '../../views/payments.ts';
+import { order } from '../support/data.ts';
 
 const PARTITIONS = 6;
 const ENTRIES = Number(process.env.TRIM_ENTRIES ?? 60_000);
 const TICKS = 3;
 
 const view = compileViews([customers, orders, payments]).find((candidate) => candidate.id === 'orders')!;
-const row = (n: number): Row => ({
-  orderId: `o-${n}`,
-  customerId: `c-${n % 1000}`,
-  state: 'CREATED',
-  product: 'Widget',
-  quantity: 1,
-  unitPrice: 2.5,
-  currency: 'EUR',
-  createdAt: '2026-01-01T00:00:00.000Z',
-  updatedAt: '2026-01-01T00:00:00.000Z',
-});
+const row = (key: string, n: number): Row => order(n, { orderId: key }) as Row;
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-tombstone-trim-'));
 try {
@@ -48,7 +39,8 @@ try {
     let offset = 0;
     for (let first = 0; offset < ENTRIES; first += 500) {
       const changes: RowChange[] = [];
-      for (let n = first; n < first + 500; n++) changes.push({ key: `o-${partition}-${n}`, row: row(n), offset: String(offset++) });
+      for (let n = first; n < first + 500; n++)
+        changes.push({ key: `o-${partition}-${n}`, row: row(`o-${partition}-${n}`, n), offset: String(offset++) });
       for (let n = first; n < first + 500; n += 10) changes.push({ key: `o-${partition}-${n}`, row: null, offset: String(offset++) });
       store.apply(partition, changes, String(offset));
     }
