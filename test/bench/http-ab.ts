@@ -5,7 +5,7 @@
  * its parent while the shared machine's load moves both alike. Separate runs of one revision
  * differ by a fifth from one to the next on the bench machine; bursts seconds apart do not.
  *
- * Per burst: requests/s, p99, and the CPU time per request of each thread group (the main thread,
+ * Per burst: requests/s, p99, the share of the machine's CPU left idle, and the CPU time per request of each thread group (the main thread,
  * the read workers, V8's helpers) from /proc. At the end, per tree the medians, and the ratios
  * B/A of the rounds with their median. Each tree comes first in every other round, so a cost of
  * going first or second cancels out in the median.
@@ -28,7 +28,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { onCleanup, runMain } from './cleanup.ts';
 import { runWrk, writeGridScript, writeLookupScript } from './http-load.ts';
-import { threadSeconds } from './proc.ts';
+import { machineTicks, threadSeconds } from './proc.ts';
 import { gridVariants } from './queries.ts';
 import { startGateway, type ServerProcess } from './servers.ts';
 import { linkedStoreCopy } from './store-copy.ts';
@@ -48,6 +48,8 @@ interface Burst {
   readonly qps: number;
   readonly p99Ms: number;
   readonly failed: number;
+  /** Share of the machine's CPU time that was idle during the burst, %. */
+  readonly idle: number;
   /** CPU µs per request by thread name. */
   readonly cpu: Record<string, number>;
 }
@@ -105,14 +107,17 @@ async function main(): Promise<void> {
     for (const tree of round % 2 === 0 ? [0, 1] : [1, 0]) {
       const server = servers[tree]!;
       const before = threadSeconds(server.pid);
+      const ticksBefore = machineTicks();
       const result = await wrk(server, seconds);
+      const ticksAfter = machineTicks();
       const after = threadSeconds(server.pid);
+      const idle = Math.round((1000 * (ticksAfter.idle - ticksBefore.idle)) / Math.max(1, ticksAfter.total - ticksBefore.total)) / 10;
       const cpu: Record<string, number> = {};
       for (const [name, total] of Object.entries(after)) {
         const used = ((total - (before[name] ?? 0)) * 1e6) / Math.max(1, result.requests);
         if (used >= 1) cpu[name] = Math.round(used * 10) / 10;
       }
-      const burst = { tree, round, qps: Math.round(result.qps), p99Ms: Math.round(result.p99Ms * 100) / 100, failed: result.failed, cpu };
+      const burst = { tree, round, qps: Math.round(result.qps), p99Ms: Math.round(result.p99Ms * 100) / 100, failed: result.failed, idle, cpu };
       bursts.push(burst);
       process.stdout.write(`${JSON.stringify({ ...burst, tree: trees[tree] })}\n`);
     }
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
     const mine = of(tree);
     const cpu = names.map((thread) => `${thread} ${median(mine.map((burst) => burst.cpu[thread] ?? 0)).toFixed(1)}`).join(', ');
     lines.push(
-      `  ${tree === 0 ? 'A' : 'B'} ${name}: ${median(mine.map((burst) => burst.qps))} req/s, p99 ${median(mine.map((burst) => burst.p99Ms))} ms, ${cpu}`,
+      `  ${tree === 0 ? 'A' : 'B'} ${name}: ${median(mine.map((burst) => burst.qps))} req/s, p99 ${median(mine.map((burst) => burst.p99Ms))} ms, machine idle ${median(mine.map((burst) => burst.idle))} %, ${cpu}`,
     );
   }
   const ratios = (pick: (burst: Burst) => number) => {

@@ -9,7 +9,8 @@
  *   helpers and RocksDB's flush and compaction threads count too), per thread group; the
  *   gateway's own longest event-loop delay (gw_event_loop_delay_seconds max) and slowest
  *   /metrics answer; the longest stall and the stall with the most main-thread CPU, split by
- *   stall-monitor.ts (preloaded); RSS and peak RSS at catch-up.
+ *   stall-monitor.ts (preloaded), each stall over 40 ms marked `host` when the host held the
+ *   core (host-pauses.ts, where `perf` can record); RSS and peak RSS at catch-up.
  *
  * It uses a running broker whose bench topics are filled (AB_PREFILL_ORDERS=n fills them first,
  * with the bench's generator). Environment:
@@ -21,6 +22,7 @@
  *                      with every tree (settings.ts, nodeFlagSets); for example
  *                      `;--v8-pool-size=4 --parallel-scavenge` against V8's defaults
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
+ *   AB_HOST_PAUSES     0: no perf recording of the main thread (default: record where perf works)
  */
 import { spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
@@ -28,6 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
+import { perfAvailable, sampleThread } from './host-pauses.ts';
 import { readStallReport, stallMonitor, summarizeStalls } from './ingest.ts';
 import { prefill, topicName } from './prefill.ts';
 import { cpuSeconds, memoryMb, threads } from './proc.ts';
@@ -38,6 +41,7 @@ const brokers = process.env.AB_BROKERS ?? '127.0.0.1:49392';
 const roots = (process.env.AB_ROOTS ?? REPO_ROOT).split(',').map((root) => path.resolve(root));
 const runs = Number(process.env.AB_RUNS ?? 2);
 const flagSets = nodeFlagSets(process.env.AB_NODE_FLAGS);
+const hostPauses = process.env.AB_HOST_PAUSES !== '0' && perfAvailable();
 
 async function endOffsets(): Promise<Map<string, number>> {
   const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'gw-bench-ab', logger: createLogger('warn') });
@@ -75,6 +79,9 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
   });
   child.stderr.pipe(log);
   const pid = child.pid!;
+  // The main thread on the guest's timer, to tell the stalls the host caused (./host-pauses.ts).
+  const recording = hostPauses ? path.join(work, 'main-thread.perf') : undefined;
+  const sampler = recording ? sampleThread(pid, recording) : undefined;
   let first: { at: number; epochMs: number; cpu: number } | undefined;
   let slowestMs = 0;
   let loopMs = 0;
@@ -107,12 +114,18 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       const memory = memoryMb(pid);
       const threadCpu = threads(pid);
       await new Promise((resolve) => setTimeout(resolve, 1500)); // the monitor writes its file once a second
+      await sampler?.stop();
       const report = readStallReport(stallFile);
-      const stalls = summarizeStalls(report, first.epochMs, caughtUpMs);
+      const stalls = summarizeStalls(report, first.epochMs, caughtUpMs, recording);
+      const hosts = new Set(stalls?.host?.stalls.map((entry) => entry.stall.monotonicUs));
       // Every stall over 40 ms from spawn to catch-up, at its second after the first record.
       const long = (report?.stalls ?? [])
         .filter((stall) => stall.delayMs > 40 && stall.at <= caughtUpMs)
-        .map(({ at, ...stall }) => ({ second: Math.round((at - first!.epochMs) / 100) / 10, ...stall }));
+        .map(({ at, ...stall }) => ({
+          second: Math.round((at - first!.epochMs) / 100) / 10,
+          ...stall,
+          ...(recording ? { host: hosts.has(stall.monotonicUs) } : {}),
+        }));
       return {
         tree: root,
         nodeFlags: flags.join(' '),
@@ -129,6 +142,7 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       };
     }
   } finally {
+    await sampler?.stop();
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
     rmSync(dataDir, { recursive: true, force: true });

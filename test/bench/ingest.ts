@@ -17,6 +17,7 @@ import { topicName } from './prefill.ts';
 import { median } from './http-load.ts';
 import { cpuMs, logTail, memoryOf, type ServerProcess } from './servers.ts';
 import { TOPICS } from './settings.ts';
+import { sampleStalls, type SampledStall } from './host-pauses.ts';
 import type { Stall, StallReport } from './stall-monitor.ts';
 
 export type EndOffsets = ReadonlyMap<string, ReadonlyMap<number, bigint>>;
@@ -230,6 +231,12 @@ export interface StallSummary {
   /** The stall with the longest delay, and the one with the most CPU time of the main thread. */
   readonly longest: Stall | undefined;
   readonly mostCpu: Stall | undefined;
+  /**
+   * With a perf recording of the main thread (./host-pauses.ts): the stalls over 40 ms in which
+   * the host held the core, and the longest stall it did not cause; `mostCpu` then leaves the
+   * host's stalls out. Undefined without a recording.
+   */
+  readonly host?: { readonly stalls: readonly SampledStall[]; readonly longestOwn: Stall | undefined };
 }
 
 /** Node flags and environment that preload the stall monitor into a gateway writing to `file`. */
@@ -249,16 +256,30 @@ export function readStallReport(file: string): StallReport | undefined {
   }
 }
 
-export function summarizeStalls(report: StallReport | undefined, fromEpochMs: number, toEpochMs: number): StallSummary | undefined {
+export function summarizeStalls(
+  report: StallReport | undefined,
+  fromEpochMs: number,
+  toEpochMs: number,
+  recording?: string,
+): StallSummary | undefined {
   if (!report) return undefined;
   const stalls = report.stalls.filter((stall) => stall.at > fromEpochMs && stall.at <= toEpochMs);
-  const most = (key: 'delayMs' | 'cpuMs') =>
-    stalls.reduce<Stall | undefined>((best, stall) => (best && best[key] >= stall[key] ? best : stall), undefined);
+  const sampled = recording
+    ? sampleStalls(
+        recording,
+        stalls.filter((stall) => stall.delayMs > 40),
+      )
+    : undefined;
+  const hosts = new Set(sampled?.filter((entry) => entry.host).map((entry) => entry.stall));
+  const own = stalls.filter((stall) => !hosts.has(stall));
+  const most = (among: readonly Stall[], key: 'delayMs' | 'cpuMs') =>
+    among.reduce<Stall | undefined>((best, stall) => (best && best[key] >= stall[key] ? best : stall), undefined);
   return {
     over50: stalls.filter((stall) => stall.delayMs > 50).length,
     over50OnCpu: stalls.filter((stall) => stall.cpuMs > 50).length,
-    longest: most('delayMs'),
-    mostCpu: most('cpuMs'),
+    longest: most(stalls, 'delayMs'),
+    mostCpu: most(own, 'cpuMs'),
+    ...(sampled ? { host: { stalls: sampled.filter((entry) => entry.host), longestOwn: most(own, 'delayMs') } } : {}),
   };
 }
 

@@ -45,3 +45,11 @@ export function memoryMb(pid: number): { rss: number; peak: number } {
   const kb = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
   return { rss: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) };
 }
+
+/** The machine's idle and total CPU time in clock ticks so far (`/proc/stat`, all cores). */
+export function machineTicks(): { idle: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+  const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+  return { idle: fields[3]! + fields[4]!, total };
+}

@@ -30,6 +30,7 @@ import { compareLookups, measureGrid, step, type PostgresSide } from './phases.t
 import { loadGeneratedData, startPostgres } from './postgres.ts';
 import { kafkaStreamsIngest, type KafkaStreamsResult } from './kafka-streams.ts';
 import { measureIngestFloor, type FloorResult } from './ingest-floor.ts';
+import { perfAvailable, sampleThread } from './host-pauses.ts';
 import { prefill } from './prefill.ts';
 import { profileGateway, type ProfileResult } from './profile.ts';
 import { cpuPressure, machine, renderReport, revision, writeReport } from './report.ts';
@@ -151,8 +152,17 @@ async function main(): Promise<void> {
     // Splits each event-loop stall into CPU, waiting for a core and blocked (stall-monitor.ts).
     ...stallMonitor(stallFile),
   });
+  // The main thread's id is the process's; perf samples it on the guest's timer (host-pauses.ts).
+  const recording = settings.hostPauses && perfAvailable() ? path.join(work, 'main-thread.perf') : undefined;
+  const sampler = recording ? sampleThread(gateway.pid, recording) : undefined;
+  if (settings.hostPauses && !recording) step('      perf cannot record here: the stalls the host caused are not told apart');
   const measure = async () => {
-    const ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
+    let ingest: Awaited<ReturnType<typeof measureIngest>>;
+    try {
+      ingest = await measureIngest(gateway, filled.endOffsets, settings.ingestTimeoutSeconds);
+    } finally {
+      await sampler?.stop();
+    }
     const problems = checkIngest(ingest, filled.endOffsets);
     if (problems.length > 0) throw new Error(`ingest is incomplete: ${problems.join('; ')}`);
     step(
@@ -162,7 +172,7 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
     const settledRssBytes = memoryOf(gateway.pid).rss;
     step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
-    const stalls = summarizeStalls(readStallReport(stallFile), ingest.firstRecordEpochMs, ingest.caughtUpEpochMs);
+    const stalls = summarizeStalls(readStallReport(stallFile), ingest.firstRecordEpochMs, ingest.caughtUpEpochMs, recording);
     step(`[5/7] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
     const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
     step(`[6/7] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);

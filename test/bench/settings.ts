@@ -78,6 +78,12 @@ export interface BenchSettings {
   readonly kafkaStreams: boolean;
   /** The ingest floor: the gateway's store writes without Kafka (BENCH_INGEST_FLOOR, default 1; 0 skips it). */
   readonly ingestFloor: boolean;
+  /**
+   * Records the gateway's main thread with `perf` during the catch-up, to tell the stalls in
+   * which the host held the core (./host-pauses.ts) (BENCH_HOST_PAUSES, default 1 where `perf`
+   * works; 0 skips it).
+   */
+  readonly hostPauses: boolean;
   /** kcat -z codec for the pre-fill (BENCH_COMPRESSION: none, gzip, snappy, lz4, zstd; default none). */
   readonly compression: string;
   /** Ids embedded in the lookup script (fixed) and orders in the baseline server's map. */
@@ -150,6 +156,7 @@ export function loadSettings(env: Env = process.env): BenchSettings {
     profile: flag(env, 'BENCH_PROFILE'),
     kafkaStreams: (env.BENCH_KAFKA_STREAMS ?? '').trim() === '' || flag(env, 'BENCH_KAFKA_STREAMS'),
     ingestFloor: flag(env, 'BENCH_INGEST_FLOOR', true),
+    hostPauses: flag(env, 'BENCH_HOST_PAUSES', true),
     compression: codec(env),
     lookupIds: Math.min(10_000, orders),
     baselineOrders: Math.min(100_000, orders),

@@ -13,7 +13,8 @@
  *   fault served from disk, a GC pause waiting for V8's helper threads).
  *
  * Apart from that split, the wall time of garbage-collection pauses within the gap
- * (`PerformanceObserver` 'gc' entries), which may fall in any of the three.
+ * (`PerformanceObserver` 'gc' entries), which may fall in any of the three; how much of the time
+ * on the CPU was the kernel's (`process.threadCpuUsage()`); and the thread's page faults.
  *
  * `monitorEventLoopDelay` gives the gap only; no library splits it, hence this file. Stalls longer
  * than REPORT_MS are written, with their epoch time, as JSON to STALL_MONITOR_FILE once a second,
@@ -40,6 +41,15 @@ export interface Stall {
   readonly cpuMs: number;
   readonly waitMs: number;
   readonly blockedMs: number;
+  /**
+   * The part of `cpuMs` spent in the kernel (system calls, page faults), from the thread's
+   * `getrusage` split; the kernel divides its exact run time by sampled ticks, so this is close,
+   * not exact.
+   */
+  readonly systemMs: number;
+  /** Page faults of the main thread within the gap (minor: no disk; major: read from disk). */
+  readonly minorFaults: number;
+  readonly majorFaults: number;
   /** Wall time of garbage-collection pauses within the gap (on the CPU or not). */
   gcMs: number;
 }
@@ -61,14 +71,26 @@ function schedstat(fd: number, buffer: Buffer): [run: number, wait: number] {
   return [Number(run) / 1e6, Number(wait) / 1e6];
 }
 
+/** The thread's minor and major page faults so far (`/proc/thread-self/stat`, fields 10 and 12). */
+function faults(fd: number, buffer: Buffer): [minor: number, major: number] {
+  const length = readSync(fd, buffer, 0, buffer.length, 0);
+  const text = buffer.toString('latin1', 0, length);
+  // The command name in parentheses may hold spaces; the fields count from after it.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return [Number(fields[7]), Number(fields[9])];
+}
+
 function start(file: string): void {
   let fd: number;
+  let statFd: number;
   try {
     fd = openSync('/proc/thread-self/schedstat', 'r');
+    statFd = openSync('/proc/thread-self/stat', 'r');
   } catch {
     return;
   }
   const buffer = Buffer.alloc(128);
+  const statBuffer = Buffer.alloc(1024);
   const stalls: Stall[] = [];
   // Whether the file is behind: a stall was added or got its GC share since the last write.
   let changed = true;
@@ -83,9 +105,13 @@ function start(file: string): void {
 
   let last = performance.now();
   let [lastRun, lastWait] = schedstat(fd, buffer);
+  let [lastMinor, lastMajor] = faults(statFd, statBuffer);
+  let lastSystem = process.threadCpuUsage().system;
   const tick = setInterval(() => {
     const now = performance.now();
     const [run, wait] = schedstat(fd, buffer);
+    const [minor, major] = faults(statFd, statBuffer);
+    const system = process.threadCpuUsage().system;
     const gapMs = now - last;
     const delayMs = gapMs - INTERVAL_MS;
     if (delayMs > REPORT_MS && stalls.length < MAX_STALLS) {
@@ -98,6 +124,9 @@ function start(file: string): void {
         cpuMs: round(cpuMs),
         waitMs: round(waitMs),
         blockedMs: round(Math.max(0, gapMs - cpuMs - waitMs)),
+        systemMs: round((system - lastSystem) / 1000),
+        minorFaults: minor - lastMinor,
+        majorFaults: major - lastMajor,
         gcMs: 0,
       };
       stalls.push(stall);
@@ -107,6 +136,9 @@ function start(file: string): void {
     last = now;
     lastRun = run;
     lastWait = wait;
+    lastMinor = minor;
+    lastMajor = major;
+    lastSystem = system;
   }, INTERVAL_MS);
   tick.unref();
 
@@ -135,6 +167,7 @@ function start(file: string): void {
     const report: StallReport = { pid: process.pid, intervalMs: INTERVAL_MS, stalls };
     replace(file, JSON.stringify(report));
     closeSync(fd);
+    closeSync(statFd);
   });
 }
 
