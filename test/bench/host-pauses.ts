@@ -30,6 +30,8 @@ const PERIOD_MS = 1000 / SAMPLE_HZ;
  * (its CPU time less a period per sample), with a gap of at least as long between two samples.
  */
 const UNSAMPLED_MS = 30;
+/** Stalls up to this long are not judged. */
+const JUDGED_MS = 40;
 
 export interface ThreadSampler {
   /** Stops the recording and waits until perf has written it. */
@@ -78,9 +80,12 @@ function sampleTimes(file: string): number[] {
   return times;
 }
 
-/** Each stall with the samples the recording holds within it. */
+/** Each stall over 40 ms with the samples the recording holds within it (shorter ones are not judged). */
 export function sampleStalls(file: string, stalls: readonly Stall[]): SampledStall[] {
-  return classifyStalls(sampleTimes(file), stalls);
+  return classifyStalls(
+    sampleTimes(file),
+    stalls.filter((stall) => stall.delayMs > JUDGED_MS),
+  );
 }
 
 /** Each stall with the samples among `times` (monotonic seconds, in order) that fall within it. */

@@ -5,8 +5,9 @@
  * its parent while the shared machine's load moves both alike. Separate runs of one revision
  * differ by a fifth from one to the next on the bench machine; bursts seconds apart do not.
  *
- * Per burst: requests/s, p99, the share of the machine's CPU left idle, and the CPU time per request of each thread group (the main thread,
- * the read workers, V8's helpers) from /proc. At the end, per tree the medians, and the ratios
+ * Per burst: requests/s, p99, the share of the machine's CPU left idle (/proc/stat), and the CPU
+ * time per request of each thread group (the main thread, the read workers, V8's helpers) from
+ * /proc. At the end, per tree the medians, and the ratios
  * B/A of the rounds with their median. Each tree comes first in every other round, so a cost of
  * going first or second cancels out in the median.
  *

@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createKafkaClient } from '../../src/kafka/client.ts';
 import { createLogger } from '../../src/log.ts';
-import { perfAvailable, sampleThread } from './host-pauses.ts';
+import { perfAvailable, sampleStalls, sampleThread } from './host-pauses.ts';
 import { readStallReport, stallMonitor, summarizeStalls } from './ingest.ts';
 import { prefill, topicName } from './prefill.ts';
 import { cpuSeconds, memoryMb, threads } from './proc.ts';
@@ -116,15 +116,16 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
       await new Promise((resolve) => setTimeout(resolve, 1500)); // the monitor writes its file once a second
       await sampler?.stop();
       const report = readStallReport(stallFile);
-      const stalls = summarizeStalls(report, first.epochMs, caughtUpMs, recording);
-      const hosts = new Set(stalls?.host?.stalls.map((entry) => entry.stall.monotonicUs));
+      const sampled = recording && report ? sampleStalls(recording, report.stalls) : undefined;
+      const stalls = summarizeStalls(report, first.epochMs, caughtUpMs, sampled);
+      const hosts = new Set(sampled?.filter((entry) => entry.host).map((entry) => entry.stall.monotonicUs));
       // Every stall over 40 ms from spawn to catch-up, at its second after the first record.
       const long = (report?.stalls ?? [])
         .filter((stall) => stall.delayMs > 40 && stall.at <= caughtUpMs)
         .map(({ at, ...stall }) => ({
           second: Math.round((at - first!.epochMs) / 100) / 10,
           ...stall,
-          ...(recording ? { host: hosts.has(stall.monotonicUs) } : {}),
+          ...(sampled ? { host: hosts.has(stall.monotonicUs) } : {}),
         }));
       return {
         tree: root,

@@ -17,7 +17,7 @@ import { topicName } from './prefill.ts';
 import { median } from './http-load.ts';
 import { cpuMs, logTail, memoryOf, type ServerProcess } from './servers.ts';
 import { TOPICS } from './settings.ts';
-import { sampleStalls, type SampledStall } from './host-pauses.ts';
+import type { SampledStall } from './host-pauses.ts';
 import type { Stall, StallReport } from './stall-monitor.ts';
 
 export type EndOffsets = ReadonlyMap<string, ReadonlyMap<number, bigint>>;
@@ -232,9 +232,9 @@ export interface StallSummary {
   readonly longest: Stall | undefined;
   readonly mostCpu: Stall | undefined;
   /**
-   * With a perf recording of the main thread (./host-pauses.ts): the stalls over 40 ms in which
-   * the host held the core, and the longest stall it did not cause; `mostCpu` then leaves the
-   * host's stalls out. Undefined without a recording.
+   * With stalls judged against a perf recording of the main thread (./host-pauses.ts): those in
+   * which the host held the core, and the longest stall it did not cause; `mostCpu` then leaves
+   * the host's stalls out. Undefined without a recording.
    */
   readonly host?: { readonly stalls: readonly SampledStall[]; readonly longestOwn: Stall | undefined };
 }
@@ -256,22 +256,22 @@ export function readStallReport(file: string): StallReport | undefined {
   }
 }
 
+/**
+ * The stalls between the first record and catch-up. `sampled`: stalls judged against a perf
+ * recording of the main thread (./host-pauses.ts, `sampleStalls`), when there is one.
+ */
 export function summarizeStalls(
   report: StallReport | undefined,
   fromEpochMs: number,
   toEpochMs: number,
-  recording?: string,
+  sampled?: readonly SampledStall[],
 ): StallSummary | undefined {
   if (!report) return undefined;
-  const stalls = report.stalls.filter((stall) => stall.at > fromEpochMs && stall.at <= toEpochMs);
-  const sampled = recording
-    ? sampleStalls(
-        recording,
-        stalls.filter((stall) => stall.delayMs > 40),
-      )
-    : undefined;
-  const hosts = new Set(sampled?.filter((entry) => entry.host).map((entry) => entry.stall));
-  const own = stalls.filter((stall) => !hosts.has(stall));
+  const within = (stall: Stall) => stall.at > fromEpochMs && stall.at <= toEpochMs;
+  const stalls = report.stalls.filter(within);
+  const hosts = (sampled ?? []).filter((entry) => entry.host && within(entry.stall));
+  const hostStalls = new Set(hosts.map((entry) => entry.stall.monotonicUs));
+  const own = stalls.filter((stall) => !hostStalls.has(stall.monotonicUs));
   const most = (among: readonly Stall[], key: 'delayMs' | 'cpuMs') =>
     among.reduce<Stall | undefined>((best, stall) => (best && best[key] >= stall[key] ? best : stall), undefined);
   return {
@@ -279,7 +279,7 @@ export function summarizeStalls(
     over50OnCpu: stalls.filter((stall) => stall.cpuMs > 50).length,
     longest: most(stalls, 'delayMs'),
     mostCpu: most(own, 'cpuMs'),
-    ...(sampled ? { host: { stalls: sampled.filter((entry) => entry.host), longestOwn: most(own, 'delayMs') } } : {}),
+    ...(sampled ? { host: { stalls: hosts, longestOwn: most(own, 'delayMs') } } : {}),
   };
 }
 

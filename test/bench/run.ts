@@ -30,7 +30,7 @@ import { compareLookups, measureGrid, step, type PostgresSide } from './phases.t
 import { loadGeneratedData, startPostgres } from './postgres.ts';
 import { kafkaStreamsIngest, type KafkaStreamsResult } from './kafka-streams.ts';
 import { measureIngestFloor, type FloorResult } from './ingest-floor.ts';
-import { perfAvailable, sampleThread } from './host-pauses.ts';
+import { perfAvailable, sampleStalls, sampleThread } from './host-pauses.ts';
 import { prefill } from './prefill.ts';
 import { profileGateway, type ProfileResult } from './profile.ts';
 import { cpuPressure, machine, renderReport, revision, writeReport } from './report.ts';
@@ -172,7 +172,9 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, SETTLE_SECONDS * 1000));
     const settledRssBytes = memoryOf(gateway.pid).rss;
     step(`      RSS ${SETTLE_SECONDS} s later, idle: ${(settledRssBytes / 1e6).toFixed(0)} MB`);
-    const stalls = summarizeStalls(readStallReport(stallFile), ingest.firstRecordEpochMs, ingest.caughtUpEpochMs, recording);
+    const report = readStallReport(stallFile);
+    const sampled = recording && report ? sampleStalls(recording, report.stalls) : undefined;
+    const stalls = summarizeStalls(report, ingest.firstRecordEpochMs, ingest.caughtUpEpochMs, sampled);
     step(`[5/7] lookups: gateway vs stock graphql-yoga over an in-memory Map${pg ? ' vs PostGraphile' : ''} (wrk)`);
     const lookup = await compareLookups(settings, gateway, work, { orders: filled.sampleOrders, lookupIds: filled.lookupIds }, pg);
     step(`[6/7] grid pages${pg ? ', gateway vs PostGraphile' : ''} (wrk, 1 client then concurrent)`);
