@@ -7,7 +7,7 @@
 import { GatewayError } from '../errors.ts';
 import type { Filter, PageRequest, Value } from '../query/page.ts';
 import type { RowRef } from '../store/view-store.ts';
-import type { ViewModel } from '../views/model.ts';
+import { findIndex, type ViewModel } from '../views/model.ts';
 import type { PeerRequest } from './protocol.ts';
 
 /** Longest list in any argument (keys, values, page requests). The 1 MiB body bounds them too. */
@@ -174,7 +174,7 @@ function opArgs(view: ViewModel, request: PeerRequest, args: Record<string, unkn
     case 'related': {
       const name = field(view, args.field, 'field');
       // Related rows are read through the (field, first sort key) index.
-      if (!view.indexes.some((index) => index.filter === name && index.sort === view.sortFields[0])) {
+      if (!findIndex(view, name, view.sortFields[0]!)) {
         throw bad('field', `a field of ${view.id} with an index for ${view.sortFields[0]}`);
       }
       return {

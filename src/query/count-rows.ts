@@ -39,13 +39,13 @@ export function countFromCounters(store: ViewStore, partitions: readonly number[
 
 /**
  * How many index entries a scan is expected to read per match of the whole filter: the rows its
- * driver (or no condition) matches over the rows the whole filter matches, from the counters.
+ * drivers (or no condition) match over the rows the whole filter matches, from the counters.
  * 1 when the counters cannot tell; the merge's reads then grow as they run dry.
  */
-export function scannedPerMatch(store: ViewStore, partitions: readonly number[], filter: Filter, driver: EqualityCondition | undefined): number {
+export function scannedPerMatch(store: ViewStore, partitions: readonly number[], filter: Filter, drivers: readonly EqualityCondition[]): number {
   // A range narrows both alike; only the equalities change the density of matches.
   const matches = countFromCounters(store, partitions, { equals: filter.equals, ranges: [] });
-  const scanned = countFromCounters(store, partitions, driver ? { equals: [driver], ranges: [] } : NO_FILTER);
+  const scanned = countFromCounters(store, partitions, drivers.length > 0 ? { equals: drivers, ranges: [] } : NO_FILTER);
   if (matches === undefined || scanned === undefined) return 1;
   // No match at all: the scan reads to the end, in reads that grow; a large first read gains nothing.
   return matches === 0 ? 1 : Math.max(1, scanned / matches);
@@ -65,8 +65,8 @@ export function countRows(store: ViewStore, session: ReadSession, partitions: re
   const chosen = plan(store, partitions, filter, rangeField ?? view.sortFields[0]!);
   let total = 0;
   for (const partition of partitions) {
-    for (const value of chosen.driverValues) {
-      const scan = session.openScan(partition, scanSpec(chosen, value, false));
+    for (const values of chosen.driverValues) {
+      const scan = session.openScan(partition, scanSpec(chosen, values, false));
       try {
         for (let entries = scan.next(1000); scan.position !== undefined; entries = scan.next(1000)) {
           if (!chosen.residualOnRows) {

@@ -9,6 +9,7 @@ import { countRows } from './count-rows.ts';
 import { matchesFilter, type Filter } from './filter.ts';
 import { existsBeyondCursor, readPages, type PageRequest, type PageRow } from './page.ts';
 import type { Row, RowRef, ViewStore } from '../store/view-store.ts';
+import { findIndex } from '../views/model.ts';
 
 /** One request's rows from some partitions: at most `limit`, in sort order. */
 export interface PartialPage {
@@ -95,7 +96,7 @@ export function createLocalReads(stores: ReadonlyMap<string, ViewStore>): LocalR
       const store = storeOf(viewId);
       const view = store.view;
       const sortField = view.sortFields[0]!;
-      const index = view.indexes.find((candidate) => candidate.filter === field && candidate.sort === sortField);
+      const index = findIndex(view, field, sortField);
       if (!index) throw new GatewayError('GW_QUERY_BAD_ARGUMENT', `${view.id} has no index on ${field}`);
       const session = store.session();
       // Values the filter rules out on the relation's own field are not read at all.

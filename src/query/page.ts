@@ -71,13 +71,13 @@ function collect(
   const wanted = request.limit + 1;
   const sources: MergeSource[] = [];
   for (const partition of partitions) {
-    for (const value of chosen.driverValues) {
-      const scan = session.openScan(partition, { ...scanSpec(chosen, value, reverse, request.cursor, cursorInclusive), alone });
+    for (const values of chosen.driverValues) {
+      const scan = session.openScan(partition, { ...scanSpec(chosen, values, reverse, request.cursor, cursorInclusive), alone });
       sources.push(mergeSource(partition, scan));
     }
   }
   const batch = chosen.needResidual ? Math.max(wanted, 256) : wanted;
-  const expected = chosen.needResidual ? Math.ceil(wanted * scannedPerMatch(store, partitions, request.filter, chosen.driver)) : wanted;
+  const expected = chosen.needResidual ? Math.ceil(wanted * scannedPerMatch(store, partitions, request.filter, chosen.drivers)) : wanted;
   const merge = createMerge(sources, reverse, expected, batch);
   try {
     if (!chosen.residualOnRows) {

@@ -9,9 +9,10 @@ import { matchesFilter, type EqualityCondition, type Filter, type RangeCondition
 
 export interface Plan {
   readonly index: IndexModel | undefined;
-  /** The equality condition whose index drives the scan, if any. */
-  readonly driver: EqualityCondition | undefined;
-  readonly driverValues: ReadonlyArray<Value | undefined>;
+  /** The equality conditions that drive the scan: one per filter field of the index, in its order. */
+  readonly drivers: readonly EqualityCondition[];
+  /** Every combination of one value per driver: one scan per partition each (`[[]]` without drivers). */
+  readonly driverValues: ReadonlyArray<readonly Value[]>;
   readonly sortRange: RangeCondition | undefined;
   readonly residual: Filter;
   readonly needResidual: boolean;
@@ -21,41 +22,82 @@ export interface Plan {
   readonly entryCheck: EntryCheck | undefined;
 }
 
+/** Value combinations an index of several filters may be scanned for in one read; beyond, it is not used. */
+const MAX_DRIVER_COMBINATIONS = 64;
+
+/** Every combination of one value per condition, in the conditions' order. */
+function combinations(conditions: readonly EqualityCondition[]): Value[][] {
+  let out: Value[][] = [[]];
+  for (const condition of conditions) {
+    const values = [...new Set(condition.values)];
+    out = out.flatMap((partial) => values.map((value) => [...partial, value]));
+  }
+  return out;
+}
+
 /**
- * Rows an equality condition matches in these partitions, from the counters; 0 for an id-typed
- * field (not counted: one customer's orders are few next to any enum value's).
+ * Rows the equality conditions match together in these partitions, from the counters; 0 when one
+ * of them is on an id-typed field (not counted: one customer's orders are few next to any enum
+ * value's). Where the counters do not hold a combination, the fewest rows any one of them matches.
  */
-function estimate(store: ViewStore, partitions: readonly number[], condition: EqualityCondition): number {
-  if (!store.view.countedFilters.includes(condition.field)) return 0;
+function estimate(store: ViewStore, partitions: readonly number[], conditions: readonly EqualityCondition[], combos: readonly Value[][]): number {
+  const view = store.view;
+  if (conditions.some((condition) => !view.countedFilters.includes(condition.field))) return 0;
   let total = 0;
-  for (const value of new Set(condition.values)) {
-    const equals = new Map([[condition.field, value]]);
-    for (const partition of partitions) total += store.count(partition, equals) ?? 0;
+  for (const combo of combos) {
+    const equals = new Map(conditions.map((condition, i) => [condition.field, combo[i]!]));
+    for (const partition of partitions) {
+      const rows = store.count(partition, equals);
+      if (rows === undefined) {
+        return conditions.length === 1
+          ? 0
+          : Math.min(...conditions.map((condition) => estimate(store, partitions, [condition], combinations([condition]))));
+      }
+      total += rows;
+    }
   }
   return total;
 }
 
+/** The conditions that give each of an index's filter fields its values, or undefined if one has none. */
+function conditionsFor(index: IndexModel, filter: Filter): EqualityCondition[] | undefined {
+  const out: EqualityCondition[] = [];
+  for (const field of index.filters) {
+    const condition = filter.equals.find((candidate) => candidate.field === field);
+    if (!condition) return undefined;
+    out.push(condition);
+  }
+  return out;
+}
+
 /**
- * Chooses the index: of the equality conditions whose field has its own index for this sort, the
- * one matching the fewest rows (by the counters) drives the scan; a range on the sort field bounds
+ * Chooses the index: of the indexes for this sort whose filter fields all have equality
+ * conditions, the one matching the fewest rows (by the counters) drives the scan, then the one
+ * with more fields, then the one with fewer value combinations; a range on the sort field bounds
  * it; every other condition is checked on the index entries' stored values, without reading rows.
  */
 export function plan(store: ViewStore, partitions: readonly number[], filter: Filter, sortField: string): Plan {
   const view = store.view;
-  let driver: EqualityCondition | undefined;
-  let driverRows = Infinity;
-  for (const condition of filter.equals) {
-    if (!findIndex(view, condition.field, sortField)) continue;
-    const rows = estimate(store, partitions, condition);
-    if (!driver || rows < driverRows || (rows === driverRows && condition.values.length < driver.values.length)) {
-      driver = condition;
-      driverRows = rows;
-    }
+  let best: { index: IndexModel; drivers: EqualityCondition[]; combos: Value[][]; rows: number } | undefined;
+  for (const index of view.indexes) {
+    if (index.sort !== sortField || index.filters.length === 0) continue;
+    const drivers = conditionsFor(index, filter);
+    if (!drivers) continue;
+    const combos = combinations(drivers);
+    if (drivers.length > 1 && combos.length > MAX_DRIVER_COMBINATIONS) continue;
+    const rows = estimate(store, partitions, drivers, combos);
+    const better =
+      !best ||
+      rows < best.rows ||
+      (rows === best.rows &&
+        (drivers.length > best.drivers.length || (drivers.length === best.drivers.length && combos.length < best.combos.length)));
+    if (better) best = { index, drivers, combos, rows };
   }
   const sortRange = filter.ranges.find((range) => range.field === sortField);
-  const index = driver ? findIndex(view, driver.field, sortField) : sortField === view.keyField ? undefined : findIndex(view, undefined, sortField);
+  const index = best ? best.index : sortField === view.keyField ? undefined : findIndex(view, undefined, sortField);
+  const drivers: readonly EqualityCondition[] = best?.drivers ?? [];
   const residual = {
-    equals: filter.equals.filter((condition) => condition !== driver),
+    equals: filter.equals.filter((condition) => !drivers.includes(condition)),
     ranges: filter.ranges.filter((range) => range !== sortRange),
   };
   const needResidual = residual.equals.length > 0 || residual.ranges.length > 0;
@@ -63,8 +105,8 @@ export function plan(store: ViewStore, partitions: readonly number[], filter: Fi
     index !== undefined && [...residual.equals, ...residual.ranges].some((condition) => !view.indexedFields.includes(condition.field));
   return {
     index,
-    driver,
-    driverValues: driver ? [...new Set(driver.values)] : [undefined],
+    drivers,
+    driverValues: best?.combos ?? [[]],
     sortRange,
     residual,
     needResidual,
@@ -74,15 +116,15 @@ export function plan(store: ViewStore, partitions: readonly number[], filter: Fi
 }
 
 /**
- * The scan of one partition for one driver value (undefined without a driver): the plan's index
+ * The scan of one partition for one combination of driver values (none without drivers): the plan's index
  * within its sort range, from `cursor` (exclusive, or inclusive with `inclusive`) in the given
  * direction, keeping the entries that pass the residual when the entries carry its fields.
  */
-export function scanSpec(chosen: Plan, value: Value | undefined, reverse: boolean, cursor?: readonly [Value, string], inclusive = false): ScanSpec {
+export function scanSpec(chosen: Plan, values: readonly Value[], reverse: boolean, cursor?: readonly [Value, string], inclusive = false): ScanSpec {
   return {
     where: chosen.entryCheck,
     index: chosen.index,
-    filterValue: value,
+    filterValues: values.length > 0 ? values : undefined,
     lower: chosen.sortRange?.lower,
     upper: chosen.sortRange?.upper,
     after: cursor,

@@ -87,10 +87,7 @@ export function applyBatch(target: ApplyTarget, partition: number, changes: read
       let nextBytes: Buffer | undefined;
       for (const index of view.indexes) {
         const samePosition =
-          old !== undefined &&
-          next !== null &&
-          old[index.sort] === next[index.sort] &&
-          (index.filter === undefined || old[index.filter] === next[index.filter]);
+          old !== undefined && next !== null && old[index.sort] === next[index.sort] && index.filters.every((filter) => old[filter] === next[filter]);
         if (samePosition) {
           if (oldValue !== nextValue) batch.put(viewKeys.index(partition, index, next, key), (nextBytes ??= Buffer.from(nextValue!)));
           continue;

@@ -11,6 +11,7 @@
  *   ('u', view, partition, offset)                           -> "-" key ; a tombstone (row deleted at offset)
  *   ('i', view, partition, indexId, sortValue, key)          -> values  ; plain sort index
  *   ('i', view, partition, indexId, filterValue, sortValue, key) -> values ; filter + sort index
+ *   ('i', view, partition, indexId, filterValue, ..., sortValue, key) -> values ; declared combination
  *   values = JSON array of the row's `indexedFields`, so filters are checked without the row
  *   ('c', view, partition, fields, values)                   -> decimal count of rows whose `fields`
  *                                                               (comma-joined) have `values` (JSON)
@@ -51,7 +52,7 @@ export interface ViewKeys {
   prefix(tag: PartitionTag, partition: number, extra?: number): Key;
   /** ('r', view, partition, key) */
   row(partition: number, key: string): Key;
-  /** ('i', view, partition, indexId, [filterValue,] sortValue, key), from the row's fields. */
+  /** ('i', view, partition, indexId, [filterValue, ...] sortValue, key), from the row's fields. */
   index(partition: number, index: IndexModel, row: Row, key: string): Key;
   /** ('u', view, partition, offset) */
   changeLog(partition: number, offset: string | bigint): Key;
@@ -86,7 +87,8 @@ export function createViewKeys(viewId: string): ViewKeys {
     prefix,
     row: (partition, key) => extendTuple(prefix('r', partition), [key]),
     index(partition, index, row, key) {
-      const elements: TupleElement[] = index.filter === undefined ? [] : [sortElement(row, index.filter)];
+      const elements: TupleElement[] = [];
+      for (const filter of index.filters) elements.push(sortElement(row, filter));
       elements.push(sortElement(row, index.sort), key);
       return extendTuple(prefix('i', partition, index.id), elements);
     },
@@ -256,7 +258,9 @@ export function layoutFingerprint(view: ViewModel): string {
   const shape = {
     key: view.keyField,
     layout: 5,
-    indexes: view.indexes,
+    // An index of one filter or none in the shape it had before combinations could be declared,
+    // so that stores of views without declared indexes stay valid.
+    indexes: view.indexes.map(({ id, filters, sort }) => (filters.length > 1 ? { id, filters, sort } : { id, filter: filters[0], sort })),
     fields: view.fields.map((field) => [field.name, field.type]),
     counted: view.counterSets,
     values: view.indexedFields,

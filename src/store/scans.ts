@@ -16,7 +16,10 @@ export interface SortBound {
 export interface ScanSpec {
   /** undefined scans rows in key order. */
   readonly index: IndexModel | undefined;
+  /** The value of an index's one filter field. */
   readonly filterValue?: string | number | undefined;
+  /** The values of all of an index's filter fields, in its order (instead of `filterValue`). */
+  readonly filterValues?: readonly (string | number)[] | undefined;
   readonly lower?: SortBound | undefined;
   readonly upper?: SortBound | undefined;
   /** Exclusive position in scan direction: continue after (or before, when reverse) this entry. */
@@ -78,7 +81,8 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
   return {
     openScan(partition, spec) {
       const indexPrefix = spec.index === undefined ? keys.prefix('r', partition) : keys.prefix('i', partition, spec.index.id);
-      const base = spec.filterValue === undefined ? indexPrefix : extendTuple(indexPrefix, [spec.filterValue]);
+      const values = spec.filterValues ?? (spec.filterValue === undefined ? undefined : [spec.filterValue]);
+      const base = values === undefined || values.length === 0 ? indexPrefix : extendTuple(indexPrefix, values);
       let low: Buffer = base;
       let high: Buffer = prefixEnd(base);
       if (spec.lower) {
@@ -130,7 +134,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
       if (spec.reverse) reader.seek(high);
       else reader.seek(low);
       // Every entry starts with the index's prefix: decode only what follows it, that is
-      // [key] for rows, [sortValue, key] or [filterValue, sortValue, key] for index entries.
+      // [key] for rows, [filterValues..., sortValue, key] for index entries.
       const from = indexPrefix.length;
       const decode = where && spec.index !== undefined ? indexValueDecoder(view, spec.index, where) : undefined;
       let done = false;
@@ -138,7 +142,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
       // start with small reads and grow, so a scan of a few entries reads a few entries (an
       // entry read costs microseconds). A scan of one filter value (an order's payments) is
       // often that short.
-      let readAhead = spec.filterValue === undefined ? 8 : 3;
+      let readAhead = base === indexPrefix ? 8 : 3;
       let position: ScanEntry | undefined;
       return {
         next(max) {

@@ -44,7 +44,8 @@ export function createValueLists(view: ViewModel, limit: number): ValueLists {
     // The whole value goes, every index and partition of it: simpler than finding its slot, and
     // the other lists of a value a write touched are read again at most once.
     for (const index of view.indexes) {
-      if (index.filter !== undefined) lists.delete(sortElement(row, index.filter));
+      // Lists are kept for indexes of one filter (relations read them).
+      if (index.filters.length === 1) lists.delete(sortElement(row, index.filters[0]!));
     }
   };
   return {

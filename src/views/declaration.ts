@@ -115,6 +115,13 @@ export interface ViewDeclaration {
    * sort key (id fields also by the key); other fields are checked on the sort indexes' entries.
    */
   readonly filters: readonly string[];
+  /**
+   * Further indexes, each over a combination of `filters` (one to three fields), kept per sort
+   * key like the automatic ones: a grid that filters on those fields together, with equality or
+   * `in`, reads only the entries it shows. For filter pairs a grid uses (`['state', 'currency']`)
+   * or a plain string filter alone (`['currency']`). Every index costs each record a write.
+   */
+  readonly indexes?: readonly (readonly string[])[];
   readonly relations?: Readonly<Record<string, RelationDeclaration>>;
   /** Row and field rules, applied to every read of the view (see AuthorizationDeclaration). */
   readonly authorization?: AuthorizationDeclaration;

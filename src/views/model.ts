@@ -32,17 +32,19 @@ export interface FieldModel {
 }
 
 /**
- * One secondary index: entries `(filterValue?, sortValue, key)` in a partition, each holding the
- * row's `indexedFields` values so filters are checked without reading rows. `filter` is
- * undefined for the plain sort index (one per sort key). Selective (id-typed) filters get an
- * index per sort field, enum filters one per declared sort key; other filters (plain strings)
- * are checked on a sort index's values. Enum and string filters are also counted by counters.
- * Sorting by the key reads the rows directly.
+ * One secondary index: entries `(filterValues..., sortValue, key)` in a partition, each holding
+ * the row's `indexedFields` values so filters are checked without reading rows. `filters` is
+ * empty for the plain sort index (one per sort key). Selective (id-typed) filters get an index
+ * per sort field, enum filters one per declared sort key; other filters (plain strings) are
+ * checked on a sort index's values unless the declaration's `indexes` names them. Declared
+ * indexes (combinations of filters) come last, one per declared sort key. Enum and string
+ * filters are also counted by counters. Sorting by the key reads the rows directly.
  */
 export interface IndexModel {
   /** Small stable number used in the storage key; derived from declaration order. */
   readonly id: number;
-  readonly filter: string | undefined;
+  /** The equality fields whose values lead the entries' keys, in key order. */
+  readonly filters: readonly string[];
   readonly sort: string;
 }
 
@@ -146,9 +148,40 @@ function subsets(fields: readonly string[]): string[][] {
   return out;
 }
 
-/** Finds the index that serves `(filter, sort)`, or undefined for the key order without a filter. */
+/**
+ * Finds the index of one filter field (or none) and a sort field, or undefined for the key order
+ * without a filter.
+ */
 export function findIndex(view: ViewModel, filter: string | undefined, sort: string): IndexModel | undefined {
-  return view.indexes.find((index) => index.filter === filter && index.sort === sort);
+  const filters = filter === undefined ? 0 : 1;
+  return view.indexes.find((index) => index.sort === sort && index.filters.length === filters && index.filters[0] === filter);
+}
+
+/** Fields an index combination may hold at most (`ViewDeclaration.indexes`). */
+const MAX_INDEX_FIELDS = 3;
+/** Declared index combinations per view at most; each costs every record one write per sort key. */
+const MAX_DECLARED_INDEXES = 8;
+
+/** The declared index combinations (`ViewDeclaration.indexes`), checked against what is indexed already. */
+function declaredIndexes(id: string, declaration: ViewDeclaration, automatic: readonly IndexModel[]): string[][] {
+  const declared = declaration.indexes ?? [];
+  if (!Array.isArray(declared)) throw invalid(id, 'indexes must be a list of field lists');
+  if (declared.length > MAX_DECLARED_INDEXES) throw invalid(id, `at most ${MAX_DECLARED_INDEXES} indexes may be declared`);
+  const seen = new Set(automatic.filter((index) => index.filters.length > 0).map((index) => JSON.stringify([...index.filters].sort())));
+  return declared.map((fields, i) => {
+    if (!Array.isArray(fields) || fields.length === 0 || fields.length > MAX_INDEX_FIELDS) {
+      throw invalid(id, `indexes[${i}] must list 1 to ${MAX_INDEX_FIELDS} filter fields`);
+    }
+    for (const field of fields) {
+      if (typeof field !== 'string' || !declaration.filters.includes(field))
+        throw invalid(id, `indexes[${i}]: ${String(field)} is not one of the view's filters`);
+    }
+    if (new Set(fields).size !== fields.length) throw invalid(id, `indexes[${i}] names a field twice`);
+    const set = JSON.stringify([...fields].sort());
+    if (seen.has(set)) throw invalid(id, `indexes[${i}] (${fields.join(', ')}) is indexed already`);
+    seen.add(set);
+    return [...fields];
+  });
 }
 
 function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewModel {
@@ -171,15 +204,18 @@ function compileView(declaration: ViewDeclaration, topicPrefix: string): ViewMod
   const countedFilters = declaration.filters.filter((name) => fieldsByName.get(name)!.type !== 'id');
   const selectiveFilters = declaration.filters.filter((name) => !countedFilters.includes(name));
   const indexes: IndexModel[] = [];
-  for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filter: undefined, sort });
+  for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filters: [], sort });
   for (const filter of selectiveFilters) {
-    for (const sort of sortFields) indexes.push({ id: indexes.length + 1, filter, sort });
+    for (const sort of sortFields) indexes.push({ id: indexes.length + 1, filters: [filter], sort });
   }
   // Enum filters also drive scans: their matches may cluster in time (the newest orders are rarely
   // SHIPPED yet), so checking them on a sort index's entries could read far more than a page.
   const enumFilters = countedFilters.filter((name) => typeof fieldsByName.get(name)!.type === 'object');
   for (const filter of enumFilters) {
-    for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filter, sort });
+    for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filters: [filter], sort });
+  }
+  for (const filters of declaredIndexes(id, declaration, indexes)) {
+    for (const sort of declaration.sortKeys) indexes.push({ id: indexes.length + 1, filters, sort });
   }
   const relations = Object.entries(declaration.relations ?? {}).map(
     ([name, relation]): RelationModel => ({ name, declaration: relation, target: undefined as unknown as ViewModel }),

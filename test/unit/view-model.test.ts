@@ -70,25 +70,25 @@ describe('compileViews on the reference views', () => {
       const declaration = view.declaration;
       const selective = declaration.filters.filter((filter) => !view.countedFilters.includes(filter));
       const expected = [
-        ...declaration.sortKeys.map((sort) => ({ filter: undefined, sort })),
-        ...selective.flatMap((filter) => [...declaration.sortKeys, declaration.key].map((sort) => ({ filter, sort }))),
+        ...declaration.sortKeys.map((sort) => ({ filters: [] as string[], sort })),
+        ...selective.flatMap((filter) => [...declaration.sortKeys, declaration.key].map((sort) => ({ filters: [filter], sort }))),
         ...view.countedFilters
           .filter((filter) => view.fieldsByName.get(filter)!.enumValues !== undefined)
-          .flatMap((filter) => declaration.sortKeys.map((sort) => ({ filter, sort }))),
+          .flatMap((filter) => declaration.sortKeys.map((sort) => ({ filters: [filter], sort }))),
       ];
-      expect(view.indexes.map(({ filter, sort }) => ({ filter, sort }))).toEqual(expected);
+      expect(view.indexes.map(({ filters, sort }) => ({ filters, sort }))).toEqual(expected);
       expect(view.indexes.map((index) => index.id)).toEqual(expected.map((_, i) => i + 1));
       expect(view.indexedFields).toEqual([...new Set([...declaration.filters, ...declaration.sortKeys])]);
     }
     const ordersView = byId(compileViews(REFERENCE), 'orders');
     expect(ordersView.indexes).toHaveLength(7);
-    expect(findIndex(ordersView, 'state', 'createdAt')).toEqual({ id: 6, filter: 'state', sort: 'createdAt' });
+    expect(findIndex(ordersView, 'state', 'createdAt')).toEqual({ id: 6, filters: ['state'], sort: 'createdAt' });
     expect(findIndex(ordersView, 'currency', 'createdAt')).toBeUndefined();
     expect(ordersView.countedFilters).toEqual(['state', 'currency']);
     expect(ordersView.counterSets).toEqual([['state'], ['currency'], ['state', 'currency']]);
-    expect(findIndex(ordersView, undefined, 'createdAt')).toEqual({ id: 1, filter: undefined, sort: 'createdAt' });
-    expect(findIndex(ordersView, 'customerId', 'orderId')).toEqual({ id: 5, filter: 'customerId', sort: 'orderId' });
-    expect(findIndex(ordersView, 'state', 'updatedAt')).toEqual({ id: 7, filter: 'state', sort: 'updatedAt' });
+    expect(findIndex(ordersView, undefined, 'createdAt')).toEqual({ id: 1, filters: [], sort: 'createdAt' });
+    expect(findIndex(ordersView, 'customerId', 'orderId')).toEqual({ id: 5, filters: ['customerId'], sort: 'orderId' });
+    expect(findIndex(ordersView, 'state', 'updatedAt')).toEqual({ id: 7, filters: ['state'], sort: 'updatedAt' });
     expect(findIndex(ordersView, 'state', 'orderId')).toBeUndefined();
     // the key order without a filter reads the rows, not an index
     expect(findIndex(ordersView, undefined, 'orderId')).toBeUndefined();
@@ -151,6 +151,50 @@ describe('compileViews rejects inconsistent declarations with GW_VIEW_INVALID', 
   it('the same widget is valid before it is broken (the cases above fail for their own reason)', () => {
     expect(() => compileViews([...REFERENCE, widget()])).not.toThrow();
   });
+});
+
+describe('declared indexes', () => {
+  const indexed = (indexes: unknown, filters: string[] = ['color', 'size', 'widgetId']): ViewDeclaration[] => [
+    widget({ filters, indexes: indexes as ViewDeclaration['indexes'] }),
+  ];
+
+  it('adds one index per declared sort key after the automatic ones', () => {
+    const [view] = compileViews(indexed([['color', 'size'], ['color']]));
+    expect(view!.indexes.map(({ id, filters, sort }) => [id, filters.join('+'), sort])).toEqual([
+      [1, '', 'size'],
+      [2, 'widgetId', 'size'],
+      [3, 'widgetId', 'widgetId'],
+      [4, 'color+size', 'size'],
+      [5, 'color', 'size'],
+    ]);
+    expect(findIndex(view!, 'color', 'size')?.id).toBe(5);
+  });
+
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['a field that is not a filter', [['color', 'note']], /indexes\[0\]: note is not one of the view's filters/],
+    ['a field named twice', [['color', 'color']], /indexes\[0\] names a field twice/],
+    ['no field', [[]], /indexes\[0\] must list 1 to 3 filter fields/],
+    ['four fields', [['color', 'size', 'widgetId', 'color']], /indexes\[0\] must list 1 to 3 filter fields/],
+    ['an id filter alone (indexed already)', [['widgetId']], /indexes\[0\] \(widgetId\) is indexed already/],
+    [
+      'the same combination twice, in another order',
+      [
+        ['color', 'size'],
+        ['size', 'color'],
+      ],
+      /indexes\[1\] \(size, color\) is indexed already/,
+    ],
+    ['not a list', 'color', /indexes must be a list of field lists/],
+    ['a list of strings', ['color'], /indexes\[0\] must list 1 to 3 filter fields/],
+    ['nine combinations', Array.from({ length: 9 }, () => ['color']), /at most 8 indexes may be declared/],
+  ];
+  for (const [name, indexes, message] of cases) {
+    it(`rejects ${name} with GW_VIEW_INVALID`, () => {
+      const error = viewError(indexed(indexes));
+      expect(error.code).toBe('GW_VIEW_INVALID');
+      expect(error.message).toMatch(message);
+    });
+  }
 });
 
 describe('loadViewDeclarations', () => {

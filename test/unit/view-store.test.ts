@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countRows, existsBeyondCursor, readPage, readPages, type Filter, type PageRequest, type Value } from '../../src/query/page.ts';
 import { openKeyValueStore, type KeyValueStore } from '../../src/store/rocks.ts';
 import { decodeTuple, encodeTuple, prefixEnd, type TupleElement } from '../../src/store/tuple.ts';
-import { sortElement } from '../../src/store/keys.ts';
+import { layoutFingerprint, sortElement } from '../../src/store/keys.ts';
 import type { Scan } from '../../src/store/scans.ts';
 import { openViewStore, type Row, type RowChange, type ScanEntry, type ScanSpec, type ViewStore } from '../../src/store/view-store.ts';
 import type { ViewDeclaration } from '../../src/views/declaration.ts';
@@ -214,7 +214,7 @@ function expectedIndexEntries(view: ViewModel, data: Iterable<Stored>): string[]
   for (const stored of data) {
     for (const index of view.indexes) {
       const elements: TupleElement[] = ['i', view.id, stored.partition, index.id];
-      if (index.filter !== undefined) elements.push(stored.row[index.filter] as TupleElement);
+      for (const filter of index.filters) elements.push(stored.row[filter] as TupleElement);
       elements.push(stored.row[index.sort] as TupleElement, stored.key);
       out.push(JSON.stringify(elements));
     }
@@ -472,6 +472,126 @@ describe('readPage against a reference over ~300 rows in 3 partitions', () => {
   });
 });
 
+describe('declared indexes', () => {
+  // The reference orders view plus combinations a grid filters on together, a plain string filter
+  // alone, and an id filter paired with an enum.
+  const DECLARED: ViewModel = compile({ ...orders, indexes: [['state', 'currency'], ['currency'], ['customerId', 'state']] }).orders;
+  const eq = (field: string, ...values: Value[]) => ({ field, values });
+  const PAIR_FILTERS: Array<[string, Filter]> = [
+    ...FILTERS,
+    ['state = CANCELLED and currency = GBP', { equals: [eq('state', 'CANCELLED'), eq('currency', 'GBP')], ranges: [] }],
+    ['currency = EUR and state = SHIPPED (other order)', { equals: [eq('currency', 'EUR'), eq('state', 'SHIPPED')], ranges: [] }],
+    ['state in 2 and currency in 2', { equals: [eq('state', 'SHIPPED', 'CANCELLED'), eq('currency', 'EUR', 'GBP', 'EUR')], ranges: [] }],
+    ['currency = USD', { equals: [eq('currency', 'USD')], ranges: [] }],
+    ['currency = JPY (absent)', { equals: [eq('currency', 'JPY')], ranges: [] }],
+    [
+      'currency and a createdAt range',
+      {
+        equals: [eq('currency', 'EUR', 'USD')],
+        ranges: [{ field: 'createdAt', lower: { value: at(70), inclusive: false }, upper: { value: at(300), inclusive: true } }],
+      },
+    ],
+    ['customerId and state', { equals: [eq('customerId', 'c-3', 'c-5'), eq('state', 'CREATED', 'SHIPPED')], ranges: [] }],
+    ['state, currency and customerId', { equals: [eq('state', 'SHIPPED'), eq('currency', 'EUR'), eq('customerId', 'c-1', 'c-2')], ranges: [] }],
+    [
+      'two conditions on state and currency',
+      { equals: [eq('state', 'SHIPPED', 'FAILED'), eq('currency', 'GBP'), eq('state', 'FAILED')], ranges: [] },
+    ],
+    ['currency and product (residual on the rows)', { equals: [eq('currency', 'GBP'), eq('product', 'Gizmo')], ranges: [] }],
+  ];
+
+  async function loadedDeclared(seed: number, size = 300): Promise<{ store: ViewStore; data: Map<string, Stored>; kv: KeyValueStore }> {
+    const store = await openViewStore(kv!, DECLARED);
+    const data = generate(seed, size);
+    applyAll(store, data.values());
+    return { store, data, kv: kv! };
+  }
+
+  it('come after the automatic indexes, one per declared sort key, and change no existing index', () => {
+    expect(DECLARED.indexes.slice(0, ORDERS.indexes.length)).toEqual(ORDERS.indexes);
+    expect(DECLARED.indexes.slice(ORDERS.indexes.length).map(({ filters, sort }) => `${filters.join('+')}/${sort}`)).toEqual([
+      'state+currency/createdAt',
+      'state+currency/updatedAt',
+      'currency/createdAt',
+      'currency/updatedAt',
+      'customerId+state/createdAt',
+      'customerId+state/updatedAt',
+    ]);
+  });
+
+  it('pages equal the reference for every filter, order and direction, and cursors walk them completely', async () => {
+    const { store, data } = await loadedDeclared(21);
+    for (const [name, filter] of PAIR_FILTERS) {
+      for (const sortField of DECLARED.sortFields) {
+        for (const descending of [false, true]) {
+          for (const backward of [false, true]) {
+            for (const limit of [0, 1, 13]) {
+              const req = request(sortField, { filter, descending, backward, limit });
+              expect(page(store, req), `${name} by ${sortField} ${descending} ${backward} ${limit}`).toEqual(refPage(data.values(), req));
+            }
+            const label = `${name} by ${sortField} ${descending ? 'DESC' : 'ASC'} ${backward ? 'backwards' : 'forwards'}`;
+            const seen: string[][] = [];
+            let cursor: readonly [Value, string] | undefined;
+            for (let pages = 0; pages < 100; pages++) {
+              const req = request(sortField, { filter, descending, backward, limit: 7, cursor });
+              const result = page(store, req);
+              expect(result, `${label} page ${pages}`).toEqual(refPage(data.values(), req));
+              seen.push(result.rows.map((row) => row.key));
+              if (!result.more) break;
+              const edge = backward ? result.rows[0]! : result.rows[result.rows.length - 1]!;
+              cursor = [edge.sortValue, edge.key];
+            }
+            const all = refOrdered(data.values(), sortField, descending, filter).map((stored) => stored.key);
+            expect((backward ? seen.reverse() : seen).flat(), label).toEqual(all);
+          }
+        }
+      }
+      expect(count(store, filter), `count ${name}`).toBe(refOrdered(data.values(), 'orderId', false, filter).length);
+    }
+  });
+
+  it('a pair filter reads about the entries its page needs from its own index', async () => {
+    const { store, data, kv: db } = await loadedDeclared(22, 3000);
+    const filter: Filter = { equals: [eq('state', 'CANCELLED'), eq('currency', 'GBP')], ranges: [] };
+    for (const descending of [false, true]) {
+      for (const limit of [10, 40]) {
+        const req = request('createdAt', { filter, descending, limit });
+        const before = db.stats.entriesRead;
+        expect(page(store, req)).toEqual(refPage(data.values(), req));
+        const scanned = db.stats.entriesRead - before - limit; // the page's rows are read by key
+        // Every entry of the index matches: each partition reads its share and a fifth more.
+        expect(scanned, `${limit} ${descending ? 'DESC' : 'ASC'}`).toBeLessThanOrEqual((limit + 1) * 1.35 + 3 * PARTITIONS.length);
+      }
+    }
+  });
+
+  it('writes keep every entry of the declared indexes exact through updates and tombstones', async () => {
+    const { store, data, kv: db } = await loadedDeclared(23);
+    const random = prng(24);
+    for (let round = 0; round < 4; round++) {
+      const changes: Array<{ partition: number; key: string; row: Row | null }> = [];
+      for (const stored of [...data.values()].filter(() => random() < 0.3)) {
+        if (random() < 0.2) {
+          changes.push({ partition: stored.partition, key: stored.key, row: null });
+          data.delete(stored.key);
+          continue;
+        }
+        // Moves in one, both or neither of a pair's fields, and in the sort keys.
+        const row = { ...stored.row };
+        if (random() < 0.5) row.state = pick(random, STATES);
+        if (random() < 0.5) row.currency = pick(random, CURRENCIES);
+        if (random() < 0.3) row.updatedAt = at(1000 + round);
+        stored.row = row;
+        changes.push({ partition: stored.partition, key: stored.key, row });
+      }
+      applyAll(store, changes);
+      expectConsistent(db, store, data);
+    }
+    const req = request('updatedAt', { descending: true, limit: 400, filter: PAIR_FILTERS.find(([name]) => name.startsWith('state in 2'))![1] });
+    expect(page(store, req)).toEqual(refPage(data.values(), req));
+  });
+});
+
 describe('existsBeyondCursor', () => {
   function beyond(store: ViewStore, req: PageRequest): boolean {
     const session = store.session();
@@ -594,8 +714,8 @@ describe('writes', () => {
     const entries = actualIndexEntries(db, ORDERS).map((entry) => JSON.parse(entry) as TupleElement[]);
     const forKey = entries.filter((entry) => entry[entry.length - 1] === target.key);
     expect(forKey).toHaveLength(ORDERS.indexes.length);
-    const createdIndex = ORDERS.indexes.find((index) => index.filter === undefined && index.sort === 'createdAt')!;
-    const updatedIndex = ORDERS.indexes.find((index) => index.filter === undefined && index.sort === 'updatedAt')!;
+    const createdIndex = ORDERS.indexes.find((index) => index.filters.length === 0 && index.sort === 'createdAt')!;
+    const updatedIndex = ORDERS.indexes.find((index) => index.filters.length === 0 && index.sort === 'updatedAt')!;
     expect(forKey).toContainEqual(['i', 'orders', target.partition, createdIndex.id, at(-5), target.key]);
     expect(forKey).toContainEqual(['i', 'orders', target.partition, updatedIndex.id, at(9000), target.key]);
     expect(forKey).not.toContainEqual(['i', 'orders', target.partition, createdIndex.id, before.createdAt, target.key]);
@@ -727,7 +847,7 @@ describe('writes', () => {
   it('cached lists of one filter value equal a fresh scan in every partition after every kind of write', async () => {
     const store = await openViewStore(kv!, ORDERS, { rowCache: 100 });
     const plain = await openViewStore(kv!, ORDERS);
-    const index = ORDERS.indexes.find((candidate) => candidate.filter === 'customerId' && candidate.sort === 'createdAt')!;
+    const index = ORDERS.indexes.find((candidate) => candidate.filters[0] === 'customerId' && candidate.sort === 'createdAt')!;
     const random = prng(33);
     const rows = new Map<string, Row>();
     const partitionOf = (key: string): number => Number(key.slice(2)) % 2;
@@ -862,6 +982,14 @@ describe('persistence', () => {
     expect(page(reopened, req)).toEqual(refPage(data.values(), req));
   });
 
+  it('views without declared indexes keep the fingerprint of stores written before indexes could be declared', () => {
+    // The reference orders view's fingerprint before IndexModel had `filters`: such a store must
+    // open as it is, without a rebuild from the topic.
+    const { indexes: _declared, ...plain } = orders as ViewDeclaration;
+    expect(layoutFingerprint(compile(plain).orders)).toBe('0fb65adf88dfbc66');
+    expect(layoutFingerprint(compile({ ...plain, indexes: [['state', 'currency']] }).orders)).not.toBe('0fb65adf88dfbc66');
+  });
+
   it('a changed layout fingerprint drops the view data on reopen, and only that view', async () => {
     const { data } = await loaded(15);
     const { customers: customersView } = compile();
@@ -950,7 +1078,7 @@ describe('scans', () => {
     const { store, data } = await loaded(18);
     const session = store.session();
     try {
-      const index = ORDERS.indexes.find((candidate) => candidate.filter === 'customerId' && candidate.sort === 'createdAt')!;
+      const index = ORDERS.indexes.find((candidate) => candidate.filters[0] === 'customerId' && candidate.sort === 'createdAt')!;
       const customerId = [...data.values()].find((stored) => stored.partition === 2)!.row.customerId as string;
       for (const reverse of [false, true]) {
         const scan = session.openScan(2, { index, filterValue: customerId, reverse });
@@ -998,7 +1126,9 @@ describe('bounded scans', () => {
     let dropped = 0;
     for (const index of ORDERS.indexes) {
       const filterValues =
-        index.filter === undefined ? [undefined] : [sortElement(rows[0]!.row, index.filter), sortElement(rows[7]!.row, index.filter), 'none'];
+        index.filters.length === 0
+          ? [undefined]
+          : [sortElement(rows[0]!.row, index.filters[0]!), sortElement(rows[7]!.row, index.filters[0]!), 'none'];
       for (const filterValue of filterValues) {
         for (const reverse of [false, true]) {
           for (const where of checks) {
@@ -1046,7 +1176,7 @@ describe('bounded scans', () => {
     for (const [i, key] of keys.entries()) store.apply(0, [{ key, row: { ...makeRow(random, key), createdAt: at(i) } }], String(i + 1));
     const session = store.session();
     try {
-      const index = ORDERS.indexes.find((candidate) => candidate.filter === undefined && candidate.sort === 'createdAt')!;
+      const index = ORDERS.indexes.find((candidate) => candidate.filters.length === 0 && candidate.sort === 'createdAt')!;
       for (const where of [undefined, () => true]) {
         const scan = session.openScan(0, { index, reverse: false, where, alone: true });
         expect(scan.next(100).map((entry) => entry.key)).toEqual(keys);
