@@ -14,6 +14,8 @@
  * `DATA_DIR` is a stopped gateway's store, caught up on the bench's topics (TOPIC_PREFIX `bench.`)
  * of the broker `HTTP_AB_BROKERS`; each tree runs over a copy with the table files hard-linked
  * (./store-copy.ts), in a consumer group of its own, and the copies are removed at the end.
+ * `<DATA_DIR A>,<DATA_DIR B>` gives each tree a store of its own, for trees whose store layouts
+ * differ (`AB_KEEP_DIR` of ./ingest-ab.ts builds both the same way).
  *
  *   HTTP_AB_BROKERS      broker, default 127.0.0.1:49392
  *   HTTP_AB_LOAD         lookups (order(orderId) with variables, ids drawn from ord-1 to
@@ -86,7 +88,8 @@ async function main(): Promise<void> {
   }
   const servers: ServerProcess[] = [];
   for (const [index, tree] of trees.entries()) {
-    const copy = linkedStoreCopy(dataDir, `http-ab-${index}`);
+    const stores = dataDir.split(',');
+    const copy = linkedStoreCopy(stores[Math.min(index, stores.length - 1)]!, `http-ab-${index}`);
     onCleanup(`store copy ${copy}`, () => rmSync(copy, { recursive: true, force: true }));
     const server = await startGateway({
       brokers,

@@ -23,9 +23,12 @@
  *                      `;--v8-pool-size=4 --parallel-scavenge` against V8's defaults
  *   AB_PREFILL_ORDERS  orders to produce before measuring (default: none, topics already filled)
  *   AB_HOST_PAUSES     0: no perf recording of the main thread (default: record where perf works)
+ *   AB_KEEP_DIR        keep each tree's store of its last catch-up in AB_KEEP_DIR/tree-<n> (n
+ *                      from 0 in AB_ROOTS order), for ./http-ab.ts to compare trees whose store
+ *                      layouts differ
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createKafkaClient } from '../../src/kafka/client.ts';
@@ -42,6 +45,7 @@ const roots = (process.env.AB_ROOTS ?? REPO_ROOT).split(',').map((root) => path.
 const runs = Number(process.env.AB_RUNS ?? 2);
 const flagSets = nodeFlagSets(process.env.AB_NODE_FLAGS);
 const hostPauses = process.env.AB_HOST_PAUSES !== '0' && perfAvailable();
+const keepDir = process.env.AB_KEEP_DIR;
 
 async function endOffsets(): Promise<Map<string, number>> {
   const kafka = createKafkaClient({ brokers: brokers.split(','), clientId: 'gw-bench-ab', logger: createLogger('warn') });
@@ -55,7 +59,14 @@ async function endOffsets(): Promise<Map<string, number>> {
   }
 }
 
-async function catchUp(root: string, flags: readonly string[], ends: Map<string, number>, work: string): Promise<Record<string, unknown>> {
+/** `keepAs`: where the store goes after the gateway stopped (AB_KEEP_DIR), else it is removed. */
+async function catchUp(
+  root: string,
+  flags: readonly string[],
+  ends: Map<string, number>,
+  work: string,
+  keepAs: string | undefined,
+): Promise<Record<string, unknown>> {
   const dataDir = mkdtempSync(path.join(work, 'data-'));
   const port = await freePort();
   const log = createWriteStream(path.join(work, 'gateway.log'));
@@ -146,7 +157,10 @@ async function catchUp(root: string, flags: readonly string[], ends: Map<string,
     await sampler?.stop();
     child.kill('SIGTERM');
     await new Promise((resolve) => child.once('exit', resolve));
-    rmSync(dataDir, { recursive: true, force: true });
+    if (keepAs) {
+      rmSync(keepAs, { recursive: true, force: true });
+      renameSync(dataDir, keepAs);
+    } else rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
@@ -158,8 +172,10 @@ try {
   }
   const ends = await endOffsets();
   for (let run = 0; run < runs; run++) {
-    for (const root of roots) {
-      for (const flags of flagSets) process.stdout.write(`${JSON.stringify({ run, ...(await catchUp(root, flags, ends, work)) })}\n`);
+    for (const [index, root] of roots.entries()) {
+      const keepAs = keepDir && run === runs - 1 ? path.join(keepDir, `tree-${index}`) : undefined;
+      if (keepAs) mkdirSync(keepDir!, { recursive: true });
+      for (const flags of flagSets) process.stdout.write(`${JSON.stringify({ run, ...(await catchUp(root, flags, ends, work, keepAs)) })}\n`);
     }
   }
 } finally {
