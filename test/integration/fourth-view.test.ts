@@ -43,4 +43,42 @@ describe('a fourth view is a new file', () => {
     expect(data.shipments.edges.map((edge) => edge.node.shipmentId)).toEqual(['shp-3', 'shp-1']);
     expect(data.heavy.edges.map((edge) => edge.node.shipmentId)).toEqual(['shp-2', 'shp-1']);
   });
+
+  it('serves pages through its declared index, which follows updates and deletions', async () => {
+    type Page = { totalCount: number; edges: Array<{ node: { shipmentId: string; carrier: string } }> };
+    const parcels = [
+      { shipmentId: 'shp-10', orderId: 'ord-000010', carrier: 'DHL', weightGrams: 100, shippedAt: '2026-05-03T10:00:00Z' },
+      { shipmentId: 'shp-11', orderId: 'ord-000010', carrier: 'UPS', weightGrams: 200, shippedAt: '2026-05-03T11:00:00Z' },
+      { shipmentId: 'shp-12', orderId: 'ord-000010', carrier: 'POSTNL', weightGrams: 300, shippedAt: '2026-05-03T12:00:00Z' },
+      { shipmentId: 'shp-13', orderId: 'ord-000011', carrier: 'DHL', weightGrams: 400, shippedAt: '2026-05-03T13:00:00Z' },
+      { shipmentId: 'shp-14', orderId: 'ord-000010', carrier: 'DHL', weightGrams: 500, shippedAt: '2026-05-03T14:00:00Z' },
+    ];
+    await fx.produce(
+      'shipments',
+      parcels.map((row) => keyed('shipmentId', row)),
+    );
+    await fx.waitCaughtUp(gw, ['shipments']);
+    const pages = () =>
+      gw.query<{ pair: Page; postnl: Page }>(`{
+        pair: shipments(filter: { orderId: { eq: "ord-000010" }, carrier: { in: [DHL, UPS] } }, orderBy: { field: SHIPPED_AT, direction: DESC }, first: 2) {
+          totalCount edges { node { shipmentId carrier } }
+        }
+        postnl: shipments(filter: { carrier: { eq: POSTNL }, orderId: { eq: "ord-000010" } }) { totalCount edges { node { shipmentId carrier } } }
+      }`);
+    let data = await pages();
+    expect(data.pair.totalCount).toBe(3);
+    expect(data.pair.edges.map((edge) => edge.node.shipmentId)).toEqual(['shp-14', 'shp-11']);
+    expect(data.postnl.edges.map((edge) => edge.node.shipmentId)).toEqual(['shp-12']);
+
+    // shp-14 moves to another carrier, shp-11 is deleted: both leave the pair's entries.
+    await fx.produce('shipments', [keyed('shipmentId', { ...parcels[4]!, carrier: 'POSTNL' }), { key: 'shp-11', value: null }]);
+    await fx.waitCaughtUp(gw, ['shipments']);
+    data = await pages();
+    expect(data.pair.totalCount).toBe(1);
+    expect(data.pair.edges.map((edge) => edge.node.shipmentId)).toEqual(['shp-10']);
+    expect(data.postnl.edges.map((edge) => edge.node)).toEqual([
+      { shipmentId: 'shp-12', carrier: 'POSTNL' },
+      { shipmentId: 'shp-14', carrier: 'POSTNL' },
+    ]);
+  });
 });
