@@ -16,9 +16,7 @@ export interface SortBound {
 export interface ScanSpec {
   /** undefined scans rows in key order. */
   readonly index: IndexModel | undefined;
-  /** The value of an index's one filter field. */
-  readonly filterValue?: string | number | undefined;
-  /** The values of all of an index's filter fields, in its order (instead of `filterValue`). */
+  /** The values of the index's filter fields, in its order; none scans the whole index. */
   readonly filterValues?: readonly (string | number)[] | undefined;
   readonly lower?: SortBound | undefined;
   readonly upper?: SortBound | undefined;
@@ -81,7 +79,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
   return {
     openScan(partition, spec) {
       const indexPrefix = spec.index === undefined ? keys.prefix('r', partition) : keys.prefix('i', partition, spec.index.id);
-      const values = spec.filterValues ?? (spec.filterValue === undefined ? undefined : [spec.filterValue]);
+      const values = spec.filterValues;
       const base = values === undefined || values.length === 0 ? indexPrefix : extendTuple(indexPrefix, values);
       let low: Buffer = base;
       let high: Buffer = prefixEnd(base);

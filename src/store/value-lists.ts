@@ -67,7 +67,7 @@ export function createValueLists(view: ViewModel, limit: number): ValueLists {
           out[i] = hit.entries.length > wanted ? hit.entries.slice(0, wanted) : hit.entries;
           continue;
         }
-        const scan = session.openScan(partition, { index, filterValue: value, reverse: false });
+        const scan = session.openScan(partition, { index, filterValues: [value], reverse: false });
         let entries: ScanEntry[];
         try {
           entries = scan.next(wanted);

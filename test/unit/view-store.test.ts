@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countRows, existsBeyondCursor, readPage, readPages, type Filter, type PageRequest, type Value } from '../../src/query/page.ts';
+import { plan } from '../../src/query/plan.ts';
 import { openKeyValueStore, type KeyValueStore } from '../../src/store/rocks.ts';
 import { decodeTuple, encodeTuple, prefixEnd, type TupleElement } from '../../src/store/tuple.ts';
 import { layoutFingerprint, sortElement } from '../../src/store/keys.ts';
@@ -550,6 +551,27 @@ describe('declared indexes', () => {
     }
   });
 
+  it('the planner drives with the combination, and not beyond 64 value combinations', async () => {
+    const { store, data } = await loadedDeclared(25);
+    const drivenBy = (filter: Filter, sort = 'createdAt') => plan(store, [...PARTITIONS], filter, sort).index?.filters.join('+');
+    expect(drivenBy({ equals: [eq('currency', 'GBP'), eq('state', 'CANCELLED')], ranges: [] })).toBe('state+currency');
+    expect(drivenBy({ equals: [eq('currency', 'GBP')], ranges: [] }, 'updatedAt')).toBe('currency');
+    // An id condition counts as the most selective; its combination with state goes first.
+    expect(drivenBy({ equals: [eq('state', 'SHIPPED'), eq('customerId', 'c-1')], ranges: [] })).toBe('customerId+state');
+    // The key order has no declared index: the id filter's own index drives it.
+    expect(drivenBy({ equals: [eq('state', 'SHIPPED'), eq('customerId', 'c-1')], ranges: [] }, 'orderId')).toBe('customerId');
+    // 5 states x 13 currencies: 65 combinations, so a single field's index drives the page.
+    const currencies = [...CURRENCIES, ...Array.from({ length: 10 }, (_, i) => `X${i}`)];
+    const wide: Filter = { equals: [eq('state', ...STATES), eq('currency', ...currencies)], ranges: [] };
+    expect(drivenBy(wide)?.includes('+')).toBe(false);
+    const narrower: Filter = { equals: [eq('state', ...STATES), eq('currency', ...currencies.slice(0, 12))], ranges: [] };
+    expect(drivenBy(narrower)).toBe('state+currency');
+    for (const filter of [wide, narrower]) {
+      const req = request('createdAt', { filter, descending: true, limit: 30 });
+      expect(page(store, req)).toEqual(refPage(data.values(), req));
+    }
+  });
+
   it('a pair filter reads about the entries its page needs from its own index', async () => {
     const { store, data, kv: db } = await loadedDeclared(22, 3000);
     const filter: Filter = { equals: [eq('state', 'CANCELLED'), eq('currency', 'GBP')], ranges: [] };
@@ -1081,7 +1103,7 @@ describe('scans', () => {
       const index = ORDERS.indexes.find((candidate) => candidate.filters[0] === 'customerId' && candidate.sort === 'createdAt')!;
       const customerId = [...data.values()].find((stored) => stored.partition === 2)!.row.customerId as string;
       for (const reverse of [false, true]) {
-        const scan = session.openScan(2, { index, filterValue: customerId, reverse });
+        const scan = session.openScan(2, { index, filterValues: [customerId], reverse });
         const keys: string[] = [];
         for (let entries = scan.next(3); entries.length > 0; entries = scan.next(3)) keys.push(...entries.map((entry) => entry.key));
         scan.close();
@@ -1125,24 +1147,24 @@ describe('bounded scans', () => {
     let compared = 0;
     let dropped = 0;
     for (const index of ORDERS.indexes) {
-      const filterValues =
+      const valueSets =
         index.filters.length === 0
           ? [undefined]
-          : [sortElement(rows[0]!.row, index.filters[0]!), sortElement(rows[7]!.row, index.filters[0]!), 'none'];
-      for (const filterValue of filterValues) {
+          : [[sortElement(rows[0]!.row, index.filters[0]!)], [sortElement(rows[7]!.row, index.filters[0]!)], ['none']];
+      for (const filterValues of valueSets) {
         for (const reverse of [false, true]) {
           for (const where of checks) {
             const session = store.session();
             try {
-              const all = drain(session.openScan(1, { index, filterValue, reverse }), 1000);
+              const all = drain(session.openScan(1, { index, filterValues, reverse }), 1000);
               const middle = all[Math.floor(all.length / 2)];
-              const specs: ScanSpec[] = [{ index, filterValue, reverse }];
+              const specs: ScanSpec[] = [{ index, filterValues, reverse }];
               if (middle) {
-                specs.push({ index, filterValue, reverse, after: [middle.sortValue, middle.key] });
-                specs.push({ index, filterValue, reverse, after: [middle.sortValue, middle.key], afterInclusive: true });
+                specs.push({ index, filterValues, reverse, after: [middle.sortValue, middle.key] });
+                specs.push({ index, filterValues, reverse, after: [middle.sortValue, middle.key], afterInclusive: true });
                 if (typeof middle.sortValue === 'number') {
-                  specs.push({ index, filterValue, reverse, lower: { value: middle.sortValue, inclusive: false } });
-                  specs.push({ index, filterValue, reverse, upper: { value: middle.sortValue, inclusive: true } });
+                  specs.push({ index, filterValues, reverse, lower: { value: middle.sortValue, inclusive: false } });
+                  specs.push({ index, filterValues, reverse, upper: { value: middle.sortValue, inclusive: true } });
                 }
               }
               for (const spec of specs) {
