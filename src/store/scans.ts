@@ -79,8 +79,7 @@ export function openReadSession(kv: KeyValueStore, view: ViewModel, keys: ViewKe
   return {
     openScan(partition, spec) {
       const indexPrefix = spec.index === undefined ? keys.prefix('r', partition) : keys.prefix('i', partition, spec.index.id);
-      const values = spec.filterValues;
-      const base = values === undefined || values.length === 0 ? indexPrefix : extendTuple(indexPrefix, values);
+      const base = spec.filterValues?.length ? extendTuple(indexPrefix, spec.filterValues) : indexPrefix;
       let low: Buffer = base;
       let high: Buffer = prefixEnd(base);
       if (spec.lower) {

@@ -171,6 +171,28 @@ function count(store: ViewStore, filter: Filter, partitions: readonly number[] =
 
 const NONE: Filter = { equals: [], ranges: [] };
 
+/**
+ * Pages through `first` with cursors until no more rows: every page equals the reference, and the
+ * pages together hold every matching row once, in order.
+ */
+function expectCursorWalk(store: ViewStore, data: Map<string, Stored>, name: string, first: PageRequest): void {
+  const { sortField, descending, backward, filter } = first;
+  const label = `${name} by ${sortField} ${descending ? 'DESC' : 'ASC'} ${backward ? 'backwards' : 'forwards'}`;
+  const seen: string[][] = [];
+  let cursor: readonly [Value, string] | undefined;
+  for (let pages = 0; pages < 100; pages++) {
+    const req = { ...first, cursor };
+    const result = page(store, req);
+    expect(result, `${label} page ${pages}`).toEqual(refPage(data.values(), req));
+    seen.push(result.rows.map((row) => row.key));
+    if (!result.more) break;
+    const edge = backward ? result.rows[0]! : result.rows[result.rows.length - 1]!;
+    cursor = [edge.sortValue, edge.key];
+  }
+  const all = refOrdered(data.values(), sortField, descending, filter).map((stored) => stored.key);
+  expect((backward ? seen.reverse() : seen).flat(), label).toEqual(all);
+}
+
 function request(sortField: string, options: Partial<PageRequest> = {}): PageRequest {
   return { sortField, descending: false, filter: NONE, limit: 10, backward: false, cursor: undefined, ...options };
 }
@@ -348,23 +370,7 @@ describe('readPage against a reference over ~300 rows in 3 partitions', () => {
     for (const [name, filter] of FILTERS) {
       for (const sortField of ORDERS.sortFields) {
         for (const descending of [false, true]) {
-          const all = refOrdered(data.values(), sortField, descending, filter).map((stored) => stored.key);
-          for (const backward of [false, true]) {
-            const label = `${name} by ${sortField} ${descending ? 'DESC' : 'ASC'} ${backward ? 'backwards' : 'forwards'}`;
-            const seen: string[][] = [];
-            let cursor: readonly [Value, string] | undefined;
-            for (let pages = 0; pages < 100; pages++) {
-              const req = request(sortField, { filter, descending, backward, limit: 17, cursor });
-              const result = page(store, req);
-              expect(result, `${label} page ${pages}`).toEqual(refPage(data.values(), req));
-              seen.push(result.rows.map((row) => row.key));
-              if (!result.more) break;
-              const edge = backward ? result.rows[0]! : result.rows[result.rows.length - 1]!;
-              cursor = [edge.sortValue, edge.key];
-            }
-            const walked = (backward ? seen.reverse() : seen).flat();
-            expect(walked, label).toEqual(all);
-          }
+          for (const backward of [false, true]) expectCursorWalk(store, data, name, request(sortField, { filter, descending, backward, limit: 17 }));
         }
       }
     }
@@ -530,20 +536,7 @@ describe('declared indexes', () => {
               const req = request(sortField, { filter, descending, backward, limit });
               expect(page(store, req), `${name} by ${sortField} ${descending} ${backward} ${limit}`).toEqual(refPage(data.values(), req));
             }
-            const label = `${name} by ${sortField} ${descending ? 'DESC' : 'ASC'} ${backward ? 'backwards' : 'forwards'}`;
-            const seen: string[][] = [];
-            let cursor: readonly [Value, string] | undefined;
-            for (let pages = 0; pages < 100; pages++) {
-              const req = request(sortField, { filter, descending, backward, limit: 7, cursor });
-              const result = page(store, req);
-              expect(result, `${label} page ${pages}`).toEqual(refPage(data.values(), req));
-              seen.push(result.rows.map((row) => row.key));
-              if (!result.more) break;
-              const edge = backward ? result.rows[0]! : result.rows[result.rows.length - 1]!;
-              cursor = [edge.sortValue, edge.key];
-            }
-            const all = refOrdered(data.values(), sortField, descending, filter).map((stored) => stored.key);
-            expect((backward ? seen.reverse() : seen).flat(), label).toEqual(all);
+            expectCursorWalk(store, data, name, request(sortField, { filter, descending, backward, limit: 7 }));
           }
         }
       }
