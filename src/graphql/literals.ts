@@ -81,6 +81,8 @@ export interface LiteralNormalizer {
   /**
    * The normalized form of a query text, once its shape has been seen before; undefined for a
    * text with no literals to lift, a shape seen for the first time, or one that cannot be lifted.
+   * The same text gives the same object again while its shape stays learnt, so a caller may keep
+   * what it derives from the literals' values (a cost) by that object.
    */
   normalize(text: string): Normalized | undefined;
 }
@@ -253,6 +255,14 @@ function valuesOf(shape: Shape, literals: readonly Literal[]): Record<string, un
   return values;
 }
 
+/**
+ * Texts whose normalized form is kept by the text itself, so that a text sent again (a grid's
+ * query with its filter values written in) is not lexed again: at most this many, each at most
+ * `EXACT_MAX_TEXT` characters (at most 1 MB in all).
+ */
+const EXACT_TEXTS = 256;
+const EXACT_MAX_TEXT = 4096;
+
 export interface NormalizerLimits {
   /** Longer texts are not normalized. */
   readonly maxText: number;
@@ -280,9 +290,13 @@ export function createLiteralNormalizer(schema: GraphQLSchema, limits: Normalize
       while (chars > limits.maxChars && entries.evictOldest());
     },
   };
+  // By text: the shape key and shape each result came from, which must still be the learnt one.
+  const exact = new Lru<string, { readonly key: string; readonly shape: Shape; readonly result: Normalized }>(EXACT_TEXTS);
   return {
     normalize(text) {
       if (text.length > limits.maxText) return undefined;
+      const known = exact.get(text);
+      if (known && entries.get(known.key) === known.shape) return known.result;
       const tokens = tokenize(text);
       if (!tokens) return undefined;
       let shape = shapes.get(tokens.key);
@@ -296,8 +310,16 @@ export function createLiteralNormalizer(schema: GraphQLSchema, limits: Normalize
       }
       if (shape === 'none') return undefined;
       const values = valuesOf(shape, tokens.literals);
+      if (!values) return undefined;
       const key = tokens.key;
-      return values && { text: shape.text, operationName: shape.operationName, values, reject: () => shapes.set(key, 'none') };
+      const result: Normalized = {
+        text: shape.text,
+        operationName: shape.operationName,
+        values: Object.freeze(values),
+        reject: () => shapes.set(key, 'none'),
+      };
+      if (text.length <= EXACT_MAX_TEXT) exact.set(text, { key, shape, result });
+      return result;
     },
   };
 }

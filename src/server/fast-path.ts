@@ -35,7 +35,7 @@ import { getOperationAST, type DocumentNode, type ExecutionResult, type GraphQLE
 import { checkCost, fixedCost } from '../graphql/cost.ts';
 import type { QueryLimits } from '../graphql/limits.ts';
 import { createContext, freshnessExtensions, type GraphQLContext } from '../graphql/context.ts';
-import type { LiteralNormalizer } from '../graphql/literals.ts';
+import type { LiteralNormalizer, Normalized } from '../graphql/literals.ts';
 import type { Logger } from '../log.ts';
 import { decodeToken } from '../routing/consistency.ts';
 import type { ViewReader } from '../routing/reader.ts';
@@ -160,6 +160,11 @@ function singleQuery(document: DocumentNode, schema: GraphQLSchema, limits: Quer
   return { document, operationName: operation.name?.value, withinCost: cost === undefined ? undefined : cost <= limits.maxCost };
 }
 
+function isEmpty(object: object): boolean {
+  for (const _ in object) return false;
+  return true;
+}
+
 /** Whether yoga would answer this result differently than 200 with the result as it is. */
 function needsYoga(result: ExecutionResult): boolean {
   return result.data === undefined || result.data === null || (result.errors ?? []).some((error) => error.extensions?.['http'] !== undefined);
@@ -181,6 +186,8 @@ export function createFastPath(options: FastPathOptions): FastPath {
   // What yoga's browser policy (./browser.ts) adds to an answer for an origin outside the list.
   const vary: Record<string, string> = listed.size > 0 ? { vary: 'Origin' } : {};
   const prepared = new WeakMap<object, Prepared | null>();
+  // Cost verdicts of normalized texts sent without variables, by the normalizer's result.
+  const literalCosts = new WeakMap<Normalized, boolean>();
   const preparedOf = (document: unknown): Prepared | undefined => {
     if (document === null || typeof document !== 'object' || (document as DocumentNode).kind !== 'Document') return undefined;
     let entry = prepared.get(document);
@@ -274,8 +281,7 @@ export function createFastPath(options: FastPathOptions): FastPath {
     if (!compiled || !entry) return { body };
     if (params.operationName != null && params.operationName !== entry.operationName) return { body };
     if (entry.withinCost === false) return { body };
-    if (entry.withinCost === undefined && checkCost(options.schema, entry.document, entry.operationName, values ?? {}, options.limits))
-      return { body };
+    if (entry.withinCost === undefined && !withinCost(entry, normalized, variables, values)) return { body };
     let required: ReturnType<typeof decodeToken> | undefined;
     try {
       required = token === undefined ? undefined : decodeToken(token);
@@ -314,6 +320,20 @@ export function createFastPath(options: FastPathOptions): FastPath {
     send(response, text, contentType);
     if (!shaped.errors && Object.keys(context.stalled).length === 0) keep(key, text, contentType, entry, context.freshness, seconds);
     return undefined;
+  }
+
+  /**
+   * Whether an operation whose cost its variables decide is within the limit for these values.
+   * A normalized text sent without variables of its own has its literals' values alone, the same
+   * each time the text comes: its verdict is kept by the normalizer's result for that text.
+   */
+  function withinCost(entry: Prepared, normalized: Normalized | undefined, variables: unknown, values: Record<string, unknown> | undefined): boolean {
+    const literalsOnly = normalized !== undefined && (variables === undefined || isEmpty(variables as object));
+    const kept = literalsOnly ? literalCosts.get(normalized) : undefined;
+    if (kept !== undefined) return kept;
+    const within = checkCost(options.schema, entry.document, entry.operationName, values ?? {}, options.limits) === undefined;
+    if (literalsOnly) literalCosts.set(normalized, within);
+    return within;
   }
 
   function send(response: ServerResponse, text: string, contentType: string): void {

@@ -226,6 +226,24 @@ describe('fast path for repeated queries', () => {
       expect(nested.errors[0].locations).toEqual([{ line: 1, column: query.indexOf('orders(first: 1') + 1 }]);
     });
 
+    it('check the cost of each text, also when the same texts come again', async () => {
+      const text = (n: number) =>
+        `{ orders(first: ${n}) { edges { node { customer { orders(first: ${n}) { edges { node { payments { amount } } } } } } } } }`;
+      for (const n of [1, 2, 3]) await send({ query: text(n) }, json);
+      const before = await fastPathCount('answered');
+      for (let round = 0; round < 3; round++) {
+        // Within the limit, over it (the literals decide), and the first text with empty variables.
+        for (const body of [{ query: text(5) }, { query: text(500) }, { query: text(5), variables: {} }]) {
+          const answer = await send(body, json);
+          expect(comparable(answer), `${round} ${JSON.stringify(body)}`).toEqual(comparable(await reference(body)));
+          if (body.query === text(500)) expect(JSON.parse(answer.text).errors[0].extensions.code).toBe('GW_QUERY_TOO_COSTLY');
+          else expect(answer.status).toBe(200);
+        }
+      }
+      // Every answer within the limit came from the fast path; the costly text always from yoga.
+      expect((await fastPathCount('answered')) - before).toBe(6);
+    });
+
     it('keep directive arguments, variable defaults and operation names as they are written', async () => {
       const texts = (n: number) => [
         `query Named($first: Int = ${n}) { orders(first: $first) { totalCount } }`,

@@ -93,6 +93,34 @@ describe('literals to variables', () => {
     expect(normalizer.normalize(text(3))).toBeUndefined();
   });
 
+  it('gives a text sent again the same result, until its shape is rejected or pushed out', () => {
+    const text = (n: number) => `{ orders(first: ${n}) { totalCount } }`;
+    const normalizer = fresh(4096);
+    normalizer.normalize(text(1));
+    const second = normalizer.normalize(text(2))!;
+    expect(normalizer.normalize(text(2))).toBe(second);
+    expect(Object.isFrozen(second.values)).toBe(true);
+    const third = normalizer.normalize(text(3))!;
+    expect(third).not.toBe(second);
+    expect(third.values).toEqual({ _gw0: 3 });
+    expect(normalizer.normalize(text(2))).toBe(second);
+    second.reject();
+    expect(normalizer.normalize(text(2))).toBeUndefined();
+    expect(normalizer.normalize(text(3))).toBeUndefined();
+
+    // A shape pushed out of the store by others is new again, though its texts were kept.
+    const other = fresh(4096);
+    const kept = (n: number) => `{ kept: orders(first: ${n}) { totalCount } }`;
+    other.normalize(kept(1));
+    expect(other.normalize(kept(2))).toBeDefined();
+    for (let n = 0; n < 60; n++) {
+      other.normalize(`{ a${n}: orders(first: 1) { totalCount } }`);
+      other.normalize(`{ a${n}: orders(first: 2) { totalCount } }`);
+    }
+    expect(other.normalize(kept(2))).toBeUndefined();
+    expect(other.normalize(kept(2))?.values).toEqual({ _gw0: 2 });
+  });
+
   it('keeps its store within its bound under a flood of shapes', () => {
     const normalizer = fresh(4096);
     // 2,000 shapes, each seen twice in a row: each is learnt, then pushed out by later ones.
