@@ -258,7 +258,7 @@ function valuesOf(shape: Shape, literals: readonly Literal[]): Record<string, un
 /**
  * Texts whose normalized form is kept by the text itself, so that a text sent again (a grid's
  * query with its filter values written in) is not lexed again: at most this many, each at most
- * `EXACT_MAX_TEXT` characters (at most 1 MB in all).
+ * `EXACT_MAX_TEXT` characters (about a million characters in all).
  */
 const EXACT_TEXTS = 256;
 const EXACT_MAX_TEXT = 4096;
