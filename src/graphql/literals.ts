@@ -296,7 +296,7 @@ export function createLiteralNormalizer(schema: GraphQLSchema, limits: Normalize
     normalize(text) {
       if (text.length > limits.maxText) return undefined;
       const known = exact.get(text);
-      if (known && entries.get(known.key) === known.shape) return known.result;
+      if (known && shapes.get(known.key) === known.shape) return known.result;
       const tokens = tokenize(text);
       if (!tokens) return undefined;
       let shape = shapes.get(tokens.key);
