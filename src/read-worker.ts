@@ -14,15 +14,17 @@
  * One state per answer: the main thread is the only writer. Each write advances a shared
  * sequence to an odd value before and to an even value after (src/store/rocks.ts). The worker
  * runs a query between two reads of that sequence; when they differ, or a write was running at
- * the start, what it read may mix two states and the query runs again. Its caches (rows, value
- * lists, partition offsets and counters) are dropped whenever the sequence moved, so they never
- * hold a state older than the one it reads.
+ * the start, what it read may mix two states and the query runs again. Before each run its
+ * caches (rows, value lists, partition offsets and counters) drop what every write up to the
+ * sequence it read changed: each write posts a note of its keys, filter values and partition
+ * before its sequence becomes even, and the worker reads the notes synchronously. So they never
+ * hold a state older than the one it reads, and keep what the writes did not touch.
  *
  * The texts it runs were parsed, validated and limited by yoga on the main thread first (only
  * texts yoga compiled are handed over); the worker parses and compiles each once again for its
  * own isolate, and keeps a bounded number of them.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { parse, type ExecutionResult } from 'graphql';
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
 import type { Ownership } from './cluster/ownership.ts';
@@ -34,7 +36,7 @@ import type { PeerClient } from './peer/client.ts';
 import { createLocalReads } from './query/local-reads.ts';
 import { decodeToken } from './routing/consistency.ts';
 import { createRoutedReader } from './routing/reader.ts';
-import type { ReadWorkerData, ReadWorkerReply, ReadWorkerTask } from './server/read-workers.ts';
+import type { ReadWorkerData, ReadWorkerReply, ReadWorkerTask, WriteNoteMessage } from './server/read-workers.ts';
 import { attachKeyValueStore } from './store/rocks.ts';
 import { openViewStore, type ViewStore } from './store/view-store.ts';
 import { compileViews, loadViewDeclarations } from './views/model.ts';
@@ -46,6 +48,8 @@ class Declined extends Error {}
 const ATTEMPTS = 3;
 /** Compiled texts kept per worker. */
 const COMPILED_TEXTS = 2_000;
+/** How often an idle worker reads the write notes waiting for it, so that they do not pile up. */
+const NOTES_DRAIN_MS = 250;
 
 const data = workerData as ReadWorkerData;
 const port = parentPort!;
@@ -112,8 +116,36 @@ async function start(): Promise<void> {
     return entry || undefined;
   };
 
-  /** The write sequence the caches were filled at. */
-  let cachedAt = -1;
+  /**
+   * The caches follow the main thread's writes by their notes: each drops what its write changed
+   * (`ViewStore.forgetWritten`). `through` is the sequence of the last write accounted for; a
+   * note missing or without content drops every cache, which is always safe.
+   */
+  let through = data.notesFrom;
+  const forgetAll = (): void => {
+    for (const store of stores.values()) store.forgetCached();
+  };
+  /** Accounts for every write up to `sequence` (even: each of those posted its note first). */
+  const catchUp = (sequence: number): void => {
+    while (through < sequence) {
+      const received = receiveMessageOnPort(data.notes) as { message: WriteNoteMessage } | undefined;
+      if (!received) {
+        forgetAll();
+        through = sequence;
+        return;
+      }
+      const [written, note] = received.message;
+      if (written <= through) continue;
+      const store = note && written === through + 2 ? stores.get(note.view) : undefined;
+      if (store) store.forgetWritten(note!);
+      else forgetAll();
+      through = written;
+    }
+  };
+  setInterval(() => {
+    const sequence = Atomics.load(data.writes, 0);
+    catchUp(sequence - (sequence % 2));
+  }, NOTES_DRAIN_MS).unref();
   const run = async (task: ReadWorkerTask): Promise<ReadWorkerReply> => {
     const query = compiledFor(task);
     if (!query) return { id: task.id, declined: 'not compiled' };
@@ -124,10 +156,7 @@ async function start(): Promise<void> {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      if (before !== cachedAt) {
-        for (const store of stores.values()) store.forgetCached();
-        cachedAt = before;
-      }
+      catchUp(before);
       const context = createContext(reader, required, undefined, task.claims);
       if (task.deadline !== undefined) context.setDeadline(task.deadline);
       const started = performance.now();

@@ -24,10 +24,10 @@
  * these workers each hold a store attachment, compiled queries and caches, must be closed before
  * the store, and a task must be declinable so that the main thread answers it instead.
  */
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { PartitionerName } from '../cluster/partitioner.ts';
 import type { Logger } from '../log.ts';
-import type { KeyValueStore } from '../store/rocks.ts';
+import type { KeyValueStore, WriteNote } from '../store/rocks.ts';
 import type { ViewModel } from '../views/model.ts';
 
 export interface ReadWorkerData {
@@ -43,7 +43,18 @@ export interface ReadWorkerData {
   readonly rowCacheRows: number;
   readonly defaultPageSize: number;
   readonly maxPageSize: number;
+  /**
+   * The notes of the main thread's writes, one message per write: `[sequence, note]` (see
+   * `WriteNote`; null when anything may have changed). Posted while the write is under way, so a
+   * worker that sees a write's sequence finds its note here (`receiveMessageOnPort`).
+   */
+  readonly notes: MessagePort;
+  /** The write sequence when `notes` opened: every later write posts a note to it. */
+  readonly notesFrom: number;
 }
+
+/** One message on `ReadWorkerData.notes`. */
+export type WriteNoteMessage = readonly [sequence: number, note: WriteNote | null];
 
 export interface ReadWorkerTask {
   readonly id: number;
@@ -78,7 +89,7 @@ export interface ReadWorkers {
 
 export interface ReadWorkersOptions {
   readonly count: number;
-  readonly kv: Pick<KeyValueStore, 'handle' | 'writes'>;
+  readonly kv: Pick<KeyValueStore, 'handle' | 'writes' | 'onWrite'>;
   readonly views: readonly ViewModel[];
   readonly viewsDir: string;
   readonly topicPrefix: string;
@@ -103,8 +114,16 @@ export interface ReadWorkersOptions {
   readonly maxYoungGenerationMb?: number;
 }
 
+/**
+ * Keys and filter values in a write's note at most; a larger write (a slice of a catch-up) is
+ * told as "anything changed", which costs the main thread no copy and drops the worker's caches.
+ */
+const NOTE_MAX_ENTRIES = 2_048;
+
 interface Slot {
   worker: Worker | undefined;
+  /** The main thread's end of the worker's channel of write notes. */
+  notes: MessagePort | undefined;
   ready: boolean;
   failures: number;
   readonly pending: Map<number, (answer: ReadWorkerAnswer | undefined) => void>;
@@ -134,7 +153,7 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
   };
   let timer: NodeJS.Timeout | undefined;
 
-  const data: ReadWorkerData = {
+  const data: Omit<ReadWorkerData, 'notes' | 'notesFrom'> = {
     viewsDir: options.viewsDir,
     topicPrefix: options.topicPrefix,
     handle: options.kv.handle,
@@ -149,12 +168,27 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
   };
   let closed = false;
   let nextId = 0;
-  const slots: Slot[] = Array.from({ length: options.count }, () => ({ worker: undefined, ready: false, failures: 0, pending: new Map() }));
+  const slots: Slot[] = Array.from({ length: options.count }, () => ({
+    worker: undefined,
+    notes: undefined,
+    ready: false,
+    failures: 0,
+    pending: new Map(),
+  }));
+  /** Posts each write's note to every worker (set when the workers start). */
+  const tell = (sequence: number, note: WriteNote | undefined): void => {
+    const message: WriteNoteMessage = [sequence, note && note.keys.length + note.values.length <= NOTE_MAX_ENTRIES ? note : null];
+    for (const slot of slots) slot.notes?.postMessage(message);
+  };
 
   const spawn = (slot: Slot, index: number): void => {
     if (closed) return;
+    const channel = new MessageChannel();
+    slot.notes = channel.port1;
+    const workerData: ReadWorkerData = { ...data, notes: channel.port2, notesFrom: Atomics.load(options.kv.writes, 0) };
     const worker = new Worker(options.script ?? new URL('../read-worker.ts', import.meta.url), {
-      workerData: data,
+      workerData,
+      transferList: [channel.port2],
       resourceLimits: { maxOldGenerationSizeMb: options.maxOldGenerationMb ?? 256, maxYoungGenerationSizeMb: options.maxYoungGenerationMb ?? 32 },
     });
     slot.worker = worker;
@@ -186,6 +220,8 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
     worker.on('exit', (code) => {
       slot.worker = undefined;
       slot.ready = false;
+      slot.notes?.close();
+      slot.notes = undefined;
       for (const settle of slot.pending.values()) settle(undefined);
       slot.pending.clear();
       if (closed) return;
@@ -207,6 +243,7 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
     offer(task) {
       if (!started && !closed) {
         started = true;
+        options.kv.onWrite(tell);
         publish();
         timer = setInterval(publish, options.refreshMs ?? 20);
         timer.unref();
@@ -235,6 +272,8 @@ export function createReadWorkers(options: ReadWorkersOptions): ReadWorkers {
     async close() {
       closed = true;
       clearInterval(timer);
+      if (started) options.kv.onWrite(undefined);
+      for (const slot of slots) slot.notes?.close();
       await Promise.all(slots.map((slot) => slot.worker?.terminate()));
     },
   };

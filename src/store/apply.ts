@@ -115,7 +115,7 @@ export function applyBatch(target: ApplyTarget, partition: number, changes: read
     batch.discard();
     throw error;
   }
-  batch.commit();
+  batch.commit(() => ({ view: view.id, partition, keys, values: target.lists.touched(applied) }));
   partitionState.nextOffset = nextOffset;
   // Cached lists of a filter value drop when a row enters or leaves that value.
   target.lists.written(applied);

@@ -32,7 +32,7 @@ export interface ChangeLog {
   saveAppliedTimes(partition: number, samples: ReadonlyArray<{ at: number; offset: string }>): void;
 }
 
-export function createChangeLog(kv: KeyValueStore, keys: ViewKeys, states: PartitionStates): ChangeLog {
+export function createChangeLog(kv: KeyValueStore, view: string, keys: ViewKeys, states: PartitionStates): ChangeLog {
   return {
     changesSince(partition, from, limit) {
       const start = keys.changeLog(partition, from);
@@ -70,7 +70,8 @@ export function createChangeLog(kv: KeyValueStore, keys: ViewKeys, states: Parti
       }
       const trimmedBelow = String(reached);
       ops.push({ type: 'put', key: keys.trimPoint(partition), value: trimmedBelow });
-      kv.write(ops);
+      // The change log is not cached; the trim point is in the partition's state.
+      kv.write(ops, () => ({ view, partition, keys: [], values: [] }));
       partitionState.trimmedBelow = trimmedBelow;
       return { trimmedBelow, removed: ops.length - 1 };
     },
@@ -90,7 +91,8 @@ export function createChangeLog(kv: KeyValueStore, keys: ViewKeys, states: Parti
     },
 
     saveAppliedTimes(partition, samples) {
-      kv.write([{ type: 'put', key: keys.appliedTimes(partition), value: JSON.stringify(samples.map((sample) => [sample.at, sample.offset])) }]);
+      const value = JSON.stringify(samples.map((sample) => [sample.at, sample.offset]));
+      kv.write([{ type: 'put', key: keys.appliedTimes(partition), value }], () => ({ view, partition, keys: [], values: [] }));
     },
   };
 }

@@ -25,9 +25,31 @@ export interface WriteBatch {
   del(key: Key): void;
   /** Operations added so far. */
   readonly length: number;
-  commit(): void;
+  /**
+   * Writes the batch. `note` says what it changed, for the write listener (`onWrite`); it is
+   * called only while one is set. Without it, the listener hears that anything may have changed.
+   */
+  commit(note?: () => WriteNote): void;
   discard(): void;
 }
+
+/**
+ * What one write changed in one partition of a view, for the caches of read workers: the record
+ * keys whose rows it wrote, and the filter values whose cached lists it touched.
+ */
+export interface WriteNote {
+  readonly view: string;
+  readonly partition: number;
+  readonly keys: readonly string[];
+  readonly values: ReadonlyArray<string | number>;
+}
+
+/**
+ * Hears of each write while it is under way (the write sequence still odd), so that whoever
+ * sees the sequence it ends at (`sequence`, even) can rely on having been told: its note, or
+ * undefined when anything may have changed (a range delete, a write without a note).
+ */
+export type WriteListener = (sequence: number, note: WriteNote | undefined) => void;
 
 export interface RangeOptions {
   readonly gt?: Key;
@@ -90,9 +112,12 @@ export interface KeyValueStore {
    * levels; a parked one costs a seek.
    */
   valuesFrom(scope: { readonly gte: Key; readonly lt: Key; readonly reverse: boolean }, from: Key): ValueReader;
-  write(operations: readonly BatchOperation[]): void;
+  /** Writes the operations in one batch; `note` as for `WriteBatch.commit`. */
+  write(operations: readonly BatchOperation[], note?: () => WriteNote): void;
   /** Opens the store's write batch; it must be committed or discarded before the next one opens. */
   batch(): WriteBatch;
+  /** Sets the one write listener (undefined: none); what it throws is ignored. */
+  onWrite(listener: WriteListener | undefined): void;
   /** Bytes RocksDB holds in memtables, table readers (indexes and filters) and the block cache. */
   memory(): Record<'memtables' | 'table_readers' | 'block_cache', number | undefined>;
   /** Deletes every key in [gte, lt). */
@@ -329,6 +354,7 @@ export function attachKeyValueStore(handle: bigint, writes: Int32Array): KeyValu
     valuesFrom: reads.valuesFrom,
     write: readOnly,
     batch: readOnly,
+    onWrite: readOnly,
     clearRange: readOnly,
     memory: () => ({ memtables: undefined, table_readers: undefined, block_cache: undefined }),
     async close() {
@@ -376,6 +402,16 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   let nativeBatch: NativeBatch | undefined;
   let building = false;
   let count = 0;
+  let listener: WriteListener | undefined;
+  /** Tells the listener of the write that ends at `sequence`; called while the sequence is odd. */
+  const tell = (sequence: number, note: (() => WriteNote) | undefined): void => {
+    if (!listener) return;
+    try {
+      listener(sequence, note?.());
+    } catch {
+      // A listener's failure must not fail the write; a reader that missed a note drops all.
+    }
+  };
   const finish = (): void => {
     building = false;
     count = 0;
@@ -394,13 +430,16 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     get length() {
       return count;
     },
-    commit() {
+    commit(note) {
       try {
         ensureOpen();
-        Atomics.add(writes, 0, 1);
+        const sequence = Atomics.add(writes, 0, 1) + 2;
+        let written = false;
         try {
           nativeBatch!._writeSync(EMPTY);
+          written = true;
         } finally {
+          tell(sequence, written ? note : undefined);
           Atomics.add(writes, 0, 1);
         }
       } finally {
@@ -425,7 +464,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     range: reads.range,
     valueRange: reads.valueRange,
     valuesFrom: reads.valuesFrom,
-    write(operations) {
+    write(operations, note) {
       const writer = batch();
       try {
         for (const op of operations) {
@@ -436,9 +475,12 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
         writer.discard();
         throw error;
       }
-      writer.commit();
+      writer.commit(note);
     },
     batch,
+    onWrite(next) {
+      listener = next;
+    },
     memory() {
       const property = (name: string): number | undefined => {
         if (!open) return undefined;
@@ -456,10 +498,11 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
       };
     },
     async clearRange(gte, lt) {
-      Atomics.add(writes, 0, 1);
+      const sequence = Atomics.add(writes, 0, 1) + 2;
       try {
         await db.clear({ gte, lt });
       } finally {
+        tell(sequence, undefined);
         Atomics.add(writes, 0, 1);
       }
     },

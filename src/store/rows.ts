@@ -33,6 +33,8 @@ export interface RowReader {
    * its tombstone); rows nobody read stay out of the cache.
    */
   written(partition: number, changes: ReadonlyArray<{ readonly key: string; readonly offset: string; readonly after: Row | undefined }>): void;
+  /** Drops the cached rows of these keys of a partition. */
+  forget(partition: number, keys: readonly string[]): void;
   /** Drops the cached rows of a partition. */
   dropPartition(partition: number): void;
   /** Drops every cached row. */
@@ -86,6 +88,10 @@ export function createRowReader(kv: KeyValueStore, keys: ViewKeys, limit: number
         if (change.after === undefined) cache.delete(id);
         else cache.set(id, { offset: change.offset, row: change.after });
       }
+    },
+
+    forget(partition, rowKeys) {
+      for (let i = 0; i < rowKeys.length && cache.size > 0; i++) cache.delete(cacheId(partition, rowKeys[i]!));
     },
 
     dropPartition(partition) {

@@ -23,6 +23,10 @@ export interface ValueLists {
   entries(session: ReadSession, partitions: readonly number[], index: IndexModel, value: string | number, limit: number): Array<readonly ScanEntry[]>;
   /** Drops the cached lists of every filter value a changed row left or entered. */
   written(changes: ReadonlyArray<{ readonly before: Row | undefined; readonly after: Row | undefined }>): void;
+  /** The filter values whose lists `written` drops for these changes (for another thread's cache). */
+  touched(changes: ReadonlyArray<{ readonly before: Row | undefined; readonly after: Row | undefined }>): Array<string | number>;
+  /** Drops the cached lists of these filter values. */
+  forgetValues(values: ReadonlyArray<string | number>): void;
   /** Drops every cached list. */
   clear(): void;
 }
@@ -39,14 +43,13 @@ type ValueEntry = Array<Array<CachedList | undefined> | undefined>;
 export function createValueLists(view: ViewModel, limit: number): ValueLists {
   const lists = new Lru<string | number, ValueEntry>(limit);
   const position = new Map(view.indexes.map((index, i) => [index.id, i]));
+  // Lists are kept for indexes of one filter (relations read them). A write drops the whole
+  // value, every index and partition of it: simpler than finding its slot, and the other lists
+  // of a value a write touched are read again at most once.
+  const listFilters = [...new Set(view.indexes.filter((index) => index.filters.length === 1).map((index) => index.filters[0]!))];
   const forget = (row: Row | undefined): void => {
     if (!row || lists.size === 0) return;
-    // The whole value goes, every index and partition of it: simpler than finding its slot, and
-    // the other lists of a value a write touched are read again at most once.
-    for (const index of view.indexes) {
-      // Lists are kept for indexes of one filter (relations read them).
-      if (index.filters.length === 1) lists.delete(sortElement(row, index.filters[0]!));
-    }
+    for (const filter of listFilters) lists.delete(sortElement(row, filter));
   };
   return {
     entries(session, partitions, index, value, wanted) {
@@ -85,6 +88,21 @@ export function createValueLists(view: ViewModel, limit: number): ValueLists {
         forget(changes[i]!.before);
         forget(changes[i]!.after);
       }
+    },
+
+    touched(changes) {
+      const values = new Set<string | number>();
+      for (const { before, after } of changes) {
+        for (const filter of listFilters) {
+          if (before) values.add(sortElement(before, filter));
+          if (after) values.add(sortElement(after, filter));
+        }
+      }
+      return [...values];
+    },
+
+    forgetValues(values) {
+      for (let i = 0; i < values.length && lists.size > 0; i++) lists.delete(values[i]!);
     },
 
     clear() {

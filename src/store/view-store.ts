@@ -18,7 +18,7 @@ import { createChangeLog, type LoggedChange } from './change-log.ts';
 import { createCounters } from './counters.ts';
 import { createViewKeys, layoutFingerprint, PARTITION_TAGS, type Row } from './keys.ts';
 import { createPartitionStates } from './partition-state.ts';
-import type { KeyValueStore } from './rocks.ts';
+import type { KeyValueStore, WriteNote } from './rocks.ts';
 import { createRowReader, type RowRef } from './rows.ts';
 import { openReadSession, type ReadSession, type ScanEntry } from './scans.ts';
 import { prefixEnd } from './tuple.ts';
@@ -82,6 +82,12 @@ export interface ViewStore {
    * store opened by a read worker, whose caches no write updates (../server/read-workers.ts).
    */
   forgetCached(): void;
+  /**
+   * Drops what one write of the owning thread changed, by its note (`KeyValueStore.onWrite`):
+   * the cached rows of its keys, the lists of its filter values and its partition's state. For
+   * a read worker's store, which keeps the rest.
+   */
+  forgetWritten(note: WriteNote): void;
 }
 
 export interface ViewStoreOptions {
@@ -117,7 +123,7 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
   const counters = createCounters(view, keys);
   const rows = createRowReader(kv, keys, options.rowCache ?? 0);
   const lists = createValueLists(view, options.rowCache ?? 0);
-  const changeLog = createChangeLog(kv, keys, states);
+  const changeLog = createChangeLog(kv, view.id, keys, states);
   const target = { kv, view, keys, states, counters, rows, lists };
 
   return {
@@ -191,6 +197,12 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       rows.clear();
       lists.clear();
       states.forgetAll();
+    },
+
+    forgetWritten(note) {
+      rows.forget(note.partition, note.keys);
+      lists.forgetValues(note.values);
+      states.forget(note.partition);
     },
   };
 }

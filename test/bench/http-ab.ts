@@ -25,15 +25,20 @@
  *   HTTP_AB_CONNECTIONS  wrk connections, default 32 (1 runs one wrk thread, else 2)
  *   HTTP_AB_ROUNDS       default 8
  *   HTTP_AB_SECONDS      seconds per burst, default 4 (and 3 s of unmeasured warm-up per tree)
+ *   HTTP_AB_UPDATES      order updates per second written to the topic from the warm-up to the
+ *                        end (./order-updates.ts), which both gateways ingest as they serve;
+ *                        default 0
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onCleanup, runMain } from './cleanup.ts';
 import { runWrk, writeGridScript, writeLookupScript } from './http-load.ts';
+import { startOrderUpdates } from './order-updates.ts';
 import { machineTicks, threadSeconds } from './proc.ts';
 import { gridVariants } from './queries.ts';
 import { startGateway, type ServerProcess } from './servers.ts';
+import { TOPIC_PREFIX } from './settings.ts';
 import { linkedStoreCopy } from './store-copy.ts';
 
 const [dataDir, ...trees] = process.argv.slice(2);
@@ -43,6 +48,7 @@ const orders = Number(process.env.HTTP_AB_ORDERS ?? 1_000_000);
 const connections = Number(process.env.HTTP_AB_CONNECTIONS ?? 32);
 const rounds = Number(process.env.HTTP_AB_ROUNDS ?? 8);
 const seconds = Number(process.env.HTTP_AB_SECONDS ?? 4);
+const updates = Number(process.env.HTTP_AB_UPDATES ?? 0);
 const WARM_UP_SECONDS = 3;
 
 interface Burst {
@@ -102,6 +108,16 @@ async function main(): Promise<void> {
     servers.push(server);
   }
   await Promise.all(servers.map(ready));
+  if (updates > 0) {
+    const writer = startOrderUpdates({
+      brokers,
+      topic: `${TOPIC_PREFIX}orders`,
+      rate: updates,
+      orders,
+      customers: Math.max(1000, Math.round(orders / 20)),
+    });
+    onCleanup('order updates', () => writer.stop());
+  }
   const wrk = (server: ServerProcess, durationSeconds: number) =>
     runWrk({ url: server.url, script, threads: connections === 1 ? 1 : 2, connections, durationSeconds });
   for (const server of servers) await wrk(server, WARM_UP_SECONDS);

@@ -115,6 +115,44 @@ describe('read workers', () => {
     expect(await tasks('declined')).toBe(declined + 1);
   });
 
+  it('answers after writes with what they wrote: cached rows, relation lists and counts follow each write', async () => {
+    const lookup = {
+      query: 'query Full($id: ID!) { order(orderId: $id) { orderId state quantity customer { name } payments { paymentId status } } }',
+      variables: { id: order(11).orderId },
+    };
+    const count = {
+      query: 'query Count($state: OrderState) { orders(first: 1, filter: {state: {eq: $state}}) { totalCount } }',
+      variables: { state: 'SHIPPED' },
+    };
+    // Compiled, handed to the worker, and read there until its caches hold the rows and lists.
+    for (let i = 0; i < 5; i++) {
+      await send(lookup);
+      await send(count);
+    }
+    const shipped = ((await send(count)).json.data as { orders: { totalCount: number } }).orders.totalCount;
+    // A write elsewhere first, then one to each thing the two queries read.
+    await fx.produce('orders', [keyed('orderId', order(13, { customerId: customer(3).customerId, state: 'SHIPPED', quantity: 3 }))]);
+    await fx.produce('orders', [keyed('orderId', order(11, { customerId: customer(1).customerId, state: 'CANCELLED', quantity: 42 }))]);
+    await fx.produce('payments', [keyed('paymentId', payment(11, 2, { status: 'PENDING' }))]);
+    await fx.produce('customers', [keyed('customerId', customer(1, { name: 'Renamed' }))]);
+    await fx.waitCaughtUp(gw, ['customers', 'orders', 'payments']);
+    const answered = await tasks('answered');
+    expect((await send(lookup)).json.data).toEqual({
+      order: {
+        orderId: order(11).orderId,
+        state: 'CANCELLED',
+        quantity: 42,
+        customer: { name: 'Renamed' },
+        payments: [
+          { paymentId: payment(11, 1).paymentId, status: payment(11, 1).status },
+          { paymentId: payment(11, 2).paymentId, status: 'PENDING' },
+        ],
+      },
+    });
+    expect((await send(count)).json.data).toEqual({ orders: { totalCount: shipped - 1 } });
+    expect(await tasks('answered')).toBe(answered + 2);
+  });
+
   it('reads pages that are each one state of the store while the main thread writes their rows', async () => {
     const bodies = ['SHIPPED', 'FAILED'].map((state) => ({ query: GRID, variables: { state } }));
     for (const body of bodies) {

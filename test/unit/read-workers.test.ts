@@ -25,7 +25,7 @@ describe('read workers pool', () => {
   const start = (overrides: Partial<ReadWorkersOptions> = {}) => {
     pool = createReadWorkers({
       count: 1,
-      kv: { handle: 0n, writes: new Int32Array(new SharedArrayBuffer(4)) },
+      kv: { handle: 0n, writes: new Int32Array(new SharedArrayBuffer(4)), onWrite: () => {} },
       views: [],
       viewsDir: 'views',
       topicPrefix: '',
@@ -106,7 +106,7 @@ describe('read workers pool', () => {
 
   it('starts a worker again after each failed start', async () => {
     const starts = new Int32Array(new SharedArrayBuffer(4));
-    const workers = start({ viewsDir: 'fail', kv: { handle: 0n, writes: starts } });
+    const workers = start({ viewsDir: 'fail', kv: { handle: 0n, writes: starts, onWrite: () => {} } });
     workers.offer(task('answer'));
     // Pauses of 20, 40, 80 ms between the starts: three failed starts within a second or so.
     await until(() => Atomics.load(starts, 0) >= 3);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { countRows, existsBeyondCursor, readPage, readPages, type Filter, type PageRequest, type Value } from '../../src/query/page.ts';
 import { plan } from '../../src/query/plan.ts';
-import { openKeyValueStore, type KeyValueStore } from '../../src/store/rocks.ts';
+import { attachKeyValueStore, openKeyValueStore, type KeyValueStore, type WriteNote } from '../../src/store/rocks.ts';
 import { decodeTuple, encodeTuple, prefixEnd, type TupleElement } from '../../src/store/tuple.ts';
 import { layoutFingerprint, sortElement } from '../../src/store/keys.ts';
 import type { Scan } from '../../src/store/scans.ts';
@@ -920,6 +920,104 @@ describe('writes', () => {
     await plain.dropPartition(1);
     expectSame('c-a');
     expectSame('c-b');
+  });
+
+  it("a reader's caches drop what each write's note names, and keep the rest", async () => {
+    // The owner writes; a store attached to the same database (as a read worker's) caches rows,
+    // lists and partition state, and follows the owner's writes by their notes alone.
+    const owner = await openViewStore(kv!, ORDERS);
+    const attached = attachKeyValueStore(kv!.handle, kv!.writes);
+    const reader = await openViewStore(attached, ORDERS, { rowCache: 100 });
+    const notes: Array<[number, WriteNote | undefined]> = [];
+    kv!.onWrite((sequence, note) => {
+      expect(Atomics.load(kv!.writes, 0)).toBe(sequence - 1); // told while the write is under way
+      notes.push([sequence, note]);
+    });
+    const index = ORDERS.indexes.find((candidate) => candidate.filters[0] === 'customerId' && candidate.sort === 'createdAt')!;
+    const random = prng(41);
+    const row = (key: string, customerId: string): Row => ({ ...makeRow(random, key), customerId });
+    const [a, b, c] = [row('o-a', 'c-1'), row('o-b', 'c-1'), row('o-c', 'c-2')];
+    owner.apply(
+      0,
+      [
+        { key: 'o-a', row: a },
+        { key: 'o-b', row: b },
+      ],
+      '2',
+    );
+    owner.apply(1, [{ key: 'o-c', row: c }], '1');
+    const refs = [
+      { partition: 0, key: 'o-a' },
+      { partition: 0, key: 'o-b' },
+      { partition: 1, key: 'o-c' },
+    ];
+    const lists = (value: string) => {
+      const session = reader.session();
+      try {
+        return reader.valueEntries(session, [0, 1], index, value, 10).map((list) => list.map((entry) => entry.key).sort());
+      } finally {
+        session.close();
+      }
+    };
+    // Warm: rows admitted on their second read, the lists and both partitions' counts cached.
+    reader.getRows(refs);
+    expect(reader.getRows(refs)).toEqual([a, b, c]);
+    expect(lists('c-1')).toEqual([['o-a', 'o-b'], []]);
+    expect(lists('c-2')).toEqual([[], ['o-c']]);
+    expect([reader.count(0), reader.count(1)]).toEqual([2, 1]);
+    const trips = attached.stats.roundTrips;
+    reader.getRows(refs);
+    lists('c-1');
+    lists('c-2');
+    expect(attached.stats.roundTrips).toBe(trips);
+
+    // o-a moves from customer c-1 to c-3 and o-b leaves: the note names the keys and values.
+    notes.length = 0;
+    const a2 = { ...a, customerId: 'c-3', quantity: 99 };
+    owner.apply(
+      0,
+      [
+        { key: 'o-a', row: a2 },
+        { key: 'o-b', row: null },
+      ],
+      '4',
+    );
+    expect(notes).toHaveLength(1);
+    const [sequence, note] = notes[0]!;
+    expect(sequence).toBe(Atomics.load(kv!.writes, 0));
+    expect(note!.view).toBe(ORDERS.id);
+    expect(note!.partition).toBe(0);
+    expect([...note!.keys].sort()).toEqual(['o-a', 'o-b']);
+    expect(note!.values).toEqual(expect.arrayContaining(['c-1', 'c-3']));
+    reader.forgetWritten(note!);
+    // What the write touched is read again, and is the new state.
+    let before = attached.stats.roundTrips;
+    expect(reader.getRows([refs[0]!, refs[1]!])).toEqual([a2, undefined]);
+    expect(lists('c-1')).toEqual([[], []]);
+    expect(lists('c-3')).toEqual([['o-a'], []]);
+    expect(reader.count(0)).toBe(1);
+    expect(attached.stats.roundTrips).toBeGreaterThan(before);
+    // What it did not touch is still cached: o-c's row, c-2's lists, partition 1's count.
+    before = attached.stats.roundTrips;
+    expect(reader.getRows([refs[2]!])).toEqual([c]);
+    expect(lists('c-2')).toEqual([[], ['o-c']]);
+    expect(reader.count(1)).toBe(1);
+    expect(attached.stats.roundTrips).toBe(before);
+
+    // A range delete is told as "anything changed"; trimming and its samples name the partition.
+    notes.length = 0;
+    await owner.dropPartition(1);
+    expect(notes.map(([, told]) => told)).toEqual(Array.from({ length: notes.length }, () => undefined));
+    expect(notes.length).toBeGreaterThan(0);
+    notes.length = 0;
+    owner.trimTombstones(0, '4', 100);
+    owner.saveAppliedTimes(0, [{ at: 1, offset: '4' }]);
+    expect(notes.map(([, told]) => told)).toEqual([
+      { view: ORDERS.id, partition: 0, keys: [], values: [] },
+      { view: ORDERS.id, partition: 0, keys: [], values: [] },
+    ]);
+    kv!.onWrite(undefined);
+    await attached.close();
   });
 
   it('a counter that reaches zero is deleted from the store', async () => {
