@@ -109,9 +109,16 @@ export interface KeyValueStore {
    * is parked and the next read of the same scope and direction seeks it instead of opening one,
    * for as long as the store has not been written since it opened (an iterator sees the store as
    * it was when it opened). Opening an iterator costs two to three seeks on a store of several
-   * levels; a parked one costs a seek.
+   * levels; a parked one costs a seek. A store attached to another thread's database keeps its
+   * parked readers across writes instead, until `forgetReaders` names their keys.
    */
   valuesFrom(scope: { readonly gte: Key; readonly lt: Key; readonly reverse: boolean }, from: Key): ValueReader;
+  /**
+   * Closes the parked readers whose scope starts with one of `prefixes` (all of them without).
+   * An attached store's reader must be told of every write to its keys (by the owner's write
+   * notes) before its next read; one in use while it is told is not parked again.
+   */
+  forgetReaders(prefixes?: readonly Key[]): void;
   /** Writes the operations in one batch; `note` as for `WriteBatch.commit`. */
   write(operations: readonly BatchOperation[], note?: () => WriteNote): void;
   /** Opens the store's write batch; it must be committed or discarded before the next one opens. */
@@ -198,26 +205,38 @@ const PARKED_READERS = 128;
 /** How often parked readers are checked for writes when no read comes to close them. */
 const PARKED_SWEEP_MS = 1_000;
 
-type ReadOperations = Pick<KeyValueStore, 'stats' | 'getMany' | 'range' | 'valueRange' | 'valuesFrom'> & {
+type ReadOperations = Pick<KeyValueStore, 'stats' | 'getMany' | 'range' | 'valueRange' | 'valuesFrom' | 'forgetReaders'> & {
   /** Closes the parked readers for good (before the database closes). */
   release(): void;
 };
 
-function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () => void): ReadOperations {
+/**
+ * `told`: the owner's writes are told to this store (`forgetReaders`), so a parked reader stays
+ * until a write to its scope is told; otherwise any write closes every parked reader.
+ */
+function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () => void, told: boolean): ReadOperations {
   const stats: ReadStats = { roundTrips: 0, readersOpened: 0, entriesRead: 0 };
-  // Parked iterators by direction and scope. All of them opened at write sequence `parkedAt`; a
-  // write moves the sequence on and they are closed at the next read or sweep, so none outlives
-  // the state it sees by more than a sweep, and none keeps memtables and files pinned longer.
-  const parked = new Map<string, NativeIterator>();
+  // Parked iterators by direction and scope, with the write sequence each opened at. Untold, all
+  // of them opened at `parkedAt`: a write moves the sequence on and they are closed at the next
+  // read. Either way the sweep closes those opened before the latest write, so none outlives the
+  // state it sees by more than a sweep, and none keeps memtables and files pinned longer.
+  const parked = new Map<string, { readonly iterator: NativeIterator; readonly gte: Key; readonly opened: number }>();
   let parkedAt = -1;
+  // Counts `forgetReaders` calls: a reader in use during one is closed, not parked (it may be
+  // one the call would have closed).
+  let forgets = 0;
   let released = false;
   const close = (iterator: NativeIterator): void => closeIterator(native, iterator);
-  const closeParked = (): void => {
-    for (const iterator of parked.values()) close(iterator);
-    parked.clear();
+  const closeParked = (keep?: (entry: { readonly gte: Key; readonly opened: number }) => boolean): void => {
+    for (const [slot, entry] of parked) {
+      if (keep?.(entry)) continue;
+      close(entry.iterator);
+      parked.delete(slot);
+    }
   };
   const sweep = setInterval(() => {
-    if (parked.size > 0 && Atomics.load(writes, 0) !== parkedAt) closeParked();
+    const now = Atomics.load(writes, 0);
+    if (parked.size > 0) closeParked((entry) => entry.opened === now);
   }, PARKED_SWEEP_MS);
   sweep.unref();
   /** A native iterator with the options every scan shares. */
@@ -298,29 +317,45 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
     valuesFrom(scope, from) {
       ensureOpen();
       const now = Atomics.load(writes, 0);
-      if (now !== parkedAt) {
+      if (!told && now !== parkedAt) {
         closeParked();
         parkedAt = now;
       }
       const slot = `${scope.reverse ? 'r' : 'f'}${scope.gte.toString('latin1')}\u0000${scope.lt.toString('latin1')}`;
       stats.roundTrips++;
-      let iterator = parked.get(slot);
-      if (iterator) {
+      const taken = parked.get(slot);
+      let iterator: NativeIterator;
+      if (taken) {
         parked.delete(slot);
+        iterator = taken.iterator;
         iterator._seekSync(from);
       } else {
         iterator = create({ gte: scope.gte, lt: scope.lt, reverse: scope.reverse, keys: false, values: true });
         // Opening positions the iterator at the scope's first (or last) key.
         if (scope.reverse || !from.equals(scope.gte)) iterator._seekSync(from);
       }
+      const opened = taken?.opened ?? now;
+      const forgetsAtTake = forgets;
       return valuesOf(
         reader(iterator, (held) => {
-          // Parked only if no write began since it opened (an odd sequence is a write under way).
-          const reusable = !released && now % 2 === 0 && Atomics.load(writes, 0) === now && parkedAt === now;
-          if (reusable && !parked.has(slot) && parked.size < PARKED_READERS) parked.set(slot, held);
+          // Untold: parked only if no write began since it opened (an odd sequence is a write
+          // under way). Told: only if no write was told while it was in use.
+          const reusable = told ? forgets === forgetsAtTake : now % 2 === 0 && Atomics.load(writes, 0) === now && parkedAt === now;
+          if (!released && reusable && !parked.has(slot) && parked.size < PARKED_READERS)
+            parked.set(slot, { iterator: held, gte: scope.gte, opened });
           else close(held);
         }),
       );
+    },
+    forgetReaders(prefixes) {
+      forgets++;
+      if (parked.size === 0) return;
+      if (!prefixes) closeParked();
+      else
+        closeParked(
+          (entry) =>
+            !prefixes.some((prefix) => entry.gte.length >= prefix.length && entry.gte.compare(prefix, 0, prefix.length, 0, prefix.length) === 0),
+        );
     },
     release() {
       released = true;
@@ -338,9 +373,14 @@ function readOperations(native: NativeLevel, writes: Int32Array, ensureOpen: () 
 export function attachKeyValueStore(handle: bigint, writes: Int32Array): KeyValueStore {
   const db = new RocksLevel(handle as never, { keyEncoding: 'buffer', valueEncoding: 'buffer' });
   let open = true;
-  const reads = readOperations(db as unknown as NativeLevel, writes, () => {
-    if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', 'the attached store is closed');
-  });
+  const reads = readOperations(
+    db as unknown as NativeLevel,
+    writes,
+    () => {
+      if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', 'the attached store is closed');
+    },
+    true,
+  );
   const readOnly = (): never => {
     throw new Error('an attached store is read-only');
   };
@@ -352,6 +392,7 @@ export function attachKeyValueStore(handle: bigint, writes: Int32Array): KeyValu
     range: reads.range,
     valueRange: reads.valueRange,
     valuesFrom: reads.valuesFrom,
+    forgetReaders: reads.forgetReaders,
     write: readOnly,
     batch: readOnly,
     onWrite: readOnly,
@@ -396,7 +437,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   const ensureOpen = (): void => {
     if (!open) throw new GatewayError('GW_STORE_UNAVAILABLE', `the store at ${directory} is closed`);
   };
-  const reads = readOperations(native, writes, ensureOpen);
+  const reads = readOperations(native, writes, ensureOpen, false);
   // One native batch, cleared after each write: ingest writes thousands of batches, and a batch
   // object per write costs an allocation and a finalizer each.
   let nativeBatch: NativeBatch | undefined;
@@ -464,6 +505,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
     range: reads.range,
     valueRange: reads.valueRange,
     valuesFrom: reads.valuesFrom,
+    forgetReaders: reads.forgetReaders,
     write(operations, note) {
       const writer = batch();
       try {

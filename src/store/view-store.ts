@@ -78,14 +78,15 @@ export interface ViewStore {
   /** Removes every row, index entry, counter and offset of a partition. */
   dropPartition(partition: number): Promise<void>;
   /**
-   * Drops every cached row, list and partition state; the next reads go to the store. For a
-   * store opened by a read worker, whose caches no write updates (../server/read-workers.ts).
+   * Drops every cached row, list, partition state and parked reader; the next reads go to the
+   * store. For a store opened by a read worker, whose caches no write updates
+   * (../server/read-workers.ts).
    */
   forgetCached(): void;
   /**
    * Drops what one write of the owning thread changed, by its note (`KeyValueStore.onWrite`):
-   * the cached rows of its keys, the lists of its filter values and its partition's state. For
-   * a read worker's store, which keeps the rest.
+   * the cached rows of its keys, the lists of its filter values, its partition's state and the
+   * parked readers of its partition. For a read worker's store, which keeps the rest.
    */
   forgetWritten(note: WriteNote): void;
 }
@@ -197,12 +198,14 @@ export async function openViewStore(kv: KeyValueStore, view: ViewModel, options:
       rows.clear();
       lists.clear();
       states.forgetAll();
+      kv.forgetReaders();
     },
 
     forgetWritten(note) {
       rows.forget(note.partition, note.keys);
       lists.forgetValues(note.values);
       states.forget(note.partition);
+      kv.forgetReaders(PARTITION_TAGS.map((tag) => keys.prefix(tag, note.partition)));
     },
   };
 }

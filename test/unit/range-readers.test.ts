@@ -9,7 +9,7 @@ import path from 'node:path';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openKeyValueStore, type KeyValueStore } from '../../src/store/rocks.ts';
+import { attachKeyValueStore, openKeyValueStore, type KeyValueStore } from '../../src/store/rocks.ts';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -88,6 +88,41 @@ describe('range readers', () => {
       held.close();
       expect(read(false, 'k010', 2)).toEqual(['changed', 'v12']);
       expect(read(true, 'k011', 2)).toEqual(['changed', 'v9']);
+    });
+
+    it('stay parked in a store attached to another thread until a write to their keys is told', async () => {
+      const attached = attachKeyValueStore(kv.handle, kv.writes);
+      const readAt = (from: string): string[] => {
+        const reader = attached.valuesFrom(scope(false), Buffer.from(from, 'latin1'));
+        const values = reader.next(2);
+        reader.close();
+        return values;
+      };
+      expect(readAt('k010')).toEqual(['v10', 'v11']);
+      const opened = attached.stats.readersOpened;
+      // A write outside the scope, told: the parked reader serves on.
+      kv.write([{ type: 'put', key: Buffer.from('x1'), value: 'elsewhere' }]);
+      attached.forgetReaders([Buffer.from('x')]);
+      expect(readAt('k020')).toEqual(['v20', 'v21']);
+      expect(attached.stats.readersOpened).toBe(opened);
+      // A write inside it, told: the next read opens a reader that sees it.
+      kv.write([{ type: 'put', key: Buffer.from('k020'), value: 'changed' }]);
+      attached.forgetReaders([Buffer.from('k')]);
+      expect(readAt('k020')).toEqual(['changed', 'v21']);
+      expect(attached.stats.readersOpened).toBe(opened + 1);
+      // A reader in use while a write is told reads its own state to the end, and is not parked.
+      const held = attached.valuesFrom(scope(false), Buffer.from('k030'));
+      kv.write([{ type: 'put', key: Buffer.from('k031'), value: 'again' }]);
+      attached.forgetReaders([Buffer.from('k')]);
+      expect(held.next(2)).toEqual(['v30', 'v31']);
+      held.close();
+      expect(readAt('k030')).toEqual(['v30', 'again']);
+      expect(attached.stats.readersOpened).toBe(opened + 2);
+      // Told of everything: nothing stays parked.
+      attached.forgetReaders();
+      expect(readAt('k040')).toEqual(['v40', 'v41']);
+      expect(attached.stats.readersOpened).toBe(opened + 3);
+      await attached.close();
     });
 
     it('serves two readers of one scope at once', () => {
