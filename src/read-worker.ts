@@ -9,12 +9,14 @@
  *   restoring, stalled, or whose views disagree: the flags the main thread publishes);
  * - a consistency token this store has not reached yet (the main thread waits for it);
  * - an answer with an error (the main thread answers those, through yoga where it must);
- * - a read during which the store was written, three times in a row (see below).
+ * - a read during which the store was written, three times in a row (see below), or a write of
+ *   the main thread still under way after 50 ms (a range delete: a partition leaving).
  *
  * One state per answer: the main thread is the only writer. Each write advances a shared
  * sequence to an odd value before and to an even value after (src/store/rocks.ts). The worker
- * runs a query between two reads of that sequence; when they differ, or a write was running at
- * the start, what it read may mix two states and the query runs again. Before each run its
+ * runs a query between two reads of that sequence, starting once no write is under way; when
+ * they differ, what it read may mix two states and the query runs again. Tasks run one at a
+ * time, so a run spans its own reads only. Before each run its
  * caches (rows, value lists, partition offsets and counters) drop what every write up to the
  * sequence it read changed: each write posts a note of its keys, filter values and partition
  * before its sequence becomes even, and the worker reads the notes synchronously. So they never
@@ -46,6 +48,8 @@ class Declined extends Error {}
 
 /** Runs of a query while the store changes under it before the worker hands it back. */
 const ATTEMPTS = 3;
+/** How long a run waits for a write under way to end before the worker hands the query back, ms. */
+const WRITE_WAIT_MS = 50;
 /** Compiled texts kept per worker. */
 const COMPILED_TEXTS = 2_000;
 /** How often an idle worker reads the write notes waiting for it, so that they do not pile up. */
@@ -151,11 +155,15 @@ async function start(): Promise<void> {
     if (!query) return { id: task.id, declined: 'not compiled' };
     const required = task.token === undefined ? undefined : decodeToken(task.token);
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const before = Atomics.load(data.writes, 0);
-      if (before % 2 === 1) {
+      // A write under way (an odd sequence) ends within a slice of ingest; waiting for it is not
+      // a try. A range delete (a partition leaving) can take longer: then the main thread answers.
+      let before = Atomics.load(data.writes, 0);
+      const waitUntil = performance.now() + WRITE_WAIT_MS;
+      while (before % 2 === 1 && performance.now() < waitUntil) {
         await new Promise((resolve) => setImmediate(resolve));
-        continue;
+        before = Atomics.load(data.writes, 0);
       }
+      if (before % 2 === 1) return { id: task.id, declined: 'a write of the main thread under way' };
       catchUp(before);
       const context = createContext(reader, required, undefined, task.claims);
       if (task.deadline !== undefined) context.setDeadline(task.deadline);
@@ -174,12 +182,27 @@ async function start(): Promise<void> {
     return { id: task.id, declined: 'the store changed during each run' };
   };
 
+  // One task at a time: a run's reads then span its own work only, not that of the tasks that
+  // arrived with it, so a write of the main thread falls inside it (and sends it round again)
+  // only as often as its own length makes it.
+  const queue: ReadWorkerTask[] = [];
+  let draining = false;
+  const drain = async (): Promise<void> => {
+    draining = true;
+    for (let task = queue.shift(); task; task = queue.shift()) {
+      let reply: ReadWorkerReply;
+      try {
+        reply = await run(task);
+      } catch (error) {
+        reply = { id: task.id, declined: error instanceof Error ? error.message : String(error) };
+      }
+      port.postMessage(reply);
+    }
+    draining = false;
+  };
   port.on('message', (task: ReadWorkerTask) => {
-    run(task).then(
-      (reply) => port.postMessage(reply),
-      (error: unknown) =>
-        port.postMessage({ id: task.id, declined: error instanceof Error ? error.message : String(error) } satisfies ReadWorkerReply),
-    );
+    queue.push(task);
+    if (!draining) void drain();
   });
   port.postMessage({ ready: true });
 }

@@ -1,9 +1,9 @@
 /**
  * A steady stream of order updates for read benchmarks under live writes: `rate` records a
- * second to the orders topic through one `kcat -P` (keyed lines, librdkafka's partitioner, as the
- * pre-fill writes them), each an existing order of the bench's data set with a new state,
- * quantity, currency and `updatedAt`, so rows, index entries, relation lists and counters change
- * as they do in a live system. Records go out every 50 ms; the order ids step through the whole
+ * second to the orders topic through one `kcat -P` (keyed lines, librdkafka's `murmur2_random`
+ * partitioner: the Java client's partitions, as the pre-fill writes them), each an existing order
+ * of the bench's data set with a new state, quantity, currency and `updatedAt`, so rows, index
+ * entries, relation lists and counters change as they do in a live system. Records go out every 50 ms; the order ids step through the whole
  * data set by a stride prime to its size, so no order is updated twice before all were.
  */
 import { exited, spawnTracked } from './cleanup.ts';
@@ -31,9 +31,13 @@ export interface OrderUpdates {
 }
 
 export function startOrderUpdates(options: OrderUpdatesOptions): OrderUpdates {
-  const kcat = spawnTracked('kcat', ['-P', '-b', options.brokers, '-t', options.topic, '-K', '\t', '-X', 'queue.buffering.max.ms=5'], {
-    stdio: ['pipe', 'ignore', 'inherit'],
-  });
+  const kcat = spawnTracked(
+    'kcat',
+    ['-P', '-b', options.brokers, '-t', options.topic, '-K', '\t', '-X', 'topic.partitioner=murmur2_random', '-X', 'queue.buffering.max.ms=5'],
+    {
+      stdio: ['pipe', 'ignore', 'inherit'],
+    },
+  );
   const started = performance.now();
   let sent = 0;
   const timer = setInterval(() => {
