@@ -16,11 +16,11 @@
  * sequence to an odd value before and to an even value after (src/store/rocks.ts). The worker
  * runs a query between two reads of that sequence, starting once no write is under way; when
  * they differ, what it read may mix two states and the query runs again. Tasks run one at a
- * time, so a run spans its own reads only. Before each run its
- * caches (rows, value lists, partition offsets and counters) drop what every write up to the
- * sequence it read changed: each write posts a note of its keys, filter values and partition
- * before its sequence becomes even, and the worker reads the notes synchronously. So they never
- * hold a state older than the one it reads, and keep what the writes did not touch.
+ * time, so a run spans its own reads only. Before each run its caches (rows, value lists,
+ * partition offsets and counters, parked readers) drop what every write up to the sequence it
+ * read changed: each write posts a note of its keys, filter values and partition before its
+ * sequence becomes even, and the worker reads the notes synchronously. So they never hold a
+ * state older than the one it reads, and keep what the writes did not touch.
  *
  * The texts it runs were parsed, validated and limited by yoga on the main thread first (only
  * texts yoga compiled are handed over); the worker parses and compiles each once again for its
