@@ -50,6 +50,8 @@ class Declined extends Error {}
 const ATTEMPTS = 3;
 /** How long a run waits for a write under way to end before the worker hands the query back, ms. */
 const WRITE_WAIT_MS = 50;
+/** How long answers of tasks that arrived together are held for the others at most, ms. */
+const HOLD_MS = 10;
 /** Compiled texts kept per worker. */
 const COMPILED_TEXTS = 2_000;
 /** How often an idle worker reads the write notes waiting for it, so that they do not pile up. */
@@ -182,23 +184,31 @@ async function start(): Promise<void> {
     return { id: task.id, declined: 'the store changed during each run' };
   };
 
-  // One task at a time: a run's reads then span its own work only, not that of the tasks that
-  // arrived with it, so a write of the main thread falls inside it (and sends it round again)
-  // only as often as its own length makes it.
+  // The tasks that arrive together run one at a time, so a run's reads span its own work only
+  // (interleaved at their awaits, a write of the main thread fell inside most of them), and their
+  // answers go back together, as interleaved runs' did: the main thread takes them in one wake.
   const queue: ReadWorkerTask[] = [];
   let draining = false;
   const drain = async (): Promise<void> => {
     draining = true;
+    let replies: ReadWorkerReply[] = [];
+    let since = performance.now();
     for (let task = queue.shift(); task; task = queue.shift()) {
-      let reply: ReadWorkerReply;
       try {
-        reply = await run(task);
+        replies.push(await run(task));
       } catch (error) {
-        reply = { id: task.id, declined: error instanceof Error ? error.message : String(error) };
+        replies.push({ id: task.id, declined: error instanceof Error ? error.message : String(error) });
       }
-      port.postMessage(reply);
+      // Tasks that arrive while earlier ones wait for a write join the queue: answers held this
+      // long go back at once.
+      if (performance.now() - since >= HOLD_MS) {
+        for (const reply of replies) port.postMessage(reply);
+        replies = [];
+        since = performance.now();
+      }
     }
     draining = false;
+    for (const reply of replies) port.postMessage(reply);
   };
   port.on('message', (task: ReadWorkerTask) => {
     queue.push(task);
