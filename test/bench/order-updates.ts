@@ -18,7 +18,7 @@ export interface OrderUpdatesOptions {
   readonly topic: string;
   /** Records per second. */
   readonly rate: number;
-  /** Orders in the data set (ids ord-0000000001 on) and customers (cus-000000 on). */
+  /** Orders in the data set (ids ord-0000000001 on) and customers (cus-000001 on). */
   readonly orders: number;
   readonly customers: number;
 }
@@ -49,7 +49,7 @@ export function startOrderUpdates(options: OrderUpdatesOptions): OrderUpdates {
       const orderId = `ord-${String(n).padStart(10, '0')}`;
       const record = {
         orderId,
-        customerId: `cus-${String(n % options.customers).padStart(6, '0')}`,
+        customerId: `cus-${String(1 + (n % options.customers)).padStart(6, '0')}`,
         state: STATES[sent % STATES.length],
         product: 'Webcam',
         quantity: 1 + (sent % 4),

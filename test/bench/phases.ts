@@ -29,8 +29,9 @@ import {
   type GridCheck,
   type LookupDialect,
 } from './queries.ts';
+import { startOrderUpdates } from './order-updates.ts';
 import { memoryOf, startBaseline, startFloor, type ServerProcess } from './servers.ts';
-import type { BenchSettings } from './settings.ts';
+import { TOPIC_PREFIX, type BenchSettings } from './settings.ts';
 
 export const step = (text: string): void => {
   process.stderr.write(`bench: ${text}\n`);
@@ -275,4 +276,50 @@ export async function measureGrid(
     [...counted, ...plain].map(({ rows: _rows, ...check }) => ({ ...check, server })),
   );
   return { countedSingle, countedConcurrent, plainSingle, plainConcurrent, keptSingle, keptConcurrent, variants };
+}
+
+/** Grid pages read fresh while order updates arrive: the gateway alone, 1 client and concurrent. */
+export interface LiveGridFigures {
+  /** Order updates per second written. */
+  readonly rate: number;
+  /** Updates written in all, from the first warm-up to the last round. */
+  readonly sent: number;
+  readonly single: Contest;
+  readonly concurrent: Contest;
+}
+
+/**
+ * The grid rotation without totalCount, read fresh, while `settings.liveUpdates` order updates a
+ * second reach the topic (./order-updates.ts): what a live grid costs while its data changes,
+ * against the same pages with nothing arriving (`GridFigures.plainSingle`, `plainConcurrent`).
+ * Run after everything else that is measured: the updates change the data the other figures and
+ * their checks compare.
+ */
+export async function measureGridUnderUpdates(
+  settings: BenchSettings,
+  gateway: ServerProcess,
+  work: string,
+  brokers: string,
+): Promise<LiveGridFigures> {
+  const script = path.join(work, 'grid-gateway-live.lua');
+  writeGridScript(script, gridVariants('gateway', false), { fresh: true });
+  const entrants: Entrant[] = [{ name: 'gateway', server: gateway, script }];
+  const updates = startOrderUpdates({
+    brokers,
+    topic: `${TOPIC_PREFIX}orders`,
+    rate: settings.liveUpdates,
+    orders: settings.orders,
+    customers: settings.customers,
+  });
+  try {
+    const label = (clients: string) => `grid without totalCount, ${clients}, ${settings.liveUpdates} order updates/s arriving`;
+    const single = await contest(settings, label('1 client'), entrants, { threads: 1, connections: 1 });
+    const concurrent = await contest(settings, label(`${settings.connections} clients`), entrants, {
+      threads: settings.threads,
+      connections: settings.connections,
+    });
+    return { rate: settings.liveUpdates, sent: updates.sent, single, concurrent };
+  } finally {
+    await updates.stop();
+  }
 }

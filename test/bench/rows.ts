@@ -8,7 +8,7 @@ import type { IngestResult, KcatResult, StallSummary } from './ingest.ts';
 import type { Stall } from './stall-monitor.ts';
 import type { FloorResult } from './ingest-floor.ts';
 import type { KafkaStreamsFigures, KafkaStreamsResult } from './kafka-streams.ts';
-import type { Contest, GridFigures, LookupFigures } from './phases.ts';
+import type { Contest, GridFigures, LiveGridFigures, LookupFigures } from './phases.ts';
 import type { PrefillResult } from './prefill.ts';
 import type { ProfileResult } from './profile.ts';
 import { format, type Machine, type Row } from './report.ts';
@@ -55,6 +55,8 @@ export interface RowInput {
   readonly stalls?: StallSummary;
   readonly lookup: LookupFigures;
   readonly grid: GridFigures;
+  /** Undefined with BENCH_LIVE_UPDATES=0. */
+  readonly liveGrid?: LiveGridFigures | undefined;
   readonly postgres: PostgresBaseline | undefined;
   readonly rssAfterLoadBytes: number;
   /** The gateway's own memory figures after the HTTP runs, bytes by kind (heap_used, heap_total, external, memtables, table_readers, block_cache). */
@@ -314,6 +316,7 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
     },
     ...lookupRows(input.lookup, c),
     ...gridRows(input.grid, c),
+    ...liveGridRows(input.grid, input.liveGrid, c),
   ];
 
   const contests: Array<[string, Contest | undefined]> = [
@@ -326,6 +329,12 @@ export function buildRows(input: RowInput): { rows: Row[]; notes: string[]; appe
     [`grid without totalCount, ${c}`, input.grid.plainConcurrent],
     ['grid without totalCount, 1 client, response cache', input.grid.keptSingle],
     [`grid without totalCount, ${c}, response cache`, input.grid.keptConcurrent],
+    ...(input.liveGrid
+      ? ([
+          [`grid without totalCount, 1 client, ${input.liveGrid.rate} order updates/s arriving`, input.liveGrid.single],
+          [`grid without totalCount, ${c}, ${input.liveGrid.rate} order updates/s arriving`, input.liveGrid.concurrent],
+        ] satisfies Array<[string, Contest]>)
+      : []),
   ];
   const notes: string[] = contests.flatMap(([name, figures]) =>
     Object.entries(figures ?? {}).flatMap(([server, run]) => (run ? httpNotes(`${server} ${name}`, run) : [])),
@@ -523,5 +532,25 @@ function gridRows(grid: GridFigures, c: string): Row[] {
     ...versus(`Grid page p50, ${c}, totalCount`, countedConcurrent.gateway, undefined, 'p50Ms'),
     ...versus(`Grid page p99, ${c}, totalCount`, countedConcurrent.gateway, undefined, 'p99Ms', p99Within),
   );
+  return rows;
+}
+
+/**
+ * Grid pages read fresh while order updates arrive, against the same pages with nothing arriving
+ * (the rows above): what a live grid keeps of its speed while its data changes.
+ */
+function liveGridRows(grid: GridFigures, live: LiveGridFigures | undefined, c: string): Row[] {
+  if (!live) return [];
+  const arriving = `${live.rate.toLocaleString('en-US')} order updates/s arriving`;
+  const rows: Row[] = [];
+  for (const [clients, figures, quiet] of [
+    ['1 client', live.single, grid.plainSingle],
+    [c, live.concurrent, grid.plainConcurrent],
+  ] as const) {
+    rows.push(
+      ...versus(`Grid page QPS, ${clients}, no totalCount, ${arriving}, vs none arriving`, figures.gateway, quiet.gateway, 'qps'),
+      ...versus(`Grid page p99, ${clients}, no totalCount, ${arriving}, vs none arriving`, figures.gateway, quiet.gateway, 'p99Ms'),
+    );
+  }
   return rows;
 }

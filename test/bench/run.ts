@@ -26,7 +26,7 @@ import path from 'node:path';
 import { startBroker } from './broker.ts';
 import { onCleanup, runMain } from './cleanup.ts';
 import { checkIngest, kcatConsume, measureIngest, readStallReport, stallMonitor, summarizeStalls } from './ingest.ts';
-import { compareLookups, measureGrid, step, type PostgresSide } from './phases.ts';
+import { compareLookups, measureGrid, measureGridUnderUpdates, step, type LiveGridFigures, type PostgresSide } from './phases.ts';
 import { loadGeneratedData, startPostgres } from './postgres.ts';
 import { kafkaStreamsIngest, type KafkaStreamsResult } from './kafka-streams.ts';
 import { measureIngestFloor, type FloorResult } from './ingest-floor.ts';
@@ -181,7 +181,12 @@ async function main(): Promise<void> {
     const grid = await measureGrid(settings, gateway, work, pg?.server);
     const rssAfterLoadBytes = memoryOf(gateway.pid).rss;
     const memoryAfterLoad = await memoryBreakdown(gateway.url);
-    return { ingest, stalls, lookup, grid, rssAfterLoadBytes, memoryAfterLoad, settledRssBytes, settledSeconds: SETTLE_SECONDS };
+    let liveGrid: LiveGridFigures | undefined;
+    if (settings.liveUpdates > 0) {
+      step(`      grid pages again while ${settings.liveUpdates} order updates/s arrive (gateway alone, after the memory figures)`);
+      liveGrid = await measureGridUnderUpdates(settings, gateway, work, broker.brokers);
+    }
+    return { ingest, stalls, lookup, grid, liveGrid, rssAfterLoadBytes, memoryAfterLoad, settledRssBytes, settledSeconds: SETTLE_SECONDS };
   };
   let figures: Awaited<ReturnType<typeof measure>>;
   try {

@@ -72,6 +72,11 @@ export interface BenchSettings {
   /** Extra profiled ingest run with `node --cpu-prof` at the end (BENCH_PROFILE=1). */
   readonly profile: boolean;
   /**
+   * Order updates per second written while grid pages are measured once more after the HTTP
+   * runs (BENCH_LIVE_UPDATES, default 1000; 0 skips those rounds).
+   */
+  readonly liveUpdates: number;
+  /**
    * Kafka Streams KTable ingest baseline (BENCH_KAFKA_STREAMS, default 1; 0 skips it): 1 and 2
    * stream threads at_least_once, 1 thread exactly_once_v2, BENCH_ROUNDS rounds each.
    */
@@ -154,6 +159,7 @@ export function loadSettings(env: Env = process.env): BenchSettings {
     threads: integer(env, 'BENCH_THREADS', 2, 1, 64),
     ingestTimeoutSeconds: integer(env, 'BENCH_INGEST_TIMEOUT', 1800, 10, 86_400),
     profile: flag(env, 'BENCH_PROFILE'),
+    liveUpdates: integer(env, 'BENCH_LIVE_UPDATES', 1000, 0, 100_000),
     kafkaStreams: (env.BENCH_KAFKA_STREAMS ?? '').trim() === '' || flag(env, 'BENCH_KAFKA_STREAMS'),
     ingestFloor: flag(env, 'BENCH_INGEST_FLOOR', true),
     hostPauses: flag(env, 'BENCH_HOST_PAUSES', true),
