@@ -12,6 +12,9 @@ import type { KeyValueStore } from './rocks.ts';
 import type { RowReader } from './rows.ts';
 import type { ValueLists } from './value-lists.ts';
 
+/** Keys of a batch at most for its write note to name them (`WriteNote`). */
+const NOTE_MAX_KEYS = 512;
+
 /** The latest value for a key after a batch: a row, or null for a tombstone. */
 export interface RowChange {
   readonly key: string;
@@ -115,7 +118,9 @@ export function applyBatch(target: ApplyTarget, partition: number, changes: read
     batch.discard();
     throw error;
   }
-  batch.commit(() => ({ view: view.id, partition, keys, values: target.lists.touched(applied) }));
+  // A large batch (a slice of a catch-up) is told as "anything changed": a reader's caches churn
+  // through it anyway, and its note would cost a copy of every key.
+  batch.commit(() => (keys.length > NOTE_MAX_KEYS ? undefined : { view: view.id, partition, keys, values: target.lists.touched(applied) }));
   partitionState.nextOffset = nextOffset;
   // Cached lists of a filter value drop when a row enters or leaves that value.
   target.lists.written(applied);

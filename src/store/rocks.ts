@@ -27,9 +27,10 @@ export interface WriteBatch {
   readonly length: number;
   /**
    * Writes the batch. `note` says what it changed, for the write listener (`onWrite`); it is
-   * called only while one is set. Without it, the listener hears that anything may have changed.
+   * called only while one is set. Without it, or when it gives undefined, the listener hears
+   * that anything may have changed.
    */
-  commit(note?: () => WriteNote): void;
+  commit(note?: () => WriteNote | undefined): void;
   discard(): void;
 }
 
@@ -120,7 +121,7 @@ export interface KeyValueStore {
    */
   forgetReaders(prefixes?: readonly Key[]): void;
   /** Writes the operations in one batch; `note` as for `WriteBatch.commit`. */
-  write(operations: readonly BatchOperation[], note?: () => WriteNote): void;
+  write(operations: readonly BatchOperation[], note?: () => WriteNote | undefined): void;
   /** Opens the store's write batch; it must be committed or discarded before the next one opens. */
   batch(): WriteBatch;
   /** Sets the one write listener (undefined: none); what it throws is ignored. */
@@ -445,7 +446,7 @@ export async function openKeyValueStore(directory: string, options: { cacheSize?
   let count = 0;
   let listener: WriteListener | undefined;
   /** Tells the listener of the write that ends at `sequence`; called while the sequence is odd. */
-  const tell = (sequence: number, note: (() => WriteNote) | undefined): void => {
+  const tell = (sequence: number, note: (() => WriteNote | undefined) | undefined): void => {
     if (!listener) return;
     try {
       listener(sequence, note?.());

@@ -1016,6 +1016,14 @@ describe('writes', () => {
       { view: ORDERS.id, partition: 0, keys: [], values: [] },
       { view: ORDERS.id, partition: 0, keys: [], values: [] },
     ]);
+    // A batch of more than 512 keys (a slice of a catch-up) is told as "anything changed".
+    notes.length = 0;
+    owner.apply(
+      0,
+      Array.from({ length: 513 }, (_, i) => ({ key: `o-big-${i}`, row: row(`o-big-${i}`, 'c-9') })),
+      '600',
+    );
+    expect(notes).toEqual([[Atomics.load(kv!.writes, 0), undefined]]);
     kv!.onWrite(undefined);
     await attached.close();
   });
