@@ -231,9 +231,9 @@ export async function runWrk(options: LoadOptions): Promise<LoadResult> {
 }
 
 /** An unmeasured run (JIT, caches) on an idle server. */
-export async function warmUp(server: ServerProcess, options: LoadOptions, seconds: number): Promise<void> {
+export async function warmUp(server: ServerProcess, options: LoadOptions, seconds: number, waitForIdle = true): Promise<void> {
   if (seconds <= 0) return;
-  await waitIdle(server);
+  if (waitForIdle) await waitIdle(server);
   await runWrk({ ...options, durationSeconds: seconds });
 }
 

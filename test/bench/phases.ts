@@ -49,12 +49,16 @@ interface Entrant {
   readonly script: string;
 }
 
-/** Warm-up for each entrant, then `rounds` rounds, each measuring every entrant once in turn. */
+/**
+ * Warm-up for each entrant, then `rounds` rounds, each measuring every entrant once in turn, each
+ * run once the server is idle (`waitForIdle`; a server that ingests a stream never is).
+ */
 async function contest(
   settings: BenchSettings,
   label: string,
   entrants: readonly Entrant[],
   clients: { readonly threads: number; readonly connections: number },
+  waitForIdle = true,
 ): Promise<Contest> {
   const load = (entrant: Entrant): LoadOptions => ({
     url: entrant.server.url,
@@ -62,11 +66,11 @@ async function contest(
     ...clients,
     durationSeconds: settings.durationSeconds,
   });
-  for (const entrant of entrants) await warmUp(entrant.server, load(entrant), settings.warmupSeconds);
+  for (const entrant of entrants) await warmUp(entrant.server, load(entrant), settings.warmupSeconds, waitForIdle);
   const runs = new Map<ServerName, LoadResult[]>(entrants.map((entrant) => [entrant.name, []]));
   for (let round = 1; round <= settings.rounds; round++) {
     step(`      ${label}, round ${round}/${settings.rounds}: ${entrants.map((entrant) => entrant.name).join(', then ')}`);
-    for (const entrant of entrants) runs.get(entrant.name)!.push(await measureOnce(entrant.server, load(entrant)));
+    for (const entrant of entrants) runs.get(entrant.name)!.push(await measureOnce(entrant.server, load(entrant), waitForIdle));
   }
   return Object.fromEntries([...runs].map(([name, list]) => [name, summarizeRuns(list)]));
 }
@@ -313,11 +317,14 @@ export async function measureGridUnderUpdates(
   });
   try {
     const label = (clients: string) => `grid without totalCount, ${clients}, ${settings.liveUpdates} order updates/s arriving`;
-    const single = await contest(settings, label('1 client'), entrants, { threads: 1, connections: 1 });
-    const concurrent = await contest(settings, label(`${settings.connections} clients`), entrants, {
-      threads: settings.threads,
-      connections: settings.connections,
-    });
+    const single = await contest(settings, label('1 client'), entrants, { threads: 1, connections: 1 }, false);
+    const concurrent = await contest(
+      settings,
+      label(`${settings.connections} clients`),
+      entrants,
+      { threads: settings.threads, connections: settings.connections },
+      false,
+    );
     return { rate: settings.liveUpdates, sent: updates.sent, single, concurrent };
   } finally {
     await updates.stop();
