@@ -7,9 +7,10 @@
  *
  * Per burst: requests/s, p99, the share of the machine's CPU left idle (/proc/stat), and the CPU
  * time per request of each thread group (the main thread, the read workers, V8's helpers) from
- * /proc. At the end, per tree the medians, and the ratios
- * B/A of the rounds with their median. Each tree comes first in every other round, so a cost of
- * going first or second cancels out in the median.
+ * /proc. At the end, per tree the medians, and the ratios B/A of the rounds with their median,
+ * and the read workers' task counts (`gw_read_worker_tasks_total`: answered, or handed back to
+ * the main thread). Each tree comes first in every other round, so a cost of going first or
+ * second cancels out in the median.
  *
  * `DATA_DIR` is a stopped gateway's store, caught up on the bench's topics (TOPIC_PREFIX `bench.`)
  * of the broker `HTTP_AB_BROKERS`; each tree runs over a copy with the table files hard-linked
@@ -162,6 +163,12 @@ async function main(): Promise<void> {
     return `${median(each).toFixed(3)} (rounds ${each.map((ratio) => ratio.toFixed(2)).join(' ')})`;
   };
   lines.push(`  B/A req/s: ${ratios((burst) => burst.qps)}`);
+  // Who answered, over the whole run: read workers, or the main thread after a worker handed back.
+  for (const [tree, server] of servers.entries()) {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    const tasks = text.split('\n').filter((line) => line.startsWith('gw_read_worker_tasks_total'));
+    lines.push(`  ${tree === 0 ? 'A' : 'B'} ${tasks.map((line) => line.replace('gw_read_worker_tasks_total', '')).join(', ')}`);
+  }
   for (const thread of names) lines.push(`  B/A ${thread} CPU per request: ${ratios((burst) => burst.cpu[thread] ?? Number.NaN)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
