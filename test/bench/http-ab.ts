@@ -39,7 +39,7 @@ import { startOrderUpdates } from './order-updates.ts';
 import { machineTicks, threadSeconds } from './proc.ts';
 import { gridVariants } from './queries.ts';
 import { startGateway, type ServerProcess } from './servers.ts';
-import { TOPIC_PREFIX } from './settings.ts';
+import { defaultCustomers, TOPIC_PREFIX } from './settings.ts';
 import { linkedStoreCopy } from './store-copy.ts';
 
 const [dataDir, ...trees] = process.argv.slice(2);
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
       topic: `${TOPIC_PREFIX}orders`,
       rate: updates,
       orders,
-      customers: Math.max(1000, Math.round(orders / 20)),
+      customers: defaultCustomers(orders),
     });
     onCleanup('order updates', () => writer.stop());
   }

@@ -3,8 +3,9 @@
  * second to the orders topic through one `kcat -P` (keyed lines, librdkafka's `murmur2_random`
  * partitioner: the Java client's partitions, as the pre-fill writes them), each an existing order
  * of the bench's data set with a new state, quantity, currency and `updatedAt`, so rows, index
- * entries, relation lists and counters change as they do in a live system. Records go out every 50 ms; the order ids step through the whole
- * data set by a stride prime to its size, so no order is updated twice before all were.
+ * entries, relation lists and counters change as they do in a live system. Records go out every
+ * 50 ms; the order ids step through the whole data set by a prime stride (7,919), so unless the
+ * set's size is a multiple of it no order is updated twice before all were.
  */
 import { exited, spawnTracked } from './cleanup.ts';
 

@@ -145,11 +145,16 @@ export function integerList(env: Env, name: string, fallback: string, min: numbe
   return list;
 }
 
+/** The bench's customers for a number of orders, unless BENCH_CUSTOMERS says otherwise. */
+export function defaultCustomers(orders: number): number {
+  return Math.max(1000, Math.round(orders / 20));
+}
+
 export function loadSettings(env: Env = process.env): BenchSettings {
   const orders = integer(env, 'BENCH_ORDERS', 1_000_000, 1000, 50_000_000);
   return {
     orders,
-    customers: integer(env, 'BENCH_CUSTOMERS', Math.max(1000, Math.round(orders / 20)), 10, 10_000_000),
+    customers: integer(env, 'BENCH_CUSTOMERS', defaultCustomers(orders), 10, 10_000_000),
     seed: integer(env, 'BENCH_SEED', 20_251_122, 0, 2 ** 31 - 1),
     kafkaPort: integer(env, 'BENCH_KAFKA_PORT', 49092, 1024, 65534),
     durationSeconds: integer(env, 'BENCH_DURATION', 15, 1, 600),
